@@ -1,0 +1,158 @@
+// The pepper file: the consortium's subject-hashing keys, one per epoch (format in
+// protocol/README.md). Parse errors name the line, never a key.
+#include <sodium.h>
+
+#include <charconv>
+
+#include "crypto/crypto.h"
+
+namespace duanka::crypto {
+namespace {
+
+constexpr std::string_view kMagic = "duanka-pepper 1";
+// A pepper file holds a handful of 64-hex-digit keys; anything much larger is not one.
+constexpr size_t kMaxPepperFileBytes = 64 * 1024;
+
+std::string_view Trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\r'))
+    s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
+    s.remove_suffix(1);
+  return s;
+}
+
+Error ParseError(size_t line, const std::string& what) {
+  return MakeError(ErrorKind::kInvalidInput,
+                   "pepper file line " + std::to_string(line) + ": " + what);
+}
+
+}  // namespace
+
+struct Pepper::Epoch {
+  std::array<uint8_t, kPepperKeySize> key_bytes{};
+  HmacKey hmac;
+  explicit Epoch(ByteView key) : hmac(key) { std::copy(key.begin(), key.end(), key_bytes.begin()); }
+  ~Epoch() { sodium_memzero(key_bytes.data(), key_bytes.size()); }
+};
+
+Status Pepper::Add(uint32_t epoch, ByteView key_bytes) {
+  if (epoch == 0) return MakeError(ErrorKind::kInvalidInput, "pepper epochs start at 1");
+  if (key_bytes.size() != kPepperKeySize) {
+    return MakeError(ErrorKind::kInvalidInput, "a pepper key must be 32 bytes (64 hex digits)");
+  }
+  if (epochs_.count(epoch)) {
+    return MakeError(ErrorKind::kInvalidInput, "epoch " + std::to_string(epoch) + " appears twice");
+  }
+  epochs_.emplace(epoch, std::make_shared<const Epoch>(key_bytes));
+  current_ = std::max(current_, epoch);
+  return Ok();
+}
+
+Pepper Pepper::Generate(uint32_t epoch) {
+  EnsureInitialized();
+  std::array<uint8_t, kPepperKeySize> key;
+  randombytes_buf(key.data(), key.size());
+  Pepper pepper;
+  (void)pepper.Add(epoch == 0 ? 1 : epoch, key);
+  sodium_memzero(key.data(), key.size());
+  return pepper;
+}
+
+uint32_t Pepper::Rotate() {
+  std::array<uint8_t, kPepperKeySize> key;
+  randombytes_buf(key.data(), key.size());
+  uint32_t next = current_ + 1;
+  (void)Add(next, key);
+  sodium_memzero(key.data(), key.size());
+  return next;
+}
+
+Result<Pepper> Pepper::Parse(std::string_view text) {
+  Pepper pepper;
+  bool seen_magic = false;
+  size_t line_no = 0;
+  while (!text.empty()) {
+    size_t nl = text.find('\n');
+    std::string_view line = Trim(text.substr(0, nl));
+    text = nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
+    ++line_no;
+    if (line.empty() || line.front() == '#') continue;
+    if (!seen_magic) {
+      if (line != kMagic) {
+        return ParseError(line_no,
+                          "expected the header \"duanka-pepper 1\" (not a pepper file, "
+                          "or a newer format)");
+      }
+      seen_magic = true;
+      continue;
+    }
+    // "epoch <N> <64 hex digits>"
+    if (!line.starts_with("epoch ")) return ParseError(line_no, "expected \"epoch N KEYHEX\"");
+    line.remove_prefix(6);
+    size_t space = line.find(' ');
+    if (space == std::string_view::npos) return ParseError(line_no, "expected \"epoch N KEYHEX\"");
+    uint32_t epoch = 0;
+    std::string_view number = line.substr(0, space);
+    auto [ptr, ec] = std::from_chars(number.data(), number.data() + number.size(), epoch);
+    if (ec != std::errc() || ptr != number.data() + number.size() || epoch == 0) {
+      return ParseError(line_no, "epoch must be a whole number from 1 to 4294967295");
+    }
+    std::optional<Bytes> key = FromHex(Trim(line.substr(space + 1)));
+    if (!key || key->size() != kPepperKeySize) {
+      if (key) sodium_memzero(key->data(), key->size());
+      return ParseError(line_no, "key must be 64 hex digits");
+    }
+    Status added = pepper.Add(epoch, *key);
+    sodium_memzero(key->data(), key->size());
+    if (!added) return ParseError(line_no, added.error().message);
+  }
+  if (!seen_magic) return ParseError(line_no, "empty; expected the header \"duanka-pepper 1\"");
+  if (pepper.epochs_.empty()) return ParseError(line_no, "no epochs; expected \"epoch N KEYHEX\"");
+  return pepper;
+}
+
+Result<Pepper> Pepper::Load(const std::filesystem::path& path) {
+  Result<std::string> text = ReadFile(path, kMaxPepperFileBytes);
+  if (!text) return std::move(text).error();
+  Result<Pepper> pepper = Parse(*text);
+  sodium_memzero(text->data(), text->size());
+  if (!pepper) return MakeError(pepper.error().kind, path.string() + ": " + pepper.error().message);
+  return pepper;
+}
+
+std::string Pepper::Serialize() const {
+  std::string out =
+      "# duanka pepper: the consortium's secret subject-hashing keys. Keep this file 0600.\n";
+  out += kMagic;
+  out += '\n';
+  for (const auto& [epoch, e] : epochs_) {
+    out += "epoch " + std::to_string(epoch) + " " + ToHex(e->key_bytes) + "\n";
+  }
+  return out;
+}
+
+Status Pepper::Save(const std::filesystem::path& path, bool overwrite) const {
+  std::string text = Serialize();
+  Status status = WriteFileAtomic(path, text, 0600, overwrite);
+  sodium_memzero(text.data(), text.size());
+  return status;
+}
+
+std::vector<uint32_t> Pepper::epochs() const {
+  std::vector<uint32_t> out;
+  for (const auto& [epoch, e] : epochs_) out.push_back(epoch);
+  return out;
+}
+
+const HmacKey* Pepper::key(uint32_t epoch) const {
+  auto it = epochs_.find(epoch);
+  return it == epochs_.end() ? nullptr : &it->second->hmac;
+}
+
+Hash256 Pepper::Subject(uint32_t epoch, std::string_view type_tag,
+                        std::string_view canonical) const {
+  static constexpr uint8_t kSeparator = 0;
+  return key(epoch)->Mac({AsBytes(type_tag), ByteView(&kSeparator, 1), AsBytes(canonical)});
+}
+
+}  // namespace duanka::crypto
