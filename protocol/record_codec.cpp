@@ -1,0 +1,230 @@
+// Record <-> canonical Cap'n Proto bytes. Decoding checks every field's range; this is the one
+// place that knows the wire layout of a record.
+#include <capnp/message.h>
+#include <capnp/serialize.h>
+#include <kj/exception.h>
+
+#include <cstring>
+
+#include "protocol/detail/record_codec.h"
+#include "protocol/schema/record.capnp.h"
+
+namespace duanka::protocol {
+namespace {
+
+// A canonical record is at most kMaxRecordBytes; reading it cannot legitimately visit more words
+// than it has, so twice that bounds any amplification by crafted pointers.
+constexpr uint64_t kRecordTraversalLimitWords = 2 * kMaxRecordBytes / sizeof(capnp::word);
+// Record → body → Entry → Data: three levels; a little slack for future fields.
+constexpr int kRecordNestingLimit = 8;
+
+constexpr uint16_t kHighestIdType = static_cast<uint16_t>(IdType::kEcnyWallet);
+constexpr uint16_t kHighestCategory = static_cast<uint16_t>(Category::kFraudUse);
+constexpr uint16_t kHighestBasis = static_cast<uint16_t>(Basis::kInstitution);
+constexpr uint16_t kHighestReason = static_cast<uint16_t>(RevocationReason::kSuperseded);
+
+Error Malformed(std::string what) { return MakeError(ErrorKind::kMalformed, std::move(what)); }
+
+kj::ArrayPtr<const kj::byte> Blob(const Hash256& h) { return kj::arrayPtr(h.bytes.data(), 32); }
+
+bool ToHash(capnp::Data::Reader data, Hash256& out) {
+  if (data.size() != out.bytes.size()) return false;
+  std::memcpy(out.bytes.data(), data.begin(), data.size());
+  return true;
+}
+
+// Case references come from court decisions and police notices; they may hold CJK text but never
+// control characters, which could forge lines in logs and tables.
+bool IsCleanUtf8Text(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    auto c = static_cast<unsigned char>(s[i]);
+    size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
+    if (len == 0 || i + len > s.size()) return false;
+    if (len == 1 && (c < 0x20 || c == 0x7f)) return false;
+    uint32_t cp = len == 1 ? c : c & (0x7f >> len);
+    for (size_t k = 1; k < len; ++k) {
+      auto cc = static_cast<unsigned char>(s[i + k]);
+      if ((cc & 0xc0) != 0x80) return false;
+      cp = cp << 6 | (cc & 0x3f);
+    }
+    static constexpr uint32_t kMinForLength[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (cp < kMinForLength[len] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return false;
+    if (cp >= 0x80 && cp <= 0x9f) return false;  // C1 controls
+    i += len;
+  }
+  return true;
+}
+
+Status CheckEntry(const Record& r, const EntryBody& e) {
+  if (e.pepper_epoch == 0) return Malformed("entry's pepper epoch is 0; epochs start at 1");
+  if (e.expires_at <= r.issued_at) return Malformed("entry expires before it is issued");
+  if (e.expires_at - r.issued_at > kMaxEntryLifetimeSeconds) {
+    return Malformed("entry's lifetime exceeds the 10-year limit");
+  }
+  if (e.case_ref.size() > kMaxCaseRefBytes) {
+    return Malformed("case reference is longer than 64 bytes");
+  }
+  if (!IsCleanUtf8Text(e.case_ref)) {
+    return Malformed("case reference is not UTF-8 text without control characters");
+  }
+  return Ok();
+}
+
+Status CheckRevocation(const Record& r, const RevocationBody& v) {
+  if (!crypto::IsValidInstitutionCode(v.target.issuer)) {
+    return Malformed("revocation's target issuer is not an institution code");
+  }
+  if (v.target.seq == 0) return Malformed("revocation's target sequence number is 0");
+  if (v.target.issuer == r.issuer && v.target.seq >= r.seq) {
+    return Malformed("revocation targets an entry its issuer has not yet issued");
+  }
+  return Ok();
+}
+
+Status CheckRecord(const Record& r) {
+  if (!crypto::IsValidInstitutionCode(r.issuer)) {
+    return Malformed("issuer is not an institution code [A-Z0-9]{2,16}");
+  }
+  if (r.seq == 0) return Malformed("sequence number is 0; feeds start at 1");
+  if (r.seq == 1 && r.prev != Hash256{}) return Malformed("first record's prev is not zero");
+  if (r.issued_at <= 0) return Malformed("issue time is not after 1970");
+  if (const EntryBody* e = r.entry()) return CheckEntry(r, *e);
+  return CheckRevocation(r, *r.revocation());
+}
+
+Result<Record> ReadRecord(wire::Record::Reader in) {
+  if (in.getVersion() != kRecordVersion) {
+    return Malformed("record version " + std::to_string(in.getVersion()) +
+                     " is not the version 1 this node understands");
+  }
+  Record r;
+  r.issuer = std::string(in.getIssuer().cStr(), in.getIssuer().size());
+  r.seq = in.getSeq();
+  r.issued_at = in.getIssuedAt();
+  if (!ToHash(in.getPrev(), r.prev)) return Malformed("prev is not 32 bytes");
+  if (!ToHash(in.getSignerKeyId(), r.signer_key_id)) return Malformed("signer key id is not 32 bytes");
+  auto body = in.getBody();
+  switch (body.which()) {
+    case wire::Record::Body::ENTRY: {
+      auto e = body.getEntry();
+      EntryBody out;
+      if (!ToHash(e.getSubject(), out.subject)) return Malformed("subject is not 32 bytes");
+      auto id_type = static_cast<uint16_t>(e.getIdType());
+      auto category = static_cast<uint16_t>(e.getCategory());
+      auto basis = static_cast<uint16_t>(e.getBasis());
+      if (id_type == 0 || id_type > kHighestIdType) return Malformed("identifier type is unknown");
+      if (category == 0 || category > kHighestCategory) return Malformed("category is unknown");
+      if (basis == 0 || basis > kHighestBasis) return Malformed("legal basis is unknown");
+      out.id_type = static_cast<IdType>(id_type);
+      out.category = static_cast<Category>(category);
+      out.basis = static_cast<Basis>(basis);
+      out.pepper_epoch = e.getPepperEpoch();
+      out.expires_at = e.getExpiresAt();
+      out.case_ref = std::string(e.getCaseRef().cStr(), e.getCaseRef().size());
+      r.body = std::move(out);
+      break;
+    }
+    case wire::Record::Body::REVOCATION: {
+      auto v = body.getRevocation();
+      RevocationBody out;
+      out.target.issuer = std::string(v.getIssuer().cStr(), v.getIssuer().size());
+      out.target.seq = v.getSeq();
+      auto reason = static_cast<uint16_t>(v.getReason());
+      if (reason == 0 || reason > kHighestReason) return Malformed("revocation reason is unknown");
+      out.reason = static_cast<RevocationReason>(reason);
+      r.body = std::move(out);
+      break;
+    }
+    default:
+      return Malformed("record body is neither an entry nor a revocation");
+  }
+  Status checked = CheckRecord(r);
+  if (!checked) return std::move(checked).error();
+  return r;
+}
+
+void WriteRecord(const Record& r, wire::Record::Builder out) {
+  out.setVersion(kRecordVersion);
+  out.setIssuer(r.issuer);
+  out.setSeq(r.seq);
+  out.setPrev(Blob(r.prev));
+  out.setIssuedAt(r.issued_at);
+  out.setSignerKeyId(Blob(r.signer_key_id));
+  if (const EntryBody* e = r.entry()) {
+    auto entry = out.getBody().initEntry();
+    entry.setSubject(Blob(e->subject));
+    entry.setIdType(static_cast<wire::IdType>(e->id_type));
+    entry.setPepperEpoch(e->pepper_epoch);
+    entry.setCategory(static_cast<wire::Category>(e->category));
+    entry.setBasis(static_cast<wire::Basis>(e->basis));
+    entry.setExpiresAt(e->expires_at);
+    entry.setCaseRef(e->case_ref);
+  } else {
+    const RevocationBody& v = *r.revocation();
+    auto revocation = out.getBody().initRevocation();
+    revocation.setIssuer(v.target.issuer);
+    revocation.setSeq(v.target.seq);
+    revocation.setReason(static_cast<wire::RevocationReason>(v.reason));
+  }
+}
+
+}  // namespace
+
+Result<Record> DecodeRecord(std::string_view bytes) {
+  if (bytes.empty() || bytes.size() > kMaxRecordBytes) {
+    return Malformed("record is " + std::to_string(bytes.size()) + " bytes; expected 1 to " +
+                     std::to_string(kMaxRecordBytes));
+  }
+  if (bytes.size() % sizeof(capnp::word) != 0) {
+    return Malformed("record is not a whole number of 8-byte words");
+  }
+  // Cap'n Proto reads words in place; copy into aligned storage when the caller's bytes are not.
+  kj::Array<capnp::word> aligned;
+  kj::ArrayPtr<const capnp::word> words;
+  if (reinterpret_cast<uintptr_t>(bytes.data()) % alignof(capnp::word) == 0) {
+    words = kj::arrayPtr(reinterpret_cast<const capnp::word*>(bytes.data()),
+                         bytes.size() / sizeof(capnp::word));
+  } else {
+    aligned = kj::heapArray<capnp::word>(bytes.size() / sizeof(capnp::word));
+    std::memcpy(aligned.begin(), bytes.data(), bytes.size());
+    words = aligned.asPtr();
+  }
+  capnp::ReaderOptions options;
+  options.traversalLimitInWords = kRecordTraversalLimitWords;
+  options.nestingLimit = kRecordNestingLimit;
+  kj::ArrayPtr<const capnp::word> segments[1] = {words};
+  try {
+    capnp::SegmentArrayMessageReader reader(kj::arrayPtr(segments, 1), options);
+    // Only the canonical encoding is accepted, so that one record has exactly one byte string
+    // and so one hash: no padding, no reordered pointers, no far pointers.
+    if (!reader.isCanonical()) return Malformed("record is not in canonical Cap'n Proto form");
+    return ReadRecord(reader.getRoot<wire::Record>());
+  } catch (const kj::Exception& e) {
+    return Malformed(std::string("record does not decode: ") + e.getDescription().cStr());
+  }
+}
+
+Result<std::string> EncodeRecord(const Record& record) {
+  Status checked = CheckRecord(record);
+  if (!checked) {
+    return MakeError(ErrorKind::kInvalidInput, std::move(checked).error().message);
+  }
+  try {
+    capnp::MallocMessageBuilder builder;
+    WriteRecord(record, builder.initRoot<wire::Record>());
+    kj::Array<capnp::word> canonical =
+        capnp::canonicalize(builder.getRoot<wire::Record>().asReader());
+    std::string bytes(reinterpret_cast<const char*>(canonical.begin()),
+                      canonical.size() * sizeof(capnp::word));
+    if (bytes.size() > kMaxRecordBytes) {
+      return MakeError(ErrorKind::kInvalidInput, "record encodes to more than 1024 bytes");
+    }
+    return bytes;
+  } catch (const kj::Exception& e) {
+    return MakeError(ErrorKind::kInternal,
+                     std::string("record does not encode: ") + e.getDescription().cStr());
+  }
+}
+
+}  // namespace duanka::protocol

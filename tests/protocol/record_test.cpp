@@ -1,0 +1,425 @@
+// Records: signing, verification, field ranges, authority and chains.
+#include <capnp/message.h>
+#include <gtest/gtest.h>
+
+#include <functional>
+
+#include "protocol/record.h"
+#include "protocol/schema/record.capnp.h"
+
+namespace duanka::protocol {
+namespace {
+
+constexpr int64_t kNow = 1'790'000'000;  // 2026-09
+constexpr int64_t kYear = 365 * 24 * 3600;
+
+struct Institution {
+  std::string code;
+  crypto::SigningKey key = crypto::SigningKey::Generate();
+  crypto::Role role = crypto::Role::kMember;
+
+  Signer AsSigner() const {
+    return Signer{code, role, key.public_key(), kNow - kYear, kNow + kYear};
+  }
+};
+
+class RecordTest : public ::testing::Test {
+ protected:
+  RecordTest() {
+    regulator_.role = crypto::Role::kRegulator;
+    trust_.Add(bank_a_.AsSigner());
+    trust_.Add(bank_b_.AsSigner());
+    trust_.Add(regulator_.AsSigner());
+  }
+
+  Record Entry(const Institution& who, uint64_t seq, const Hash256& prev) {
+    Record r;
+    r.issuer = who.code;
+    r.seq = seq;
+    r.prev = prev;
+    r.issued_at = kNow - 10;
+    r.signer_key_id = KeyId(who.key.public_key());
+    EntryBody e;
+    e.subject = crypto::Sha256(crypto::AsBytes(std::to_string(seq)));
+    e.id_type = IdType::kPhone;
+    e.pepper_epoch = 1;
+    e.category = Category::kRentedOut;
+    e.basis = Basis::kPsbIdentified;
+    e.expires_at = r.issued_at + 2 * kYear;
+    e.case_ref = "(2024)京0105刑初123号";
+    r.body = e;
+    return r;
+  }
+
+  Record Revocation(const Institution& who, uint64_t seq, const Hash256& prev, EntryId target) {
+    Record r = Entry(who, seq, prev);
+    r.body = RevocationBody{std::move(target), RevocationReason::kAppealUpheld};
+    return r;
+  }
+
+  SignedRecord Sign(const Record& r, const Institution& who) {
+    Result<SignedRecord> s = SignRecord(r, who.key);
+    EXPECT_TRUE(s.ok()) << (s.ok() ? "" : s.error().message);
+    return s.ok() ? *s : SignedRecord{};
+  }
+
+  // A feed of n entries of `who`, properly chained.
+  std::vector<SignedRecord> Feed(const Institution& who, int n) {
+    std::vector<SignedRecord> out;
+    Hash256 prev;
+    for (int i = 1; i <= n; ++i) {
+      out.push_back(Sign(Entry(who, i, prev), who));
+      prev = RecordHash(out.back());
+    }
+    return out;
+  }
+
+  // Encodes whatever the callback builds (bypassing SignRecord's checks) and signs it.
+  SignedRecord SignRaw(const std::function<void(wire::Record::Builder)>& build,
+                       const Institution& who) {
+    capnp::MallocMessageBuilder builder;
+    auto root = builder.initRoot<wire::Record>();
+    root.setVersion(kRecordVersion);
+    root.setIssuer(who.code);
+    root.setSeq(1);
+    Hash256 zero;
+    root.setPrev(kj::arrayPtr(zero.bytes.data(), 32));
+    root.setIssuedAt(kNow);
+    Hash256 key_id = KeyId(who.key.public_key());
+    root.setSignerKeyId(kj::arrayPtr(key_id.bytes.data(), 32));
+    auto e = root.getBody().initEntry();
+    Hash256 subject = crypto::Sha256(crypto::AsBytes(std::string_view("s")));
+    e.setSubject(kj::arrayPtr(subject.bytes.data(), 32));
+    e.setIdType(wire::IdType::PHONE);
+    e.setPepperEpoch(1);
+    e.setCategory(wire::Category::SOLD);
+    e.setBasis(wire::Basis::CONVICTED);
+    e.setExpiresAt(kNow + kYear);
+    build(root);
+    kj::Array<capnp::word> words = capnp::canonicalize(root.asReader());
+    SignedRecord out;
+    out.bytes.assign(reinterpret_cast<const char*>(words.begin()), words.size() * 8);
+    crypto::Signature sig = who.key.Sign(crypto::AsBytes(out.bytes));
+    out.signature.assign(reinterpret_cast<const char*>(sig.bytes.data()), 64);
+    return out;
+  }
+
+  Result<VerifiedRecord> Check(const SignedRecord& s) { return Verify(s, trust_, options_); }
+
+  void ExpectRefused(const SignedRecord& s, ErrorKind kind, std::string_view words) {
+    Result<VerifiedRecord> v = Check(s);
+    ASSERT_FALSE(v.ok()) << "expected refusal mentioning: " << words;
+    EXPECT_EQ(v.error().kind, kind) << v.error().message;
+    EXPECT_NE(v.error().message.find(words), std::string::npos) << v.error().message;
+    EXPECT_EQ(v.error().message.find('\n'), std::string::npos);
+  }
+
+  Institution bank_a_{"BANKA"};
+  Institution bank_b_{"BANKB"};
+  Institution regulator_{"PBOC"};
+  Trust trust_;
+  VerifyOptions options_{kNow};
+};
+
+TEST_F(RecordTest, SignVerifyRoundTrip) {
+  Record r = Entry(bank_a_, 1, Hash256{});
+  SignedRecord s = Sign(r, bank_a_);
+  Result<VerifiedRecord> v = Check(s);
+  ASSERT_TRUE(v.ok()) << v.error().message;
+  EXPECT_TRUE(v->signature_checked());
+  EXPECT_EQ(v->hash(), RecordHash(s));
+  EXPECT_EQ(v->record().issuer, "BANKA");
+  ASSERT_NE(v->record().entry(), nullptr);
+  EXPECT_EQ(v->record().entry()->subject, r.entry()->subject);
+  EXPECT_EQ(v->record().entry()->case_ref, r.entry()->case_ref);
+  EXPECT_EQ(v->record().entry()->expires_at, r.entry()->expires_at);
+  EXPECT_EQ(v->record().entry()->category, Category::kRentedOut);
+  EXPECT_EQ(v->record().entry()->basis, Basis::kPsbIdentified);
+  EXPECT_EQ(v->signer_role(), crypto::Role::kMember);
+}
+
+TEST_F(RecordTest, EncodingIsDeterministicAndWordAligned) {
+  Record r = Entry(bank_a_, 1, Hash256{});
+  SignedRecord a = Sign(r, bank_a_);
+  SignedRecord b = Sign(r, bank_a_);
+  EXPECT_EQ(a.bytes, b.bytes);
+  EXPECT_EQ(a.bytes.size() % 8, 0u);
+  EXPECT_LE(a.bytes.size(), kMaxRecordBytes);
+  EXPECT_EQ(RecordHash(a), RecordHash(b));
+}
+
+TEST_F(RecordTest, AnyFlippedBitRefused) {
+  SignedRecord s = Sign(Entry(bank_a_, 1, Hash256{}), bank_a_);
+  for (size_t bit = 0; bit < s.bytes.size() * 8; ++bit) {
+    SignedRecord bad = s;
+    bad.bytes[bit / 8] = static_cast<char>(bad.bytes[bit / 8] ^ (1 << (bit % 8)));
+    EXPECT_FALSE(Check(bad).ok()) << "record bit " << bit;
+  }
+  for (size_t bit = 0; bit < s.signature.size() * 8; ++bit) {
+    SignedRecord bad = s;
+    bad.signature[bit / 8] = static_cast<char>(bad.signature[bit / 8] ^ (1 << (bit % 8)));
+    EXPECT_FALSE(Check(bad).ok()) << "signature bit " << bit;
+  }
+}
+
+TEST_F(RecordTest, TruncatedOrPaddedBytesRefused) {
+  SignedRecord s = Sign(Entry(bank_a_, 1, Hash256{}), bank_a_);
+  SignedRecord truncated = s;
+  truncated.bytes.resize(s.bytes.size() - 8);
+  ExpectRefused(truncated, ErrorKind::kMalformed, "record");
+  SignedRecord padded = s;
+  padded.bytes.append(8, '\0');
+  ExpectRefused(padded, ErrorKind::kMalformed, "canonical");
+  SignedRecord odd = s;
+  odd.bytes.push_back('\0');
+  ExpectRefused(odd, ErrorKind::kMalformed, "8-byte words");
+  SignedRecord empty{"", s.signature};
+  ExpectRefused(empty, ErrorKind::kMalformed, "bytes");
+  SignedRecord huge{std::string(kMaxRecordBytes + 8, '\0'), s.signature};
+  ExpectRefused(huge, ErrorKind::kMalformed, "bytes");
+  SignedRecord short_sig{s.bytes, s.signature.substr(0, 63)};
+  ExpectRefused(short_sig, ErrorKind::kMalformed, "signature");
+}
+
+TEST_F(RecordTest, GarbageBytesRefusedWithoutCrash) {
+  std::string garbage(256, '\xff');
+  ExpectRefused(SignedRecord{garbage, std::string(64, 'x')}, ErrorKind::kMalformed, "record");
+  std::string zeros(256, '\0');
+  ExpectRefused(SignedRecord{zeros, std::string(64, 'x')}, ErrorKind::kMalformed, "record");
+}
+
+TEST_F(RecordTest, NonCanonicalEncodingRefused) {
+  // The same record as a normal (non-canonical) builder message: an unused far segment layout.
+  capnp::MallocMessageBuilder builder(1);  // tiny first segment forces far pointers
+  SignedRecord s = Sign(Entry(bank_a_, 1, Hash256{}), bank_a_);
+  kj::ArrayPtr<const capnp::word> words(reinterpret_cast<const capnp::word*>(s.bytes.data()),
+                                        s.bytes.size() / 8);
+  kj::ArrayPtr<const capnp::word> segs[1] = {words};
+  capnp::SegmentArrayMessageReader reader(kj::arrayPtr(segs, 1));
+  builder.setRoot(reader.getRoot<wire::Record>());
+  auto segments = builder.getSegmentsForOutput();
+  ASSERT_GT(segments.size(), 1u);  // the copy spans segments, which canonical form never does
+  std::string flat;
+  for (auto seg : segments) flat.append(reinterpret_cast<const char*>(seg.begin()), seg.size() * 8);
+  ExpectRefused(SignedRecord{flat, s.signature}, ErrorKind::kMalformed, "");
+}
+
+TEST_F(RecordTest, UnknownSignerRefused) {
+  Institution outsider{"BANKA"};  // claims BANKA but its key was never certified
+  ExpectRefused(Sign(Entry(outsider, 1, Hash256{}), outsider), ErrorKind::kUnauthorized,
+                "no verified consortium certificate");
+}
+
+TEST_F(RecordTest, KeyOfAnotherInstitutionRefused) {
+  Record r = Entry(bank_a_, 1, Hash256{});
+  r.issuer = "BANKB";  // BANKA's key signing for BANKB
+  ExpectRefused(Sign(r, bank_a_), ErrorKind::kUnauthorized, "certified for BANKA");
+}
+
+TEST_F(RecordTest, IssuedOutsideCertificateValidityRefused) {
+  Record before = Entry(bank_a_, 1, Hash256{});
+  before.issued_at = kNow - 2 * kYear;
+  std::get<EntryBody>(before.body).expires_at = before.issued_at + kYear;
+  ExpectRefused(Sign(before, bank_a_), ErrorKind::kUnauthorized, "validity");
+  Institution expired{"BANKC"};
+  trust_.Add(Signer{"BANKC", crypto::Role::kMember, expired.key.public_key(), kNow - 2 * kYear,
+                    kNow - kYear});
+  ExpectRefused(Sign(Entry(expired, 1, Hash256{}), expired), ErrorKind::kUnauthorized,
+                "validity");
+}
+
+TEST_F(RecordTest, IssuedInTheFutureRefused) {
+  Record r = Entry(bank_a_, 1, Hash256{});
+  r.issued_at = kNow + kDefaultMaxClockSkewSeconds + 1;
+  std::get<EntryBody>(r.body).expires_at = r.issued_at + kYear;
+  ExpectRefused(Sign(r, bank_a_), ErrorKind::kUnauthorized, "future");
+  r.issued_at = kNow + kDefaultMaxClockSkewSeconds;
+  EXPECT_TRUE(Check(Sign(r, bank_a_)).ok());
+}
+
+TEST_F(RecordTest, RevocationByOtherMemberRefused) {
+  SignedRecord s = Sign(Revocation(bank_b_, 1, Hash256{}, EntryId{"BANKA", 1}), bank_b_);
+  ExpectRefused(s, ErrorKind::kUnauthorized, "only its own");
+}
+
+TEST_F(RecordTest, RevocationOfOwnEntryAccepted) {
+  std::vector<SignedRecord> feed = Feed(bank_a_, 1);
+  SignedRecord s = Sign(Revocation(bank_a_, 2, RecordHash(feed[0]), EntryId{"BANKA", 1}), bank_a_);
+  Result<VerifiedRecord> v = Check(s);
+  ASSERT_TRUE(v.ok()) << v.error().message;
+  ASSERT_NE(v->record().revocation(), nullptr);
+  EXPECT_EQ(v->record().revocation()->target, (EntryId{"BANKA", 1}));
+  EXPECT_EQ(v->record().revocation()->reason, RevocationReason::kAppealUpheld);
+}
+
+TEST_F(RecordTest, RevocationByRegulatorOfAnyEntryAccepted) {
+  SignedRecord s = Sign(Revocation(regulator_, 1, Hash256{}, EntryId{"BANKA", 7}), regulator_);
+  Result<VerifiedRecord> v = Check(s);
+  ASSERT_TRUE(v.ok()) << v.error().message;
+  EXPECT_EQ(v->signer_role(), crypto::Role::kRegulator);
+}
+
+TEST_F(RecordTest, RevocationOfOwnFutureEntryRefusedAtSigning) {
+  Record r = Revocation(bank_a_, 1, Hash256{}, EntryId{"BANKA", 1});
+  Result<SignedRecord> s = SignRecord(r, bank_a_.key);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.error().kind, ErrorKind::kInvalidInput);
+}
+
+TEST_F(RecordTest, FieldsOutOfRangeRefused) {
+  struct Case {
+    const char* what;
+    std::function<void(wire::Record::Builder)> build;
+    const char* words;
+  };
+  std::vector<Case> cases = {
+      {"newer version", [](auto r) { r.setVersion(2); }, "version"},
+      {"lowercase issuer", [](auto r) { r.setIssuer("banka"); }, "issuer"},
+      {"seq 0", [](auto r) { r.setSeq(0); }, "sequence"},
+      {"short prev", [](auto r) { r.setPrev(kj::heapArray<kj::byte>(31)); }, "prev"},
+      {"nonzero prev at seq 1",
+       [](auto r) {
+         auto p = kj::heapArray<kj::byte>(32);
+         p[0] = 1;
+         r.setPrev(p);
+       },
+       "prev"},
+      {"short key id", [](auto r) { r.setSignerKeyId(kj::heapArray<kj::byte>(16)); }, "key id"},
+      {"long subject",
+       [](auto r) { r.getBody().getEntry().setSubject(kj::heapArray<kj::byte>(33)); }, "subject"},
+      {"unspecified id type",
+       [](auto r) { r.getBody().getEntry().setIdType(wire::IdType::UNSPECIFIED); }, "type"},
+      {"unknown id type",
+       [](auto r) { r.getBody().getEntry().setIdType(static_cast<wire::IdType>(99)); }, "type"},
+      {"unknown category",
+       [](auto r) { r.getBody().getEntry().setCategory(static_cast<wire::Category>(8)); },
+       "category"},
+      {"unspecified basis",
+       [](auto r) { r.getBody().getEntry().setBasis(wire::Basis::UNSPECIFIED); }, "basis"},
+      {"epoch 0", [](auto r) { r.getBody().getEntry().setPepperEpoch(0); }, "epoch"},
+      {"expires before issue", [](auto r) { r.getBody().getEntry().setExpiresAt(kNow - 1); },
+       "expires"},
+      {"expires in 11 years",
+       [](auto r) { r.getBody().getEntry().setExpiresAt(kNow + 11 * kYear); }, "lifetime"},
+      {"long case ref",
+       [](auto r) { r.getBody().getEntry().setCaseRef(std::string(65, 'x')); }, "64 bytes"},
+      {"case ref with newline",
+       [](auto r) { r.getBody().getEntry().setCaseRef("a\nforged log line"); }, "control"},
+      {"case ref invalid utf-8",
+       [](auto r) { r.getBody().getEntry().setCaseRef("\xc3\x28"); }, "UTF-8"},
+      {"unknown revocation reason",
+       [](auto r) {
+         auto v = r.getBody().initRevocation();
+         v.setIssuer("BANKB");
+         v.setSeq(1);
+       },
+       "reason"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.what);
+    ExpectRefused(SignRaw(c.build, bank_a_), ErrorKind::kMalformed, c.words);
+  }
+}
+
+TEST_F(RecordTest, SignRecordRefusesOutOfRangeFields) {
+  Record r = Entry(bank_a_, 1, Hash256{});
+  std::get<EntryBody>(r.body).case_ref = std::string(65, 'x');
+  Result<SignedRecord> s = SignRecord(r, bank_a_.key);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.error().kind, ErrorKind::kInvalidInput);
+  Record wrong_key = Entry(bank_a_, 1, Hash256{});
+  EXPECT_FALSE(SignRecord(wrong_key, bank_b_.key).ok());
+}
+
+TEST_F(RecordTest, ChainVerifiesWithOneSignature) {
+  std::vector<SignedRecord> feed = Feed(bank_a_, 50);
+  Result<std::vector<VerifiedRecord>> v = VerifyChain(feed, trust_, options_);
+  ASSERT_TRUE(v.ok()) << v.error().message;
+  ASSERT_EQ(v->size(), 50u);
+  EXPECT_FALSE(v->front().signature_checked());
+  EXPECT_TRUE(v->back().signature_checked());
+  for (size_t i = 0; i < feed.size(); ++i) EXPECT_EQ((*v)[i].hash(), RecordHash(feed[i]));
+}
+
+TEST_F(RecordTest, ChainWithBrokenLinkRefused) {
+  std::vector<SignedRecord> feed = Feed(bank_a_, 5);
+  Hash256 wrong = crypto::Sha256(crypto::AsBytes(std::string_view("not the prev")));
+  feed[3] = Sign(Entry(bank_a_, 4, wrong), bank_a_);
+  Result<std::vector<VerifiedRecord>> v = VerifyChain(feed, trust_, options_);
+  ASSERT_FALSE(v.ok());
+  EXPECT_NE(v.error().message.find("BANKA:4"), std::string::npos) << v.error().message;
+}
+
+TEST_F(RecordTest, ChainWithTamperedMiddleRecordRefused) {
+  std::vector<SignedRecord> feed = Feed(bank_a_, 5);
+  // Re-signed by its issuer, but different bytes than the next record's prev vouches for.
+  Record changed = Entry(bank_a_, 3, RecordHash(feed[1]));
+  std::get<EntryBody>(changed.body).category = Category::kSold;
+  feed[2] = Sign(changed, bank_a_);
+  Result<std::vector<VerifiedRecord>> v = VerifyChain(feed, trust_, options_);
+  ASSERT_FALSE(v.ok());
+  EXPECT_NE(v.error().message.find("BANKA:4"), std::string::npos) << v.error().message;
+  // A signature flipped in the middle is not caught by the chain check alone — by design the
+  // newest signature vouches for the bytes — but a flipped *byte* is.
+  std::vector<SignedRecord> feed2 = Feed(bank_a_, 5);
+  feed2[2].bytes[feed2[2].bytes.size() - 9] ^= 1;
+  EXPECT_FALSE(VerifyChain(feed2, trust_, options_).ok());
+}
+
+TEST_F(RecordTest, ChainWithBadLastSignatureRefused) {
+  std::vector<SignedRecord> feed = Feed(bank_a_, 5);
+  feed[4].signature[0] ^= 1;
+  Result<std::vector<VerifiedRecord>> v = VerifyChain(feed, trust_, options_);
+  ASSERT_FALSE(v.ok());
+  EXPECT_EQ(v.error().kind, ErrorKind::kUnauthorized);
+  EXPECT_NE(v.error().message.find("BANKA:5"), std::string::npos);
+}
+
+TEST_F(RecordTest, ChainWithGapOrMixedIssuersRefused) {
+  std::vector<SignedRecord> feed = Feed(bank_a_, 5);
+  std::vector<SignedRecord> gap = {feed[0], feed[2]};
+  EXPECT_FALSE(VerifyChain(gap, trust_, options_).ok());
+  std::vector<SignedRecord> mixed = {feed[0], Feed(bank_b_, 2)[1]};
+  EXPECT_FALSE(VerifyChain(mixed, trust_, options_).ok());
+}
+
+TEST_F(RecordTest, EmptyChainIsEmpty) {
+  Result<std::vector<VerifiedRecord>> v = VerifyChain({}, trust_, options_);
+  ASSERT_TRUE(v.ok());
+  EXPECT_TRUE(v->empty());
+}
+
+TEST(EntryId, PrintsAndParses) {
+  EXPECT_EQ((EntryId{"BANKA", 42}).ToString(), "BANKA:42");
+  Result<EntryId> id = ParseEntryId("BANKA:42");
+  ASSERT_TRUE(id.ok());
+  EXPECT_EQ(id->issuer, "BANKA");
+  EXPECT_EQ(id->seq, 42u);
+  for (std::string_view bad : {"", "BANKA", "BANKA:", ":1", "banka:1", "BANKA:0", "BANKA:-1",
+                               "BANKA:01", "BANKA:1x", "BANKA:99999999999999999999", "B:1"}) {
+    Result<EntryId> r = ParseEntryId(bad);
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_EQ(r.error().kind, ErrorKind::kInvalidInput);
+    EXPECT_NE(r.error().message.find("ISSUER:SEQ"), std::string::npos);
+  }
+}
+
+TEST(Vocabulary, NamesRoundTrip) {
+  for (int i = 1; i <= 7; ++i) {
+    auto c = static_cast<Category>(i);
+    EXPECT_EQ(ParseCategory(CategoryName(c)), c);
+  }
+  for (int i = 1; i <= 3; ++i) {
+    auto b = static_cast<Basis>(i);
+    EXPECT_EQ(ParseBasis(BasisName(b)), b);
+  }
+  for (int i = 1; i <= 6; ++i) {
+    auto r = static_cast<RevocationReason>(i);
+    EXPECT_EQ(ParseRevocationReason(RevocationReasonName(r)), r);
+  }
+  EXPECT_EQ(ParseCategory("rented_out"), std::nullopt);
+  EXPECT_NE(AllCategoryNames().find("fraud-use"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace duanka::protocol
