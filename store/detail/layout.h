@@ -1,0 +1,90 @@
+// Private to store/: the byte layout of keys and values in each table (store/README.md). Integers
+// are big-endian so that LMDB's bytewise order is numeric order.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "store/store.h"
+
+namespace duanka::store::detail {
+
+// Table names, as LMDB named databases.
+inline constexpr const char* kMetaTable = "meta";
+inline constexpr const char* kHeadsTable = "heads";            // issuer code → HeadValue
+inline constexpr const char* kIssuerIdsTable = "issuer_ids";   // u32 id → issuer code
+inline constexpr const char* kRecordsTable = "records";        // id ‖ seq → bytes ‖ signature
+inline constexpr const char* kSubjectsTable = "subjects";      // subject → SubjectValue (dups)
+inline constexpr const char* kRevokedTable = "revoked";        // code ‖ 0 ‖ seq → RevokedValue
+inline constexpr const char* kPendingTable = "pending";        // code ‖ 0 ‖ seq → RevokedValue (dups)
+inline constexpr const char* kCertsTable = "certs";            // key id → DER
+inline constexpr const char* kEvidenceTable = "evidence";      // id ‖ seq → bytes ‖ signature
+inline constexpr unsigned kTableCount = 9;
+
+inline constexpr std::string_view kSchemaKey = "schema";
+inline constexpr std::string_view kNextIssuerIdKey = "next_issuer_id";
+
+void PutU32(char* p, uint32_t v);
+void PutU64(char* p, uint64_t v);
+uint32_t GetU32(const char* p);
+uint64_t GetU64(const char* p);
+
+// A feed's state. Fixed size; unknown trailing bytes are kept for forward compatibility.
+struct HeadValue {
+  uint32_t issuer_id = 0;
+  uint64_t seq = 0;
+  Hash256 hash;
+  bool frozen = false;
+  uint64_t fork_seq = 0;
+  int64_t last_grew_at = 0;
+  uint64_t records = 0;
+  uint64_t entries = 0;
+  uint64_t revocations = 0;
+  uint64_t revoked_entries = 0;
+
+  static constexpr size_t kSize = 4 + 8 + 32 + 1 + 8 + 8 + 8 + 8 + 8 + 8;
+  std::string Encode() const;
+  static std::optional<HeadValue> Decode(std::string_view bytes);
+};
+
+// One entry about a subject: 32 bytes, so that every subject's duplicates are DUPFIXED and a
+// lookup reads them from the leaf it lands on. Sorted by (issuer id, seq).
+struct SubjectValue {
+  uint32_t issuer_id = 0;
+  uint64_t seq = 0;
+  uint8_t id_type = 0;
+  uint8_t category = 0;
+  uint8_t basis = 0;
+  uint8_t flags = 0;  // kRevokedFlag
+  int64_t expires_at = 0;
+  int64_t issued_at = 0;
+
+  static constexpr uint8_t kRevokedFlag = 1;
+  static constexpr size_t kSize = 32;
+  std::array<char, kSize> Encode() const;
+  static SubjectValue Decode(const char* p);  // REQUIRES: kSize bytes
+};
+
+// A revocation applied to (or waiting for) an entry.
+struct RevokedValue {
+  std::string by_issuer;
+  uint64_t by_seq = 0;
+  uint8_t reason = 0;
+  int64_t revoked_at = 0;
+
+  std::string Encode() const;
+  static std::optional<RevokedValue> Decode(std::string_view bytes);
+};
+
+// id ‖ seq: the records and evidence tables' key.
+std::array<char, 12> RecordKey(uint32_t issuer_id, uint64_t seq);
+// code ‖ 0x00 ‖ seq: keys of entries that may not be held yet (their issuer may have no id).
+std::string EntryKey(const std::string& issuer, uint64_t seq);
+
+std::string EncodeSignedRecord(const SignedRecord& record);
+std::optional<SignedRecord> DecodeSignedRecord(std::string_view bytes);
+
+}  // namespace duanka::store::detail

@@ -1,0 +1,67 @@
+// Private to store/: the Store's state shared by its .cpp files.
+#pragma once
+
+#include <lmdb.h>
+
+#include <functional>
+#include <mutex>
+#include <shared_mutex>
+#include <vector>
+
+#include "store/detail/layout.h"
+#include "store/detail/lmdb.h"
+#include "store/store.h"
+
+namespace duanka::store {
+
+struct Store::Impl {
+  Options options;
+  MDB_env* env = nullptr;
+  MDB_dbi meta = 0, heads = 0, issuer_ids = 0, records = 0, subjects = 0, revoked = 0,
+          pending = 0, certs = 0, evidence = 0;
+
+  // Read transactions are reset and renewed instead of created per read (MDB_NOTLS lets any
+  // thread renew any of them). Growing the map needs no transaction of ours active, so readers
+  // hold `resize` shared and the grower holds it exclusively.
+  mutable std::shared_mutex resize;
+  mutable std::mutex pool_mutex;
+  mutable std::vector<MDB_txn*> reader_pool;
+
+  // issuer id → code, filled from the issuer_ids table as ids are met.
+  mutable std::mutex issuer_cache_mutex;
+  mutable std::vector<std::string> issuer_codes;
+
+  ~Impl();
+
+  // A pooled read transaction, renewed on acquire and reset on release.
+  class Reader {
+   public:
+    explicit Reader(const Impl& impl);
+    ~Reader();
+    Reader(const Reader&) = delete;
+    Reader& operator=(const Reader&) = delete;
+    MDB_txn* txn() const { return txn_; }
+
+   private:
+    const Impl& impl_;
+    std::shared_lock<std::shared_mutex> lock_;
+    MDB_txn* txn_ = nullptr;
+  };
+
+  // Issuer code for an id, reading the issuer_ids table in `txn` when not cached.
+  std::string IssuerCode(MDB_txn* txn, uint32_t issuer_id) const;
+  // Head of `issuer` as of `txn`.
+  std::optional<detail::HeadValue> ReadHead(MDB_txn* txn, const std::string& issuer) const;
+  std::optional<SignedRecord> ReadRecord(MDB_txn* txn, uint32_t issuer_id, uint64_t seq) const;
+  Listing ToListing(MDB_txn* txn, const Hash256& subject, const detail::SubjectValue& v,
+                    const LookupOptions& options) const;
+
+  // Runs body in a write transaction and commits; on MDB_MAP_FULL aborts, doubles the map and
+  // runs body again from the start. Throws detail::LmdbError for other failures.
+  // body returns false to abort instead of commit; Write returns what body returned.
+  bool Write(const std::function<bool(MDB_txn*)>& body);
+  void GrowMap();
+  void AdoptMapSize() const;
+};
+
+}  // namespace duanka::store

@@ -1,0 +1,282 @@
+// Opening the environment, the reader pool, map growth and the write loop.
+#include <sys/stat.h>
+
+#include <algorithm>
+
+#include "store/detail/store_impl.h"
+
+namespace duanka::store {
+
+using detail::Check;
+using detail::Found;
+using detail::LmdbError;
+using detail::Val;
+using detail::View;
+
+namespace {
+
+Error LmdbFailure(const LmdbError& e, const std::filesystem::path& path) {
+  return MakeError(ErrorKind::kIo, std::string("store ") + path.string() + ": " + e.what + ": " +
+                                       mdb_strerror(e.rc));
+}
+
+}  // namespace
+
+const char* EntryStateName(EntryState state) {
+  switch (state) {
+    case EntryState::kActive: return "active";
+    case EntryState::kRevoked: return "revoked";
+    case EntryState::kExpired: return "expired";
+  }
+  return "unknown";
+}
+
+const char* AppendStatusName(AppendStatus status) {
+  switch (status) {
+    case AppendStatus::kAppended: return "appended";
+    case AppendStatus::kDuplicate: return "duplicate";
+    case AppendStatus::kGap: return "gap";
+    case AppendStatus::kConflict: return "conflict";
+    case AppendStatus::kForked: return "forked";
+    case AppendStatus::kFrozen: return "frozen";
+  }
+  return "unknown";
+}
+
+Store::Impl::~Impl() {
+  for (MDB_txn* txn : reader_pool) mdb_txn_abort(txn);
+  if (env != nullptr) mdb_env_close(env);
+}
+
+Store::Impl::Reader::Reader(const Impl& impl) : impl_(impl), lock_(impl.resize) {
+  {
+    std::lock_guard<std::mutex> guard(impl.pool_mutex);
+    if (!impl.reader_pool.empty()) {
+      txn_ = impl.reader_pool.back();
+      impl.reader_pool.pop_back();
+    }
+  }
+  int rc = txn_ != nullptr ? mdb_txn_renew(txn_)
+                           : mdb_txn_begin(impl.env, nullptr, MDB_RDONLY, &txn_);
+  if (rc == MDB_MAP_RESIZED) {
+    // Another process grew the map; adopt its size (needs no transaction of ours active).
+    if (txn_ != nullptr) mdb_txn_abort(txn_);
+    txn_ = nullptr;
+    lock_.unlock();
+    impl.AdoptMapSize();
+    lock_.lock();
+    rc = mdb_txn_begin(impl.env, nullptr, MDB_RDONLY, &txn_);
+  }
+  if (rc != MDB_SUCCESS) {
+    if (txn_ != nullptr) mdb_txn_abort(txn_);
+    txn_ = nullptr;
+    throw LmdbError{rc, "cannot begin a read transaction"};
+  }
+}
+
+Store::Impl::Reader::~Reader() {
+  if (txn_ == nullptr) return;
+  mdb_txn_reset(txn_);
+  std::lock_guard<std::mutex> guard(impl_.pool_mutex);
+  impl_.reader_pool.push_back(txn_);
+}
+
+void Store::Impl::AdoptMapSize() const {
+  std::unique_lock<std::shared_mutex> exclusive(resize);
+  std::lock_guard<std::mutex> guard(pool_mutex);
+  for (MDB_txn* txn : reader_pool) mdb_txn_abort(txn);
+  reader_pool.clear();
+  Check(mdb_env_set_mapsize(env, 0), "cannot adopt the grown map size");
+}
+
+void Store::Impl::GrowMap() {
+  std::unique_lock<std::shared_mutex> exclusive(resize);
+  {
+    std::lock_guard<std::mutex> guard(pool_mutex);
+    for (MDB_txn* txn : reader_pool) mdb_txn_abort(txn);
+    reader_pool.clear();
+  }
+  MDB_envinfo info;
+  Check(mdb_env_info(env, &info), "cannot read the map size");
+  uint64_t grown = std::max<uint64_t>(info.me_mapsize * 2, options.initial_map_bytes);
+  if (info.me_mapsize >= options.max_map_bytes) {
+    throw LmdbError{MDB_MAP_FULL, "the store reached its configured maximum size"};
+  }
+  Check(mdb_env_set_mapsize(env, std::min(grown, options.max_map_bytes)), "cannot grow the map");
+}
+
+bool Store::Impl::Write(const std::function<bool(MDB_txn*)>& body) {
+  for (;;) {
+    try {
+      std::shared_lock<std::shared_mutex> shared(resize);
+      MDB_txn* raw = nullptr;
+      int rc = mdb_txn_begin(env, nullptr, 0, &raw);
+      if (rc == MDB_MAP_RESIZED) {
+        shared.unlock();
+        AdoptMapSize();
+        continue;
+      }
+      Check(rc, "cannot begin a write transaction");
+      detail::WriteTxn txn(raw);
+      if (!body(txn.get())) return false;
+      Check(txn.Commit(), "cannot commit");
+      return true;
+    } catch (const LmdbError& e) {
+      if (e.rc != MDB_MAP_FULL) throw;
+      // The aborted batch is retried whole in a larger map: nothing is lost, nothing half-done.
+      GrowMap();
+    }
+  }
+}
+
+std::string Store::Impl::IssuerCode(MDB_txn* txn, uint32_t issuer_id) const {
+  {
+    std::lock_guard<std::mutex> guard(issuer_cache_mutex);
+    if (issuer_id < issuer_codes.size() && !issuer_codes[issuer_id].empty()) {
+      return issuer_codes[issuer_id];
+    }
+  }
+  char key[4];
+  detail::PutU32(key, issuer_id);
+  MDB_val k = Val(key, sizeof key), v;
+  if (!Found(mdb_get(txn, issuer_ids, &k, &v), "cannot read issuer ids")) return "?";
+  std::string code(View(v));
+  std::lock_guard<std::mutex> guard(issuer_cache_mutex);
+  if (issuer_codes.size() <= issuer_id) issuer_codes.resize(issuer_id + 1);
+  issuer_codes[issuer_id] = code;
+  return code;
+}
+
+std::optional<detail::HeadValue> Store::Impl::ReadHead(MDB_txn* txn,
+                                                       const std::string& issuer) const {
+  MDB_val k = Val(issuer), v;
+  if (!Found(mdb_get(txn, heads, &k, &v), "cannot read a feed head")) return std::nullopt;
+  std::optional<detail::HeadValue> head = detail::HeadValue::Decode(View(v));
+  if (!head) throw LmdbError{MDB_CORRUPTED, "a feed head is truncated"};
+  return head;
+}
+
+std::optional<SignedRecord> Store::Impl::ReadRecord(MDB_txn* txn, uint32_t issuer_id,
+                                                    uint64_t seq) const {
+  auto key = detail::RecordKey(issuer_id, seq);
+  MDB_val k = Val(key.data(), key.size()), v;
+  if (!Found(mdb_get(txn, records, &k, &v), "cannot read a record")) return std::nullopt;
+  return detail::DecodeSignedRecord(View(v));
+}
+
+namespace {
+
+Status OpenEnvironment(Store::Impl& impl) {
+  const Options& o = impl.options;
+  std::error_code ec;
+  bool exists = std::filesystem::exists(o.path / "data.mdb", ec);
+  if (!exists) {
+    if (!o.create_if_missing || o.read_only) {
+      return MakeError(ErrorKind::kNotFound,
+                       "no store at " + o.path.string() + " (run duanka-admin init first)");
+    }
+    std::filesystem::create_directories(o.path, ec);
+    if (ec) {
+      return MakeError(ErrorKind::kIo, "cannot create the store directory " + o.path.string() +
+                                           ": " + ec.message());
+    }
+    ::chmod(o.path.c_str(), 0700);
+  }
+  Check(mdb_env_create(&impl.env), "cannot create an LMDB environment");
+  Check(mdb_env_set_maxdbs(impl.env, detail::kTableCount), "cannot set the table count");
+  Check(mdb_env_set_maxreaders(impl.env, o.max_readers), "cannot set the reader slots");
+  Check(mdb_env_set_mapsize(impl.env, o.initial_map_bytes), "cannot set the map size");
+  // MDB_NOTLS: read transactions are pooled and renewed from any thread. No MDB_NOSYNC and no
+  // MDB_WRITEMAP: a commit is on disk when it returns.
+  unsigned flags = MDB_NOTLS | (o.read_only ? MDB_RDONLY : 0);
+  Check(mdb_env_open(impl.env, o.path.c_str(), flags, 0600), "cannot open");
+  // A process that died holding a reader slot would otherwise pin old pages forever.
+  int dead = 0;
+  mdb_reader_check(impl.env, &dead);
+  return Ok();
+}
+
+void OpenTables(Store::Impl& impl, MDB_txn* txn, unsigned create) {
+  struct Table {
+    const char* name;
+    MDB_dbi* dbi;
+    unsigned flags;
+  };
+  const Table tables[] = {
+      {detail::kMetaTable, &impl.meta, 0},
+      {detail::kHeadsTable, &impl.heads, 0},
+      {detail::kIssuerIdsTable, &impl.issuer_ids, 0},
+      {detail::kRecordsTable, &impl.records, 0},
+      {detail::kSubjectsTable, &impl.subjects, MDB_DUPSORT | MDB_DUPFIXED},
+      {detail::kRevokedTable, &impl.revoked, 0},
+      {detail::kPendingTable, &impl.pending, MDB_DUPSORT},
+      {detail::kCertsTable, &impl.certs, 0},
+      {detail::kEvidenceTable, &impl.evidence, 0},
+  };
+  for (const Table& t : tables) {
+    Check(mdb_dbi_open(txn, t.name, t.flags | create, t.dbi), "cannot open a table");
+  }
+}
+
+// New stores get the current schema; existing ones must have it.
+Status CheckOrWriteSchema(Store::Impl& impl, MDB_txn* txn, bool writable) {
+  MDB_val k = Val(detail::kSchemaKey), v;
+  if (!Found(mdb_get(txn, impl.meta, &k, &v), "cannot read the schema version")) {
+    if (!writable) {
+      return MakeError(ErrorKind::kIo, "store " + impl.options.path.string() +
+                                           " has no schema version; it is not a duanka store");
+    }
+    char version[4];
+    detail::PutU32(version, kSchemaVersion);
+    MDB_val vv = Val(version, sizeof version);
+    Check(mdb_put(txn, impl.meta, &k, &vv, 0), "cannot write the schema version");
+    return Ok();
+  }
+  uint32_t version = v.mv_size == 4 ? detail::GetU32(static_cast<const char*>(v.mv_data)) : 0;
+  if (version != kSchemaVersion) {
+    return MakeError(ErrorKind::kIo,
+                     "store " + impl.options.path.string() + " has schema version " +
+                         std::to_string(version) + "; this duanka reads version " +
+                         std::to_string(kSchemaVersion) +
+                         (version > kSchemaVersion ? " (upgrade duanka)" : " (unknown layout)"));
+  }
+  return Ok();
+}
+
+}  // namespace
+
+Store::Store(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Store::~Store() = default;
+
+Result<std::unique_ptr<Store>> Store::Open(const Options& options) {
+  auto impl = std::make_unique<Impl>();
+  impl->options = options;
+  try {
+    Status env = OpenEnvironment(*impl);
+    if (!env) return std::move(env).error();
+    MDB_txn* raw = nullptr;
+    Check(mdb_txn_begin(impl->env, nullptr, options.read_only ? MDB_RDONLY : 0, &raw),
+          "cannot begin the opening transaction");
+    detail::WriteTxn txn(raw);
+    OpenTables(*impl, txn.get(), options.read_only ? 0 : MDB_CREATE);
+    Status schema = CheckOrWriteSchema(*impl, txn.get(), !options.read_only);
+    if (!schema) return std::move(schema).error();
+    Check(txn.Commit(), "cannot commit the opening transaction");
+  } catch (const LmdbError& e) {
+    if (e.rc == MDB_NOTFOUND && options.read_only) {
+      return MakeError(ErrorKind::kIo, "store " + options.path.string() +
+                                           " is missing its tables; it is not a duanka store");
+    }
+    return LmdbFailure(e, options.path);
+  }
+  return std::unique_ptr<Store>(new Store(std::move(impl)));
+}
+
+Result<int> Store::ReclaimStaleReaders() {
+  int dead = 0;
+  int rc = mdb_reader_check(impl_->env, &dead);
+  if (rc != MDB_SUCCESS) return LmdbFailure(LmdbError{rc, "cannot check readers"}, impl_->options.path);
+  return dead;
+}
+
+}  // namespace duanka::store

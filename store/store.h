@@ -1,0 +1,194 @@
+// The store: every feed a node holds, in one LMDB environment (HOME/store/), and the subjects index
+// that makes a lookup one B-tree descent.
+//
+// Several processes open the same store at once (the daemon, the lookup CLI, the admin tool):
+// readers never block and never see half a batch; LMDB's own lock makes writers take turns. All
+// writes are durable when Append returns (no MDB_NOSYNC, no MDB_WRITEMAP), and nothing is
+// acknowledged before its commit. The store knows records and feeds, never sockets or files other
+// than its own. Its on-disk layout is written down in store/README.md.
+//
+// Threads: a Store may be used from any number of threads at once. Read methods take a pooled
+// read transaction each; write methods serialise on LMDB's writer lock.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "protocol/record.h"
+
+namespace duanka::store {
+
+using crypto::Hash256;
+using protocol::EntryId;
+using protocol::SignedRecord;
+using protocol::VerifiedRecord;
+
+inline constexpr uint32_t kSchemaVersion = 1;
+
+struct Options {
+  std::filesystem::path path;  // the environment's directory; created (0700) if missing
+  // Initial map size. The map grows by doubling when full, so this only saves early regrowths.
+  uint64_t initial_map_bytes = 64ULL << 20;
+  // Upper bound for growth: a runaway peer must not fill the disk without an operator noticing.
+  uint64_t max_map_bytes = 1ULL << 40;
+  // Reader slots, shared by every process that opens the store (daemon threads, CLIs, tools).
+  unsigned max_readers = 1022;
+  // Open without write access (the lookup CLI). Append and friends then fail with kIo.
+  bool read_only = false;
+  // Creates the store if it does not exist. When false, a missing store is kNotFound.
+  bool create_if_missing = true;
+};
+
+// One issuer's feed: the newest record held, and whether it is frozen after a fork.
+struct Head {
+  std::string issuer;
+  uint64_t seq = 0;
+  Hash256 hash;
+  bool frozen = false;
+  uint64_t fork_seq = 0;     // when frozen: the seq at which two records were seen
+  int64_t last_grew_at = 0;  // Unix seconds of the last append to this feed
+};
+
+enum class EntryState : uint8_t { kActive = 1, kRevoked = 2, kExpired = 3 };
+const char* EntryStateName(EntryState state);
+
+struct RevocationInfo {
+  EntryId by;  // the revocation record
+  protocol::RevocationReason reason = protocol::RevocationReason::kIssuedInError;
+  int64_t revoked_at = 0;  // the revocation record's issue time
+};
+
+// One entry about a subject, as a lookup reports it.
+struct Listing {
+  Hash256 subject;
+  EntryId id;
+  protocol::IdType id_type = protocol::IdType::kCnId;
+  protocol::Category category = protocol::Category::kRentedOut;
+  protocol::Basis basis = protocol::Basis::kInstitution;
+  uint32_t pepper_epoch = 0;
+  int64_t issued_at = 0;
+  int64_t expires_at = 0;
+  EntryState state = EntryState::kActive;
+  // Filled when LookupOptions::details is set:
+  std::string case_ref;
+  std::optional<RevocationInfo> revocation;
+};
+
+struct LookupOptions {
+  int64_t now = 0;       // Unix seconds, from the injected clock: decides kExpired
+  bool details = false;  // also read case references and revocations (a second read per hit)
+};
+
+// What Append did with each record of a batch, in batch order.
+enum class AppendStatus : uint8_t {
+  kAppended = 1,   // extended its feed
+  kDuplicate = 2,  // held already (same hash): nothing changed
+  kGap = 3,        // seq > head + 1: fetch the missing records first; not written
+  kConflict = 4,   // seq == head + 1 but prev is not the head's hash: the feed has forked
+                   // elsewhere; not written
+  kForked = 5,     // a different record at a held seq: kept as evidence, feed frozen
+  kFrozen = 6,     // the feed is frozen; not written
+};
+const char* AppendStatusName(AppendStatus status);
+
+struct AppendResult {
+  std::vector<AppendStatus> statuses;  // one per input record
+  size_t appended = 0;
+  size_t forks = 0;
+};
+
+struct IssuerStats {
+  std::string issuer;
+  uint64_t records = 0;
+  uint64_t entries = 0;
+  uint64_t revocations = 0;      // revocation records issued by this issuer
+  uint64_t revoked_entries = 0;  // entries of this issuer withdrawn (by anyone)
+  uint64_t expired_entries = 0;  // not revoked, expired at `now`
+  uint64_t active_entries = 0;
+  bool frozen = false;
+  int64_t last_grew_at = 0;
+};
+
+struct Stats {
+  std::vector<IssuerStats> issuers;
+  uint64_t pending_revocations = 0;  // revocations whose entry has not arrived yet
+  uint64_t evidence = 0;             // forks held
+  uint64_t bytes_on_disk = 0;        // pages in use × page size
+  uint64_t map_bytes = 0;
+};
+
+// Two validly signed records with one (issuer, seq): proof that the issuer equivocated.
+struct Evidence {
+  SignedRecord held;   // the one in the feed
+  SignedRecord other;  // the one that arrived later
+};
+
+class Store {
+ public:
+  // kIo for an unreadable store or a newer/unknown schema (the message says which and what to
+  // do), kNotFound when missing and !create_if_missing.
+  static Result<std::unique_ptr<Store>> Open(const Options& options);
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  // ---- Writing ----
+
+  // Appends a batch (any issuers, each issuer's records in seq order) in one write transaction,
+  // durable on return. Revocations update the subjects index in the same transaction; one whose
+  // entry has not arrived is kept pending and applied when it does. Per-record outcomes are in
+  // the result; only an I/O failure (kIo) fails the call, and then nothing was written.
+  Result<AppendResult> Append(std::span<const VerifiedRecord> batch, int64_t now);
+
+  // For an institution's own new records: inside one write transaction (so two admin processes
+  // can never both sign seq N+1), calls make(head) with the issuer's current head (seq 0 when
+  // the feed is empty) and appends whatever records it returns, which must extend the feed.
+  // An error from make() aborts the transaction and is returned as is.
+  using MakeRecords = std::function<Result<std::vector<VerifiedRecord>>(const Head& head)>;
+  Result<AppendResult> AppendOwn(const std::string& issuer, const MakeRecords& make, int64_t now);
+
+  // Keeps a signing certificate (DER) under its key id. Idempotent.
+  Status PutCertificate(const Hash256& key_id, std::string_view der);
+
+  // Reclaims reader slots of processes that died. Returns how many were cleared.
+  Result<int> ReclaimStaleReaders();
+
+  // ---- Reading ----
+
+  // Appends to `out` every entry about each subject, in one read transaction (one descent per
+  // subject; sort subjects first for the fastest batch).
+  Status Lookup(std::span<const Hash256> subjects, const LookupOptions& options,
+                std::vector<Listing>& out) const;
+
+  // Read methods fail only with kIo (the message names the store and the LMDB reason).
+  Result<std::vector<Head>> Heads() const;
+  Result<std::optional<Head>> GetHead(const std::string& issuer) const;
+  // Up to `count` records of `issuer` from seq `from` on, in order.
+  Result<std::vector<SignedRecord>> Range(const std::string& issuer, uint64_t from,
+                                          size_t count) const;
+  Result<std::optional<SignedRecord>> Get(const EntryId& id) const;
+  // The entry's current listing (state at `now`), or nullopt if no such entry is held.
+  Result<std::optional<Listing>> GetListing(const EntryId& id, int64_t now) const;
+  // Every entry of `issuer` (or all issuers when empty), in feed order.
+  Status ForEachListing(const std::string& issuer, int64_t now,
+                        const std::function<void(const Listing&)>& visit) const;
+  Result<std::vector<std::string>> Certificates() const;  // DER
+  Result<std::vector<Evidence>> AllEvidence() const;
+  // Counts per issuer; expired entries are counted by one pass over the subjects index.
+  Result<Stats> GetStats(int64_t now) const;
+
+ // Opaque; defined in store/detail/store_impl.h.
+  struct Impl;
+
+ private:
+  explicit Store(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace duanka::store
