@@ -1,0 +1,37 @@
+// What the commands that work on a HOME load from it, and how they fail.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "node/admin/admin.h"
+#include "node/common/audit.h"
+#include "node/common/config.h"
+#include "node/common/identity.h"
+#include "store/store.h"
+
+namespace duanka::admin {
+
+// Prints "duanka-admin: <message>" on stderr and returns the exit code for the error's kind.
+int Fail(const Error& error);
+int Fail(ErrorKind kind, const std::string& message);
+
+struct Home {
+  node::Config config;
+  std::unique_ptr<crypto::TrustStore> ca;
+  std::unique_ptr<store::Store> store;
+  protocol::Trust trust;  // every signing certificate held, verified against the CA
+};
+
+// Loads duanka.toml, the CA and the store (created if missing), and builds the Trust from the
+// certificates in the store and HOME/signing.pem.
+Result<Home> OpenHome(const std::optional<std::string>& home_flag);
+
+// The institution's signing identity; its certificate is added to the store and the Trust.
+Result<node::SigningIdentity> LoadIdentity(Home& home);
+
+// Appends an admin action to the audit log, fsync'ed.
+Status Audit(const Home& home, const std::string& json_object);
+
+}  // namespace duanka::admin

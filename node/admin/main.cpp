@@ -1,0 +1,166 @@
+// duanka-admin: the administrators' tool. This file only parses arguments (design section 7)
+// and dispatches; each command lives in its own file.
+#include <CLI/CLI.hpp>
+#include <iostream>
+
+#include "crypto/crypto.h"
+#include "node/admin/context.h"
+#include "protocol/identifier.h"
+#include "protocol/record.h"
+
+namespace {
+
+using namespace duanka::admin;
+
+std::string OneLine(std::string s) {
+  for (char& c : s) {
+    if (c == '\n' || c == '\r') c = ' ';
+  }
+  while (!s.empty() && s.back() == ' ') s.pop_back();
+  return s;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  duanka::crypto::EnsureInitialized();
+  CLI::App app{"duanka-admin: stand up a consortium and an institution's node, report and revoke "
+               "entries, move feeds by file"};
+  app.require_subcommand(1);
+  app.fallthrough();
+  std::optional<std::string> home;
+  app.add_option("--home", home, "the institution's HOME (default $DUANKA_HOME, else /var/lib/duanka)");
+  app.footer("Example: duanka-admin --home /var/lib/duanka report phone 13800138000 --category rented-out --basis psb-identified");
+
+  int code = kExitOk;
+
+  // pki init-ca / pki issue
+  CLI::App* pki = app.add_subcommand("pki", "the consortium's certificates (run by the consortium operator)");
+  pki->require_subcommand(1);
+  InitCaOptions init_ca;
+  CLI::App* init_ca_cmd = pki->add_subcommand("init-ca", "create the consortium CA");
+  init_ca_cmd->add_option("--dir", init_ca.dir, "directory for ca.pem and ca.key (created 0700)")->required();
+  init_ca_cmd->add_option("--consortium", init_ca.consortium, "the consortium's name")->required();
+  init_ca_cmd->footer("Example: duanka-admin pki init-ca --dir ./ca --consortium TESTNET");
+  init_ca_cmd->callback([&] { code = InitCa(init_ca); });
+
+  IssueOptions issue;
+  CLI::App* issue_cmd = pki->add_subcommand("issue", "issue an institution's signing and TLS keys and certificates into its HOME");
+  issue_cmd->add_option("--ca-dir", issue.ca_dir, "the CA directory")->required();
+  issue_cmd->add_option("--institution", issue.institution, "institution code, [A-Z0-9]{2,16}")->required();
+  issue_cmd->add_option("--role", issue.role, "member (default) or regulator");
+  issue_cmd->add_option("--host", issue.hosts, "DNS name or IP address of the node (repeatable; default localhost, 127.0.0.1)");
+  issue_cmd->add_flag("--force", issue.force, "replace existing keys");
+  issue_cmd->footer("Example: duanka-admin pki issue --ca-dir ./ca --institution BANKA --home ./banka --host 127.0.0.1");
+  issue_cmd->callback([&] {
+    if (!home) {
+      code = Fail(duanka::ErrorKind::kInvalidInput, "pki issue: --home is required");
+      return;
+    }
+    issue.home = *home;
+    code = Issue(issue);
+  });
+
+  // pepper new
+  CLI::App* pepper = app.add_subcommand("pepper", "the consortium's subject-hashing pepper");
+  pepper->require_subcommand(1);
+  PepperNewOptions pepper_new;
+  CLI::App* pepper_new_cmd = pepper->add_subcommand("new", "write a new pepper file (epoch 1)");
+  pepper_new_cmd->add_option("--out", pepper_new.out, "the file to write (mode 0600)")->required();
+  pepper_new_cmd->add_flag("--force", pepper_new.force, "replace an existing file");
+  pepper_new_cmd->footer("Example: duanka-admin pepper new --out ./pepper.key");
+  pepper_new_cmd->callback([&] { code = PepperNew(pepper_new); });
+
+  // init
+  InitOptions init;
+  CLI::App* init_cmd = app.add_subcommand("init", "create an institution's HOME: duanka.toml, CA, pepper, store");
+  init_cmd->add_option("--institution", init.institution, "institution code")->required();
+  init_cmd->add_option("--ca", init.ca, "the consortium CA certificate (ca.pem)")->required();
+  init_cmd->add_option("--pepper", init.pepper, "the pepper file")->required();
+  init_cmd->add_option("--listen", init.listen, "HOST:PORT to accept peers on");
+  init_cmd->add_option("--api", init.api, "HOST:PORT of the local HTTP API (default 127.0.0.1:7480)");
+  init_cmd->add_option("--peer", init.peers, "HOST:PORT of a peer to dial (repeatable)");
+  init_cmd->add_flag("--force", init.force, "overwrite an existing duanka.toml");
+  init_cmd->footer("Example: duanka-admin init --home ./banka --institution BANKA --ca ./ca/ca.pem --pepper ./pepper.key --listen 127.0.0.1:7401");
+  init_cmd->callback([&] {
+    if (!home) {
+      code = Fail(duanka::ErrorKind::kInvalidInput, "init: --home is required");
+      return;
+    }
+    init.home = *home;
+    code = Init(init);
+  });
+
+  // report
+  ReportOptions report;
+  CLI::App* report_cmd = app.add_subcommand("report", "list an identifier in this institution's feed; prints the entry id");
+  report_cmd->add_option("TYPE", report.type, "cn-id, phone, bank-card, bank-account, wechat, alipay, qq, uscc, email, passport, ecny-wallet")->required();
+  report_cmd->add_option("VALUE", report.value, "the identifier (never stored or logged; only its keyed hash is)")->required();
+  report_cmd->add_option("--category", report.category, duanka::protocol::AllCategoryNames())->required();
+  report_cmd->add_option("--basis", report.basis, duanka::protocol::AllBasisNames() + " (default institution)");
+  report_cmd->add_option("--case-ref", report.case_ref, "decision or case reference, at most 64 bytes");
+  report_cmd->add_option("--expires", report.expires, "YYYY-MM-DD; default from the basis (2 years PSB-identified, 3 convicted, 1 institution)");
+  report_cmd->add_flag("--json", report.json, "print {\"entry\",\"subject\",\"expires_at\"}");
+  report_cmd->footer("Example: duanka-admin report phone '+86 138 0013 8000' --category rented-out --basis psb-identified --case-ref 'PSB-2026-0042'");
+  report_cmd->callback([&] {
+    report.home = home;
+    code = Report(report);
+  });
+
+  // revoke
+  RevokeOptions revoke;
+  CLI::App* revoke_cmd = app.add_subcommand("revoke", "withdraw an entry (members: their own; the regulator: any)");
+  revoke_cmd->add_option("ENTRY_ID", revoke.entry, "ISSUER:SEQ, e.g. BANKA:42")->required();
+  revoke_cmd->add_option("--reason", revoke.reason, duanka::protocol::AllRevocationReasonNames())->required();
+  revoke_cmd->add_flag("--json", revoke.json, "print JSON");
+  revoke_cmd->footer("Example: duanka-admin revoke BANKA:42 --reason appeal-upheld");
+  revoke_cmd->callback([&] {
+    revoke.home = home;
+    code = Revoke(revoke);
+  });
+
+  // list
+  ListOptions list;
+  CLI::App* list_cmd = app.add_subcommand("list", "entries held, with their state");
+  list_cmd->add_option("--issuer", list.issuer, "only this issuer's entries");
+  list_cmd->add_flag("--all", list.all, "also revoked and expired entries");
+  list_cmd->add_flag("--json", list.json, "one JSON object per line");
+  list_cmd->footer("Example: duanka-admin list --issuer BANKA --all");
+  list_cmd->callback([&] {
+    list.home = home;
+    code = List(list);
+  });
+
+  // export / import
+  ExportOptions exp;
+  CLI::App* export_cmd = app.add_subcommand("export", "write a bundle of certificates and signed records");
+  export_cmd->add_option("--out", exp.out, "the bundle file")->required();
+  export_cmd->add_option("--issuer", exp.issuer, "only this issuer's feed");
+  export_cmd->add_option("--from", exp.from, "first sequence number (default 1)");
+  export_cmd->footer("Example: duanka-admin export --out banka.bundle --issuer BANKA --from 100");
+  export_cmd->callback([&] {
+    exp.home = home;
+    code = Export(exp);
+  });
+
+  ImportOptions imp;
+  CLI::App* import_cmd = app.add_subcommand("import", "verify and take in a bundle, exactly as from a peer");
+  import_cmd->add_option("FILE", imp.file, "the bundle file")->required();
+  import_cmd->footer("Example: duanka-admin import banka.bundle");
+  import_cmd->callback([&] {
+    imp.home = home;
+    code = Import(imp);
+  });
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::cerr << "duanka-admin: " << OneLine(e.what()) << "; see duanka-admin --help\n";
+    return kExitInvalid;
+  }
+  return code;
+}

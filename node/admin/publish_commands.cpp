@@ -1,0 +1,206 @@
+// Publishing to the institution's own feed: report and revoke.
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "node/admin/context.h"
+#include "protocol/identifier.h"
+
+namespace duanka::admin {
+namespace {
+
+int64_t DefaultLifetimeSeconds(const node::ListingPolicy& policy, protocol::Basis basis) {
+  static constexpr int64_t kDay = 24 * 3600;
+  switch (basis) {
+    case protocol::Basis::kPsbIdentified: return policy.psb_identified_days * kDay;
+    case protocol::Basis::kConvicted: return policy.convicted_days * kDay;
+    case protocol::Basis::kInstitution: return policy.institution_days * kDay;
+  }
+  return policy.institution_days * kDay;
+}
+
+// Signs `record` (whose seq/prev the caller set from the head) and verifies it as any peer will.
+Result<std::vector<protocol::VerifiedRecord>> SignOwn(protocol::Record record,
+                                                      const node::SigningIdentity& id,
+                                                      const protocol::Trust& trust, int64_t now) {
+  record.signer_key_id = protocol::KeyId(id.key.public_key());
+  Result<protocol::SignedRecord> signed_record = protocol::SignRecord(record, id.key);
+  if (!signed_record) return std::move(signed_record).error();
+  Result<protocol::VerifiedRecord> verified =
+      protocol::Verify(*signed_record, trust, protocol::VerifyOptions{now});
+  if (!verified) return std::move(verified).error();
+  return std::vector<protocol::VerifiedRecord>{std::move(*verified)};
+}
+
+}  // namespace
+
+int Report(const ReportOptions& o) {
+  std::optional<protocol::IdType> type = protocol::ParseIdType(o.type);
+  if (!type) {
+    return Fail(ErrorKind::kInvalidInput, "unknown identifier type \"" + o.type +
+                                              "\"; expected one of cn-id, phone, bank-card, "
+                                              "bank-account, wechat, alipay, qq, uscc, email, "
+                                              "passport, ecny-wallet");
+  }
+  std::optional<protocol::Category> category = protocol::ParseCategory(o.category);
+  if (!category) {
+    return Fail(ErrorKind::kInvalidInput,
+                "--category: expected one of " + protocol::AllCategoryNames());
+  }
+  std::optional<protocol::Basis> basis = protocol::ParseBasis(o.basis);
+  if (!basis) {
+    return Fail(ErrorKind::kInvalidInput, "--basis: expected one of " + protocol::AllBasisNames());
+  }
+  if (o.case_ref.size() > protocol::kMaxCaseRefBytes) {
+    return Fail(ErrorKind::kInvalidInput, "--case-ref: at most 64 bytes");
+  }
+  Result<std::string> canonical = protocol::Canonicalize(*type, o.value);
+  if (!canonical) return Fail(canonical.error());
+  const int64_t now = node::SystemNow();
+  std::optional<int64_t> expires;
+  if (!o.expires.empty()) {
+    Result<int64_t> parsed = node::ParseExpiryDate(o.expires);
+    if (!parsed) return Fail(parsed.error());
+    if (*parsed <= now) return Fail(ErrorKind::kInvalidInput, "--expires: the date has passed");
+    if (*parsed - now > protocol::kMaxEntryLifetimeSeconds) {
+      return Fail(ErrorKind::kInvalidInput, "--expires: at most 10 years from today");
+    }
+    expires = *parsed;
+  }
+
+  Result<Home> home = OpenHome(o.home);
+  if (!home) return Fail(home.error());
+  Result<crypto::Pepper> pepper = crypto::Pepper::Load(home->config.pepper);
+  if (!pepper) return Fail(ErrorKind::kIo, pepper.error().message);
+  Result<node::SigningIdentity> id = LoadIdentity(*home);
+  if (!id) return Fail(id.error());
+
+  protocol::EntryBody entry;
+  entry.id_type = *type;
+  entry.pepper_epoch = pepper->current_epoch();
+  entry.subject = pepper->Subject(entry.pepper_epoch, protocol::IdTypeName(*type), *canonical);
+  entry.category = *category;
+  entry.basis = *basis;
+  entry.expires_at = expires.value_or(now + DefaultLifetimeSeconds(home->config.listing, *basis));
+  entry.case_ref = o.case_ref;
+
+  protocol::EntryId entry_id;
+  Result<store::AppendResult> appended = home->store->AppendOwn(
+      home->config.institution,
+      [&](const store::Head& head) -> Result<std::vector<protocol::VerifiedRecord>> {
+        protocol::Record r;
+        r.issuer = home->config.institution;
+        r.seq = head.seq + 1;
+        r.prev = head.hash;
+        r.issued_at = now;
+        r.body = entry;
+        entry_id = r.id();
+        return SignOwn(std::move(r), *id, home->trust, now);
+      },
+      now);
+  if (!appended) return Fail(appended.error());
+
+  nlohmann::json event = {
+      {"time", node::IsoTime(now)},
+      {"program", "duanka-admin"},
+      {"user", node::OsUserName()},
+      {"action", "report"},
+      {"entry", entry_id.ToString()},
+      {"type", protocol::IdTypeName(*type)},
+      {"subject8", entry.subject.Hex().substr(0, node::kAuditSubjectHexChars)},
+      {"category", protocol::CategoryName(*category)},
+      {"basis", protocol::BasisName(*basis)},
+      {"expires_at", node::IsoTime(entry.expires_at)},
+      {"case_ref", entry.case_ref},
+  };
+  if (Status s = Audit(*home, event.dump()); !s) {
+    return Fail(ErrorKind::kIo, "published " + entry_id.ToString() +
+                                    " but could not audit it: " + s.error().message);
+  }
+  if (o.json) {
+    std::cout << nlohmann::json{{"entry", entry_id.ToString()},
+                                {"subject", entry.subject.Hex()},
+                                {"expires_at", node::IsoTime(entry.expires_at)}}
+                     .dump()
+              << "\n";
+  } else {
+    std::cout << entry_id.ToString() << "\n";
+  }
+  return kExitOk;
+}
+
+int Revoke(const RevokeOptions& o) {
+  Result<protocol::EntryId> target = protocol::ParseEntryId(o.entry);
+  if (!target) return Fail(target.error());
+  std::optional<protocol::RevocationReason> reason = protocol::ParseRevocationReason(o.reason);
+  if (!reason) {
+    return Fail(ErrorKind::kInvalidInput,
+                "--reason: expected one of " + protocol::AllRevocationReasonNames());
+  }
+  Result<Home> home = OpenHome(o.home);
+  if (!home) return Fail(home.error());
+  Result<node::SigningIdentity> id = LoadIdentity(*home);
+  if (!id) return Fail(id.error());
+  const int64_t now = node::SystemNow();
+  const std::string& me = home->config.institution;
+  if (target->issuer != me && id->certificate.role != crypto::Role::kRegulator) {
+    return Fail(ErrorKind::kUnauthorized, me + " may revoke only its own entries; " +
+                                              target->ToString() + " was issued by " +
+                                              target->issuer + " (only it or the regulator may "
+                                                               "revoke it)");
+  }
+
+  protocol::EntryId revocation_id;
+  Result<store::AppendResult> appended = home->store->AppendOwn(
+      me,
+      [&](const store::Head& head) -> Result<std::vector<protocol::VerifiedRecord>> {
+        // Checked inside the write transaction, so that two administrators cannot both revoke.
+        Result<std::optional<store::Listing>> listing = home->store->GetListing(*target, now);
+        if (!listing) return std::move(listing).error();
+        if (!*listing) {
+          return MakeError(ErrorKind::kNotFound, "no entry " + target->ToString() +
+                                                     " is held here (check the id with "
+                                                     "duanka-admin list)");
+        }
+        if ((*listing)->revocation) {
+          return MakeError(ErrorKind::kConflict,
+                           target->ToString() + " is already revoked by " +
+                               (*listing)->revocation->by.ToString() + " (" +
+                               std::string(protocol::RevocationReasonName(
+                                   (*listing)->revocation->reason)) +
+                               ")");
+        }
+        protocol::Record r;
+        r.issuer = me;
+        r.seq = head.seq + 1;
+        r.prev = head.hash;
+        r.issued_at = now;
+        r.body = protocol::RevocationBody{*target, *reason};
+        revocation_id = r.id();
+        return SignOwn(std::move(r), *id, home->trust, now);
+      },
+      now);
+  if (!appended) return Fail(appended.error());
+
+  nlohmann::json event = {
+      {"time", node::IsoTime(now)},          {"program", "duanka-admin"},
+      {"user", node::OsUserName()},          {"action", "revoke"},
+      {"entry", revocation_id.ToString()},   {"target", target->ToString()},
+      {"reason", protocol::RevocationReasonName(*reason)},
+  };
+  if (Status s = Audit(*home, event.dump()); !s) {
+    return Fail(ErrorKind::kIo, "revoked " + target->ToString() +
+                                    " but could not audit it: " + s.error().message);
+  }
+  if (o.json) {
+    std::cout << nlohmann::json{{"entry", revocation_id.ToString()},
+                                {"revoked", target->ToString()},
+                                {"reason", protocol::RevocationReasonName(*reason)}}
+                     .dump()
+              << "\n";
+  } else {
+    std::cout << revocation_id.ToString() << " revokes " << target->ToString() << "\n";
+  }
+  return kExitOk;
+}
+
+}  // namespace duanka::admin

@@ -1,0 +1,216 @@
+// duanka.toml → Config. Every key is known here; an unknown one is refused by name.
+#include "node/common/config.h"
+
+#include <cstdlib>
+#include <set>
+#include <sstream>
+#include <toml++/toml.h>
+
+#include "crypto/crypto.h"
+
+namespace duanka::node {
+namespace {
+
+Error Bad(const std::filesystem::path& file, const std::string& key, const std::string& why) {
+  return MakeError(ErrorKind::kInvalidInput, file.string() + ": " + key + ": " + why);
+}
+
+const std::set<std::string>& KnownKeys() {
+  static const std::set<std::string> keys = {
+      "institution",
+      "files.ca", "files.crl", "files.pepper", "files.tls_cert", "files.tls_key",
+      "files.signing_cert", "files.signing_key", "files.store", "files.audit_log",
+      "listing.psb_identified_days", "listing.convicted_days", "listing.institution_days",
+      "store.initial_map_mb", "store.max_map_gb",
+      "network.listen", "network.api", "network.peers",
+  };
+  return keys;
+}
+
+// Collects "table.key" names so that a misspelt key is reported instead of ignored.
+void CollectKeys(const toml::table& table, const std::string& prefix, std::vector<std::string>& out) {
+  for (const auto& [key, node] : table) {
+    std::string name = prefix.empty() ? std::string(key.str()) : prefix + "." + std::string(key.str());
+    if (const toml::table* sub = node.as_table()) {
+      CollectKeys(*sub, name, out);
+    } else {
+      out.push_back(name);
+    }
+  }
+}
+
+class Reader {
+ public:
+  Reader(const toml::table& root, std::filesystem::path file, std::filesystem::path home)
+      : root_(root), file_(std::move(file)), home_(std::move(home)) {}
+
+  Status String(const std::string& key, std::string& out) {
+    const toml::node* node = root_.at_path(key).node();
+    if (node == nullptr) return Ok();
+    if (!node->is_string()) return Bad(file_, key, "expected a string");
+    out = node->as_string()->get();
+    return Ok();
+  }
+
+  Status Path(const std::string& key, std::filesystem::path& out) {
+    std::string text;
+    if (Status s = String(key, text); !s) return s;
+    if (text.empty()) return Ok();
+    std::filesystem::path p(text);
+    out = p.is_absolute() ? p : home_ / p;
+    return Ok();
+  }
+
+  Status Int(const std::string& key, int64_t min, int64_t max, auto& out) {
+    const toml::node* node = root_.at_path(key).node();
+    if (node == nullptr) return Ok();
+    if (!node->is_integer()) return Bad(file_, key, "expected a whole number");
+    int64_t v = node->as_integer()->get();
+    if (v < min || v > max) {
+      return Bad(file_, key, "expected a number from " + std::to_string(min) + " to " +
+                                 std::to_string(max));
+    }
+    out = static_cast<std::remove_reference_t<decltype(out)>>(v);
+    return Ok();
+  }
+
+  Status Strings(const std::string& key, std::vector<std::string>& out) {
+    const toml::node* node = root_.at_path(key).node();
+    if (node == nullptr) return Ok();
+    const toml::array* array = node->as_array();
+    if (array == nullptr) return Bad(file_, key, "expected a list of strings");
+    out.clear();
+    for (const toml::node& item : *array) {
+      if (!item.is_string()) return Bad(file_, key, "expected a list of strings");
+      out.push_back(item.as_string()->get());
+    }
+    return Ok();
+  }
+
+ private:
+  const toml::table& root_;
+  std::filesystem::path file_;
+  std::filesystem::path home_;
+};
+
+// HOST:PORT with a port from 1 to 65535; IPv6 hosts in brackets.
+bool IsHostPort(const std::string& s) {
+  size_t colon = s.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == s.size()) return false;
+  std::string port = s.substr(colon + 1);
+  if (port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos) return false;
+  int p = std::atoi(port.c_str());
+  return p >= 1 && p <= 65535;
+}
+
+std::string Quote(const std::string& s) {
+  std::ostringstream out;
+  out << toml::value<std::string>(s);
+  return out.str();
+}
+
+}  // namespace
+
+std::filesystem::path ResolveHome(const std::optional<std::string>& flag) {
+  if (flag && !flag->empty()) return *flag;
+  if (const char* env = std::getenv("DUANKA_HOME"); env != nullptr && *env != '\0') return env;
+  return kDefaultHome;
+}
+
+Config Config::Defaults(const std::filesystem::path& home, std::string institution) {
+  Config c;
+  c.home = home;
+  c.institution = std::move(institution);
+  c.ca = home / "ca.pem";
+  if (std::filesystem::exists(home / "crl.pem")) c.crl = home / "crl.pem";
+  c.pepper = home / "pepper.key";
+  c.tls_cert = home / "tls.pem";
+  c.tls_key = home / "tls.key";
+  c.signing_cert = home / "signing.pem";
+  c.signing_key = home / "signing.key";
+  c.store = home / "store";
+  c.audit_log = home / "audit.log";
+  return c;
+}
+
+std::string Config::ToToml() const {
+  std::string out =
+      "# duanka node configuration. Relative paths are relative to this HOME directory.\n"
+      "# Every key, its default and meaning: ops/duanka.example.toml.\n";
+  out += "institution = " + Quote(institution) + "\n\n[network]\n";
+  if (!network.listen.empty()) out += "listen = " + Quote(network.listen) + "\n";
+  out += "api = " + Quote(network.api) + "\n";
+  out += "peers = [";
+  for (size_t i = 0; i < network.peers.size(); ++i) {
+    out += (i ? ", " : "") + Quote(network.peers[i]);
+  }
+  out += "]\n";
+  return out;
+}
+
+Result<Config> LoadConfig(const std::filesystem::path& home) {
+  const std::filesystem::path file = home / kConfigFileName;
+  std::error_code ec;
+  if (!std::filesystem::exists(file, ec)) {
+    return MakeError(ErrorKind::kNotFound, "no " + file.string() +
+                                               " (set --home or DUANKA_HOME, or run duanka-admin "
+                                               "init to create one)");
+  }
+  Result<std::string> text = crypto::ReadFile(file, kMaxConfigBytes);
+  if (!text) return std::move(text).error();
+  toml::table root;
+  try {
+    root = toml::parse(*text, file.string());
+  } catch (const toml::parse_error& e) {
+    return MakeError(ErrorKind::kInvalidInput,
+                     file.string() + ":" + std::to_string(e.source().begin.line) + ": " +
+                         std::string(e.description()));
+  }
+  std::vector<std::string> keys;
+  CollectKeys(root, "", keys);
+  for (const std::string& key : keys) {
+    if (!KnownKeys().count(key)) {
+      return Bad(file, key, "unknown key (see ops/duanka.example.toml for the keys there are)");
+    }
+  }
+  Config c = Config::Defaults(home, "");
+  Reader r(root, file, home);
+  std::filesystem::path crl;
+  for (Status s : {
+           r.String("institution", c.institution),
+           r.Path("files.ca", c.ca),
+           r.Path("files.crl", crl),
+           r.Path("files.pepper", c.pepper),
+           r.Path("files.tls_cert", c.tls_cert),
+           r.Path("files.tls_key", c.tls_key),
+           r.Path("files.signing_cert", c.signing_cert),
+           r.Path("files.signing_key", c.signing_key),
+           r.Path("files.store", c.store),
+           r.Path("files.audit_log", c.audit_log),
+           r.Int("listing.psb_identified_days", 1, 3660, c.listing.psb_identified_days),
+           r.Int("listing.convicted_days", 1, 3660, c.listing.convicted_days),
+           r.Int("listing.institution_days", 1, 3660, c.listing.institution_days),
+           r.Int("store.initial_map_mb", 1, 1 << 20, c.store_settings.initial_map_mb),
+           r.Int("store.max_map_gb", 1, 1 << 20, c.store_settings.max_map_gb),
+           r.String("network.listen", c.network.listen),
+           r.String("network.api", c.network.api),
+           r.Strings("network.peers", c.network.peers),
+       }) {
+    if (!s) return std::move(s).error();
+  }
+  if (!crl.empty()) c.crl = crl;
+  if (!crypto::IsValidInstitutionCode(c.institution)) {
+    return Bad(file, "institution", "expected an institution code of 2 to 16 capital letters and "
+                                    "digits, e.g. BANKA");
+  }
+  if (!c.network.listen.empty() && !IsHostPort(c.network.listen)) {
+    return Bad(file, "network.listen", "expected HOST:PORT, e.g. 0.0.0.0:7400");
+  }
+  if (!IsHostPort(c.network.api)) return Bad(file, "network.api", "expected HOST:PORT, e.g. 127.0.0.1:7480");
+  for (const std::string& peer : c.network.peers) {
+    if (!IsHostPort(peer)) return Bad(file, "network.peers", "expected HOST:PORT entries, e.g. 10.0.0.2:7400");
+  }
+  return c;
+}
+
+}  // namespace duanka::node

@@ -1,0 +1,62 @@
+#include "node/common/identity.h"
+
+#include "node/common/audit.h"
+
+namespace duanka::node {
+
+Result<crypto::TrustStore> LoadTrustStore(const Config& config) {
+  return crypto::TrustStore::Load(config.ca, config.crl);
+}
+
+protocol::Signer SignerOf(const crypto::CertificateInfo& c) {
+  return protocol::Signer{c.institution, c.role, c.public_key, c.not_before, c.not_after};
+}
+
+protocol::Signer SigningIdentity::signer() const { return SignerOf(certificate); }
+
+Result<SigningIdentity> LoadSigningIdentity(const Config& config, const crypto::TrustStore& ca) {
+  Result<crypto::SigningKey> key = crypto::LoadPrivateKey(config.signing_key);
+  if (!key) return std::move(key).error();
+  static constexpr size_t kMaxCertificateFileBytes = 64 * 1024;
+  Result<std::string> pem = crypto::ReadFile(config.signing_cert, kMaxCertificateFileBytes);
+  if (!pem) return std::move(pem).error();
+  Result<std::vector<std::string>> ders = crypto::PemCertificatesToDer(*pem);
+  if (!ders) {
+    return MakeError(ErrorKind::kInvalidInput,
+                     config.signing_cert.string() + ": " + ders.error().message);
+  }
+  Result<crypto::CertificateInfo> cert =
+      ca.Verify(ders->front(), crypto::CertKind::kSigning, SystemNow());
+  if (!cert) {
+    return MakeError(cert.error().kind, config.signing_cert.string() + ": " + cert.error().message);
+  }
+  if (cert->institution != config.institution) {
+    return MakeError(ErrorKind::kUnauthorized,
+                     config.signing_cert.string() + " is issued to " + cert->institution +
+                         ", but this node is " + config.institution);
+  }
+  if (cert->public_key != key->public_key()) {
+    return MakeError(ErrorKind::kUnauthorized, config.signing_cert.string() +
+                                                   " does not certify the key in " +
+                                                   config.signing_key.string());
+  }
+  return SigningIdentity{std::move(*key), std::move(*cert)};
+}
+
+std::vector<Error> AddSigners(const crypto::TrustStore& ca, std::span<const std::string> ders,
+                              protocol::Trust& trust) {
+  std::vector<Error> refused;
+  for (const std::string& der : ders) {
+    // Validity is checked per record against its issue time, so an expired signing certificate
+    // still vouches for the records it signed while valid.
+    Result<crypto::CertificateInfo> cert = ca.Verify(der, crypto::CertKind::kSigning, std::nullopt);
+    if (!cert) {
+      refused.push_back(std::move(cert).error());
+      continue;
+    }
+    trust.Add(SignerOf(*cert));
+  }
+  return refused;
+}
+
+}  // namespace duanka::node

@@ -1,0 +1,36 @@
+// What the admin tool and the daemon load from HOME that needs X.509 (OpenSSL): the consortium CA,
+// the institution's own signing identity, and the Trust built from verified signing certificates.
+// The lookup CLI never includes this.
+#pragma once
+
+#include <span>
+#include <string>
+#include <vector>
+
+#include "crypto/pki.h"
+#include "node/common/config.h"
+#include "protocol/record.h"
+
+namespace duanka::node {
+
+// The CA (and CRL, when configured) named by the config. kIo/kInvalidInput naming the file.
+Result<crypto::TrustStore> LoadTrustStore(const Config& config);
+
+struct SigningIdentity {
+  crypto::SigningKey key;
+  crypto::CertificateInfo certificate;  // verified against the CA, CN = config.institution
+  protocol::Signer signer() const;
+};
+
+// Loads signing.key and signing.pem, checks that the certificate is the consortium's, of the
+// signing kind, for this institution, currently valid, and certifies this very key.
+Result<SigningIdentity> LoadSigningIdentity(const Config& config, const crypto::TrustStore& ca);
+
+protocol::Signer SignerOf(const crypto::CertificateInfo& certificate);
+
+// Verifies each DER signing certificate against the CA and adds the good ones to `trust`.
+// Returns the refusals (one line each); a refused certificate is simply not trusted.
+std::vector<Error> AddSigners(const crypto::TrustStore& ca, std::span<const std::string> ders,
+                              protocol::Trust& trust);
+
+}  // namespace duanka::node

@@ -1,0 +1,32 @@
+// The one path by which records from outside (a peer, an imported bundle) enter the store:
+// verified exactly as protocol/ says, then appended. The daemon and `duanka-admin import` both
+// call it, so the two can never verify differently.
+#pragma once
+
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "store/store.h"
+
+namespace duanka::node {
+
+struct IngestReport {
+  size_t received = 0;
+  size_t appended = 0;
+  size_t duplicates = 0;
+  size_t forks = 0;
+  // The first record refused (verification, gap, conflict or frozen feed), with its reason; the
+  // rest of that feed in the input was not taken. kMalformed/kUnauthorized mean the sender sent
+  // invalid data; kGap means records are missing before these.
+  std::optional<Error> refused;
+};
+
+// Verifies and appends one issuer's records (seq ascending, contiguous). The run is verified as
+// one chain (one signature); if that fails, record by record, so that the good records before
+// the first bad one are kept and the bad one is named. Fails only with kIo from the store.
+Result<IngestReport> IngestFeed(store::Store& store, const protocol::Trust& trust,
+                                std::span<const protocol::SignedRecord> records, int64_t now);
+
+}  // namespace duanka::node

@@ -1,0 +1,67 @@
+// A lookup as the lookup CLI and the daemon's HTTP API both answer it: identifier → canonical form
+// → subject under every pepper epoch → one read of the store → listings, rendered as one JSON
+// object (so `duanka lookup --json` and `POST /v1/lookup` give the same answer) and audited.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "crypto/crypto.h"
+#include "store/store.h"
+
+namespace duanka::node {
+
+// Why someone looked: recorded in the audit log with every lookup (the HTTP API requires it).
+enum class Purpose : uint8_t {
+  kAccountOpening = 1,
+  kPeriodicReview = 2,
+  kTransactionReview = 3,
+  kAppeal = 4,
+  kInvestigation = 5,
+};
+std::string_view PurposeName(Purpose p);
+std::optional<Purpose> ParsePurpose(std::string_view name);
+std::string AllPurposeNames();
+
+struct LookupAnswer {
+  protocol::IdType type = protocol::IdType::kCnId;
+  crypto::Hash256 subject;                // under the current epoch
+  std::vector<store::Listing> listings;   // every state; `listed` counts active ones only
+  bool listed() const;
+};
+
+// Derives subjects with the pepper's prepared keys and reads the store. Both must outlive it.
+class Lookuper {
+ public:
+  Lookuper(const store::Store& store, const crypto::Pepper& pepper)
+      : store_(store), pepper_(pepper) {}
+
+  // kInvalidInput (naming the type and reason, never the value) for an invalid identifier;
+  // kIo from the store.
+  Result<LookupAnswer> Lookup(protocol::IdType type, std::string_view raw, int64_t now,
+                              bool details) const;
+
+  // The subject under every epoch the pepper holds, current first.
+  std::vector<crypto::Hash256> Subjects(protocol::IdType type, std::string_view canonical) const;
+
+ private:
+  const store::Store& store_;
+  const crypto::Pepper& pepper_;
+};
+
+// {"type":…,"subject":…,"listed":…,"entries":[…]}; `all` includes revoked and expired entries.
+// `heads` adds "store":{"feeds":[{"issuer","seq","last_grew_at"}…]} for freshness when non-null.
+std::string AnswerJson(const LookupAnswer& answer, bool all, const std::vector<store::Head>* heads);
+
+// One entry as JSON, as in AnswerJson's "entries" and `duanka show --json`.
+std::string ListingJson(const store::Listing& listing);
+
+// An audit-log line for one lookup: time, program, user (OS user or API client), purpose, type,
+// the first kAuditSubjectHexChars of the subject, result. Never the identifier.
+std::string LookupAuditJson(int64_t now, std::string_view program, std::string_view user,
+                            Purpose purpose, protocol::IdType type, const crypto::Hash256& subject,
+                            std::string_view result);
+
+}  // namespace duanka::node
