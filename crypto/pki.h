@@ -46,11 +46,11 @@ struct CertificateInfo {
   std::string institution;  // CN
   Role role = Role::kMember;
   CertKind kind = CertKind::kSigning;
-  PublicKey public_key;      // the certified Ed25519 key
-  int64_t not_before = 0;    // Unix seconds
-  int64_t not_after = 0;     // Unix seconds
+  PublicKey public_key;    // the certified Ed25519 key
+  int64_t not_before = 0;  // Unix seconds
+  int64_t not_after = 0;   // Unix seconds
   std::string serial_hex;
-  std::string der;           // the certificate's exact DER bytes
+  std::string der;  // the certificate's exact DER bytes
 };
 
 // PEM text with one or more certificates → their DER bytes, in order. kInvalidInput if none.
@@ -58,8 +58,8 @@ Result<std::vector<std::string>> PemCertificatesToDer(std::string_view pem);
 std::string DerCertificateToPem(std::string_view der);
 
 struct CaOptions {
-  std::string consortium;       // the CA's O and CN ("<consortium> CA")
-  int validity_days = 3650;     // a CA outlives many member certificates
+  std::string consortium;    // the CA's O and CN ("<consortium> CA")
+  int validity_days = 3650;  // a CA outlives many member certificates
 };
 // Creates CA_DIR (0700) with ca.pem and ca.key (0600). Refuses (kConflict) if ca.key exists.
 Status CreateCa(const std::filesystem::path& ca_dir, const CaOptions& options);
@@ -68,8 +68,8 @@ struct IssueOptions {
   std::string institution;
   Role role = Role::kMember;
   CertKind kind = CertKind::kSigning;
-  PublicKey subject_key;            // Ed25519 key being certified
-  std::vector<std::string> hosts;   // TLS only: DNS names or IP addresses for subjectAltName
+  PublicKey subject_key;           // Ed25519 key being certified
+  std::vector<std::string> hosts;  // TLS only: DNS names or IP addresses for subjectAltName
   int validity_days = 730;
   // Tests only: shift the validity window, e.g. to make an already-expired certificate.
   int64_t not_before_offset_seconds = 0;
@@ -87,7 +87,8 @@ Result<std::string> CreateCrl(const std::filesystem::path& ca_dir,
 class TrustStore {
  public:
   // kInvalidInput if the CA or CRL does not parse; the CRL must be signed by the CA.
-  static Result<TrustStore> Create(std::string_view ca_pem, std::optional<std::string_view> crl_pem);
+  static Result<TrustStore> Create(std::string_view ca_pem,
+                                   std::optional<std::string_view> crl_pem);
   static Result<TrustStore> Load(const std::filesystem::path& ca_pem,
                                  const std::optional<std::filesystem::path>& crl_pem);
   TrustStore(TrustStore&&) noexcept;

@@ -32,12 +32,14 @@ struct Error {
   std::string message;
 };
 
-inline Error MakeError(ErrorKind kind, std::string message) { return Error{kind, std::move(message)}; }
+inline Error MakeError(ErrorKind kind, std::string message) {
+  return Error{kind, std::move(message)};
+}
 
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT: implicit by design, like std::expected
+  Result(T value) : v_(std::move(value)) {}      // NOLINT: implicit by design, like std::expected
   Result(Error error) : v_(std::move(error)) {}  // NOLINT
 
   bool ok() const { return v_.index() == 0; }
@@ -100,6 +102,8 @@ class [[nodiscard]] Result<void> {
 
 using Status = Result<void>;
 
-inline Status Ok() { return Status(); }
+inline Status Ok() {
+  return Status();
+}
 
 }  // namespace duanka

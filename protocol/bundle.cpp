@@ -27,7 +27,8 @@ std::string_view View(capnp::Data::Reader d) {
   return {reinterpret_cast<const char*>(d.begin()), d.size()};
 }
 
-void AppendMessage(const Bundle& bundle, size_t from, size_t to, bool with_certs, std::string& out) {
+void AppendMessage(const Bundle& bundle, size_t from, size_t to, bool with_certs,
+                   std::string& out) {
   capnp::MallocMessageBuilder builder;
   auto root = builder.initRoot<wire::Bundle>();
   root.setVersion(kBundleVersion);
@@ -61,7 +62,8 @@ Status ReadMessage(wire::Bundle::Reader root, bool first, Bundle& out) {
   }
   for (capnp::Data::Reader cert : root.getCertificates()) {
     if (cert.size() > kMaxBundleCertificateBytes) return Malformed("a certificate is too large");
-    if (out.certificates.size() >= kMaxBundleCertificates) return Malformed("too many certificates");
+    if (out.certificates.size() >= kMaxBundleCertificates)
+      return Malformed("too many certificates");
     out.certificates.emplace_back(View(cert));
   }
   for (wire::SignedRecord::Reader r : root.getRecords()) {

@@ -5,7 +5,9 @@
 
 namespace duanka::protocol {
 
-std::string EntryId::ToString() const { return issuer + ":" + std::to_string(seq); }
+std::string EntryId::ToString() const {
+  return issuer + ":" + std::to_string(seq);
+}
 
 Result<EntryId> ParseEntryId(std::string_view text) {
   static constexpr const char* kExpected =
@@ -24,8 +26,9 @@ Result<EntryId> ParseEntryId(std::string_view text) {
   auto [ptr, ec] = std::from_chars(number.data(), number.data() + number.size(), seq);
   if (number.empty() || ec != std::errc() || ptr != number.data() + number.size() || seq == 0 ||
       number.front() == '0') {
-    return MakeError(ErrorKind::kInvalidInput,
-                     std::string("entry id's sequence number is not a number from 1; ") + kExpected);
+    return MakeError(
+        ErrorKind::kInvalidInput,
+        std::string("entry id's sequence number is not a number from 1; ") + kExpected);
   }
   return EntryId{std::string(issuer), seq};
 }

@@ -14,9 +14,9 @@ Error Refuse(ErrorKind kind, const Record& r, const std::string& why) {
 Result<Record> Admit(const SignedRecord& in, const Trust& trust, const VerifyOptions& options,
                      const Signer** signer_out) {
   if (in.signature.size() != crypto::kSignatureSize) {
-    return MakeError(ErrorKind::kMalformed, "record signature is " +
-                                                std::to_string(in.signature.size()) +
-                                                " bytes; expected 64");
+    return MakeError(
+        ErrorKind::kMalformed,
+        "record signature is " + std::to_string(in.signature.size()) + " bytes; expected 64");
   }
   Result<Record> decoded = DecodeRecord(in.bytes);
   if (!decoded) return decoded;
@@ -60,7 +60,9 @@ Hash256 RecordHash(const SignedRecord& record) {
   return crypto::Sha256(crypto::AsBytes(record.bytes), crypto::AsBytes(record.signature));
 }
 
-Hash256 KeyId(const crypto::PublicKey& key) { return crypto::Sha256(key.bytes); }
+Hash256 KeyId(const crypto::PublicKey& key) {
+  return crypto::Sha256(key.bytes);
+}
 
 Result<SignedRecord> SignRecord(const Record& record, const crypto::SigningKey& key) {
   if (record.signer_key_id != KeyId(key.public_key())) {
@@ -69,11 +71,14 @@ Result<SignedRecord> SignRecord(const Record& record, const crypto::SigningKey& 
   Result<std::string> bytes = EncodeRecord(record);
   if (!bytes) return std::move(bytes).error();
   crypto::Signature sig = key.Sign(crypto::AsBytes(*bytes));
-  return SignedRecord{std::move(*bytes),
-                      std::string(reinterpret_cast<const char*>(sig.bytes.data()), sig.bytes.size())};
+  return SignedRecord{
+      std::move(*bytes),
+      std::string(reinterpret_cast<const char*>(sig.bytes.data()), sig.bytes.size())};
 }
 
-void Trust::Add(const Signer& signer) { signers_[KeyId(signer.key)] = signer; }
+void Trust::Add(const Signer& signer) {
+  signers_[KeyId(signer.key)] = signer;
+}
 
 const Signer* Trust::Find(const Hash256& key_id) const {
   auto it = signers_.find(key_id);

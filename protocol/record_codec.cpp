@@ -23,9 +23,13 @@ constexpr uint16_t kHighestCategory = static_cast<uint16_t>(Category::kFraudUse)
 constexpr uint16_t kHighestBasis = static_cast<uint16_t>(Basis::kInstitution);
 constexpr uint16_t kHighestReason = static_cast<uint16_t>(RevocationReason::kSuperseded);
 
-Error Malformed(std::string what) { return MakeError(ErrorKind::kMalformed, std::move(what)); }
+Error Malformed(std::string what) {
+  return MakeError(ErrorKind::kMalformed, std::move(what));
+}
 
-kj::ArrayPtr<const kj::byte> Blob(const Hash256& h) { return kj::arrayPtr(h.bytes.data(), 32); }
+kj::ArrayPtr<const kj::byte> Blob(const Hash256& h) {
+  return kj::arrayPtr(h.bytes.data(), 32);
+}
 
 bool ToHash(capnp::Data::Reader data, Hash256& out) {
   if (data.size() != out.bytes.size()) return false;
@@ -39,7 +43,11 @@ bool IsCleanUtf8Text(std::string_view s) {
   size_t i = 0;
   while (i < s.size()) {
     auto c = static_cast<unsigned char>(s[i]);
-    size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
+    size_t len = c < 0x80           ? 1
+                 : (c >> 5) == 0x6  ? 2
+                 : (c >> 4) == 0xe  ? 3
+                 : (c >> 3) == 0x1e ? 4
+                                    : 0;
     if (len == 0 || i + len > s.size()) return false;
     if (len == 1 && (c < 0x20 || c == 0x7f)) return false;
     uint32_t cp = len == 1 ? c : c & (0x7f >> len);
@@ -103,7 +111,8 @@ Result<Record> ReadRecord(wire::Record::Reader in) {
   r.seq = in.getSeq();
   r.issued_at = in.getIssuedAt();
   if (!ToHash(in.getPrev(), r.prev)) return Malformed("prev is not 32 bytes");
-  if (!ToHash(in.getSignerKeyId(), r.signer_key_id)) return Malformed("signer key id is not 32 bytes");
+  if (!ToHash(in.getSignerKeyId(), r.signer_key_id))
+    return Malformed("signer key id is not 32 bytes");
   auto body = in.getBody();
   switch (body.which()) {
     case wire::Record::Body::ENTRY: {

@@ -63,16 +63,32 @@ std::string JoinNames(const NameTable<E, N>& table) {
 
 }  // namespace
 
-std::string_view CategoryName(Category c) { return NameOf(kCategories, c); }
-std::string_view BasisName(Basis b) { return NameOf(kBases, b); }
-std::string_view RevocationReasonName(RevocationReason r) { return NameOf(kReasons, r); }
-std::optional<Category> ParseCategory(std::string_view name) { return Lookup(kCategories, name); }
-std::optional<Basis> ParseBasis(std::string_view name) { return Lookup(kBases, name); }
+std::string_view CategoryName(Category c) {
+  return NameOf(kCategories, c);
+}
+std::string_view BasisName(Basis b) {
+  return NameOf(kBases, b);
+}
+std::string_view RevocationReasonName(RevocationReason r) {
+  return NameOf(kReasons, r);
+}
+std::optional<Category> ParseCategory(std::string_view name) {
+  return Lookup(kCategories, name);
+}
+std::optional<Basis> ParseBasis(std::string_view name) {
+  return Lookup(kBases, name);
+}
 std::optional<RevocationReason> ParseRevocationReason(std::string_view name) {
   return Lookup(kReasons, name);
 }
-std::string AllCategoryNames() { return JoinNames(kCategories); }
-std::string AllBasisNames() { return JoinNames(kBases); }
-std::string AllRevocationReasonNames() { return JoinNames(kReasons); }
+std::string AllCategoryNames() {
+  return JoinNames(kCategories);
+}
+std::string AllBasisNames() {
+  return JoinNames(kBases);
+}
+std::string AllRevocationReasonNames() {
+  return JoinNames(kReasons);
+}
 
 }  // namespace duanka::protocol

@@ -154,7 +154,8 @@ class BatchWriter {
       ++head.revoked_entries;
     }
     auto value = sv.Encode();
-    MDB_val k = Val(e.subject.bytes.data(), e.subject.bytes.size()), v = Val(value.data(), value.size());
+    MDB_val k = Val(e.subject.bytes.data(), e.subject.bytes.size()),
+            v = Val(value.data(), value.size());
     Check(mdb_put(txn_, impl_.subjects, &k, &v, 0), "cannot index a subject");
   }
 
@@ -272,8 +273,9 @@ Result<AppendResult> Store::AppendOwn(const std::string& issuer, const MakeRecor
       BatchWriter writer(*impl_, txn, now);
       Head head = writer.PublicHead(issuer);
       if (head.frozen) {
-        refused = MakeError(ErrorKind::kFrozen, "feed " + issuer + " is frozen after a fork at seq " +
-                                                    std::to_string(head.fork_seq));
+        refused =
+            MakeError(ErrorKind::kFrozen, "feed " + issuer + " is frozen after a fork at seq " +
+                                              std::to_string(head.fork_seq));
         return false;
       }
       Result<std::vector<VerifiedRecord>> made = make(head);

@@ -116,7 +116,9 @@ std::string EntryKey(const std::string& issuer, uint64_t seq) {
   return key;
 }
 
-std::string EncodeSignedRecord(const SignedRecord& record) { return record.bytes + record.signature; }
+std::string EncodeSignedRecord(const SignedRecord& record) {
+  return record.bytes + record.signature;
+}
 
 std::optional<SignedRecord> DecodeSignedRecord(std::string_view bytes) {
   if (bytes.size() <= crypto::kSignatureSize) return std::nullopt;

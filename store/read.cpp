@@ -59,9 +59,9 @@ Listing Store::Impl::ToListing(MDB_txn* txn, const Hash256& subject, const Subje
     }
   }
   if (std::optional<RevokedValue> rv = ReadRevoked(txn, revoked, l.id.issuer, l.id.seq)) {
-    l.revocation = RevocationInfo{EntryId{rv->by_issuer, rv->by_seq},
-                                  static_cast<protocol::RevocationReason>(rv->reason),
-                                  rv->revoked_at};
+    l.revocation =
+        RevocationInfo{EntryId{rv->by_issuer, rv->by_seq},
+                       static_cast<protocol::RevocationReason>(rv->reason), rv->revoked_at};
   }
   return l;
 }
@@ -100,8 +100,8 @@ Result<std::vector<Head>> Store::Heads() const {
     int rc = mdb_cursor_get(c.get(), &k, &v, MDB_FIRST);
     while (Found(rc, "cannot read feed heads")) {
       if (std::optional<HeadValue> h = HeadValue::Decode(View(v))) {
-        out.push_back(Head{std::string(View(k)), h->seq, h->hash, h->frozen, h->fork_seq,
-                           h->last_grew_at});
+        out.push_back(
+            Head{std::string(View(k)), h->seq, h->hash, h->frozen, h->fork_seq, h->last_grew_at});
       }
       rc = mdb_cursor_get(c.get(), &k, &v, MDB_NEXT);
     }
@@ -116,7 +116,8 @@ Result<std::optional<Head>> Store::GetHead(const std::string& issuer) const {
     Impl::Reader reader(*impl_);
     std::optional<HeadValue> h = impl_->ReadHead(reader.txn(), issuer);
     if (!h) return std::optional<Head>();
-    return std::optional<Head>(Head{issuer, h->seq, h->hash, h->frozen, h->fork_seq, h->last_grew_at});
+    return std::optional<Head>(
+        Head{issuer, h->seq, h->hash, h->frozen, h->fork_seq, h->last_grew_at});
   } catch (const LmdbError& e) {
     return StoreIo(e, *impl_);
   }

@@ -24,21 +24,30 @@ Error LmdbFailure(const LmdbError& e, const std::filesystem::path& path) {
 
 const char* EntryStateName(EntryState state) {
   switch (state) {
-    case EntryState::kActive: return "active";
-    case EntryState::kRevoked: return "revoked";
-    case EntryState::kExpired: return "expired";
+    case EntryState::kActive:
+      return "active";
+    case EntryState::kRevoked:
+      return "revoked";
+    case EntryState::kExpired:
+      return "expired";
   }
   return "unknown";
 }
 
 const char* AppendStatusName(AppendStatus status) {
   switch (status) {
-    case AppendStatus::kAppended: return "appended";
-    case AppendStatus::kDuplicate: return "duplicate";
-    case AppendStatus::kGap: return "gap";
-    case AppendStatus::kConflict: return "conflict";
-    case AppendStatus::kForked: return "forked";
-    case AppendStatus::kFrozen: return "frozen";
+    case AppendStatus::kAppended:
+      return "appended";
+    case AppendStatus::kDuplicate:
+      return "duplicate";
+    case AppendStatus::kGap:
+      return "gap";
+    case AppendStatus::kConflict:
+      return "conflict";
+    case AppendStatus::kForked:
+      return "forked";
+    case AppendStatus::kFrozen:
+      return "frozen";
   }
   return "unknown";
 }
@@ -56,8 +65,8 @@ Store::Impl::Reader::Reader(const Impl& impl) : impl_(impl), lock_(impl.resize) 
       impl.reader_pool.pop_back();
     }
   }
-  int rc = txn_ != nullptr ? mdb_txn_renew(txn_)
-                           : mdb_txn_begin(impl.env, nullptr, MDB_RDONLY, &txn_);
+  int rc =
+      txn_ != nullptr ? mdb_txn_renew(txn_) : mdb_txn_begin(impl.env, nullptr, MDB_RDONLY, &txn_);
   if (rc == MDB_MAP_RESIZED) {
     // Another process grew the map; adopt its size (needs no transaction of ours active).
     if (txn_ != nullptr) mdb_txn_abort(txn_);
@@ -275,7 +284,8 @@ Result<std::unique_ptr<Store>> Store::Open(const Options& options) {
 Result<int> Store::ReclaimStaleReaders() {
   int dead = 0;
   int rc = mdb_reader_check(impl_->env, &dead);
-  if (rc != MDB_SUCCESS) return LmdbFailure(LmdbError{rc, "cannot check readers"}, impl_->options.path);
+  if (rc != MDB_SUCCESS)
+    return LmdbFailure(LmdbError{rc, "cannot check readers"}, impl_->options.path);
   return dead;
 }
 

@@ -183,7 +183,7 @@ class Store {
   // Counts per issuer; expired entries are counted by one pass over the subjects index.
   Result<Stats> GetStats(int64_t now) const;
 
- // Opaque; defined in store/detail/store_impl.h.
+  // Opaque; defined in store/detail/store_impl.h.
   struct Impl;
 
  private:

@@ -16,7 +16,9 @@ int Fail(ErrorKind kind, const std::string& message) {
   }
 }
 
-int Fail(const Error& error) { return Fail(error.kind, error.message); }
+int Fail(const Error& error) {
+  return Fail(error.kind, error.message);
+}
 
 Result<Home> OpenHome(const std::optional<std::string>& home_flag) {
   Result<node::Config> config = node::LoadConfig(node::ResolveHome(home_flag));
@@ -57,8 +59,8 @@ Result<node::SigningIdentity> LoadIdentity(Home& home) {
     if (e.kind != ErrorKind::kIo) e.kind = ErrorKind::kIo;
     return e;
   }
-  Status kept = home.store->PutCertificate(protocol::KeyId(id->key.public_key()),
-                                           id->certificate.der);
+  Status kept =
+      home.store->PutCertificate(protocol::KeyId(id->key.public_key()), id->certificate.der);
   if (!kept) return std::move(kept).error();
   home.trust.Add(id->signer());
   return id;

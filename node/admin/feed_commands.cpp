@@ -53,7 +53,8 @@ int List(const ListOptions& o) {
     }
   });
   if (!s) return Fail(s.error());
-  if (!o.json) std::fprintf(stderr, "%zu entries%s\n", shown, o.all ? "" : " (active; --all for every state)");
+  if (!o.json)
+    std::fprintf(stderr, "%zu entries%s\n", shown, o.all ? "" : " (active; --all for every state)");
   return kExitOk;
 }
 
@@ -103,21 +104,21 @@ int Export(const ExportOptions& o) {
                                     .dump());
   if (!audited) return Fail(audited.error());
   std::cout << "exported " << bundle.records.size() << " records of " << per_issuer.size()
-            << " feeds and " << bundle.certificates.size() << " certificates to " << o.out
-            << "\n";
+            << " feeds and " << bundle.certificates.size() << " certificates to " << o.out << "\n";
   return kExitOk;
 }
 
 int Import(const ImportOptions& o) {
   Result<std::string> bytes = crypto::ReadFile(o.file, kMaxBundleFileBytes);
-  if (!bytes) return Fail(bytes.error());
+  // The file is the user's input: a missing or unreadable one is a usage error, like grep's.
+  if (!bytes) return Fail(ErrorKind::kInvalidInput, bytes.error().message);
   Result<protocol::Bundle> bundle = protocol::DecodeBundle(*bytes);
   if (!bundle) return Fail(ErrorKind::kInvalidInput, o.file + ": " + bundle.error().message);
   Result<Home> home = OpenHome(o.home);
   if (!home) return Fail(home.error());
   if (bundle->consortium != home->ca->consortium()) {
-    return Fail(ErrorKind::kInvalidInput, o.file + " is from consortium \"" +
-                                              bundle->consortium + "\", this node belongs to \"" +
+    return Fail(ErrorKind::kInvalidInput, o.file + " is from consortium \"" + bundle->consortium +
+                                              "\", this node belongs to \"" +
                                               home->ca->consortium() + "\"; nothing imported");
   }
   // Certificates first: records are verified against the signers they make known.
@@ -142,7 +143,8 @@ int Import(const ImportOptions& o) {
   std::string issuer = "?";
   for (protocol::SignedRecord& r : bundle->records) {
     // A record that does not decode stays in the feed it stands in, where IngestFeed refuses it.
-    if (Result<protocol::Record> decoded = protocol::DecodeRecord(r.bytes)) issuer = decoded->issuer;
+    if (Result<protocol::Record> decoded = protocol::DecodeRecord(r.bytes))
+      issuer = decoded->issuer;
     if (!feeds.count(issuer)) order.push_back(issuer);
     feeds[issuer].push_back(std::move(r));
   }
@@ -155,24 +157,23 @@ int Import(const ImportOptions& o) {
     node::IngestReport total;
     for (size_t i = 0; i < records.size() && !total.refused; i += kImportBatch) {
       size_t n = std::min(kImportBatch, records.size() - i);
-      Result<node::IngestReport> r = node::IngestFeed(
-          *home->store, home->trust, std::span(records).subspan(i, n), now);
+      Result<node::IngestReport> r =
+          node::IngestFeed(*home->store, home->trust, std::span(records).subspan(i, n), now);
       if (!r) return Fail(r.error());
       total.appended += r->appended;
       total.duplicates += r->duplicates;
       total.forks += r->forks;
       total.refused = r->refused;
     }
-    summary[issuer] = {{"imported", total.appended},
-                       {"already_held", total.duplicates},
-                       {"forks", total.forks}};
+    summary[issuer] = {
+        {"imported", total.appended}, {"already_held", total.duplicates}, {"forks", total.forks}};
     std::cout << issuer << ": " << total.appended << " imported, " << total.duplicates
               << " already held";
     if (total.forks) std::cout << ", " << total.forks << " FORKS (feed frozen, evidence kept)";
     std::cout << "\n";
     if (total.refused) {
       summary[issuer]["refused"] = total.refused->message;
-      std::cerr << "duanka-admin: " << o.file << ": " << issuer << ": refused "
+      std::cerr << "duanka-admin: " << o.file << ": " << issuer << ": refused at "
                 << total.refused->message << "; nothing after it in this feed was taken\n";
       exit_code = kExitInvalid;
     }

@@ -24,34 +24,46 @@ std::string OneLine(std::string s) {
 
 int main(int argc, char** argv) {
   duanka::crypto::EnsureInitialized();
-  CLI::App app{"duanka-admin: stand up a consortium and an institution's node, report and revoke "
-               "entries, move feeds by file"};
+  CLI::App app{
+      "duanka-admin: stand up a consortium and an institution's node, report and revoke "
+      "entries, move feeds by file"};
   app.require_subcommand(1);
   app.fallthrough();
   std::optional<std::string> home;
-  app.add_option("--home", home, "the institution's HOME (default $DUANKA_HOME, else /var/lib/duanka)");
-  app.footer("Example: duanka-admin --home /var/lib/duanka report phone 13800138000 --category rented-out --basis psb-identified");
+  app.add_option("--home", home,
+                 "the institution's HOME (default $DUANKA_HOME, else /var/lib/duanka)");
+  app.footer(
+      "Example: duanka-admin --home /var/lib/duanka report phone 13800138000 --category rented-out "
+      "--basis psb-identified");
 
   int code = kExitOk;
 
   // pki init-ca / pki issue
-  CLI::App* pki = app.add_subcommand("pki", "the consortium's certificates (run by the consortium operator)");
+  CLI::App* pki =
+      app.add_subcommand("pki", "the consortium's certificates (run by the consortium operator)");
   pki->require_subcommand(1);
   InitCaOptions init_ca;
   CLI::App* init_ca_cmd = pki->add_subcommand("init-ca", "create the consortium CA");
-  init_ca_cmd->add_option("--dir", init_ca.dir, "directory for ca.pem and ca.key (created 0700)")->required();
+  init_ca_cmd->add_option("--dir", init_ca.dir, "directory for ca.pem and ca.key (created 0700)")
+      ->required();
   init_ca_cmd->add_option("--consortium", init_ca.consortium, "the consortium's name")->required();
   init_ca_cmd->footer("Example: duanka-admin pki init-ca --dir ./ca --consortium TESTNET");
   init_ca_cmd->callback([&] { code = InitCa(init_ca); });
 
   IssueOptions issue;
-  CLI::App* issue_cmd = pki->add_subcommand("issue", "issue an institution's signing and TLS keys and certificates into its HOME");
+  CLI::App* issue_cmd = pki->add_subcommand(
+      "issue", "issue an institution's signing and TLS keys and certificates into its HOME");
   issue_cmd->add_option("--ca-dir", issue.ca_dir, "the CA directory")->required();
-  issue_cmd->add_option("--institution", issue.institution, "institution code, [A-Z0-9]{2,16}")->required();
+  issue_cmd->add_option("--institution", issue.institution, "institution code, [A-Z0-9]{2,16}")
+      ->required();
   issue_cmd->add_option("--role", issue.role, "member (default) or regulator");
-  issue_cmd->add_option("--host", issue.hosts, "DNS name or IP address of the node (repeatable; default localhost, 127.0.0.1)");
+  issue_cmd->add_option(
+      "--host", issue.hosts,
+      "DNS name or IP address of the node (repeatable; default localhost, 127.0.0.1)");
   issue_cmd->add_flag("--force", issue.force, "replace existing keys");
-  issue_cmd->footer("Example: duanka-admin pki issue --ca-dir ./ca --institution BANKA --home ./banka --host 127.0.0.1");
+  issue_cmd->footer(
+      "Example: duanka-admin pki issue --ca-dir ./ca --institution BANKA --home ./banka --host "
+      "127.0.0.1");
   issue_cmd->callback([&] {
     if (!home) {
       code = Fail(duanka::ErrorKind::kInvalidInput, "pki issue: --home is required");
@@ -73,15 +85,19 @@ int main(int argc, char** argv) {
 
   // init
   InitOptions init;
-  CLI::App* init_cmd = app.add_subcommand("init", "create an institution's HOME: duanka.toml, CA, pepper, store");
+  CLI::App* init_cmd =
+      app.add_subcommand("init", "create an institution's HOME: duanka.toml, CA, pepper, store");
   init_cmd->add_option("--institution", init.institution, "institution code")->required();
   init_cmd->add_option("--ca", init.ca, "the consortium CA certificate (ca.pem)")->required();
   init_cmd->add_option("--pepper", init.pepper, "the pepper file")->required();
   init_cmd->add_option("--listen", init.listen, "HOST:PORT to accept peers on");
-  init_cmd->add_option("--api", init.api, "HOST:PORT of the local HTTP API (default 127.0.0.1:7480)");
+  init_cmd->add_option("--api", init.api,
+                       "HOST:PORT of the local HTTP API (default 127.0.0.1:7480)");
   init_cmd->add_option("--peer", init.peers, "HOST:PORT of a peer to dial (repeatable)");
   init_cmd->add_flag("--force", init.force, "overwrite an existing duanka.toml");
-  init_cmd->footer("Example: duanka-admin init --home ./banka --institution BANKA --ca ./ca/ca.pem --pepper ./pepper.key --listen 127.0.0.1:7401");
+  init_cmd->footer(
+      "Example: duanka-admin init --home ./banka --institution BANKA --ca ./ca/ca.pem --pepper "
+      "./pepper.key --listen 127.0.0.1:7401");
   init_cmd->callback([&] {
     if (!home) {
       code = Fail(duanka::ErrorKind::kInvalidInput, "init: --home is required");
@@ -93,15 +109,30 @@ int main(int argc, char** argv) {
 
   // report
   ReportOptions report;
-  CLI::App* report_cmd = app.add_subcommand("report", "list an identifier in this institution's feed; prints the entry id");
-  report_cmd->add_option("TYPE", report.type, "cn-id, phone, bank-card, bank-account, wechat, alipay, qq, uscc, email, passport, ecny-wallet")->required();
-  report_cmd->add_option("VALUE", report.value, "the identifier (never stored or logged; only its keyed hash is)")->required();
-  report_cmd->add_option("--category", report.category, duanka::protocol::AllCategoryNames())->required();
-  report_cmd->add_option("--basis", report.basis, duanka::protocol::AllBasisNames() + " (default institution)");
-  report_cmd->add_option("--case-ref", report.case_ref, "decision or case reference, at most 64 bytes");
-  report_cmd->add_option("--expires", report.expires, "YYYY-MM-DD; default from the basis (2 years PSB-identified, 3 convicted, 1 institution)");
+  CLI::App* report_cmd = app.add_subcommand(
+      "report", "list an identifier in this institution's feed; prints the entry id");
+  report_cmd
+      ->add_option("TYPE", report.type,
+                   "cn-id, phone, bank-card, bank-account, wechat, alipay, qq, uscc, email, "
+                   "passport, ecny-wallet")
+      ->required();
+  report_cmd
+      ->add_option("VALUE", report.value,
+                   "the identifier (never stored or logged; only its keyed hash is)")
+      ->required();
+  report_cmd->add_option("--category", report.category, duanka::protocol::AllCategoryNames())
+      ->required();
+  report_cmd->add_option("--basis", report.basis,
+                         duanka::protocol::AllBasisNames() + " (default institution)");
+  report_cmd->add_option("--case-ref", report.case_ref,
+                         "decision or case reference, at most 64 bytes");
+  report_cmd->add_option(
+      "--expires", report.expires,
+      "YYYY-MM-DD; default from the basis (2 years PSB-identified, 3 convicted, 1 institution)");
   report_cmd->add_flag("--json", report.json, "print {\"entry\",\"subject\",\"expires_at\"}");
-  report_cmd->footer("Example: duanka-admin report phone '+86 138 0013 8000' --category rented-out --basis psb-identified --case-ref 'PSB-2026-0042'");
+  report_cmd->footer(
+      "Example: duanka-admin report phone '+86 138 0013 8000' --category rented-out --basis "
+      "psb-identified --case-ref 'PSB-2026-0042'");
   report_cmd->callback([&] {
     report.home = home;
     code = Report(report);
@@ -109,9 +140,11 @@ int main(int argc, char** argv) {
 
   // revoke
   RevokeOptions revoke;
-  CLI::App* revoke_cmd = app.add_subcommand("revoke", "withdraw an entry (members: their own; the regulator: any)");
+  CLI::App* revoke_cmd =
+      app.add_subcommand("revoke", "withdraw an entry (members: their own; the regulator: any)");
   revoke_cmd->add_option("ENTRY_ID", revoke.entry, "ISSUER:SEQ, e.g. BANKA:42")->required();
-  revoke_cmd->add_option("--reason", revoke.reason, duanka::protocol::AllRevocationReasonNames())->required();
+  revoke_cmd->add_option("--reason", revoke.reason, duanka::protocol::AllRevocationReasonNames())
+      ->required();
   revoke_cmd->add_flag("--json", revoke.json, "print JSON");
   revoke_cmd->footer("Example: duanka-admin revoke BANKA:42 --reason appeal-upheld");
   revoke_cmd->callback([&] {
@@ -133,7 +166,8 @@ int main(int argc, char** argv) {
 
   // export / import
   ExportOptions exp;
-  CLI::App* export_cmd = app.add_subcommand("export", "write a bundle of certificates and signed records");
+  CLI::App* export_cmd =
+      app.add_subcommand("export", "write a bundle of certificates and signed records");
   export_cmd->add_option("--out", exp.out, "the bundle file")->required();
   export_cmd->add_option("--issuer", exp.issuer, "only this issuer's feed");
   export_cmd->add_option("--from", exp.from, "first sequence number (default 1)");
@@ -144,7 +178,8 @@ int main(int argc, char** argv) {
   });
 
   ImportOptions imp;
-  CLI::App* import_cmd = app.add_subcommand("import", "verify and take in a bundle, exactly as from a peer");
+  CLI::App* import_cmd =
+      app.add_subcommand("import", "verify and take in a bundle, exactly as from a peer");
   import_cmd->add_option("FILE", imp.file, "the bundle file")->required();
   import_cmd->footer("Example: duanka-admin import banka.bundle");
   import_cmd->callback([&] {
@@ -152,6 +187,23 @@ int main(int argc, char** argv) {
     code = Import(imp);
   });
 
+  // CLI11 only says "a subcommand is required" for a misspelt one; name it instead.
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "--home") {
+      ++i;
+      continue;
+    }
+    if (arg.starts_with("-")) continue;
+    bool known = false;
+    for (const CLI::App* sub : app.get_subcommands({})) known = known || sub->check_name(arg);
+    if (!known) {
+      std::cerr << "duanka-admin: unknown command \"" << OneLine(arg)
+                << "\"; expected one of pki, pepper, init, report, revoke, list, export, import\n";
+      return kExitInvalid;
+    }
+    break;
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

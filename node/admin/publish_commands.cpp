@@ -11,9 +11,12 @@ namespace {
 int64_t DefaultLifetimeSeconds(const node::ListingPolicy& policy, protocol::Basis basis) {
   static constexpr int64_t kDay = 24 * 3600;
   switch (basis) {
-    case protocol::Basis::kPsbIdentified: return policy.psb_identified_days * kDay;
-    case protocol::Basis::kConvicted: return policy.convicted_days * kDay;
-    case protocol::Basis::kInstitution: return policy.institution_days * kDay;
+    case protocol::Basis::kPsbIdentified:
+      return policy.psb_identified_days * kDay;
+    case protocol::Basis::kConvicted:
+      return policy.convicted_days * kDay;
+    case protocol::Basis::kInstitution:
+      return policy.institution_days * kDay;
   }
   return policy.institution_days * kDay;
 }
@@ -145,8 +148,9 @@ int Revoke(const RevokeOptions& o) {
   if (target->issuer != me && id->certificate.role != crypto::Role::kRegulator) {
     return Fail(ErrorKind::kUnauthorized, me + " may revoke only its own entries; " +
                                               target->ToString() + " was issued by " +
-                                              target->issuer + " (only it or the regulator may "
-                                                               "revoke it)");
+                                              target->issuer +
+                                              " (only it or the regulator may "
+                                              "revoke it)");
   }
 
   protocol::EntryId revocation_id;
@@ -162,12 +166,12 @@ int Revoke(const RevokeOptions& o) {
                                                      "duanka-admin list)");
         }
         if ((*listing)->revocation) {
-          return MakeError(ErrorKind::kConflict,
-                           target->ToString() + " is already revoked by " +
-                               (*listing)->revocation->by.ToString() + " (" +
-                               std::string(protocol::RevocationReasonName(
-                                   (*listing)->revocation->reason)) +
-                               ")");
+          return MakeError(
+              ErrorKind::kConflict,
+              target->ToString() + " is already revoked by " +
+                  (*listing)->revocation->by.ToString() + " (" +
+                  std::string(protocol::RevocationReasonName((*listing)->revocation->reason)) +
+                  ")");
         }
         protocol::Record r;
         r.issuer = me;
@@ -182,14 +186,17 @@ int Revoke(const RevokeOptions& o) {
   if (!appended) return Fail(appended.error());
 
   nlohmann::json event = {
-      {"time", node::IsoTime(now)},          {"program", "duanka-admin"},
-      {"user", node::OsUserName()},          {"action", "revoke"},
-      {"entry", revocation_id.ToString()},   {"target", target->ToString()},
+      {"time", node::IsoTime(now)},
+      {"program", "duanka-admin"},
+      {"user", node::OsUserName()},
+      {"action", "revoke"},
+      {"entry", revocation_id.ToString()},
+      {"target", target->ToString()},
       {"reason", protocol::RevocationReasonName(*reason)},
   };
   if (Status s = Audit(*home, event.dump()); !s) {
-    return Fail(ErrorKind::kIo, "revoked " + target->ToString() +
-                                    " but could not audit it: " + s.error().message);
+    return Fail(ErrorKind::kIo,
+                "revoked " + target->ToString() + " but could not audit it: " + s.error().message);
   }
   if (o.json) {
     std::cout << nlohmann::json{{"entry", revocation_id.ToString()},

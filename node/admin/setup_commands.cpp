@@ -73,8 +73,8 @@ int Issue(const IssueOptions& o) {
   crypto::SigningKey signing = crypto::SigningKey::Generate();
   crypto::SigningKey tls = crypto::SigningKey::Generate();
   Result<std::string> signing_pem = crypto::IssueCertificate(
-      o.ca_dir, crypto::IssueOptions{o.institution, *role, crypto::CertKind::kSigning,
-                                     signing.public_key(), {}});
+      o.ca_dir, crypto::IssueOptions{
+                    o.institution, *role, crypto::CertKind::kSigning, signing.public_key(), {}});
   if (!signing_pem) return Fail(signing_pem.error());
   Result<std::string> tls_pem = crypto::IssueCertificate(
       o.ca_dir,
@@ -117,8 +117,9 @@ int Init(const InitOptions& o) {
   }
   const fs::path home = o.home;
   if (fs::exists(home / node::kConfigFileName) && !o.force) {
-    return Fail(ErrorKind::kConflict, (home / node::kConfigFileName).string() +
-                                          " already exists; refusing to overwrite it (use --force)");
+    return Fail(ErrorKind::kConflict,
+                (home / node::kConfigFileName).string() +
+                    " already exists; refusing to overwrite it (use --force)");
   }
   // Check what we are given before writing anything.
   Result<std::string> ca_pem = crypto::ReadFile(o.ca, kMaxSmallFileBytes);
@@ -132,10 +133,10 @@ int Init(const InitOptions& o) {
   if (!o.api.empty()) config.network.api = o.api;
   config.network.peers = o.peers;
   if (Status s = MakePrivateDir(home); !s) return Fail(s.error());
-  for (Status s : {crypto::WriteFileAtomic(home / "ca.pem", *ca_pem, 0644, true),
-                   pepper->Save(home / "pepper.key", true),
-                   crypto::WriteFileAtomic(home / node::kConfigFileName, config.ToToml(), 0644,
-                                           true)}) {
+  for (Status s :
+       {crypto::WriteFileAtomic(home / "ca.pem", *ca_pem, 0644, true),
+        pepper->Save(home / "pepper.key", true),
+        crypto::WriteFileAtomic(home / node::kConfigFileName, config.ToToml(), 0644, true)}) {
     if (!s) return Fail(s.error());
   }
   // Validate what we wrote exactly as every program will read it.

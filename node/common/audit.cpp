@@ -54,7 +54,9 @@ std::string IsoTime(int64_t unix_seconds) {
   return buf;
 }
 
-std::string IsoDate(int64_t unix_seconds) { return IsoTime(unix_seconds).substr(0, 10); }
+std::string IsoDate(int64_t unix_seconds) {
+  return IsoTime(unix_seconds).substr(0, 10);
+}
 
 int64_t SystemNow() {
   return std::chrono::duration_cast<std::chrono::seconds>(

@@ -1,10 +1,10 @@
 // duanka.toml → Config. Every key is known here; an unknown one is refused by name.
 #include "node/common/config.h"
 
+#include <toml++/toml.h>
 #include <cstdlib>
 #include <set>
 #include <sstream>
-#include <toml++/toml.h>
 
 #include "crypto/crypto.h"
 
@@ -18,19 +18,33 @@ Error Bad(const std::filesystem::path& file, const std::string& key, const std::
 const std::set<std::string>& KnownKeys() {
   static const std::set<std::string> keys = {
       "institution",
-      "files.ca", "files.crl", "files.pepper", "files.tls_cert", "files.tls_key",
-      "files.signing_cert", "files.signing_key", "files.store", "files.audit_log",
-      "listing.psb_identified_days", "listing.convicted_days", "listing.institution_days",
-      "store.initial_map_mb", "store.max_map_gb",
-      "network.listen", "network.api", "network.peers",
+      "files.ca",
+      "files.crl",
+      "files.pepper",
+      "files.tls_cert",
+      "files.tls_key",
+      "files.signing_cert",
+      "files.signing_key",
+      "files.store",
+      "files.audit_log",
+      "listing.psb_identified_days",
+      "listing.convicted_days",
+      "listing.institution_days",
+      "store.initial_map_mb",
+      "store.max_map_gb",
+      "network.listen",
+      "network.api",
+      "network.peers",
   };
   return keys;
 }
 
 // Collects "table.key" names so that a misspelt key is reported instead of ignored.
-void CollectKeys(const toml::table& table, const std::string& prefix, std::vector<std::string>& out) {
+void CollectKeys(const toml::table& table, const std::string& prefix,
+                 std::vector<std::string>& out) {
   for (const auto& [key, node] : table) {
-    std::string name = prefix.empty() ? std::string(key.str()) : prefix + "." + std::string(key.str());
+    std::string name =
+        prefix.empty() ? std::string(key.str()) : prefix + "." + std::string(key.str());
     if (const toml::table* sub = node.as_table()) {
       CollectKeys(*sub, name, out);
     } else {
@@ -67,8 +81,8 @@ class Reader {
     if (!node->is_integer()) return Bad(file_, key, "expected a whole number");
     int64_t v = node->as_integer()->get();
     if (v < min || v > max) {
-      return Bad(file_, key, "expected a number from " + std::to_string(min) + " to " +
-                                 std::to_string(max));
+      return Bad(file_, key,
+                 "expected a number from " + std::to_string(min) + " to " + std::to_string(max));
     }
     out = static_cast<std::remove_reference_t<decltype(out)>>(v);
     return Ok();
@@ -162,9 +176,9 @@ Result<Config> LoadConfig(const std::filesystem::path& home) {
   try {
     root = toml::parse(*text, file.string());
   } catch (const toml::parse_error& e) {
-    return MakeError(ErrorKind::kInvalidInput,
-                     file.string() + ":" + std::to_string(e.source().begin.line) + ": " +
-                         std::string(e.description()));
+    return MakeError(ErrorKind::kInvalidInput, file.string() + ":" +
+                                                   std::to_string(e.source().begin.line) + ": " +
+                                                   std::string(e.description()));
   }
   std::vector<std::string> keys;
   CollectKeys(root, "", keys);
@@ -200,15 +214,18 @@ Result<Config> LoadConfig(const std::filesystem::path& home) {
   }
   if (!crl.empty()) c.crl = crl;
   if (!crypto::IsValidInstitutionCode(c.institution)) {
-    return Bad(file, "institution", "expected an institution code of 2 to 16 capital letters and "
-                                    "digits, e.g. BANKA");
+    return Bad(file, "institution",
+               "expected an institution code of 2 to 16 capital letters and "
+               "digits, e.g. BANKA");
   }
   if (!c.network.listen.empty() && !IsHostPort(c.network.listen)) {
     return Bad(file, "network.listen", "expected HOST:PORT, e.g. 0.0.0.0:7400");
   }
-  if (!IsHostPort(c.network.api)) return Bad(file, "network.api", "expected HOST:PORT, e.g. 127.0.0.1:7480");
+  if (!IsHostPort(c.network.api))
+    return Bad(file, "network.api", "expected HOST:PORT, e.g. 127.0.0.1:7480");
   for (const std::string& peer : c.network.peers) {
-    if (!IsHostPort(peer)) return Bad(file, "network.peers", "expected HOST:PORT entries, e.g. 10.0.0.2:7400");
+    if (!IsHostPort(peer))
+      return Bad(file, "network.peers", "expected HOST:PORT entries, e.g. 10.0.0.2:7400");
   }
   return c;
 }

@@ -21,8 +21,8 @@ inline constexpr size_t kMaxConfigBytes = 1 << 20;
 std::filesystem::path ResolveHome(const std::optional<std::string>& flag);
 
 // Days an entry is listed when the reporter gives no --expires: a consortium setting, defaulting to
-// the December 2024 measures (two years for PSB-identified, three for convicted) and one year for an
-// institution's own finding.
+// the December 2024 measures (two years for PSB-identified, three for convicted) and one year for
+// an institution's own finding.
 struct ListingPolicy {
   int psb_identified_days = 730;
   int convicted_days = 1095;
@@ -36,7 +36,7 @@ struct StoreSettings {
 
 // Daemon-only settings; the tools ignore them.
 struct NetworkSettings {
-  std::string listen;              // HOST:PORT for peers; empty: do not listen
+  std::string listen;  // HOST:PORT for peers; empty: do not listen
   std::string api = "127.0.0.1:7480";
   std::vector<std::string> peers;  // HOST:PORT each
 };

@@ -12,7 +12,9 @@ protocol::Signer SignerOf(const crypto::CertificateInfo& c) {
   return protocol::Signer{c.institution, c.role, c.public_key, c.not_before, c.not_after};
 }
 
-protocol::Signer SigningIdentity::signer() const { return SignerOf(certificate); }
+protocol::Signer SigningIdentity::signer() const {
+  return SignerOf(certificate);
+}
 
 Result<SigningIdentity> LoadSigningIdentity(const Config& config, const crypto::TrustStore& ca) {
   Result<crypto::SigningKey> key = crypto::LoadPrivateKey(config.signing_key);
@@ -31,9 +33,9 @@ Result<SigningIdentity> LoadSigningIdentity(const Config& config, const crypto::
     return MakeError(cert.error().kind, config.signing_cert.string() + ": " + cert.error().message);
   }
   if (cert->institution != config.institution) {
-    return MakeError(ErrorKind::kUnauthorized,
-                     config.signing_cert.string() + " is issued to " + cert->institution +
-                         ", but this node is " + config.institution);
+    return MakeError(ErrorKind::kUnauthorized, config.signing_cert.string() + " is issued to " +
+                                                   cert->institution + ", but this node is " +
+                                                   config.institution);
   }
   if (cert->public_key != key->public_key()) {
     return MakeError(ErrorKind::kUnauthorized, config.signing_cert.string() +

@@ -20,13 +20,17 @@ Verified VerifyRun(std::span<const protocol::SignedRecord> run, const protocol::
     if (!v) {
       out.error = std::move(v).error();
       // Undecodable bytes carry no id of their own: say where in the run they stood.
-      if (!out.error->message.starts_with("record ") || out.error->message.starts_with("record does") ||
+      if (!out.error->message.starts_with("record ") ||
+          out.error->message.starts_with("record does") ||
           out.error->message.starts_with("record is")) {
-        out.error->message = "record " + std::to_string(out.records.size() + 1) + " of the run" +
-                             (out.records.empty()
-                                  ? std::string()
-                                  : " (after " + out.records.back().record().id().ToString() + ")") +
-                             ": " + out.error->message;
+        if (out.records.empty()) {
+          out.error->message = "the first record of the run: " + out.error->message;
+        } else {
+          const protocol::Record& last = out.records.back().record();
+          out.error->message = protocol::EntryId{last.issuer, last.seq + 1}.ToString() +
+                               " (the record after " + last.id().ToString() +
+                               "): " + out.error->message;
+        }
       }
       return out;
     }
@@ -35,9 +39,9 @@ Verified VerifyRun(std::span<const protocol::SignedRecord> run, const protocol::
       const protocol::Record& r = v->record();
       if (r.issuer != before.record().issuer || r.seq != before.record().seq + 1 ||
           r.prev != before.hash()) {
-        out.error = MakeError(ErrorKind::kMalformed,
-                              "record " + r.id().ToString() + ": does not follow " +
-                                  before.record().id().ToString() + " in its chain");
+        out.error =
+            MakeError(ErrorKind::kMalformed, "record " + r.id().ToString() + ": does not follow " +
+                                                 before.record().id().ToString() + " in its chain");
         return out;
       }
     }
@@ -50,8 +54,8 @@ Verified VerifyRun(std::span<const protocol::SignedRecord> run, const protocol::
 Error Refusal(store::AppendStatus status, const protocol::Record& r) {
   switch (status) {
     case store::AppendStatus::kGap:
-      return MakeError(ErrorKind::kGap, "record " + r.id().ToString() +
-                                            ": earlier records of " + r.issuer + " are missing");
+      return MakeError(ErrorKind::kGap, "record " + r.id().ToString() + ": earlier records of " +
+                                            r.issuer + " are missing");
     case store::AppendStatus::kConflict:
       return MakeError(ErrorKind::kConflict, "record " + r.id().ToString() +
                                                  ": does not link to the head held for " +

@@ -97,7 +97,9 @@ Result<LookupAnswer> Lookuper::Lookup(protocol::IdType type, std::string_view ra
   return answer;
 }
 
-std::string ListingJson(const store::Listing& listing) { return ListingObject(listing).dump(); }
+std::string ListingJson(const store::Listing& listing) {
+  return ListingObject(listing).dump();
+}
 
 std::string AnswerJson(const LookupAnswer& answer, bool all,
                        const std::vector<store::Head>* heads) {

@@ -27,8 +27,8 @@ std::string AllPurposeNames();
 
 struct LookupAnswer {
   protocol::IdType type = protocol::IdType::kCnId;
-  crypto::Hash256 subject;                // under the current epoch
-  std::vector<store::Listing> listings;   // every state; `listed` counts active ones only
+  crypto::Hash256 subject;               // under the current epoch
+  std::vector<store::Listing> listings;  // every state; `listed` counts active ones only
   bool listed() const;
 };
 

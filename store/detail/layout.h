@@ -14,14 +14,14 @@ namespace duanka::store::detail {
 
 // Table names, as LMDB named databases.
 inline constexpr const char* kMetaTable = "meta";
-inline constexpr const char* kHeadsTable = "heads";            // issuer code → HeadValue
-inline constexpr const char* kIssuerIdsTable = "issuer_ids";   // u32 id → issuer code
-inline constexpr const char* kRecordsTable = "records";        // id ‖ seq → bytes ‖ signature
-inline constexpr const char* kSubjectsTable = "subjects";      // subject → SubjectValue (dups)
-inline constexpr const char* kRevokedTable = "revoked";        // code ‖ 0 ‖ seq → RevokedValue
-inline constexpr const char* kPendingTable = "pending";        // code ‖ 0 ‖ seq → RevokedValue (dups)
-inline constexpr const char* kCertsTable = "certs";            // key id → DER
-inline constexpr const char* kEvidenceTable = "evidence";      // id ‖ seq → bytes ‖ signature
+inline constexpr const char* kHeadsTable = "heads";           // issuer code → HeadValue
+inline constexpr const char* kIssuerIdsTable = "issuer_ids";  // u32 id → issuer code
+inline constexpr const char* kRecordsTable = "records";       // id ‖ seq → bytes ‖ signature
+inline constexpr const char* kSubjectsTable = "subjects";     // subject → SubjectValue (dups)
+inline constexpr const char* kRevokedTable = "revoked";       // code ‖ 0 ‖ seq → RevokedValue
+inline constexpr const char* kPendingTable = "pending";  // code ‖ 0 ‖ seq → RevokedValue (dups)
+inline constexpr const char* kCertsTable = "certs";      // key id → DER
+inline constexpr const char* kEvidenceTable = "evidence";  // id ‖ seq → bytes ‖ signature
 inline constexpr unsigned kTableCount = 9;
 
 inline constexpr std::string_view kSchemaKey = "schema";

@@ -6,7 +6,9 @@
 namespace duanka::crypto {
 namespace {
 
-Bytes Hex(std::string_view hex) { return FromHex(hex).value(); }
+Bytes Hex(std::string_view hex) {
+  return FromHex(hex).value();
+}
 
 struct Rfc8032Vector {
   const char* name;

@@ -16,7 +16,9 @@ nlohmann::json LoadVectors(const std::string& name) {
   return nlohmann::json::parse(in);
 }
 
-Bytes Hex(const nlohmann::json& field) { return FromHex(field.get<std::string>()).value(); }
+Bytes Hex(const nlohmann::json& field) {
+  return FromHex(field.get<std::string>()).value();
+}
 
 TEST(Wycheproof, Ed25519AllCasesGiveExpectedResult) {
   nlohmann::json doc = LoadVectors("ed25519_test.json");
@@ -50,8 +52,8 @@ TEST(Wycheproof, HmacSha256AllCasesGiveExpectedResult) {
       Bytes tag = Hex(test["tag"]);
       Hash256 mac = HmacSha256(key, Hex(test["msg"]));
       // A truncated tag is compared on its length; a tag of any other length never matches.
-      bool matches = tag.size() == tag_bytes &&
-                     std::equal(tag.begin(), tag.end(), mac.bytes.begin());
+      bool matches =
+          tag.size() == tag_bytes && std::equal(tag.begin(), tag.end(), mac.bytes.begin());
       // Prepared-state HMAC must agree with the one-shot one.
       EXPECT_EQ(HmacKey(key).Mac({Hex(test["msg"])}), mac);
       EXPECT_EQ(matches, test["result"] == "valid")

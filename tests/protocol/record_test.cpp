@@ -224,8 +224,7 @@ TEST_F(RecordTest, IssuedOutsideCertificateValidityRefused) {
   Institution expired{"BANKC"};
   trust_.Add(Signer{"BANKC", crypto::Role::kMember, expired.key.public_key(), kNow - 2 * kYear,
                     kNow - kYear});
-  ExpectRefused(Sign(Entry(expired, 1, Hash256{}), expired), ErrorKind::kUnauthorized,
-                "validity");
+  ExpectRefused(Sign(Entry(expired, 1, Hash256{}), expired), ErrorKind::kUnauthorized, "validity");
 }
 
 TEST_F(RecordTest, IssuedInTheFutureRefused) {
@@ -301,12 +300,12 @@ TEST_F(RecordTest, FieldsOutOfRangeRefused) {
        "expires"},
       {"expires in 11 years",
        [](auto r) { r.getBody().getEntry().setExpiresAt(kNow + 11 * kYear); }, "lifetime"},
-      {"long case ref",
-       [](auto r) { r.getBody().getEntry().setCaseRef(std::string(65, 'x')); }, "64 bytes"},
+      {"long case ref", [](auto r) { r.getBody().getEntry().setCaseRef(std::string(65, 'x')); },
+       "64 bytes"},
       {"case ref with newline",
        [](auto r) { r.getBody().getEntry().setCaseRef("a\nforged log line"); }, "control"},
-      {"case ref invalid utf-8",
-       [](auto r) { r.getBody().getEntry().setCaseRef("\xc3\x28"); }, "UTF-8"},
+      {"case ref invalid utf-8", [](auto r) { r.getBody().getEntry().setCaseRef("\xc3\x28"); },
+       "UTF-8"},
       {"unknown revocation reason",
        [](auto r) {
          auto v = r.getBody().initRevocation();

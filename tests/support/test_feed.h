@@ -48,9 +48,9 @@ class TestIssuer {
     return SignAndAdvance(r);
   }
 
-  protocol::SignedRecord Revoke(const protocol::EntryId& target,
-                                protocol::RevocationReason reason =
-                                    protocol::RevocationReason::kAppealUpheld) {
+  protocol::SignedRecord Revoke(
+      const protocol::EntryId& target,
+      protocol::RevocationReason reason = protocol::RevocationReason::kAppealUpheld) {
     protocol::Record r = Base(kTestNow - 30);
     r.body = protocol::RevocationBody{target, reason};
     return SignAndAdvance(r);
@@ -109,8 +109,7 @@ inline crypto::Hash256 TestSubject(uint64_t n) {
 
 // Verifies one record with the trust of the given issuers, throwing on refusal (test set-up only).
 inline protocol::VerifiedRecord MustVerify(const protocol::SignedRecord& s,
-                                           const protocol::Trust& trust,
-                                           int64_t now = kTestNow) {
+                                           const protocol::Trust& trust, int64_t now = kTestNow) {
   Result<protocol::VerifiedRecord> v = protocol::Verify(s, trust, protocol::VerifyOptions{now});
   if (!v) throw std::runtime_error(v.error().message);
   return std::move(v).value();

@@ -1,0 +1,91 @@
+// One chunk of a batch lookup: up to kBatchChunkLines input lines, their subjects derived (on two
+// threads), sorted and read from the store in key order in one read transaction, and the
+// listings found mapped back to the lines. Formatting is batch_format.h's job.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "crypto/crypto.h"
+#include "protocol/identifier.h"
+#include "store/store.h"
+
+namespace duanka::lookup {
+
+// Lines per chunk: each chunk is one read transaction and holds ~120 bytes per line in memory
+// (text, subjects, sort keys), so this bounds memory to about 30 MiB however long the input is,
+// while keeping enough keys per transaction for sorted reads to share B-tree pages.
+inline constexpr size_t kBatchChunkLines = size_t{1} << 18;
+
+// Below this many lines a second derivation thread costs more to start than it saves.
+inline constexpr size_t kMinLinesForTwoThreads = 8192;
+
+enum class LineStatus : uint8_t {
+  kPending,       // read, not yet derived
+  kValid,         // subjects derived
+  kTooLong,       // longer than kMaxBatchLineBytes
+  kEmpty,         // nothing (or only spaces) on the line
+  kNoComma,       // not TYPE,VALUE
+  kUnknownType,   // TYPE is not an identifier type
+  kInvalidValue,  // VALUE refused by the canonical-form rules (message kept)
+};
+
+struct ChunkLine {
+  uint32_t offset = 0;  // into Chunk::text
+  uint32_t length = 0;
+  LineStatus status = LineStatus::kPending;
+  protocol::IdType type = protocol::IdType::kCnId;  // when kValid or kInvalidValue
+};
+
+struct Chunk {
+  uint64_t first_line = 1;  // 1-based number of lines[0] in the whole input
+  std::string text;         // the lines' bytes, back to back
+  std::vector<ChunkLine> lines;
+
+  // Filled by Derive():
+  std::vector<std::pair<uint32_t, std::string>> errors;  // line index → message, ascending
+  std::vector<crypto::Hash256> current;                  // per line, when keep_current
+
+  // Filled by Resolve():
+  std::vector<store::Listing> listings;
+  std::vector<std::pair<uint32_t, uint32_t>> hits;  // (line index, listing index), ascending
+
+  void Clear();
+  void Add(std::string_view line);
+  void AddTooLong();
+};
+
+// Parses every pending line as TYPE,VALUE, canonicalises it and derives its subject under every
+// pepper epoch (`threads` ≤ 2 threads). With keep_current, Chunk::current gets each valid line's
+// subject under the current epoch (for JSON output).
+class Deriver {
+ public:
+  Deriver(const crypto::Pepper& pepper, bool keep_current, unsigned threads);
+  void Derive(Chunk& chunk);
+
+  // The sorted subjects of the last Derive, as (subject, line index).
+  struct Keyed {
+    crypto::Hash256 subject;
+    uint32_t line;
+  };
+  std::vector<Keyed>& keyed() { return keyed_; }
+
+ private:
+  void DeriveRange(Chunk& chunk, size_t begin, size_t end,
+                   std::vector<std::pair<uint32_t, std::string>>& errors);
+
+  const crypto::Pepper& pepper_;
+  std::vector<uint32_t> epochs_;  // current first, as node::Lookuper::Subjects orders them
+  bool keep_current_;
+  unsigned threads_;
+  std::vector<Keyed> keyed_;
+};
+
+// Sorts the derived subjects, reads them in key order in one read transaction and fills
+// chunk.listings and chunk.hits. kIo from the store.
+duanka::Status Resolve(const store::Store& store, int64_t now, std::vector<Deriver::Keyed>& keyed,
+                       Chunk& chunk);
+
+}  // namespace duanka::lookup

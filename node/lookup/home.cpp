@@ -1,0 +1,63 @@
+#include "node/lookup/home.h"
+
+#include <cstdio>
+
+#include "node/common/audit.h"
+#include "node/lookup/cli.h"
+#include "node/lookup/text.h"
+
+namespace duanka::lookup {
+
+int Fail(ErrorKind kind, std::string_view message) {
+  std::string line = "duanka: " + OneLine(std::string(message)) + "\n";
+  std::fflush(stdout);
+  WriteAll(2, line);
+  return kind == ErrorKind::kInvalidInput ? kExitInvalid : kExitFailure;
+}
+
+int Fail(const Error& error) { return Fail(error.kind, error.message); }
+
+Result<Home> OpenHome(const std::optional<std::string>& home_flag, unsigned needs) {
+  Result<node::Config> config = node::LoadConfig(node::ResolveHome(home_flag));
+  if (!config) {
+    // HOME belongs to the operator, not to the command line: whatever is wrong with it is
+    // operational.
+    return MakeError(ErrorKind::kIo, config.error().message);
+  }
+  Home home;
+  home.config = std::move(*config);
+  if (needs & kNeedPepper) {
+    Result<crypto::Pepper> pepper = crypto::Pepper::Load(home.config.pepper);
+    if (!pepper) {
+      return MakeError(ErrorKind::kIo, pepper.error().message +
+                                           "; expected the consortium's pepper file there "
+                                           "(installed by duanka-admin init, files.pepper in "
+                                           "duanka.toml)");
+    }
+    home.pepper.emplace(std::move(*pepper));
+  }
+  if (needs & kNeedStore) {
+    store::Options options;
+    options.path = home.config.store;
+    options.initial_map_bytes = home.config.store_settings.initial_map_mb << 20;
+    options.max_map_bytes = home.config.store_settings.max_map_gb << 30;
+    options.read_only = true;
+    options.create_if_missing = false;
+    Result<std::unique_ptr<store::Store>> store = store::Store::Open(options);
+    if (!store) return MakeError(ErrorKind::kIo, store.error().message);
+    home.store = std::move(*store);
+  }
+  return home;
+}
+
+duanka::Status AuditLookup(const Home& home, std::string_view json_object) {
+  duanka::Status s = node::AuditLog(home.config.audit_log).Append(json_object, /*sync=*/false);
+  if (!s) {
+    return MakeError(ErrorKind::kIo, s.error().message +
+                                         "; lookups are refused while the audit log cannot be "
+                                         "written (fix its permissions or files.audit_log)");
+  }
+  return Ok();
+}
+
+}  // namespace duanka::lookup

@@ -1,0 +1,38 @@
+// What duanka's commands load from HOME, each only what it needs, and how they audit.
+//
+// Everything here is opened read-only: the store with Options::read_only and without
+// create_if_missing, so that a lookup works while the daemon or duanka-admin writes and never
+// creates or changes anything but the audit log.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "crypto/crypto.h"
+#include "node/common/config.h"
+#include "store/store.h"
+
+namespace duanka::lookup {
+
+enum Need : unsigned {
+  kNeedPepper = 1,
+  kNeedStore = 2,
+};
+
+struct Home {
+  node::Config config;
+  std::optional<crypto::Pepper> pepper;  // when kNeedPepper
+  std::unique_ptr<store::Store> store;   // when kNeedStore
+};
+
+// Loads duanka.toml and what `needs` asks for. Every failure is operational (kIo, exit 3): a
+// missing HOME, config, pepper or store, or one that cannot be read. The message names the file
+// and says what is expected.
+Result<Home> OpenHome(const std::optional<std::string>& home_flag, unsigned needs);
+
+// Appends one audit line without fsync (an fsync would cost more than the lookup). kIo when it
+// cannot be written; the caller must then not reveal the answer.
+duanka::Status AuditLookup(const Home& home, std::string_view json_object);
+
+}  // namespace duanka::lookup

@@ -1,0 +1,48 @@
+// duanka lookup TYPE VALUE: one identifier, one read of the store, one audit line, one answer.
+#include <cstdio>
+
+#include "node/common/audit.h"
+#include "node/common/lookup.h"
+#include "node/lookup/args.h"
+#include "node/lookup/cli.h"
+#include "node/lookup/home.h"
+#include "node/lookup/human.h"
+#include "node/lookup/text.h"
+
+namespace duanka::lookup {
+
+int RunLookup(const LookupOptions& o) {
+  // The command line is checked before HOME is touched, so a typing mistake is exit 2 even on
+  // a machine without a node.
+  Result<protocol::IdType> type = ParseTypeArg(o.type);
+  if (!type) return Fail(type.error());
+  Result<node::Purpose> purpose = ParsePurposeArg(o.purpose);
+  if (!purpose) return Fail(purpose.error());
+  if (Result<std::string> canonical = protocol::Canonicalize(*type, o.value); !canonical) {
+    return Fail(canonical.error());
+  }
+
+  Result<Home> home = OpenHome(o.home, kNeedPepper | kNeedStore);
+  if (!home) return Fail(home.error());
+  const int64_t now = node::SystemNow();
+  const node::Lookuper lookuper(*home->store, *home->pepper);
+  // Details (case references, revocations) cost a second read per entry found, none otherwise.
+  Result<node::LookupAnswer> answer = lookuper.Lookup(*type, o.value, now, /*details=*/true);
+  if (!answer) return Fail(ErrorKind::kIo, answer.error().message);
+  Result<std::vector<store::Head>> heads = home->store->Heads();
+  if (!heads) return Fail(heads.error());
+  const bool listed = answer->listed();
+
+  // The audit line is written before the answer is shown: if it cannot be, there is no answer.
+  duanka::Status audited = AuditLookup(
+      *home, node::LookupAuditJson(now, kProgram, node::OsUserName(), *purpose, *type,
+                                   answer->subject, listed ? "listed" : "not-listed"));
+  if (!audited) return Fail(audited.error());
+
+  std::string out = o.json ? node::AnswerJson(*answer, o.all, &*heads) + "\n"
+                           : HumanAnswer(*answer, o.all, *heads, now);
+  if (!WriteAll(1, out)) return Fail(ErrorKind::kIo, "cannot write the answer to stdout");
+  return listed ? kExitListed : kExitNotListed;
+}
+
+}  // namespace duanka::lookup

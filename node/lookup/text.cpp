@@ -1,0 +1,77 @@
+#include "node/lookup/text.h"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <ctime>
+
+#include "node/common/audit.h"
+#include "protocol/identifier.h"
+
+namespace duanka::lookup {
+
+std::string OneLine(std::string s) {
+  for (char& c : s) {
+    if (c == '\n' || c == '\r') c = ' ';
+  }
+  while (!s.empty() && s.back() == ' ') s.pop_back();
+  return s;
+}
+
+std::string TypeNames() {
+  std::string out;
+  for (protocol::IdType t : protocol::AllIdTypes()) {
+    if (!out.empty()) out += ", ";
+    out += protocol::IdTypeName(t);
+  }
+  return out;
+}
+
+namespace {
+
+std::tm CstTm(int64_t unix_seconds) {
+  std::time_t t = static_cast<std::time_t>(unix_seconds + node::kChinaStandardTimeOffsetSeconds);
+  std::tm tm{};
+  ::gmtime_r(&t, &tm);
+  return tm;
+}
+
+}  // namespace
+
+std::string CstDate(int64_t unix_seconds) {
+  std::tm tm = CstTm(unix_seconds);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d", &tm);
+  return buf;
+}
+
+std::string CstMinute(int64_t unix_seconds) {
+  std::tm tm = CstTm(unix_seconds);
+  char buf[40];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M CST", &tm);
+  return buf;
+}
+
+std::string Ago(int64_t seconds) {
+  constexpr int64_t kMinute = 60, kHour = 3600, kDay = 86400;
+  if (seconds < 0) return "in the future (check the clock)";
+  if (seconds < 5) return "just now";
+  if (seconds < kMinute) return std::to_string(seconds) + " s ago";
+  if (seconds < kHour) return std::to_string(seconds / kMinute) + " min ago";
+  if (seconds < 2 * kDay) return std::to_string(seconds / kHour) + " h ago";
+  return std::to_string(seconds / kDay) + " days ago";
+}
+
+bool WriteAll(int fd, std::string_view data) {
+  while (!data.empty()) {
+    ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+  return true;
+}
+
+}  // namespace duanka::lookup
