@@ -8,8 +8,10 @@
 #include <kj/exception.h>
 
 #include <algorithm>
+
 #include <cstring>
 #include <set>
+#include "protocol/detail/text.h"
 
 #include "protocol/frame.h"
 #include "protocol/schema/messages.capnp.h"
@@ -57,34 +59,6 @@ std::string String(capnp::Data::Reader d) {
 
 std::string String(capnp::Text::Reader t) {
   return std::string(t.begin(), t.size());
-}
-
-// Text from a peer ends up in logs and tables: UTF-8 without C0/C1 control characters (which could
-// forge log lines), as record_codec.cpp requires of case references.
-// TODO(cleanup): share one copy with record_codec.cpp (protocol/detail/), which owns the other.
-bool IsCleanUtf8Text(std::string_view s) {
-  size_t i = 0;
-  while (i < s.size()) {
-    auto c = static_cast<unsigned char>(s[i]);
-    size_t len = c < 0x80           ? 1
-                 : (c >> 5) == 0x6  ? 2
-                 : (c >> 4) == 0xe  ? 3
-                 : (c >> 3) == 0x1e ? 4
-                                    : 0;
-    if (len == 0 || i + len > s.size()) return false;
-    if (len == 1 && (c < 0x20 || c == 0x7f)) return false;
-    uint32_t cp = len == 1 ? c : c & (0x7f >> len);
-    for (size_t k = 1; k < len; ++k) {
-      auto cc = static_cast<unsigned char>(s[i + k]);
-      if ((cc & 0xc0) != 0x80) return false;
-      cp = cp << 6 | (cc & 0x3f);
-    }
-    static constexpr uint32_t kMinForLength[] = {0, 0, 0x80, 0x800, 0x10000};
-    if (cp < kMinForLength[len] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return false;
-    if (cp >= 0x80 && cp <= 0x9f) return false;  // C1 controls
-    i += len;
-  }
-  return true;
 }
 
 // Cap'n Proto's descriptions are short sentences, but they go into logs: keep them one bounded
@@ -224,7 +198,7 @@ Result<Message> ReadHello(wire::Hello::Reader in, const MessageLimits& limits) {
     return Malformed("hello's consortium name is " + std::to_string(out.consortium.size()) +
                      " bytes; expected 1 to " + std::to_string(kMaxConsortiumBytes));
   }
-  if (!IsCleanUtf8Text(out.consortium)) {
+  if (!detail::IsCleanUtf8Text(out.consortium)) {
     return Malformed("hello's consortium name is not UTF-8 text without control characters");
   }
   out.institution = String(in.getInstitution());
@@ -346,7 +320,7 @@ Result<Message> ReadError(wire::Error::Reader in) {
     return Malformed("error's text is " + std::to_string(out.message.size()) +
                      " bytes; the limit is " + std::to_string(kMaxErrorMessageBytes));
   }
-  if (!IsCleanUtf8Text(out.message)) {
+  if (!detail::IsCleanUtf8Text(out.message)) {
     return Malformed("error's text is not UTF-8 without control characters");
   }
   return Message(std::move(out));

@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "protocol/detail/record_codec.h"
+#include "protocol/detail/text.h"
 #include "protocol/schema/record.capnp.h"
 
 namespace duanka::protocol {
@@ -37,33 +38,6 @@ bool ToHash(capnp::Data::Reader data, Hash256& out) {
   return true;
 }
 
-// Case references come from court decisions and police notices; they may hold CJK text but never
-// control characters, which could forge lines in logs and tables.
-bool IsCleanUtf8Text(std::string_view s) {
-  size_t i = 0;
-  while (i < s.size()) {
-    auto c = static_cast<unsigned char>(s[i]);
-    size_t len = c < 0x80           ? 1
-                 : (c >> 5) == 0x6  ? 2
-                 : (c >> 4) == 0xe  ? 3
-                 : (c >> 3) == 0x1e ? 4
-                                    : 0;
-    if (len == 0 || i + len > s.size()) return false;
-    if (len == 1 && (c < 0x20 || c == 0x7f)) return false;
-    uint32_t cp = len == 1 ? c : c & (0x7f >> len);
-    for (size_t k = 1; k < len; ++k) {
-      auto cc = static_cast<unsigned char>(s[i + k]);
-      if ((cc & 0xc0) != 0x80) return false;
-      cp = cp << 6 | (cc & 0x3f);
-    }
-    static constexpr uint32_t kMinForLength[] = {0, 0, 0x80, 0x800, 0x10000};
-    if (cp < kMinForLength[len] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return false;
-    if (cp >= 0x80 && cp <= 0x9f) return false;  // C1 controls
-    i += len;
-  }
-  return true;
-}
-
 Status CheckEntry(const Record& r, const EntryBody& e) {
   if (e.pepper_epoch == 0) return Malformed("entry's pepper epoch is 0; epochs start at 1");
   if (e.expires_at <= r.issued_at) return Malformed("entry expires before it is issued");
@@ -73,7 +47,7 @@ Status CheckEntry(const Record& r, const EntryBody& e) {
   if (e.case_ref.size() > kMaxCaseRefBytes) {
     return Malformed("case reference is longer than 64 bytes");
   }
-  if (!IsCleanUtf8Text(e.case_ref)) {
+  if (!detail::IsCleanUtf8Text(e.case_ref)) {
     return Malformed("case reference is not UTF-8 text without control characters");
   }
   return Ok();
