@@ -21,6 +21,10 @@
 
 #include "crypto/crypto.h"
 
+// OpenSSL's TLS types, declared here so that this header does not include OpenSSL.
+struct ssl_ctx_st;
+struct ssl_st;
+
 namespace duanka::crypto {
 
 // Role, RoleName, ParseRole and IsValidInstitutionCode are declared in crypto/crypto.h and
@@ -117,5 +121,19 @@ class TrustStore {
   explicit TrustStore(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
+
+// ---- TLS -----------------------------------------------------------------------------------
+
+// An SSL_CTX for the peer protocol: TLS 1.3 only, this node's TLS certificate and key, and mutual
+// authentication against the consortium CA (and its CRL) of `trust`: a peer without a
+// certificate, or with one the CA did not issue, fails the handshake. Both ends use the same
+// context (servers require a client certificate). The caller owns the result (SSL_CTX_free, or
+// hand it to boost::asio::ssl::context, which takes ownership).
+Result<ssl_ctx_st*> CreateTlsContext(const TrustStore& trust, const std::filesystem::path& cert_pem,
+                                     const std::filesystem::path& key_pem);
+
+// After a handshake: the peer's certificate, verified again as a TLS certificate of the consortium
+// valid now (CN = its institution). kUnauthorized when there is none or it does not verify.
+Result<CertificateInfo> VerifiedPeer(ssl_st* ssl, const TrustStore& trust, int64_t now);
 
 }  // namespace duanka::crypto

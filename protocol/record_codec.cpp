@@ -182,7 +182,16 @@ Result<Record> DecodeRecord(std::string_view bytes) {
     // Only the canonical encoding is accepted, so that one record has exactly one byte string
     // and so one hash: no padding, no reordered pointers, no far pointers.
     if (!reader.isCanonical()) return Malformed("record is not in canonical Cap'n Proto form");
-    return ReadRecord(reader.getRoot<wire::Record>());
+    Result<Record> record = ReadRecord(reader.getRoot<wire::Record>());
+    if (!record) return record;
+    // Canonical form does not cover bits version 1 does not use (padding inside a used word,
+    // words past the known fields): an issuer could give one record many byte strings and so
+    // many hashes. Only the exact encoding of the fields read is accepted.
+    Result<std::string> again = EncodeRecord(*record);
+    if (!again || *again != bytes) {
+      return Malformed("record carries bytes outside its version-1 fields");
+    }
+    return record;
   } catch (const kj::Exception& e) {
     return Malformed(std::string("record does not decode: ") + e.getDescription().cStr());
   }

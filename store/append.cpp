@@ -29,7 +29,8 @@ class BatchWriter {
     const protocol::Record& r = v.record();
     HeadValue& head = HeadOf(r.issuer);
     if (r.seq <= head.seq) return HeldSeq(r.issuer, head, v);
-    if (head.frozen) return AppendStatus::kFrozen;
+    // Records before the fork are still the issuer's one history; nothing at or past it is taken.
+    if (head.frozen && r.seq >= head.fork_seq) return AppendStatus::kFrozen;
     if (r.seq > head.seq + 1) return AppendStatus::kGap;
     if (r.prev != head.hash) return AppendStatus::kConflict;
     Extend(r.issuer, head, v);
@@ -64,17 +65,46 @@ class BatchWriter {
     std::optional<SignedRecord> held = impl_.ReadRecord(txn_, head.issuer_id, v.record().seq);
     if (!held) throw LmdbError{MDB_CORRUPTED, "a feed's head points past its records"};
     if (protocol::RecordHash(*held) == v.hash()) return AppendStatus::kDuplicate;
-    auto key = detail::RecordKey(head.issuer_id, v.record().seq);
-    std::string other = detail::EncodeSignedRecord(v.signed_record());
-    MDB_val k = Val(key.data(), key.size()), val = Val(other);
-    int rc = mdb_put(txn_, impl_.evidence, &k, &val, MDB_NOOVERWRITE);
-    if (rc != MDB_KEYEXIST) Check(rc, "cannot keep fork evidence");
-    if (!head.frozen || v.record().seq < head.fork_seq) {
-      head.frozen = true;
-      head.fork_seq = v.record().seq;
+    KeepEvidence(issuer, head, v.record().seq, *held, v.signed_record());
+    return AppendStatus::kForked;
+  }
+
+ public:
+  // Two validly signed records of one (issuer, seq): kept, and the feed frozen at seq, whether
+  // or not either record is held. Returns false if evidence for that seq was already kept.
+  bool AddEvidence(const VerifiedRecord& a, const VerifiedRecord& b) {
+    const std::string& issuer = a.record().issuer;
+    HeadValue& head = HeadOf(issuer);
+    if (head.issuer_id == 0) {
+      head.issuer_id = AssignIssuerId(issuer);
       dirty_.insert(issuer);
     }
-    return AppendStatus::kForked;
+    // The held record (if any) goes first, as a fork found while appending would put it.
+    bool b_held = false;
+    if (a.record().seq <= head.seq) {
+      std::optional<SignedRecord> held = impl_.ReadRecord(txn_, head.issuer_id, a.record().seq);
+      b_held = held && protocol::RecordHash(*held) == b.hash();
+    }
+    const VerifiedRecord& first = b_held ? b : a;
+    const VerifiedRecord& second = b_held ? a : b;
+    return KeepEvidence(issuer, head, a.record().seq, first.signed_record(),
+                        second.signed_record());
+  }
+
+ private:
+  bool KeepEvidence(const std::string& issuer, HeadValue& head, uint64_t seq,
+                    const SignedRecord& held, const SignedRecord& other) {
+    auto key = detail::RecordKey(head.issuer_id, seq);
+    std::string value = detail::EncodeEvidence(held, other);
+    MDB_val k = Val(key.data(), key.size()), val = Val(value);
+    int rc = mdb_put(txn_, impl_.evidence, &k, &val, MDB_NOOVERWRITE);
+    if (rc != MDB_KEYEXIST) Check(rc, "cannot keep fork evidence");
+    if (!head.frozen || seq < head.fork_seq) {
+      head.frozen = true;
+      head.fork_seq = seq;
+      dirty_.insert(issuer);
+    }
+    return rc != MDB_KEYEXIST;
   }
 
   void Extend(const std::string& issuer, HeadValue& head, const VerifiedRecord& v) {
@@ -302,6 +332,27 @@ Result<AppendResult> Store::AppendOwn(const std::string& issuer, const MakeRecor
   }
   if (refused) return std::move(*refused);
   return result;
+}
+
+Result<bool> Store::AddEvidence(const VerifiedRecord& a, const VerifiedRecord& b, int64_t now) {
+  const protocol::Record& ra = a.record();
+  const protocol::Record& rb = b.record();
+  if (ra.issuer != rb.issuer || ra.seq != rb.seq || a.hash() == b.hash()) {
+    return MakeError(ErrorKind::kMalformed,
+                     "evidence must be two different records of one issuer and sequence number");
+  }
+  bool added = false;
+  try {
+    impl_->Write([&](MDB_txn* txn) {
+      BatchWriter writer(*impl_, txn, now);
+      added = writer.AddEvidence(a, b);
+      writer.Flush();
+      return true;
+    });
+  } catch (const LmdbError& e) {
+    return StoreIo(e, *impl_);
+  }
+  return added;
 }
 
 Status Store::PutCertificate(const Hash256& key_id, std::string_view der) {

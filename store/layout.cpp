@@ -126,4 +126,21 @@ std::optional<SignedRecord> DecodeSignedRecord(std::string_view bytes) {
   return SignedRecord{std::string(bytes.substr(0, split)), std::string(bytes.substr(split))};
 }
 
+std::string EncodeEvidence(const SignedRecord& first, const SignedRecord& second) {
+  std::string a = EncodeSignedRecord(first);
+  std::string out(4, '\0');
+  PutU32(out.data(), static_cast<uint32_t>(a.size()));
+  return out + a + EncodeSignedRecord(second);
+}
+
+std::optional<Evidence> DecodeEvidence(std::string_view bytes) {
+  if (bytes.size() < 4) return std::nullopt;
+  uint32_t first_size = GetU32(bytes.data());
+  if (bytes.size() - 4 < first_size) return std::nullopt;
+  std::optional<SignedRecord> held = DecodeSignedRecord(bytes.substr(4, first_size));
+  std::optional<SignedRecord> other = DecodeSignedRecord(bytes.substr(4 + first_size));
+  if (!held || !other) return std::nullopt;
+  return Evidence{std::move(*held), std::move(*other)};
+}
+
 }  // namespace duanka::store::detail

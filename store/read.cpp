@@ -232,11 +232,9 @@ Result<std::vector<Evidence>> Store::AllEvidence() const {
     MDB_val k, v;
     int rc = mdb_cursor_get(c.get(), &k, &v, MDB_FIRST);
     while (Found(rc, "cannot read evidence")) {
-      const char* key = static_cast<const char*>(k.mv_data);
-      std::optional<SignedRecord> other = detail::DecodeSignedRecord(View(v));
-      std::optional<SignedRecord> held =
-          impl_->ReadRecord(reader.txn(), detail::GetU32(key), detail::GetU64(key + 4));
-      if (other && held) out.push_back(Evidence{std::move(*held), std::move(*other)});
+      std::optional<Evidence> evidence = detail::DecodeEvidence(View(v));
+      if (!evidence) throw LmdbError{MDB_CORRUPTED, "fork evidence is truncated"};
+      out.push_back(std::move(*evidence));
       rc = mdb_cursor_get(c.get(), &k, &v, MDB_NEXT);
     }
   } catch (const LmdbError& e) {

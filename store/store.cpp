@@ -15,6 +15,10 @@ using detail::View;
 
 namespace {
 
+// Rounds of beginning a transaction again while other processes grow the map or commit under it;
+// each round is short, and past this many something is wrong, so the error is reported.
+constexpr int kMaxReadAttempts = 64;
+
 Error LmdbFailure(const LmdbError& e, const std::filesystem::path& path) {
   return MakeError(ErrorKind::kIo, std::string("store ") + path.string() + ": " + e.what + ": " +
                                        mdb_strerror(e.rc));
@@ -65,21 +69,35 @@ Store::Impl::Reader::Reader(const Impl& impl) : impl_(impl), lock_(impl.resize) 
       impl.reader_pool.pop_back();
     }
   }
-  int rc =
-      txn_ != nullptr ? mdb_txn_renew(txn_) : mdb_txn_begin(impl.env, nullptr, MDB_RDONLY, &txn_);
-  if (rc == MDB_MAP_RESIZED) {
-    // Another process grew the map; adopt its size (needs no transaction of ours active).
-    if (txn_ != nullptr) mdb_txn_abort(txn_);
-    txn_ = nullptr;
-    lock_.unlock();
-    impl.AdoptMapSize();
-    lock_.lock();
-    rc = mdb_txn_begin(impl.env, nullptr, MDB_RDONLY, &txn_);
-  }
-  if (rc != MDB_SUCCESS) {
-    if (txn_ != nullptr) mdb_txn_abort(txn_);
-    txn_ = nullptr;
-    throw LmdbError{rc, "cannot begin a read transaction"};
+  for (int attempt = 0;; ++attempt) {
+    int rc =
+        txn_ != nullptr ? mdb_txn_renew(txn_) : mdb_txn_begin(impl.env, nullptr, MDB_RDONLY, &txn_);
+    if (rc == MDB_MAP_RESIZED && attempt < kMaxReadAttempts) {
+      // Another process grew the map; adopt its size (needs no transaction of ours active). It
+      // may grow again before we begin, hence the loop.
+      if (txn_ != nullptr) mdb_txn_abort(txn_);
+      txn_ = nullptr;
+      lock_.unlock();
+      impl.AdoptMapSize();
+      lock_.lock();
+      continue;
+    }
+    if (rc != MDB_SUCCESS) {
+      if (txn_ != nullptr) mdb_txn_abort(txn_);
+      txn_ = nullptr;
+      throw LmdbError{rc, "cannot begin a read transaction"};
+    }
+    // LMDB 0.9 race: a reader that read the published txnid R and was then delayed can find meta
+    // page R&1 already rewritten by commit R+2 (in flight, not yet published), and read that
+    // newer snapshot; its next transaction then sees R+1, older: a head seen would vanish. When
+    // the newest meta is 2 or more ahead of our txnid, our page may be that newer one: begin again.
+    MDB_envinfo info;
+    if (attempt < kMaxReadAttempts && mdb_env_info(impl.env, &info) == MDB_SUCCESS &&
+        info.me_last_txnid > mdb_txn_id(txn_) + 1) {
+      mdb_txn_reset(txn_);
+      continue;
+    }
+    return;
   }
 }
 
@@ -264,8 +282,13 @@ Result<std::unique_ptr<Store>> Store::Open(const Options& options) {
     Status env = OpenEnvironment(*impl);
     if (!env) return std::move(env).error();
     MDB_txn* raw = nullptr;
-    Check(mdb_txn_begin(impl->env, nullptr, options.read_only ? MDB_RDONLY : 0, &raw),
-          "cannot begin the opening transaction");
+    int rc = mdb_txn_begin(impl->env, nullptr, options.read_only ? MDB_RDONLY : 0, &raw);
+    for (int attempt = 0; rc == MDB_MAP_RESIZED && attempt < kMaxReadAttempts; ++attempt) {
+      // Another process grew the map since mdb_env_open mapped it: adopt its size.
+      Check(mdb_env_set_mapsize(impl->env, 0), "cannot adopt the grown map size");
+      rc = mdb_txn_begin(impl->env, nullptr, options.read_only ? MDB_RDONLY : 0, &raw);
+    }
+    Check(rc, "cannot begin the opening transaction");
     detail::WriteTxn txn(raw);
     OpenTables(*impl, txn.get(), options.read_only ? 0 : MDB_CREATE);
     Status schema = CheckOrWriteSchema(*impl, txn.get(), !options.read_only);

@@ -153,6 +153,12 @@ class Store {
   using MakeRecords = std::function<Result<std::vector<VerifiedRecord>>(const Head& head)>;
   Result<AppendResult> AppendOwn(const std::string& issuer, const MakeRecords& make, int64_t now);
 
+  // Keeps two validly signed records of one (issuer, seq) as evidence of equivocation and freezes
+  // that feed at seq (records before it are still taken), whether or not either is held, e.g.
+  // when the evidence arrives from a peer. Returns false if evidence for that seq was held already.
+  // kMalformed unless the two are different records of one issuer and seq.
+  Result<bool> AddEvidence(const VerifiedRecord& a, const VerifiedRecord& b, int64_t now);
+
   // Keeps a signing certificate (DER) under its key id. Idempotent.
   Status PutCertificate(const Hash256& key_id, std::string_view der);
 

@@ -59,6 +59,21 @@ struct ReportOptions {
 };
 int Report(const ReportOptions& o);
 
+// report --batch FILE|-: publishes every valid line of FILE (or stdin) as an entry of the
+// institution's own feed, idempotently, in large transactions. Input, outputs and exit codes
+// (0 all lines done, 2 some lines invalid, 3 operational failure or interrupted) are described in
+// node/admin/README.md; the implementation is node/admin/batch_report.cpp.
+struct BatchReportOptions {
+  std::optional<std::string> home;
+  std::string input;  // a file, or "-" for stdin
+  bool json = false;
+  // 1: everything on the calling thread. 2: for two cores: one thread reads and canonicalises,
+  // one plans and signs (signing a feed is sequential, so it gets a core to itself), and the
+  // calling thread verifies and writes. 0: 2 when the machine has two cores or more, else 1.
+  unsigned threads = 0;
+};
+int ReportBatch(const BatchReportOptions& o);
+
 struct RevokeOptions {
   std::optional<std::string> home;
   std::string entry;

@@ -35,6 +35,28 @@ const std::set<std::string>& KnownKeys() {
       "network.listen",
       "network.api",
       "network.peers",
+      "files.api_token",
+      // [limits]: each read into DaemonLimits in LoadConfig; a key read there but missing here
+      // is refused as unknown.
+      "limits.max_frame_bytes",
+      "limits.records_per_want",
+      "limits.wants_in_flight",
+      "limits.handshake_timeout_ms",
+      "limits.idle_timeout_ms",
+      "limits.ping_interval_ms",
+      "limits.want_timeout_ms",
+      "limits.heads_interval_ms",
+      "limits.shutdown_timeout_ms",
+      "limits.connections_per_peer",
+      "limits.max_inbound_connections",
+      "limits.reconnect_min_ms",
+      "limits.reconnect_max_ms",
+      "limits.ban_base_seconds",
+      "limits.ban_max_seconds",
+      "limits.max_send_queue_bytes",
+      "limits.verify_threads",
+      "limits.api_threads",
+      "limits.max_api_batch_items",
   };
   return keys;
 }
@@ -144,6 +166,7 @@ Config Config::Defaults(const std::filesystem::path& home, std::string instituti
   c.signing_key = home / "signing.key";
   c.store = home / "store";
   c.audit_log = home / "audit.log";
+  c.api_token = home / "api.token";
   return c;
 }
 
@@ -209,8 +232,42 @@ Result<Config> LoadConfig(const std::filesystem::path& home) {
            r.String("network.listen", c.network.listen),
            r.String("network.api", c.network.api),
            r.Strings("network.peers", c.network.peers),
+           r.Path("files.api_token", c.api_token),
        }) {
     if (!s) return std::move(s).error();
+  }
+  DaemonLimits& l = c.limits;
+  constexpr int64_t kMs = 1, kDayMs = 24LL * 3600 * 1000;
+  for (Status s : {
+           r.Int("limits.max_frame_bytes", 64 * 1024, 256LL << 20, l.max_frame_bytes),
+           r.Int("limits.records_per_want", 1, 65536, l.records_per_want),
+           r.Int("limits.wants_in_flight", 1, 64, l.wants_in_flight),
+           r.Int("limits.handshake_timeout_ms", 100 * kMs, kDayMs, l.handshake_timeout_ms),
+           r.Int("limits.idle_timeout_ms", 100 * kMs, kDayMs, l.idle_timeout_ms),
+           r.Int("limits.ping_interval_ms", 50 * kMs, kDayMs, l.ping_interval_ms),
+           r.Int("limits.want_timeout_ms", 100 * kMs, kDayMs, l.want_timeout_ms),
+           r.Int("limits.heads_interval_ms", 100 * kMs, kDayMs, l.heads_interval_ms),
+           r.Int("limits.shutdown_timeout_ms", 10 * kMs, kDayMs, l.shutdown_timeout_ms),
+           r.Int("limits.connections_per_peer", 1, 16, l.connections_per_peer),
+           r.Int("limits.max_inbound_connections", 1, 65536, l.max_inbound_connections),
+           r.Int("limits.reconnect_min_ms", 10 * kMs, kDayMs, l.reconnect_min_ms),
+           r.Int("limits.reconnect_max_ms", 10 * kMs, kDayMs, l.reconnect_max_ms),
+           r.Int("limits.ban_base_seconds", 1, 86400, l.ban_base_seconds),
+           r.Int("limits.ban_max_seconds", 1, 30LL * 86400, l.ban_max_seconds),
+           r.Int("limits.max_send_queue_bytes", 1LL << 20, 4LL << 30, l.max_send_queue_bytes),
+           r.Int("limits.verify_threads", 1, 64, l.verify_threads),
+           r.Int("limits.api_threads", 1, 64, l.api_threads),
+           r.Int("limits.max_api_batch_items", 1, 1000000, l.max_api_batch_items),
+       }) {
+    if (!s) return std::move(s).error();
+  }
+  if (l.ping_interval_ms >= l.idle_timeout_ms) {
+    return Bad(file, "limits.ping_interval_ms",
+               "must be below limits.idle_timeout_ms, or live "
+               "peers would be dropped as idle");
+  }
+  if (l.reconnect_min_ms > l.reconnect_max_ms) {
+    return Bad(file, "limits.reconnect_min_ms", "must not exceed limits.reconnect_max_ms");
   }
   if (!crl.empty()) c.crl = crl;
   if (!crypto::IsValidInstitutionCode(c.institution)) {

@@ -41,6 +41,29 @@ struct NetworkSettings {
   std::vector<std::string> peers;  // HOST:PORT each
 };
 
+// The daemon's limits and timeouts, each a config key under [limits] with this default.
+struct DaemonLimits {
+  size_t max_frame_bytes = 8 << 20;       // a frame over this ends the connection
+  uint32_t records_per_want = 2048;       // records asked for in one `want`
+  uint32_t wants_in_flight = 4;           // per feed, across peers: bounds memory in catch-up
+  uint32_t handshake_timeout_ms = 10000;  // TCP connect + TLS handshake + hello
+  uint32_t idle_timeout_ms = 45000;       // nothing received for this long: the peer is gone
+  uint32_t ping_interval_ms = 15000;      // keepalive, well inside idle_timeout_ms
+  uint32_t want_timeout_ms = 30000;       // a `want` unanswered this long is asked elsewhere
+  uint32_t heads_interval_ms = 30000;     // heads re-sent to repair anything missed
+  uint32_t shutdown_timeout_ms = 3000;    // TLS close_notify; a silent peer is then cut off
+  uint32_t connections_per_peer = 2;      // per institution (one each way)
+  uint32_t max_inbound_connections = 256;
+  uint32_t reconnect_min_ms = 250;  // backoff doubles from here, with jitter
+  uint32_t reconnect_max_ms = 60000;
+  uint32_t ban_base_seconds = 30;  // a misbehaving peer is refused for this, doubling
+  uint32_t ban_max_seconds = 3600;
+  size_t max_send_queue_bytes = 64 << 20;  // a peer that does not read this much is dropped
+  uint32_t verify_threads = 2;             // signature and chain verification workers
+  uint32_t api_threads = 2;                // HTTP API and peer I/O threads
+  uint32_t max_api_batch_items = 10000;    // items in one POST /v1/lookup/batch
+};
+
 struct Config {
   std::filesystem::path home;
   std::string institution;  // [A-Z0-9]{2,16}
@@ -57,6 +80,9 @@ struct Config {
   ListingPolicy listing;
   StoreSettings store_settings;
   NetworkSettings network;
+  DaemonLimits limits;
+  // Optional bearer token for the HTTP API (required when api is not a loopback address).
+  std::filesystem::path api_token;
 
   // The defaults for a HOME: every file at its standard name inside it.
   static Config Defaults(const std::filesystem::path& home, std::string institution);

@@ -142,4 +142,22 @@ std::string LookupAuditJson(int64_t now, std::string_view program, std::string_v
   return j.dump();
 }
 
+std::string BatchAuditJson(int64_t now, std::string_view program, std::string_view user,
+                           Purpose purpose, const BatchAuditCounts& counts) {
+  nlohmann::json j = {
+      {"time", IsoTime(now)},
+      {"program", program},
+      {"user", user},
+      {"action", "lookup-batch"},
+      {"purpose", PurposeName(purpose)},
+      {"first_line", counts.first_line},
+      {"lines", counts.lines},
+      {"listed", counts.listed},
+      {"not_listed", counts.not_listed},
+      {"invalid", counts.invalid},
+      {"result", counts.listed > 0 ? "listed" : "not-listed"},
+  };
+  return j.dump();
+}
+
 }  // namespace duanka::node

@@ -64,4 +64,19 @@ std::string LookupAuditJson(int64_t now, std::string_view program, std::string_v
                             Purpose purpose, protocol::IdType type, const crypto::Hash256& subject,
                             std::string_view result);
 
+// Counts of a batch of lookups (or of one part of a long batch, starting at input line
+// first_line), for its audit line.
+struct BatchAuditCounts {
+  uint64_t first_line = 1;
+  uint64_t lines = 0;
+  uint64_t listed = 0;
+  uint64_t not_listed = 0;
+  uint64_t invalid = 0;
+};
+
+// An audit-log line for a batch: time, program, user, purpose and the counts, with "result"
+// "listed" when any line was. Neither identifiers nor subjects: a batch may hold millions.
+std::string BatchAuditJson(int64_t now, std::string_view program, std::string_view user,
+                           Purpose purpose, const BatchAuditCounts& counts);
+
 }  // namespace duanka::node

@@ -65,7 +65,8 @@ class Deriver {
   Deriver(const crypto::Pepper& pepper, bool keep_current, unsigned threads);
   void Derive(Chunk& chunk);
 
-  // The sorted subjects of the last Derive, as (subject, line index).
+  // The subjects of the last Derive, as (subject, line index), E slots per line (E epochs);
+  // slots of invalid lines hold a line index of UINT32_MAX. Resolve sorts them in place.
   struct Keyed {
     crypto::Hash256 subject;
     uint32_t line;
@@ -84,8 +85,21 @@ class Deriver {
 };
 
 // Sorts the derived subjects, reads them in key order in one read transaction and fills
-// chunk.listings and chunk.hits. kIo from the store.
-duanka::Status Resolve(const store::Store& store, int64_t now, std::vector<Deriver::Keyed>& keyed,
-                       Chunk& chunk);
+// chunk.listings and chunk.hits. Keeps its buffers between chunks.
+class Resolver {
+ public:
+  // kIo from the store.
+  duanka::Status Resolve(const store::Store& store, int64_t now, std::vector<Deriver::Keyed>& keyed,
+                         Chunk& chunk);
+
+ private:
+  // Sorts by subject (bytewise, as LMDB orders keys).
+  void Sort(std::vector<Deriver::Keyed>& keyed);
+
+  std::vector<crypto::Hash256> subjects_;  // sorted, unique
+  std::vector<Deriver::Keyed> sorted_;     // Sort's output buffer, swapped with its input
+  std::vector<uint32_t> starts_;           // bucket boundaries
+  std::vector<uint32_t> next_;             // scatter positions
+};
 
 }  // namespace duanka::lookup

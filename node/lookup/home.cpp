@@ -1,5 +1,7 @@
 #include "node/lookup/home.h"
 
+#include <unistd.h>
+
 #include <cstdio>
 
 #include "node/common/audit.h"
@@ -15,7 +17,9 @@ int Fail(ErrorKind kind, std::string_view message) {
   return kind == ErrorKind::kInvalidInput ? kExitInvalid : kExitFailure;
 }
 
-int Fail(const Error& error) { return Fail(error.kind, error.message); }
+int Fail(const Error& error) {
+  return Fail(error.kind, error.message);
+}
 
 Result<Home> OpenHome(const std::optional<std::string>& home_flag, unsigned needs) {
   Result<node::Config> config = node::LoadConfig(node::ResolveHome(home_flag));
@@ -48,6 +52,40 @@ Result<Home> OpenHome(const std::optional<std::string>& home_flag, unsigned need
     home.store = std::move(*store);
   }
   return home;
+}
+
+namespace {
+
+// /etc/passwd is a few kilobytes; a far larger one is not read (getpwuid takes over).
+constexpr size_t kMaxPasswdBytes = size_t{4} << 20;
+constexpr const char* kPasswdFile = "/etc/passwd";
+
+// The name on the line "name:x:UID:…" of /etc/passwd, if any.
+std::optional<std::string> PasswdName(uid_t uid) {
+  Result<std::string> text = crypto::ReadFile(kPasswdFile, kMaxPasswdBytes);
+  if (!text) return std::nullopt;
+  const std::string wanted = std::to_string(uid);
+  std::string_view rest = *text;
+  while (!rest.empty()) {
+    const size_t nl = rest.find('\n');
+    std::string_view line = rest.substr(0, nl);
+    rest = nl == std::string_view::npos ? std::string_view() : rest.substr(nl + 1);
+    const size_t c1 = line.find(':');
+    if (c1 == std::string_view::npos || c1 == 0) continue;
+    const size_t c2 = line.find(':', c1 + 1);
+    if (c2 == std::string_view::npos) continue;
+    const size_t c3 = line.find(':', c2 + 1);
+    if (c3 == std::string_view::npos) continue;
+    if (line.substr(c2 + 1, c3 - c2 - 1) == wanted) return std::string(line.substr(0, c1));
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::string AuditUserName() {
+  if (std::optional<std::string> name = PasswdName(::geteuid())) return *name;
+  return node::OsUserName();
 }
 
 duanka::Status AuditLookup(const Home& home, std::string_view json_object) {

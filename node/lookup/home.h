@@ -31,6 +31,10 @@ struct Home {
 // and says what is expected.
 Result<Home> OpenHome(const std::optional<std::string>& home_flag, unsigned needs);
 
+// The effective OS user's name for audit lines: from /etc/passwd when it is there (a file read,
+// where glibc's getpwuid would first try nscd's socket twice), else as node::OsUserName().
+std::string AuditUserName();
+
 // Appends one audit line without fsync (an fsync would cost more than the lookup). kIo when it
 // cannot be written; the caller must then not reveal the answer.
 duanka::Status AuditLookup(const Home& home, std::string_view json_object);

@@ -39,7 +39,9 @@ std::string Printable(const std::string& s) {
   return out;
 }
 
-std::string Str(std::string_view v) { return std::string(v); }
+std::string Str(std::string_view v) {
+  return std::string(v);
+}
 
 void EntryHeader(std::string& out) {
   Append(out, "  %-*s %-*s %-*s %-*s %-10s  %-10s  %s\n", kEntryWidth, "ENTRY", kStateWidth,
@@ -102,8 +104,7 @@ std::string HumanAnswer(const node::LookupAnswer& answer, bool all,
     Append(out, "  (%zu revoked or expired entr%s not shown; --all shows %s)\n", hidden,
            hidden == 1 ? "y" : "ies", hidden == 1 ? "it" : "them");
   }
-  Append(out, "Dates are China Standard Time; an entry is listed until the start of its expiry "
-              "day.\n");
+  Append(out, "Dates are China Standard Time (UTC+8).\n");
   out += HumanFreshness(heads, now);
   Append(out, "Subject %s…\n", answer.subject.Hex().substr(0, 16).c_str());
   return out;
@@ -118,7 +119,8 @@ std::string HumanListing(const store::Listing& l, int64_t now) {
   Append(out, "Type        %s\n", Str(protocol::IdTypeName(l.id_type)).c_str());
   Append(out, "Category    %s\n", Str(protocol::CategoryName(l.category)).c_str());
   Append(out, "Basis       %s\n", Str(protocol::BasisName(l.basis)).c_str());
-  Append(out, "Issued      %s  (%s)\n", CstMinute(l.issued_at).c_str(), Ago(now - l.issued_at).c_str());
+  Append(out, "Issued      %s  (%s)\n", CstMinute(l.issued_at).c_str(),
+         Ago(now - l.issued_at).c_str());
   Append(out, "Expires     %s\n", CstMinute(l.expires_at).c_str());
   Append(out, "Case        %s\n", l.case_ref.empty() ? "-" : Printable(l.case_ref).c_str());
   if (l.pepper_epoch != 0) Append(out, "Epoch       %u\n", l.pepper_epoch);

@@ -34,9 +34,9 @@ int RunLookup(const LookupOptions& o) {
   const bool listed = answer->listed();
 
   // The audit line is written before the answer is shown: if it cannot be, there is no answer.
-  duanka::Status audited = AuditLookup(
-      *home, node::LookupAuditJson(now, kProgram, node::OsUserName(), *purpose, *type,
-                                   answer->subject, listed ? "listed" : "not-listed"));
+  duanka::Status audited =
+      AuditLookup(*home, node::LookupAuditJson(now, kProgram, AuditUserName(), *purpose, *type,
+                                               answer->subject, listed ? "listed" : "not-listed"));
   if (!audited) return Fail(audited.error());
 
   std::string out = o.json ? node::AnswerJson(*answer, o.all, &*heads) + "\n"

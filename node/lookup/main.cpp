@@ -4,10 +4,10 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <cctype>
 #include <cstdio>
 #include <string>
 
-#include "crypto/crypto.h"
 #include "node/common/lookup.h"
 #include "node/lookup/cli.h"
 #include "node/lookup/text.h"
@@ -44,22 +44,47 @@ bool LooksLikeOptionName(const std::string& arg) {
   return true;
 }
 
+// Options of our own, which an "unknown option" message must not blame.
+bool IsKnownOption(const std::string& arg) {
+  static const char* const kKnown[] = {"--home",  "--purpose", "--json", "--all",
+                                       "--batch", "--help",    "-h"};
+  for (const char* k : kKnown) {
+    if (arg == k || arg.rfind(std::string(k) + "=", 0) == 0) return true;
+  }
+  return false;
+}
+
+// The command word in argv ("lookup", "hash", …): the first argument that is neither an option
+// nor the value of --home. Empty when there is none.
+std::string CommandWord(const std::vector<std::string>& args) {
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--home") {
+      ++i;
+      continue;
+    }
+    if (args[i].empty() || args[i][0] != '-') return args[i];
+  }
+  return {};
+}
+
 // CLI11's messages quote unexpected arguments, and an unexpected argument is often part of an
 // identifier (`duanka lookup phone 138 0013 8000`). Only messages that name our own options are
 // passed on; the rest are replaced by our own words.
 std::string UsageMessage(const CLI::ParseError& e, const CLI::App& app, const std::string& where,
                          const std::vector<std::string>& args) {
   const std::string hint = "; see " + where + " --help";
+  constexpr const char* kCommands = "expected one of lookup, hash, show, status";
+  if (app.get_subcommands().empty()) {
+    return (!CommandWord(args).empty() ? "unknown command; " : "a command is required; ") +
+           std::string(kCommands) + hint;
+  }
   if (dynamic_cast<const CLI::RequiredError*>(&e) != nullptr ||
       dynamic_cast<const CLI::ArgumentMismatch*>(&e) != nullptr) {
     return OneLine(e.what()) + hint;
   }
   if (dynamic_cast<const CLI::ExtrasError*>(&e) != nullptr) {
-    if (app.get_subcommands().empty()) {
-      return "unknown command; expected one of lookup, hash, show, status" + hint;
-    }
     for (const std::string& arg : args) {
-      if (LooksLikeOptionName(arg)) return "unknown option " + arg + hint;
+      if (LooksLikeOptionName(arg) && !IsKnownOption(arg)) return "unknown option " + arg + hint;
     }
     return "unexpected argument (a VALUE with spaces must be quoted as one argument)" + hint;
   }
@@ -70,43 +95,39 @@ constexpr const char* kHomeHelp =
     "the institution's HOME directory (default $DUANKA_HOME, else /var/lib/duanka); before or "
     "after the command";
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  EnsureStandardDescriptors();
+// Everything main() parses into, one struct per command.
+struct Parsed {
   std::optional<std::string> home;
-  CLI::App app{
-      "duanka: look identifiers up in the consortium's blocklist, read-only, from this node's "
-      "store. Exit codes: 0 listed, 1 not listed, 2 usage or invalid input, 3 operational "
-      "failure (HOME, store, pepper or audit log)."};
-  app.require_subcommand(1);
-  app.fallthrough();
-  app.add_option("--home", home, kHomeHelp);
-  app.footer("Example: duanka --home /var/lib/duanka lookup phone '+86 138 0013 8000'");
-
-  int code = kExitInvalid;
-  const std::string type_help = "identifier type: " + TypeNames();
-
-  // lookup TYPE VALUE | lookup --batch FILE
   LookupOptions lookup;
   std::optional<std::string> batch_file;
-  CLI::App* lookup_cmd = app.add_subcommand(
+  HashOptions hash;
+  ShowOptions show;
+  StatusOptions status;
+};
+
+// Each Add* declares one command. Only the command being run gets its options and help text
+// ("full"); the others are declared bare, by name and one-line description, which is all that
+// `duanka --help` shows of them. CLI11 allocates a few hundred bytes per option, and in this
+// process every fresh page of heap costs more than the lookup itself.
+CLI::App* AddLookup(CLI::App& app, Parsed& p, bool full) {
+  CLI::App* cmd = app.add_subcommand(
       "lookup", "is an identifier listed? one identifier, or a batch of TYPE,VALUE lines");
-  lookup_cmd->add_option("TYPE", lookup.type, type_help);
-  lookup_cmd->add_option("VALUE", lookup.value,
-                         "the identifier as typed (spaces, +86, full-width digits are fine); "
-                         "never logged, only the first 8 hex digits of its keyed hash are");
-  lookup_cmd->add_option("--purpose", lookup.purpose,
-                         "why you look, written to the audit log: " +
-                             duanka::node::AllPurposeNames() + " (default account-opening)");
-  lookup_cmd->add_flag("--json", lookup.json,
-                       "one JSON object (batch: one per line), as the daemon's HTTP API answers");
-  lookup_cmd->add_flag("--all", lookup.all,
-                       "also show revoked and expired entries (they never count as listed)");
-  lookup_cmd->add_option("--batch", batch_file,
-                         "FILE (or - for stdin) of TYPE,VALUE lines; one result line per input "
-                         "line, in order, summary on stderr");
-  lookup_cmd->footer(
+  if (!full) return cmd;
+  cmd->add_option("TYPE", p.lookup.type, "identifier type: " + TypeNames());
+  cmd->add_option("VALUE", p.lookup.value,
+                  "the identifier as typed (spaces, +86, full-width digits are fine); never "
+                  "logged, only the first 8 hex digits of its keyed hash are");
+  cmd->add_option("--purpose", p.lookup.purpose,
+                  "why you look, written to the audit log: " + duanka::node::AllPurposeNames() +
+                      " (default account-opening)");
+  cmd->add_flag("--json", p.lookup.json,
+                "one JSON object (batch: one per line), as the daemon's HTTP API answers");
+  cmd->add_flag("--all", p.lookup.all,
+                "also show revoked and expired entries (they never count as listed)");
+  cmd->add_option("--batch", p.batch_file,
+                  "FILE (or - for stdin) of TYPE,VALUE lines; one result line per input line, "
+                  "in order, summary on stderr");
+  cmd->footer(
       "Exit codes: 0 listed (batch: at least one line listed), 1 not listed, 2 usage or invalid "
       "input (a batch reports invalid lines on their own line and goes on), 3 operational "
       "failure. Every lookup is written to the audit log (purpose, OS user, type, first 8 hex "
@@ -116,32 +137,92 @@ int main(int argc, char** argv) {
       "  duanka lookup phone '+86 138 0013 8000' --purpose periodic-review\n"
       "  duanka lookup cn-id 11010519491231002X --json --all\n"
       "  duanka lookup --batch customers.csv > results.csv    (lines like phone,13800138000)");
+  return cmd;
+}
 
-  HashOptions hash;
-  CLI::App* hash_cmd = app.add_subcommand(
-      "hash", "print an identifier's canonical form and its subject (keyed hash) under the "
-              "current pepper epoch; reads no store, writes no audit line");
-  hash_cmd->add_option("TYPE", hash.type, type_help)->required();
-  hash_cmd->add_option("VALUE", hash.value, "the identifier as typed")->required();
-  hash_cmd->add_flag("--json", hash.json, "print {\"type\",\"canonical\",\"epoch\",\"subject\"}");
-  hash_cmd->footer("Exit codes: 0 done, 2 invalid input, 3 pepper missing.\n"
-                   "Example: duanka hash bank-card '6222 0212 3456 7890 128'");
+CLI::App* AddHash(CLI::App& app, Parsed& p, bool full) {
+  CLI::App* cmd = app.add_subcommand(
+      "hash",
+      "print an identifier's canonical form and its subject (keyed hash) under the "
+      "current pepper epoch; reads no store, writes no audit line");
+  if (!full) return cmd;
+  cmd->add_option("TYPE", p.hash.type, "identifier type: " + TypeNames())->required();
+  cmd->add_option("VALUE", p.hash.value, "the identifier as typed")->required();
+  cmd->add_flag("--json", p.hash.json, "print {\"type\",\"canonical\",\"epoch\",\"subject\"}");
+  cmd->footer(
+      "Exit codes: 0 done, 2 invalid input, 3 pepper missing.\n"
+      "Example: duanka hash bank-card '4111 1111 1111 1111'");
+  return cmd;
+}
 
-  ShowOptions show;
-  CLI::App* show_cmd = app.add_subcommand("show", "show one entry (or revocation) held in the store");
-  show_cmd->add_option("ENTRY_ID", show.entry, "ISSUER:SEQ, e.g. BANKA:42")->required();
-  show_cmd->add_flag("--json", show.json, "print the entry as JSON, as in lookup --json");
-  show_cmd->footer("Exit codes: 0 shown, 1 no such record held, 2 invalid ENTRY_ID, 3 operational.\n"
-                   "Example: duanka show BANKA:42 --json");
+CLI::App* AddShow(CLI::App& app, Parsed& p, bool full) {
+  CLI::App* cmd = app.add_subcommand("show", "show one entry (or revocation) held in the store");
+  if (!full) return cmd;
+  cmd->add_option("ENTRY_ID", p.show.entry, "ISSUER:SEQ, e.g. BANKA:42")->required();
+  cmd->add_flag("--json", p.show.json, "print the entry as JSON, as in lookup --json");
+  cmd->footer(
+      "Exit codes: 0 shown, 1 no such record held, 2 invalid ENTRY_ID, 3 operational.\n"
+      "Example: duanka show BANKA:42 --json");
+  return cmd;
+}
 
-  StatusOptions status;
-  CLI::App* status_cmd = app.add_subcommand(
-      "status", "the node's institution, every feed's head and when it last grew, counts per "
-                "issuer and state, forks held, bytes on disk");
-  status_cmd->add_flag("--json", status.json, "print one JSON object");
-  status_cmd->footer("Exit codes: 0 done, 3 operational.\nExample: duanka status --json");
+CLI::App* AddStatus(CLI::App& app, Parsed& p, bool full) {
+  CLI::App* cmd = app.add_subcommand(
+      "status",
+      "the node's institution, every feed's head and when it last grew, counts per "
+      "issuer and state, forks held, bytes on disk");
+  if (!full) return cmd;
+  cmd->add_flag("--json", p.status.json, "print one JSON object");
+  cmd->footer("Exit codes: 0 done, 3 operational.\nExample: duanka status --json");
+  return cmd;
+}
 
+// Runs the parsed lookup command: one identifier or a batch.
+int DispatchLookup(CLI::App* cmd, Parsed& p) {
+  p.lookup.home = p.home;
+  const bool has_type = cmd->count("TYPE") > 0;
+  const bool has_value = cmd->count("VALUE") > 0;
+  if (p.batch_file) {
+    if (has_type || has_value) {
+      return Fail(duanka::ErrorKind::kInvalidInput,
+                  "lookup: --batch takes its identifiers from the file; expected either "
+                  "TYPE VALUE or --batch FILE");
+    }
+    if (p.lookup.all) {
+      return Fail(duanka::ErrorKind::kInvalidInput,
+                  "lookup: --all is for one identifier; a batch reports active entries only");
+    }
+    return RunBatch(BatchOptions{p.home, *p.batch_file, p.lookup.purpose, p.lookup.json});
+  }
+  if (!has_type || !has_value) {
+    return Fail(duanka::ErrorKind::kInvalidInput,
+                std::string(has_type ? "VALUE" : "TYPE") +
+                    " is required; expected lookup TYPE VALUE or lookup --batch FILE; see "
+                    "duanka lookup --help");
+  }
+  return RunLookup(p.lookup);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  EnsureStandardDescriptors();
   const std::vector<std::string> args(argv + 1, argv + argc);
+  const std::string word = CommandWord(args);
+  Parsed p;
+  CLI::App app{
+      "duanka: look identifiers up in the consortium's blocklist, read-only, from this node's "
+      "store. Exit codes: 0 listed, 1 not listed, 2 usage or invalid input, 3 operational "
+      "failure (HOME, store, pepper or audit log)."};
+  app.require_subcommand(1);
+  app.fallthrough();
+  app.add_option("--home", p.home, kHomeHelp);
+  app.footer("Example: duanka --home /var/lib/duanka lookup phone '+86 138 0013 8000'");
+  CLI::App* lookup_cmd = AddLookup(app, p, word == "lookup");
+  CLI::App* hash_cmd = AddHash(app, p, word == "hash");
+  CLI::App* show_cmd = AddShow(app, p, word == "show");
+  CLI::App* status_cmd = AddStatus(app, p, word == "status");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -154,39 +235,18 @@ int main(int argc, char** argv) {
     return Fail(duanka::ErrorKind::kInvalidInput, UsageMessage(e, app, where, args));
   }
 
+  int code = kExitInvalid;
   if (lookup_cmd->parsed()) {
-    lookup.home = home;
-    const bool has_type = lookup_cmd->count("TYPE") > 0;
-    const bool has_value = lookup_cmd->count("VALUE") > 0;
-    if (batch_file) {
-      if (has_type || has_value) {
-        return Fail(duanka::ErrorKind::kInvalidInput,
-                    "lookup: --batch takes its identifiers from the file; expected either "
-                    "TYPE VALUE or --batch FILE");
-      }
-      if (lookup.all) {
-        return Fail(duanka::ErrorKind::kInvalidInput,
-                    "lookup: --all is for one identifier; a batch reports active entries only");
-      }
-      BatchOptions batch{home, *batch_file, lookup.purpose, lookup.json};
-      code = RunBatch(batch);
-    } else if (!has_type || !has_value) {
-      return Fail(duanka::ErrorKind::kInvalidInput,
-                  std::string(has_type ? "VALUE" : "TYPE") +
-                      " is required; expected lookup TYPE VALUE or lookup --batch FILE; see "
-                      "duanka lookup --help");
-    } else {
-      code = RunLookup(lookup);
-    }
+    code = DispatchLookup(lookup_cmd, p);
   } else if (hash_cmd->parsed()) {
-    hash.home = home;
-    code = RunHash(hash);
+    p.hash.home = p.home;
+    code = RunHash(p.hash);
   } else if (show_cmd->parsed()) {
-    show.home = home;
-    code = RunShow(show);
+    p.show.home = p.home;
+    code = RunShow(p.show);
   } else if (status_cmd->parsed()) {
-    status.home = home;
-    code = RunStatus(status);
+    p.status.home = p.home;
+    code = RunStatus(p.status);
   }
   std::fflush(stdout);
   return code;

@@ -17,9 +17,12 @@ std::string RevocationText(const protocol::Record& r, bool json) {
   const std::string reason(protocol::RevocationReasonName(body.reason));
   if (json) {
     nlohmann::json j = {
-        {"entry", r.id().ToString()},     {"issuer", r.issuer},
-        {"seq", r.seq},                   {"kind", "revocation"},
-        {"revokes", body.target.ToString()}, {"reason", reason},
+        {"entry", r.id().ToString()},
+        {"issuer", r.issuer},
+        {"seq", r.seq},
+        {"kind", "revocation"},
+        {"revokes", body.target.ToString()},
+        {"reason", reason},
         {"issued_at", node::IsoTime(r.issued_at)},
     };
     return j.dump() + "\n";

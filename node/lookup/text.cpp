@@ -3,7 +3,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <ctime>
 
 #include "node/common/audit.h"
 #include "protocol/identifier.h"
@@ -27,29 +26,14 @@ std::string TypeNames() {
   return out;
 }
 
-namespace {
-
-std::tm CstTm(int64_t unix_seconds) {
-  std::time_t t = static_cast<std::time_t>(unix_seconds + node::kChinaStandardTimeOffsetSeconds);
-  std::tm tm{};
-  ::gmtime_r(&t, &tm);
-  return tm;
-}
-
-}  // namespace
-
 std::string CstDate(int64_t unix_seconds) {
-  std::tm tm = CstTm(unix_seconds);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%d", &tm);
-  return buf;
+  return node::IsoTime(unix_seconds + node::kChinaStandardTimeOffsetSeconds).substr(0, 10);
 }
 
 std::string CstMinute(int64_t unix_seconds) {
-  std::tm tm = CstTm(unix_seconds);
-  char buf[40];
-  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M CST", &tm);
-  return buf;
+  // "2026-11-28T01:02:03Z" → "2026-11-28 09:02 CST"
+  std::string t = node::IsoTime(unix_seconds + node::kChinaStandardTimeOffsetSeconds);
+  return t.substr(0, 10) + " " + t.substr(11, 5) + " CST";
 }
 
 std::string Ago(int64_t seconds) {

@@ -87,4 +87,8 @@ std::string EntryKey(const std::string& issuer, uint64_t seq);
 std::string EncodeSignedRecord(const SignedRecord& record);
 std::optional<SignedRecord> DecodeSignedRecord(std::string_view bytes);
 
+// The evidence table's value: u32 length of the first encoded record, then both records.
+std::string EncodeEvidence(const SignedRecord& first, const SignedRecord& second);
+std::optional<Evidence> DecodeEvidence(std::string_view bytes);
+
 }  // namespace duanka::store::detail

@@ -1,4 +1,5 @@
 // Records: signing, verification, field ranges, authority and chains.
+#include <capnp/any.h>
 #include <capnp/message.h>
 #include <gtest/gtest.h>
 
@@ -202,6 +203,29 @@ TEST_F(RecordTest, NonCanonicalEncodingRefused) {
   std::string flat;
   for (auto seg : segments) flat.append(reinterpret_cast<const char*>(seg.begin()), seg.size() * 8);
   ExpectRefused(SignedRecord{flat, s.signature}, ErrorKind::kMalformed, "");
+}
+
+TEST_F(RecordTest, BytesOutsideTheKnownFieldsRefused) {
+  SignedRecord s = Sign(Entry(bank_a_, 1, Hash256{}), bank_a_);
+  // Set an unused bit of the root's data section and re-sign, keeping the message canonical.
+  capnp::MallocMessageBuilder builder;
+  kj::ArrayPtr<const capnp::word> words(reinterpret_cast<const capnp::word*>(s.bytes.data()),
+                                        s.bytes.size() / 8);
+  kj::ArrayPtr<const capnp::word> segs[1] = {words};
+  capnp::SegmentArrayMessageReader reader(kj::arrayPtr(segs, 1));
+  builder.setRoot(reader.getRoot<wire::Record>());
+  auto root = builder.getRoot<capnp::AnyStruct>();
+  auto data = root.getDataSection();
+  ASSERT_GE(data.size(), 8u);
+  data[5] ^= 0x40;  // word 0 holds version (bytes 0-1) and the union tag (2-3); 4-7 are padding
+  kj::Array<capnp::word> canonical =
+      capnp::canonicalize(builder.getRoot<wire::Record>().asReader());
+  SignedRecord odd;
+  odd.bytes.assign(reinterpret_cast<const char*>(canonical.begin()), canonical.size() * 8);
+  crypto::Signature sig = bank_a_.key.Sign(crypto::AsBytes(odd.bytes));
+  odd.signature.assign(reinterpret_cast<const char*>(sig.bytes.data()), 64);
+  ASSERT_NE(odd.bytes, s.bytes);
+  ExpectRefused(odd, ErrorKind::kMalformed, "outside");
 }
 
 TEST_F(RecordTest, UnknownSignerRefused) {

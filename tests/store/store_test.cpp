@@ -160,6 +160,40 @@ TEST_F(StoreTest, ForkedFeedIsFrozenWithEvidence) {
   EXPECT_EQ(store_->AllEvidence()->size(), 1u);
 }
 
+TEST_F(StoreTest, EvidenceFromAPeerFreezesAFeedNotYetHeld) {
+  auto r1 = bank_a_.Entry(TestSubject(1));
+  auto r2 = bank_a_.Entry(TestSubject(2));
+  auto r3 = bank_a_.Entry(TestSubject(3));
+  auto twin3 = bank_a_.Equivocate(3, protocol::RecordHash(r2), TestSubject(33));
+  Result<bool> added =
+      store_->AddEvidence(MustVerify(r3, trust_), MustVerify(twin3, trust_), kTestNow);
+  ASSERT_TRUE(added.ok()) << added.error().message;
+  EXPECT_TRUE(*added);
+  EXPECT_FALSE(*store_->AddEvidence(MustVerify(twin3, trust_), MustVerify(r3, trust_), kTestNow));
+  Head head = HeadOf("BANKA");
+  EXPECT_TRUE(head.frozen);
+  EXPECT_EQ(head.fork_seq, 3u);
+  EXPECT_EQ(head.seq, 0u);
+  // The history before the fork is still taken; nothing at or after it.
+  AppendResult r = Append({r1, r2, r3});
+  EXPECT_EQ(r.statuses, (std::vector<AppendStatus>{AppendStatus::kAppended, AppendStatus::kAppended,
+                                                   AppendStatus::kFrozen}));
+  Result<std::vector<Evidence>> evidence = store_->AllEvidence();
+  ASSERT_TRUE(evidence.ok());
+  ASSERT_EQ(evidence->size(), 1u);
+  EXPECT_NE(evidence->front().held.bytes, evidence->front().other.bytes);
+}
+
+TEST_F(StoreTest, EvidenceOfOneRecordTwiceRefused) {
+  auto r1 = bank_a_.Entry(TestSubject(1));
+  Result<bool> added =
+      store_->AddEvidence(MustVerify(r1, trust_), MustVerify(r1, trust_), kTestNow);
+  ASSERT_FALSE(added.ok());
+  EXPECT_EQ(added.error().kind, ErrorKind::kMalformed);
+  auto b1 = bank_b_.Entry(TestSubject(1));
+  EXPECT_FALSE(store_->AddEvidence(MustVerify(r1, trust_), MustVerify(b1, trust_), kTestNow).ok());
+}
+
 TEST_F(StoreTest, OwnFeedFrozenRefusesAppendOwn) {
   auto r1 = bank_a_.Entry(TestSubject(1));
   Append({r1});

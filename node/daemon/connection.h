@@ -1,0 +1,129 @@
+// The network layer: one TLS 1.3 connection to a peer node. It knows bytes, frames and peers,
+// never records: finished frames go to a ConnectionHandler (the sync layer), which gives them
+// meaning. Nothing from the peer is read as a frame before its certificate has been verified.
+//
+// Threads: all of a connection's I/O runs on its own strand; Send() and Close() may be called
+// from any thread.
+#pragma once
+
+#include <utility>  // Boost 1.74's asio/awaitable.hpp needs it first on GCC 12
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <chrono>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "crypto/pki.h"
+#include "protocol/frame.h"
+
+namespace duanka::daemon {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+using TlsStream = asio::ssl::stream<tcp::socket>;
+
+struct ConnectionOptions {
+  size_t max_frame_bytes = protocol::kDefaultMaxFrameBytes;
+  std::chrono::milliseconds handshake_timeout{10000};
+  std::chrono::milliseconds idle_timeout{45000};
+  std::chrono::milliseconds shutdown_timeout{3000};
+  size_t max_send_queue_bytes = 64 << 20;
+};
+
+class Connection;
+
+// Implemented by the sync layer. Called on the connection's strand.
+class ConnectionHandler {
+ public:
+  virtual ~ConnectionHandler() = default;
+  // The handshake is done and the peer's certificate verified. To refuse the peer (too many
+  // connections, penalised), call c->Close(reason). Frames may follow at once.
+  virtual void OnOpen(const std::shared_ptr<Connection>& c) = 0;
+  virtual void OnFrame(const std::shared_ptr<Connection>& c, std::string payload) = 0;
+  // Called exactly once for every connection that was opened.
+  virtual void OnClose(const std::shared_ptr<Connection>& c, const std::string& reason) = 0;
+};
+
+// Why a connection failed before it opened, for penalties and logs.
+struct HandshakeFailure {
+  std::string address;
+  std::string reason;
+  bool peer_misbehaved;  // garbage or an untrusted certificate, not a timeout or reset
+};
+
+class Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  enum class Side { kClient, kServer };
+
+  // REQUIRES: socket was made on a strand (asio::make_strand), which all its I/O then runs on.
+  Connection(tcp::socket socket, asio::ssl::context& tls, const crypto::TrustStore& trust,
+             ConnectionOptions options, Side side, ConnectionHandler& handler);
+
+  // Runs the TLS handshake (within handshake_timeout), verifies the peer's certificate, then
+  // reads frames until the peer leaves, misbehaves, goes idle or Close() is called.
+  // on_failure is called (instead of the handler) when the connection never opened.
+  void Start(std::function<void(const HandshakeFailure&)> on_failure);
+
+  // Called once when the connection ends, opened or not (after OnClose): dialers reconnect and
+  // the listener counts inbound connections with it. Set before Start().
+  void SetOnTerminated(std::function<void()> f) { on_terminated_ = std::move(f); }
+
+  // Queues one frame with this payload. A peer that lets more than max_send_queue_bytes pile up
+  // is too slow to keep: the connection closes rather than letting it hold memory or others up.
+  void Send(std::string payload);
+
+  // Closes politely: queued frames are flushed, then TLS close_notify, all within
+  // shutdown_timeout; a silent peer is then cut off. Idempotent.
+  void Close(std::string reason);
+
+  const std::string& institution() const { return peer_.institution; }
+  const crypto::CertificateInfo& peer() const { return peer_; }
+  const std::string& address() const { return address_; }
+  Side side() const { return side_; }
+  std::chrono::steady_clock::time_point opened_at() const { return opened_at_; }
+
+ private:
+  // Takes `self` as a parameter, not from shared_from_this() in its body: the coroutine's frame
+  // then owns the connection from the moment Start() spawns it, although its body runs later on
+  // the strand (the listener drops its own reference as soon as Start() returns).
+  asio::awaitable<void> Run(std::shared_ptr<Connection> self,
+                            std::function<void(const HandshakeFailure&)> on_failure);
+  asio::awaitable<void> ReadFrames();
+  asio::awaitable<void> WriteLoop();
+  asio::awaitable<void> Watchdog();
+  asio::awaitable<void> Shutdown();
+  void Terminate(const std::string& reason);
+
+  asio::any_io_executor strand_;  // the socket's executor: a strand made by the listener/dialer
+  TlsStream stream_;
+  const crypto::TrustStore& trust_;
+  ConnectionOptions options_;
+  Side side_;
+  ConnectionHandler& handler_;
+  std::string address_;
+  crypto::CertificateInfo peer_;
+  std::chrono::steady_clock::time_point opened_at_{};
+
+  // Everything below is touched on the strand only.
+  protocol::FrameDecoder decoder_;
+  std::deque<std::string> send_queue_;  // encoded frames
+  size_t send_queue_bytes_ = 0;
+  asio::steady_timer send_signal_;  // wakes the write loop
+  asio::steady_timer watchdog_;
+  std::chrono::steady_clock::time_point deadline_;
+  bool opened_ = false;
+  bool closing_ = false;
+  bool closed_ = false;
+  std::string close_reason_;
+  std::function<void()> on_terminated_;
+};
+
+}  // namespace duanka::daemon

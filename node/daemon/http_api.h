@@ -1,0 +1,71 @@
+// The daemon's local HTTP API (Boost.Beast), on `api` (loopback by default):
+//   POST /v1/lookup        {"type","value","purpose"} → the same JSON as `duanka lookup --json`
+//   POST /v1/lookup/batch  {"purpose","items":[{"type","value"},…]} → {"results":[…]} (bounded)
+//   GET  /v1/status        institution, feeds, peers, counts
+//   GET  /metrics          Prometheus text format
+//   GET  /healthz          200 "ok" while the store is readable
+// Every lookup is audited as in the CLI (user = the API client: its address, or "token" when a
+// bearer token is configured). Invalid input or a missing purpose → 400 with {"error": "…"}.
+#pragma once
+
+#include <utility>  // Boost 1.74's asio/awaitable.hpp needs it first on GCC 12
+
+#include <boost/asio/io_context.hpp>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "crypto/result.h"
+#include "node/common/audit.h"
+#include "node/common/lookup.h"
+#include "node/daemon/metrics.h"
+
+namespace duanka::daemon {
+
+struct ApiOptions {
+  std::string listen = "127.0.0.1:7480";  // HOST:PORT
+  // When set, every request must carry "Authorization: Bearer <token>" (401 otherwise). Required
+  // by the daemon when `listen` is not a loopback address.
+  std::optional<std::string> bearer_token;
+  size_t max_body_bytes = 1 << 20;  // a lookup body is ~100 bytes; a batch is bounded below
+  size_t max_batch_items = 10000;   // items per /v1/lookup/batch request
+  // Reading one request, headers and body (from the connection's start for the first request,
+  // else from its first byte), and writing one reply: a silent or slow client is dropped.
+  int request_timeout_ms = 10000;
+  int idle_timeout_ms = 60000;    // a keep-alive connection with no request is closed
+  size_t max_connections = 1024;  // beyond it a connection gets a 503 and is closed
+};
+
+// What the API answers from; the daemon provides it. Called on the API's threads.
+struct ApiBackend {
+  const node::Lookuper* lookuper = nullptr;
+  const node::AuditLog* audit = nullptr;
+  Metrics* metrics = nullptr;
+  std::function<int64_t()> now;                     // Unix seconds
+  std::function<std::string()> status_json;         // GET /v1/status body
+  std::function<std::string()> metrics_text;        // GET /metrics body
+  std::function<bool()> healthy;                    // GET /healthz
+  std::function<std::vector<store::Head>()> heads;  // freshness in lookup answers
+};
+
+class ApiServer {
+ public:
+  // `io` must outlive the server (the destructor posts Stop() to it).
+  ApiServer(boost::asio::io_context& io, ApiOptions options, ApiBackend backend);
+  ~ApiServer();
+  // Binds and starts accepting. kInvalidInput for a bad address, kIo if it cannot bind.
+  Status Start();
+  // Stops accepting and closes idle connections; requests in progress finish.
+  void Stop();
+  // The bound port (useful with port 0 in tests).
+  uint16_t port() const;
+
+ private:
+  struct Impl;
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace duanka::daemon

@@ -1,0 +1,36 @@
+// What crosses between the HTTP connection (http_session: bytes, limits, timeouts) and the API
+// that gives requests meaning (http_router, http_lookup): a parsed request in, a reply out. Neither
+// side sees the other's types, so the API can be driven without sockets.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace duanka::daemon {
+
+// A parsed HTTP request. Views into the connection's buffers, valid during the Handle call only.
+struct ApiRequest {
+  std::string_view method;         // "GET", "POST", …
+  std::string_view target;         // "/v1/lookup", possibly with "?query"
+  std::string_view authorization;  // the Authorization header, empty if absent
+  std::string_view body;
+  std::string_view client;  // the peer's address, e.g. "127.0.0.1"
+};
+
+inline constexpr std::string_view kContentTypeJson = "application/json";
+inline constexpr std::string_view kContentTypeText = "text/plain; charset=utf-8";
+// The Prometheus text exposition format's own content type.
+inline constexpr std::string_view kContentTypeMetrics = "text/plain; version=0.0.4; charset=utf-8";
+
+struct ApiReply {
+  unsigned status = 200;
+  std::string_view content_type = kContentTypeJson;  // static storage
+  std::string body;
+  std::string_view allow;         // the Allow header of a 405, static storage
+  bool www_authenticate = false;  // a 401's "WWW-Authenticate: Bearer"
+};
+
+// {"error":"<message>"} and a newline: every error the API answers has this one-line shape.
+ApiReply ErrorReply(unsigned status, std::string_view message);
+
+}  // namespace duanka::daemon

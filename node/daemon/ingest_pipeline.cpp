@@ -1,0 +1,256 @@
+#include "node/daemon/ingest_pipeline.h"
+
+#include <algorithm>
+#include <chrono>
+
+namespace duanka::daemon {
+
+std::shared_ptr<const protocol::Trust> TrustHolder::Get() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return trust_;
+}
+
+void TrustHolder::Add(const std::vector<protocol::Signer>& signers) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto next = std::make_shared<protocol::Trust>(*trust_);
+  for (const protocol::Signer& s : signers) next->Add(s);
+  trust_ = std::move(next);
+}
+
+struct IngestPipeline::Verified {
+  std::vector<protocol::VerifiedRecord> records;  // empty for evidence
+  std::optional<Error> refused;                   // verification's verdict on the rest
+  std::optional<std::pair<protocol::VerifiedRecord, protocol::VerifiedRecord>> evidence;
+  Done done;
+  unsigned rounds_waited = 0;
+};
+
+namespace {
+
+// The verified prefix of a run and why it stopped: one signature for the whole run when it is
+// sound, each record on its own to find the first bad one when it is not.
+void VerifyRun(const std::vector<protocol::SignedRecord>& run, const protocol::Trust& trust,
+               const protocol::VerifyOptions& options, std::vector<protocol::VerifiedRecord>& out,
+               std::optional<Error>& refused) {
+  Result<std::vector<protocol::VerifiedRecord>> chain = protocol::VerifyChain(run, trust, options);
+  if (chain) {
+    out = std::move(*chain);
+    return;
+  }
+  for (const protocol::SignedRecord& s : run) {
+    Result<protocol::VerifiedRecord> v = protocol::Verify(s, trust, options);
+    if (!v) {
+      refused = std::move(v).error();
+      return;
+    }
+    if (!out.empty() &&
+        (v->record().issuer != out.back().record().issuer ||
+         v->record().seq != out.back().record().seq + 1 || v->record().prev != out.back().hash())) {
+      refused = MakeError(ErrorKind::kMalformed, "record " + v->record().id().ToString() +
+                                                     ": does not follow " +
+                                                     out.back().record().id().ToString());
+      return;
+    }
+    out.push_back(std::move(*v));
+  }
+  refused = std::move(chain).error();
+}
+
+}  // namespace
+
+IngestPipeline::IngestPipeline(store::Store& store, const TrustHolder& trust, Metrics& metrics,
+                               std::function<int64_t()> now, IngestOptions options)
+    : store_(store), trust_(trust), metrics_(metrics), now_(std::move(now)), options_(options) {
+  for (unsigned i = 0; i < std::max(1u, options_.verify_threads); ++i) {
+    verifiers_.emplace_back([this] {
+      std::unique_lock<std::mutex> lock(mutex_);
+      for (;;) {
+        work_ready_.wait(lock, [this] { return stopping_ || !verify_queue_.empty(); });
+        if (verify_queue_.empty()) return;  // stopping and drained
+        std::function<void()> job = std::move(verify_queue_.front());
+        verify_queue_.pop_front();
+        ++in_verification_;
+        lock.unlock();
+        job();
+        lock.lock();
+        --in_verification_;
+        commit_ready_.notify_one();
+      }
+    });
+  }
+  writer_ = std::thread([this] { WriterLoop(); });
+}
+
+IngestPipeline::~IngestPipeline() {
+  Stop();
+}
+
+void IngestPipeline::Submit(std::vector<protocol::SignedRecord> records, Done done) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (stopping_) return;
+  verify_queue_.push_back([this, records = std::move(records), done = std::move(done)]() mutable {
+    VerifyOne(std::move(records), std::move(done));
+  });
+  work_ready_.notify_one();
+}
+
+void IngestPipeline::SubmitEvidence(protocol::SignedRecord a, protocol::SignedRecord b, Done done) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (stopping_) return;
+  verify_queue_.push_back([this, a = std::move(a), b = std::move(b), done = std::move(done)] {
+    auto v = std::make_unique<Verified>();
+    v->done = done;
+    std::shared_ptr<const protocol::Trust> trust = trust_.Get();
+    protocol::VerifyOptions options{now_()};
+    // Evidence must stand on its own: each record's own signature, not a chain's.
+    Result<protocol::VerifiedRecord> va = protocol::Verify(a, *trust, options);
+    Result<protocol::VerifiedRecord> vb = protocol::Verify(b, *trust, options);
+    if (!va || !vb) {
+      v->refused = va ? vb.error() : va.error();
+    } else {
+      v->evidence.emplace(std::move(*va), std::move(*vb));
+    }
+    std::lock_guard<std::mutex> inner(mutex_);
+    commit_queue_.push_back(std::move(v));
+  });
+  work_ready_.notify_one();
+}
+
+void IngestPipeline::VerifyOne(std::vector<protocol::SignedRecord> records, Done done) {
+  auto v = std::make_unique<Verified>();
+  v->done = std::move(done);
+  std::shared_ptr<const protocol::Trust> trust = trust_.Get();
+  VerifyRun(records, *trust, protocol::VerifyOptions{now_()}, v->records, v->refused);
+  std::lock_guard<std::mutex> lock(mutex_);
+  commit_queue_.push_back(std::move(v));
+}
+
+void IngestPipeline::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (stopping_ && !writer_.joinable()) return;
+    stopping_ = true;
+  }
+  work_ready_.notify_all();
+  for (std::thread& t : verifiers_) {
+    if (t.joinable()) t.join();
+  }
+  commit_ready_.notify_all();
+  if (writer_.joinable()) writer_.join();
+}
+
+void IngestPipeline::WriterLoop() {
+  std::unique_lock<std::mutex> lock(mutex_);
+  // Batches waiting for their predecessors are retried at least this often.
+  static constexpr std::chrono::milliseconds kWaitingRetry{20};
+  for (;;) {
+    auto ready = [this] {
+      return !commit_queue_.empty() ||
+             (stopping_ && verify_queue_.empty() && in_verification_ == 0);
+    };
+    if (waiting_.empty()) {
+      commit_ready_.wait(lock, ready);
+    } else {
+      commit_ready_.wait_for(lock, kWaitingRetry, ready);
+    }
+    if (commit_queue_.empty() && waiting_.empty()) break;  // stopping, all committed
+    if (commit_queue_.empty() && stopping_) break;
+    std::vector<std::unique_ptr<Verified>> round = std::move(commit_queue_);
+    commit_queue_.clear();
+    lock.unlock();
+    CommitRound(round);
+    lock.lock();
+  }
+  // Batches still waiting for their predecessors will not get them now.
+  for (auto& w : waiting_) {
+    BatchOutcome outcome;
+    outcome.refused = MakeError(ErrorKind::kGap, "shutting down before earlier records arrived");
+    w->done(outcome);
+  }
+  waiting_.clear();
+}
+
+void IngestPipeline::CommitRound(std::vector<std::unique_ptr<Verified>>& round) {
+  const int64_t now = now_();
+  // Evidence first; then record batches, with the ones that waited for predecessors, in feed
+  // order so that consecutive batches of one feed link up inside the one transaction.
+  std::vector<std::unique_ptr<Verified>> batches;
+  for (auto& v : round) {
+    if (v->evidence) {
+      BatchOutcome outcome;
+      Result<bool> added = store_.AddEvidence(v->evidence->first, v->evidence->second, now);
+      if (!added) {
+        outcome.refused = added.error();
+      } else if (*added) {
+        outcome.forks = 1;
+        metrics_.CountFork();
+      }
+      v->done(outcome);
+    } else {
+      batches.push_back(std::move(v));
+    }
+  }
+  for (auto& w : waiting_) batches.push_back(std::move(w));
+  waiting_.clear();
+  auto key = [](const std::unique_ptr<Verified>& v) {
+    return v->records.empty() ? std::make_pair(std::string(), uint64_t{0})
+                              : std::make_pair(v->records.front().record().issuer,
+                                               v->records.front().record().seq);
+  };
+  std::stable_sort(batches.begin(), batches.end(),
+                   [&](const auto& a, const auto& b) { return key(a) < key(b); });
+
+  std::vector<protocol::VerifiedRecord> all;
+  std::vector<size_t> offsets;
+  for (auto& b : batches) {
+    offsets.push_back(all.size());
+    for (auto& r : b->records) all.push_back(std::move(r));
+  }
+  Result<store::AppendResult> appended = store_.Append(all, now);
+  for (size_t i = 0; i < batches.size(); ++i) {
+    Verified& b = *batches[i];
+    size_t begin = offsets[i];
+    size_t end = i + 1 < offsets.size() ? offsets[i + 1] : all.size();
+    BatchOutcome outcome;
+    if (!appended) {
+      outcome.refused = appended.error();
+      b.done(outcome);
+      continue;
+    }
+    for (size_t j = begin; j < end; ++j) {
+      store::AppendStatus s = appended->statuses[j];
+      if (s == store::AppendStatus::kAppended) ++outcome.appended;
+      if (s == store::AppendStatus::kDuplicate) ++outcome.duplicates;
+      if (s == store::AppendStatus::kForked) {
+        ++outcome.forks;
+        metrics_.CountFork();
+      }
+      if (outcome.refused) continue;
+      const protocol::Record& r = all[j].record();
+      if (s == store::AppendStatus::kGap) {
+        outcome.refused = MakeError(
+            ErrorKind::kGap, "record " + r.id().ToString() + ": earlier records are missing");
+      } else if (s == store::AppendStatus::kConflict) {
+        outcome.refused = MakeError(ErrorKind::kConflict, "record " + r.id().ToString() +
+                                                              ": does not link to the held head");
+      } else if (s == store::AppendStatus::kFrozen) {
+        outcome.refused = MakeError(ErrorKind::kFrozen, "record " + r.id().ToString() +
+                                                            ": the feed is frozen after a fork");
+      }
+    }
+    bool whole_batch_early = end > begin && appended->statuses[begin] == store::AppendStatus::kGap;
+    if (whole_batch_early && b.rounds_waited < options_.gap_patience_rounds &&
+        waiting_.size() < options_.max_waiting_batches) {
+      // Give it back its records and let it wait for the batch before it.
+      for (size_t j = begin; j < end; ++j) b.records.push_back(std::move(all[j]));
+      ++b.rounds_waited;
+      waiting_.push_back(std::move(batches[i]));
+      continue;
+    }
+    metrics_.CountRecordsAppended(outcome.appended);
+    if (!outcome.refused) outcome.refused = b.refused;
+    b.done(outcome);
+  }
+}
+
+}  // namespace duanka::daemon

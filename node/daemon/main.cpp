@@ -1,0 +1,285 @@
+// duankad: an institution's node. main() wires the store, the trust anchors, the clock, the TLS
+// context, the sync layer and the HTTP API, and passes them in; nothing here is a singleton.
+#include <utility>  // Boost 1.74's asio/awaitable.hpp needs it first on GCC 12
+
+#include <CLI/CLI.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "node/common/audit.h"
+#include "node/common/config.h"
+#include "node/common/identity.h"
+#include "node/common/lookup.h"
+#include "node/daemon/http_api.h"
+#include "node/daemon/ingest_pipeline.h"
+#include "node/daemon/links.h"
+#include "node/daemon/log.h"
+#include "node/daemon/metrics.h"
+#include "node/daemon/store_watch.h"
+#include "node/daemon/sync.h"
+
+namespace duanka::daemon {
+namespace {
+
+constexpr int kExitOk = 0;
+constexpr int kExitInvalid = 2;
+constexpr int kExitFailure = 3;
+// /v1/status and /metrics count expired entries with a pass over the index; a scrape every few
+// seconds must not turn into a full scan each time.
+constexpr int64_t kStatsCacheSeconds = 5;
+// A bearer token file holds one line; anything longer is not a token.
+constexpr size_t kMaxTokenFileBytes = 4096;
+
+int Fail(int code, const std::string& message) {
+  LogError("{}", message);
+  return code;
+}
+
+bool IsLoopback(const std::string& host_port) {
+  Result<std::pair<std::string, uint16_t>> hp = SplitHostPort(host_port);
+  if (!hp) return false;
+  boost::system::error_code ec;
+  auto address = boost::asio::ip::make_address(hp->first, ec);
+  return !ec && address.is_loopback();
+}
+
+// The statistics, recomputed at most every kStatsCacheSeconds.
+class StatsCache {
+ public:
+  StatsCache(const store::Store& store, std::function<int64_t()> now)
+      : store_(store), now_(std::move(now)) {}
+  store::Stats Get() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    int64_t now = now_();
+    if (now - computed_at_ >= kStatsCacheSeconds) {
+      Result<store::Stats> s = store_.GetStats(now);
+      if (s) {
+        stats_ = std::move(*s);
+        computed_at_ = now;
+      }
+    }
+    return stats_;
+  }
+
+ private:
+  const store::Store& store_;
+  std::function<int64_t()> now_;
+  std::mutex mutex_;
+  store::Stats stats_;
+  int64_t computed_at_ = 0;
+};
+
+int Run(const std::filesystem::path& home) {
+  Result<node::Config> config = node::LoadConfig(home);
+  if (!config) {
+    return Fail(config.error().kind == ErrorKind::kNotFound ? kExitFailure : kExitInvalid,
+                config.error().message);
+  }
+  const node::DaemonLimits& limits = config->limits;
+  std::function<int64_t()> now = node::SystemNow;
+
+  Result<crypto::TrustStore> ca = node::LoadTrustStore(*config);
+  if (!ca) return Fail(kExitFailure, ca.error().message);
+  Result<crypto::Pepper> pepper = crypto::Pepper::Load(config->pepper);
+  if (!pepper) return Fail(kExitFailure, pepper.error().message);
+  store::Options store_options;
+  store_options.path = config->store;
+  store_options.initial_map_bytes = config->store_settings.initial_map_mb << 20;
+  store_options.max_map_bytes = config->store_settings.max_map_gb << 30;
+  Result<std::unique_ptr<store::Store>> opened = store::Store::Open(store_options);
+  if (!opened) return Fail(kExitFailure, opened.error().message);
+  store::Store& store = **opened;
+
+  // Signers: every certificate held, and our own.
+  TrustHolder trust;
+  {
+    protocol::Trust initial;
+    Result<std::vector<std::string>> certs = store.Certificates();
+    if (!certs) return Fail(kExitFailure, certs.error().message);
+    for (const Error& e : node::AddSigners(*ca, *certs, initial)) {
+      LogWarn("a stored certificate is no longer trusted: {}", e.message);
+    }
+    if (std::filesystem::exists(config->signing_cert)) {
+      Result<std::string> pem = crypto::ReadFile(config->signing_cert, kMaxTokenFileBytes * 16);
+      Result<std::vector<std::string>> der =
+          pem ? crypto::PemCertificatesToDer(*pem) : Result<std::vector<std::string>>(pem.error());
+      if (der) {
+        for (const Error& e : node::AddSigners(*ca, *der, initial)) {
+          LogWarn("our signing certificate is not trusted: {}", e.message);
+        }
+        Result<crypto::CertificateInfo> info =
+            ca->Verify(der->front(), crypto::CertKind::kSigning, std::nullopt);
+        if (info) (void)store.PutCertificate(protocol::KeyId(info->public_key), der->front());
+      }
+    }
+    std::vector<protocol::Signer> signers;
+    Result<std::vector<std::string>> all = store.Certificates();
+    for (const std::string& der : all ? *all : std::vector<std::string>{}) {
+      Result<crypto::CertificateInfo> info =
+          ca->Verify(der, crypto::CertKind::kSigning, std::nullopt);
+      if (info) signers.push_back(node::SignerOf(*info));
+    }
+    trust.Add(signers);
+  }
+
+  Result<ssl_ctx_st*> tls_native = crypto::CreateTlsContext(*ca, config->tls_cert, config->tls_key);
+  if (!tls_native) return Fail(kExitFailure, tls_native.error().message);
+  boost::asio::ssl::context tls(*tls_native);
+
+  std::optional<std::string> token;
+  if (std::filesystem::exists(config->api_token)) {
+    Result<std::string> text = crypto::ReadFile(config->api_token, kMaxTokenFileBytes);
+    if (!text) return Fail(kExitFailure, text.error().message);
+    std::string t = *text;
+    while (!t.empty() && (t.back() == '\n' || t.back() == '\r' || t.back() == ' ')) t.pop_back();
+    if (t.empty()) return Fail(kExitInvalid, config->api_token.string() + " is empty");
+    token = t;
+  }
+  if (!IsLoopback(config->network.api) && !token) {
+    return Fail(kExitInvalid, "network.api " + config->network.api +
+                                  " is not a loopback address: create a bearer token file " +
+                                  config->api_token.string() + " first");
+  }
+
+  boost::asio::io_context net_io;
+  boost::asio::io_context api_io;
+  Metrics metrics;
+  IngestPipeline ingest(store, trust, metrics, now, IngestOptions{limits.verify_threads});
+  SyncOptions sync_options{config->institution, ca->consortium(), pepper->epochs(), limits};
+  Sync sync(net_io, store, *ca, trust, ingest, metrics, sync_options, now);
+
+  ConnectionOptions connection_options;
+  connection_options.max_frame_bytes = limits.max_frame_bytes;
+  connection_options.handshake_timeout = std::chrono::milliseconds(limits.handshake_timeout_ms);
+  connection_options.idle_timeout = std::chrono::milliseconds(limits.idle_timeout_ms);
+  connection_options.shutdown_timeout = std::chrono::milliseconds(limits.shutdown_timeout_ms);
+  connection_options.max_send_queue_bytes = limits.max_send_queue_bytes;
+  LinkContext links{net_io, tls, *ca, connection_options, sync, metrics};
+
+  std::unique_ptr<Listener> listener;
+  if (!config->network.listen.empty()) {
+    listener = std::make_unique<Listener>(links, limits.max_inbound_connections);
+    Status s = listener->Start(config->network.listen);
+    if (!s)
+      return Fail(s.error().kind == ErrorKind::kIo ? kExitFailure : kExitInvalid,
+                  s.error().message);
+  }
+  std::vector<std::unique_ptr<Dialer>> dialers;
+  for (const std::string& peer : config->network.peers) {
+    dialers.push_back(std::make_unique<Dialer>(
+        links, peer,
+        BackoffOptions{std::chrono::milliseconds(limits.reconnect_min_ms),
+                       std::chrono::milliseconds(limits.reconnect_max_ms)}));
+  }
+
+  StoreWatch watch(net_io, config->store, [&sync] { sync.OnLocalChange(); });
+  if (Status s = watch.Start(); !s) return Fail(kExitFailure, s.error().message);
+
+  StatsCache stats(store, now);
+  node::Lookuper lookuper(store, *pepper);
+  node::AuditLog audit(config->audit_log);
+  ApiOptions api_options;
+  api_options.listen = config->network.api;
+  api_options.bearer_token = token;
+  api_options.max_batch_items = limits.max_api_batch_items;
+  ApiBackend backend;
+  backend.lookuper = &lookuper;
+  backend.audit = &audit;
+  backend.metrics = &metrics;
+  backend.now = now;
+  backend.heads = [&store] {
+    Result<std::vector<store::Head>> h = store.Heads();
+    return h ? *h : std::vector<store::Head>{};
+  };
+  backend.metrics_text = [&] { return metrics.Render(stats.Get()); };
+  backend.healthy = [&store] { return store.Heads().ok(); };
+  backend.status_json = [&] {
+    store::Stats s = stats.Get();
+    nlohmann::json feeds = nlohmann::json::array();
+    for (const store::IssuerStats& i : s.issuers) {
+      feeds.push_back({{"issuer", i.issuer},
+                       {"records", i.records},
+                       {"entries", i.entries},
+                       {"active", i.active_entries},
+                       {"revoked", i.revoked_entries},
+                       {"expired", i.expired_entries},
+                       {"frozen", i.frozen},
+                       {"last_grew_at", node::IsoTime(i.last_grew_at)}});
+    }
+    nlohmann::json j = {{"institution", config->institution},
+                        {"consortium", ca->consortium()},
+                        {"feeds", feeds},
+                        {"peers", nlohmann::json::parse(sync.PeersJson())},
+                        {"pending_revocations", s.pending_revocations},
+                        {"evidence", s.evidence},
+                        {"store_bytes", s.bytes_on_disk}};
+    return j.dump();
+  };
+  ApiServer api(api_io, api_options, backend);
+  if (Status s = api.Start(); !s) {
+    return Fail(s.error().kind == ErrorKind::kIo ? kExitFailure : kExitInvalid, s.error().message);
+  }
+
+  sync.Start();
+  for (auto& d : dialers) d->Start();
+  LogInfo("duankad {} of {} started: peers on {}, API on {}, {} peer(s) to dial",
+          config->institution, ca->consortium(),
+          config->network.listen.empty() ? "(not listening)" : config->network.listen,
+          config->network.api, dialers.size());
+
+  // SIGTERM/SIGINT: stop accepting, finish the batch in hand, close peers within the deadline.
+  boost::asio::signal_set signals(net_io, SIGTERM, SIGINT);
+  boost::asio::steady_timer stop_timer(net_io);
+  signals.async_wait([&](boost::system::error_code ec, int signal) {
+    if (ec) return;
+    LogInfo("signal {}: stopping", signal);
+    if (listener) listener->Stop();
+    for (auto& d : dialers) d->Stop();
+    watch.Stop();
+    api.Stop();
+    sync.Stop();
+    stop_timer.expires_after(std::chrono::milliseconds(limits.shutdown_timeout_ms) +
+                             std::chrono::milliseconds(200));
+    stop_timer.async_wait([&](boost::system::error_code) {
+      net_io.stop();
+      api_io.stop();
+    });
+  });
+
+  std::vector<std::thread> threads;
+  for (uint32_t i = 0; i < limits.api_threads; ++i) threads.emplace_back([&] { api_io.run(); });
+  for (uint32_t i = 1; i < limits.api_threads; ++i) threads.emplace_back([&] { net_io.run(); });
+  net_io.run();
+  api_io.stop();
+  for (std::thread& t : threads) t.join();
+  ingest.Stop();
+  LogInfo("stopped");
+  return kExitOk;
+}
+
+}  // namespace
+}  // namespace duanka::daemon
+
+int main(int argc, char** argv) {
+  duanka::crypto::EnsureInitialized();
+  CLI::App app{"duankad: an institution's duanka node (peer sync over mutual TLS, local HTTP API)"};
+  std::optional<std::string> home;
+  bool verbose = false;
+  app.add_option("--home", home,
+                 "the institution's HOME (default $DUANKA_HOME, else /var/lib/duanka)");
+  app.add_flag("--verbose", verbose, "debug logging");
+  app.footer("Example: duankad --home /var/lib/duanka");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::cerr << "duankad: " << e.what() << "; see duankad --help\n";
+    return 2;
+  }
+  duanka::daemon::InitLog(verbose);
+  return duanka::daemon::Run(duanka::node::ResolveHome(home));
+}

@@ -1,0 +1,237 @@
+// Metrics: relaxed atomic counters, rendered on demand in the Prometheus text exposition format
+// (version 0.0.4): a HELP and a TYPE line per family, then one sample per line.
+#include "node/daemon/metrics.h"
+
+#include <charconv>
+#include <cmath>
+#include <string_view>
+
+namespace duanka::daemon {
+namespace {
+
+constexpr std::array<const char*, kRejectReasons> kRejectReasonNames = {"malformed", "unauthorized",
+                                                                        "chain_break", "frozen"};
+
+constexpr double kNanosecondsPerSecond = 1e9;
+
+// Label values may hold any UTF-8; the format requires \, " and newline to be escaped.
+void AppendLabelValue(std::string& out, std::string_view value) {
+  for (char c : value) {
+    switch (c) {
+      case '\\':
+        out += "\\\\";
+        break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      default:
+        out += c;
+    }
+  }
+}
+
+void AppendNumber(std::string& out, uint64_t v) {
+  char buf[24];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  out.append(buf, end);
+}
+
+void AppendNumber(std::string& out, int64_t v) {
+  char buf[24];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  out.append(buf, end);
+}
+
+// Shortest fixed notation that reads back exactly: bucket bounds print as "0.000005", not "5e-06".
+void AppendNumber(std::string& out, double v) {
+  char buf[64];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::fixed);
+  out.append(buf, ec == std::errc() ? end : buf);
+}
+
+void AppendFamily(std::string& out, std::string_view name, std::string_view type,
+                  std::string_view help) {
+  out += "# HELP ";
+  out += name;
+  out += ' ';
+  out += help;
+  out += "\n# TYPE ";
+  out += name;
+  out += ' ';
+  out += type;
+  out += '\n';
+}
+
+// name{k1="v1",k2="v2"} — labels are (key, value) pairs; none renders the bare name.
+struct Label {
+  std::string_view key;
+  std::string_view value;
+};
+
+template <typename T>
+void AppendSample(std::string& out, std::string_view name, std::initializer_list<Label> labels,
+                  T value) {
+  out += name;
+  if (labels.size() > 0) {
+    out += '{';
+    bool first = true;
+    for (const Label& l : labels) {
+      if (!first) out += ',';
+      first = false;
+      out += l.key;
+      out += "=\"";
+      AppendLabelValue(out, l.value);
+      out += '"';
+    }
+    out += '}';
+  }
+  out += ' ';
+  AppendNumber(out, value);
+  out += '\n';
+}
+
+uint64_t Load(const std::atomic<uint64_t>& a) {
+  return a.load(std::memory_order_relaxed);
+}
+
+}  // namespace
+
+const char* RejectReasonName(RejectReason r) {
+  size_t i = static_cast<size_t>(r);
+  return i < kRejectReasonNames.size() ? kRejectReasonNames[i] : "unknown";
+}
+
+void Metrics::CountLookup(bool listed, bool invalid, double seconds) {
+  if (invalid) {
+    lookups_invalid_.fetch_add(1, std::memory_order_relaxed);
+  } else if (listed) {
+    lookups_listed_.fetch_add(1, std::memory_order_relaxed);
+  } else {
+    lookups_not_listed_.fetch_add(1, std::memory_order_relaxed);
+  }
+  // Buckets are stored non-cumulative (one increment per lookup) and summed when rendered.
+  size_t bucket = kLookupLatencyBuckets.size();  // +Inf
+  for (size_t i = 0; i < kLookupLatencyBuckets.size(); ++i) {
+    if (seconds <= kLookupLatencyBuckets[i]) {
+      bucket = i;
+      break;
+    }
+  }
+  latency_buckets_[bucket].fetch_add(1, std::memory_order_relaxed);
+  double ns = seconds > 0 ? std::round(seconds * kNanosecondsPerSecond) : 0;
+  latency_sum_ns_.fetch_add(static_cast<uint64_t>(ns), std::memory_order_relaxed);
+}
+
+void Metrics::CountRejected(RejectReason reason, uint64_t n) {
+  size_t i = static_cast<size_t>(reason);
+  if (i < rejected_.size()) rejected_[i].fetch_add(n, std::memory_order_relaxed);
+}
+
+void Metrics::SetSyncLag(const std::string& peer, uint64_t records) {
+  std::lock_guard<std::mutex> lock(lag_mutex_);
+  sync_lag_[peer] = records;
+}
+
+void Metrics::ForgetPeer(const std::string& peer) {
+  std::lock_guard<std::mutex> lock(lag_mutex_);
+  sync_lag_.erase(peer);
+}
+
+std::string Metrics::Render(const store::Stats& stats) const {
+  std::string out;
+  out.reserve(4096 + stats.issuers.size() * 512);
+
+  // ---- The store ----
+  AppendFamily(out, "duanka_records", "gauge", "Records held per issuer's feed.");
+  for (const store::IssuerStats& s : stats.issuers) {
+    AppendSample(out, "duanka_records", {{"issuer", s.issuer}}, s.records);
+  }
+  AppendFamily(out, "duanka_entries", "gauge", "Entries per issuer by state.");
+  for (const store::IssuerStats& s : stats.issuers) {
+    AppendSample(out, "duanka_entries", {{"issuer", s.issuer}, {"state", "active"}},
+                 s.active_entries);
+    AppendSample(out, "duanka_entries", {{"issuer", s.issuer}, {"state", "revoked"}},
+                 s.revoked_entries);
+    AppendSample(out, "duanka_entries", {{"issuer", s.issuer}, {"state", "expired"}},
+                 s.expired_entries);
+  }
+  AppendFamily(out, "duanka_feed_frozen", "gauge",
+               "1 when the issuer's feed is frozen after a fork, else 0.");
+  for (const store::IssuerStats& s : stats.issuers) {
+    AppendSample(out, "duanka_feed_frozen", {{"issuer", s.issuer}}, uint64_t{s.frozen ? 1u : 0u});
+  }
+  AppendFamily(out, "duanka_feed_last_grew_timestamp_seconds", "gauge",
+               "Unix time of the last append to the issuer's feed.");
+  for (const store::IssuerStats& s : stats.issuers) {
+    AppendSample(out, "duanka_feed_last_grew_timestamp_seconds", {{"issuer", s.issuer}},
+                 s.last_grew_at);
+  }
+  AppendFamily(out, "duanka_pending_revocations", "gauge",
+               "Revocations held whose entry has not arrived yet.");
+  AppendSample(out, "duanka_pending_revocations", {}, stats.pending_revocations);
+  AppendFamily(out, "duanka_evidence", "gauge", "Forks (equivocation evidence) held.");
+  AppendSample(out, "duanka_evidence", {}, stats.evidence);
+  AppendFamily(out, "duanka_store_bytes", "gauge", "Bytes of the store in use on disk.");
+  AppendSample(out, "duanka_store_bytes", {}, stats.bytes_on_disk);
+
+  // ---- Lookups ----
+  AppendFamily(out, "duanka_lookups_total", "counter", "Lookups answered, by result.");
+  AppendSample(out, "duanka_lookups_total", {{"result", "listed"}}, Load(lookups_listed_));
+  AppendSample(out, "duanka_lookups_total", {{"result", "not_listed"}}, Load(lookups_not_listed_));
+  AppendSample(out, "duanka_lookups_total", {{"result", "invalid"}}, Load(lookups_invalid_));
+
+  AppendFamily(out, "duanka_lookup_duration_seconds", "histogram",
+               "Time to canonicalize, derive the subject and read the store, per lookup.");
+  // _count is the +Inf bucket, so the two always agree even while lookups are being counted.
+  uint64_t cumulative = 0;
+  char le[64];
+  for (size_t i = 0; i < kLookupLatencyBuckets.size(); ++i) {
+    cumulative += Load(latency_buckets_[i]);
+    auto [end, ec] =
+        std::to_chars(le, le + sizeof le, kLookupLatencyBuckets[i], std::chars_format::fixed);
+    AppendSample(out, "duanka_lookup_duration_seconds_bucket",
+                 {{"le", std::string_view(le, ec == std::errc() ? end : le)}}, cumulative);
+  }
+  cumulative += Load(latency_buckets_.back());
+  AppendSample(out, "duanka_lookup_duration_seconds_bucket", {{"le", "+Inf"}}, cumulative);
+  AppendSample(out, "duanka_lookup_duration_seconds_sum", {},
+               static_cast<double>(Load(latency_sum_ns_)) / kNanosecondsPerSecond);
+  AppendSample(out, "duanka_lookup_duration_seconds_count", {}, cumulative);
+
+  // ---- Peers and sync ----
+  AppendFamily(out, "duanka_peers_connected", "gauge", "Peers with an open session.");
+  AppendSample(out, "duanka_peers_connected", {}, peers_connected_.load(std::memory_order_relaxed));
+  AppendFamily(out, "duanka_records_received_total", "counter", "Records received from peers.");
+  AppendSample(out, "duanka_records_received_total", {}, Load(records_received_));
+  AppendFamily(out, "duanka_records_appended_total", "counter",
+               "Records received from peers that extended a feed.");
+  AppendSample(out, "duanka_records_appended_total", {}, Load(records_appended_));
+  AppendFamily(out, "duanka_records_rejected_total", "counter",
+               "Records from peers refused, by reason.");
+  for (size_t i = 0; i < kRejectReasons; ++i) {
+    AppendSample(out, "duanka_records_rejected_total", {{"reason", kRejectReasonNames[i]}},
+                 Load(rejected_[i]));
+  }
+  AppendFamily(out, "duanka_sync_lag_records", "gauge",
+               "Records a peer holds (by its heads) that this node does not, per peer.");
+  {
+    std::lock_guard<std::mutex> lock(lag_mutex_);
+    for (const auto& [peer, records] : sync_lag_) {
+      AppendSample(out, "duanka_sync_lag_records", {{"peer", peer}}, records);
+    }
+  }
+  AppendFamily(out, "duanka_forks_total", "counter", "Forks (equivocations) detected.");
+  AppendSample(out, "duanka_forks_total", {}, Load(forks_));
+  AppendFamily(out, "duanka_audit_write_failures_total", "counter",
+               "Lookups refused because the audit log could not be written.");
+  AppendSample(out, "duanka_audit_write_failures_total", {}, Load(audit_failures_));
+  AppendFamily(out, "duanka_peers_refused_total", "counter",
+               "Peer connections refused (certificate, role or limits).");
+  AppendSample(out, "duanka_peers_refused_total", {}, Load(peers_refused_));
+  return out;
+}
+
+}  // namespace duanka::daemon

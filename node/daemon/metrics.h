@@ -1,0 +1,65 @@
+// The daemon's counters, gauges and the lookup latency histogram, exported in Prometheus text
+// format on GET /metrics. Every member is safe to update from any thread (relaxed atomics: the
+// numbers are monitoring, not synchronisation).
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <string>
+
+#include "store/store.h"
+
+namespace duanka::daemon {
+
+// Upper bounds (seconds) of the lookup latency histogram's buckets: a local lookup takes a few
+// microseconds, an HTTP round trip tens; the tail shows a stalled disk.
+inline constexpr std::array<double, 10> kLookupLatencyBuckets = {
+    0.000005, 0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.01, 0.1};
+
+// Why records from a peer were refused, as the `reason` label of duanka_records_rejected_total.
+enum class RejectReason : uint8_t {
+  kMalformed = 0,     // bytes that do not decode or fields out of range
+  kUnauthorized = 1,  // unknown signer, wrong role, bad signature
+  kChainBreak = 2,    // prev does not link (gap or conflict)
+  kFrozen = 3,        // the issuer's feed is frozen after a fork
+};
+inline constexpr size_t kRejectReasons = 4;
+const char* RejectReasonName(RejectReason r);
+
+class Metrics {
+ public:
+  void CountLookup(bool listed, bool invalid, double seconds);
+  void CountRecordsReceived(uint64_t n) {
+    records_received_.fetch_add(n, std::memory_order_relaxed);
+  }
+  void CountRecordsAppended(uint64_t n) {
+    records_appended_.fetch_add(n, std::memory_order_relaxed);
+  }
+  void CountRejected(RejectReason reason, uint64_t n);
+  void CountFork() { forks_.fetch_add(1, std::memory_order_relaxed); }
+  void CountAuditFailure() { audit_failures_.fetch_add(1, std::memory_order_relaxed); }
+  void CountPeerRefused() { peers_refused_.fetch_add(1, std::memory_order_relaxed); }
+  void SetPeersConnected(int64_t n) { peers_connected_.store(n, std::memory_order_relaxed); }
+  // Records a peer has (by its heads) that this node does not yet hold, per peer institution.
+  void SetSyncLag(const std::string& peer, uint64_t records);
+  void ForgetPeer(const std::string& peer);
+
+  // The whole exposition, with per-issuer record/entry counts from the store's stats.
+  std::string Render(const store::Stats& stats) const;
+
+ private:
+  std::atomic<uint64_t> lookups_listed_{0}, lookups_not_listed_{0}, lookups_invalid_{0};
+  std::array<std::atomic<uint64_t>, kLookupLatencyBuckets.size() + 1> latency_buckets_{};
+  std::atomic<uint64_t> latency_sum_ns_{0};
+  std::atomic<uint64_t> records_received_{0}, records_appended_{0};
+  std::array<std::atomic<uint64_t>, kRejectReasons> rejected_{};
+  std::atomic<uint64_t> forks_{0}, audit_failures_{0}, peers_refused_{0};
+  std::atomic<int64_t> peers_connected_{0};
+  mutable std::mutex lag_mutex_;
+  std::map<std::string, uint64_t> sync_lag_;
+};
+
+}  // namespace duanka::daemon

@@ -1,0 +1,198 @@
+#include "node/lookup/batch_format.h"
+
+#include <charconv>
+#include <nlohmann/json.hpp>
+
+#include "node/common/audit.h"
+#include "node/common/lookup.h"
+#include "node/lookup/batch_input.h"
+#include "node/lookup/text.h"
+
+namespace duanka::lookup {
+namespace {
+
+constexpr std::string_view kExpectedLine = "expected TYPE,VALUE, e.g. phone,13800138000";
+
+void AppendNumber(std::string& out, uint64_t v) {
+  char buf[24];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  out.append(buf, end);
+}
+
+void AppendHex(std::string& out, const crypto::Hash256& h) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  char buf[64];
+  for (size_t i = 0; i < h.bytes.size(); ++i) {
+    buf[2 * i] = kDigits[h.bytes[i] >> 4];
+    buf[2 * i + 1] = kDigits[h.bytes[i] & 15];
+  }
+  out.append(buf, sizeof buf);
+}
+
+// RFC 4180: a field with a comma, quote or line break is quoted, quotes doubled.
+void AppendCsvField(std::string& out, std::string_view field) {
+  if (field.find_first_of(",\"\r\n") == std::string_view::npos) {
+    out += field;
+    return;
+  }
+  out += '"';
+  for (char c : field) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  out += '"';
+}
+
+bool IsActive(const store::Listing& l) {
+  return l.state == store::EntryState::kActive;
+}
+
+void CsvValid(std::string& out, uint64_t number, const ChunkLine& line, const Chunk& chunk,
+              size_t hits_begin, size_t hits_end, bool listed) {
+  AppendNumber(out, number);
+  out += ',';
+  out += protocol::IdTypeName(line.type);
+  out += listed ? ",listed," : ",not-listed,";
+  // Four parallel lists of the active entries, ';'-separated: ids, categories, bases, expiries.
+  for (int column = 0; column < 4; ++column) {
+    bool first = true;
+    for (size_t h = hits_begin; h < hits_end; ++h) {
+      const store::Listing& l = chunk.listings[chunk.hits[h].second];
+      if (!IsActive(l)) continue;
+      if (!first) out += ';';
+      first = false;
+      switch (column) {
+        case 0:
+          out += l.id.ToString();
+          break;
+        case 1:
+          out += protocol::CategoryName(l.category);
+          break;
+        case 2:
+          out += protocol::BasisName(l.basis);
+          break;
+        case 3:
+          out += node::IsoTime(l.expires_at);
+          break;
+      }
+    }
+    out += ',';
+  }
+  out += '\n';  // the error column is empty
+}
+
+void JsonValid(std::string& out, uint64_t number, const ChunkLine& line, const Chunk& chunk,
+               size_t index, size_t hits_begin, size_t hits_end, bool listed) {
+  // The same object as node::AnswerJson (keys in its order), with "line" first.
+  out += "{\"line\":";
+  AppendNumber(out, number);
+  out += ",\"entries\":[";
+  bool first = true;
+  for (size_t h = hits_begin; h < hits_end; ++h) {
+    const store::Listing& l = chunk.listings[chunk.hits[h].second];
+    if (!IsActive(l)) continue;
+    if (!first) out += ',';
+    first = false;
+    out += node::ListingJson(l);
+  }
+  out += listed ? "],\"listed\":true,\"subject\":\"" : "],\"listed\":false,\"subject\":\"";
+  AppendHex(out, chunk.current[index]);
+  out += "\",\"type\":\"";
+  out += protocol::IdTypeName(line.type);
+  out += "\"}\n";
+}
+
+void Invalid(std::string& out, uint64_t number, const ChunkLine& line, const std::string& message,
+             bool json) {
+  const bool typed = line.status == LineStatus::kInvalidValue;
+  if (json) {
+    out += "{\"line\":";
+    AppendNumber(out, number);
+    out += ",\"error\":";
+    out += nlohmann::json(message).dump();
+    out += ",\"listed\":false,\"type\":";
+    if (typed) {
+      out += '"';
+      out += protocol::IdTypeName(line.type);
+      out += '"';
+    } else {
+      out += "null";
+    }
+    out += "}\n";
+    return;
+  }
+  AppendNumber(out, number);
+  out += ',';
+  if (typed) out += protocol::IdTypeName(line.type);
+  out += ",invalid,,,,,";
+  AppendCsvField(out, message);
+  out += '\n';
+}
+
+}  // namespace
+
+BatchCounts& BatchCounts::operator+=(const BatchCounts& o) {
+  lines += o.lines;
+  listed += o.listed;
+  not_listed += o.not_listed;
+  invalid += o.invalid;
+  return *this;
+}
+
+std::string InvalidLineMessage(const Chunk& chunk, size_t index, size_t* next_error) {
+  const std::string expected(kExpectedLine);
+  switch (chunk.lines[index].status) {
+    case LineStatus::kTooLong:
+      return "line: longer than " + std::to_string(kMaxBatchLineBytes) + " bytes; " + expected;
+    case LineStatus::kEmpty:
+      return "line: empty; " + expected;
+    case LineStatus::kNoComma:
+      return "line: no comma; " + expected;
+    case LineStatus::kUnknownType:
+      return "line: unknown identifier type; expected one of " + TypeNames();
+    case LineStatus::kInvalidValue: {
+      // errors are in line order, so one cursor walks them as lines are formatted.
+      while (*next_error < chunk.errors.size() && chunk.errors[*next_error].first < index) {
+        ++*next_error;
+      }
+      if (*next_error < chunk.errors.size() && chunk.errors[*next_error].first == index) {
+        return chunk.errors[*next_error].second;
+      }
+      return "line: invalid identifier; " + expected;
+    }
+    default:
+      return "line: not processed; " + expected;
+  }
+}
+
+BatchCounts FormatChunk(const Chunk& chunk, bool json, std::string& out) {
+  BatchCounts counts;
+  counts.lines = chunk.lines.size();
+  size_t h = 0, next_error = 0;
+  for (size_t i = 0; i < chunk.lines.size(); ++i) {
+    const ChunkLine& line = chunk.lines[i];
+    const uint64_t number = chunk.first_line + i;
+    if (line.status != LineStatus::kValid) {
+      ++counts.invalid;
+      Invalid(out, number, line, InvalidLineMessage(chunk, i, &next_error), json);
+      continue;
+    }
+    while (h < chunk.hits.size() && chunk.hits[h].first < i) ++h;
+    size_t end = h;
+    bool listed = false;
+    while (end < chunk.hits.size() && chunk.hits[end].first == i) {
+      listed = listed || IsActive(chunk.listings[chunk.hits[end].second]);
+      ++end;
+    }
+    ++(listed ? counts.listed : counts.not_listed);
+    if (json) {
+      JsonValid(out, number, line, chunk, i, h, end, listed);
+    } else {
+      CsvValid(out, number, line, chunk, h, end, listed);
+    }
+    h = end;
+  }
+  return counts;
+}
+
+}  // namespace duanka::lookup

@@ -1,0 +1,27 @@
+// Batch results as text: one CSV or JSON line per input line, in input order (formats in
+// node/lookup/README.md, "Batch output"). Never the identifier itself: lines are matched to the
+// input by their number.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "node/lookup/batch_chunk.h"
+
+namespace duanka::lookup {
+
+struct BatchCounts {
+  uint64_t lines = 0;
+  uint64_t listed = 0;
+  uint64_t not_listed = 0;
+  uint64_t invalid = 0;
+  BatchCounts& operator+=(const BatchCounts& o);
+};
+
+// Appends the resolved chunk's result lines to `out` and returns their counts.
+BatchCounts FormatChunk(const Chunk& chunk, bool json, std::string& out);
+
+// The message for an invalid line (never containing the line).
+std::string InvalidLineMessage(const Chunk& chunk, size_t index, size_t* next_error);
+
+}  // namespace duanka::lookup

@@ -1,0 +1,95 @@
+#!/bin/bash
+# Whole-process benchmarks of the lookup CLI (design.md section 8). Prints figures, asserts
+# nothing: speed is shown, never tested.
+#
+#   bench_cli.sh --duanka PATH --fixture PATH [--work DIR] [--entries N] [--lines N] [--big]
+#                [--runs N]
+#
+#  1. one `duanka lookup` (not listed, and listed with --json): whole-process time, median of
+#     --runs runs (default 300) with hyperfine, beside the floor of the same process refusing
+#     an invalid identifier before it opens anything;
+#  2. `duanka lookup --batch` over --lines lines (default 1,000,000; 1 in 1000 listed, 1 in
+#     10007 invalid): lines/s on the machine as it is, and pinned to one core with taskset.
+# The store has --entries random mobile numbers (default 1,000,000; --big: 10,000,000), built once
+# by fixture_tool in WORK (default ./lookup-bench) and reused by later runs.
+set -euo pipefail
+
+duanka= fixture= work=./lookup-bench entries=1000000 lines=1000000 runs=300
+while [[ $# -gt 0 ]]; do
+  case $1 in
+    --duanka) duanka=$2; shift 2 ;;
+    --fixture) fixture=$2; shift 2 ;;
+    --work) work=$2; shift 2 ;;
+    --entries) entries=$2; shift 2 ;;
+    --lines) lines=$2; shift 2 ;;
+    --big) entries=10000000; shift ;;
+    --runs) runs=$2; shift 2 ;;
+    *) echo "bench_cli.sh: unknown argument $1 (see the comment at the top)" >&2; exit 2 ;;
+  esac
+done
+[[ -x $duanka && -x $fixture ]] || { echo "bench_cli.sh: --duanka and --fixture are required" >&2; exit 2; }
+command -v hyperfine > /dev/null || { echo "bench_cli.sh: needs hyperfine (apt-get install hyperfine)" >&2; exit 2; }
+
+mkdir -p "$work"
+home=$work/home-$entries
+half=$((entries / 2))
+# Two issuers, each half the entries, built by two processes at once (signing is the slow part;
+# LMDB lets the two writers take turns).
+if [[ ! -e $home/.complete ]]; then
+  rm -rf "$home"
+  echo "building a store of $entries entries in $home (once) ..."
+  start=$SECONDS
+  "$fixture" "$home" > /dev/null
+  "$fixture" "$home" --issuer BANKA --random "$half" --seed 7 > /dev/null &
+  "$fixture" "$home" --issuer BANKB --random "$((entries - half))" --seed 8 > /dev/null &
+  wait
+  touch "$home/.complete"
+  echo "  built in $((SECONDS - start)) s"
+fi
+batch=$work/batch-$lines-of-$entries.csv
+if [[ ! -e $batch ]]; then
+  "$fixture" --make-batch "$batch" --lines "$lines" --random "$half" --seed 7 --hit-every 1000 \
+    --invalid-every 10007 > /dev/null
+fi
+
+median_ms() {  # hyperfine --export-json file → median in ms
+  python3 -c 'import json,statistics,sys; t=json.load(open(sys.argv[1]))["results"][0]["times"]; print("%.3f" % (statistics.median(t)*1e3))' "$1"
+}
+
+echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "store: $entries entries, $(du -sh "$home/store" | cut -f1) on disk"
+echo
+echo "== one lookup, whole process (median of $runs runs) =="
+# A mobile number of the other random stream: not listed (almost surely).
+for name in floor not-listed listed-json; do
+  case $name in
+    floor) args=(lookup phone 1) ;;                        # exits 2 before opening HOME
+    not-listed) args=(lookup phone 13700137000) ;;
+    listed-json) args=(lookup --json phone "$(sed -n 1000p "$batch" | cut -d, -f2)") ;;
+  esac
+  hyperfine -N -i --warmup 30 --runs "$runs" --export-json "$work/hf.json" \
+    "$duanka --home $home ${args[*]}" > /dev/null 2>&1
+  printf '  %-12s %s ms\n' "$name" "$(median_ms "$work/hf.json")"
+done
+echo "  (floor: the same binary refusing invalid input before it opens anything)"
+echo "  On a shared machine wall times move with the load average above; compare with the floor."
+
+echo
+echo "== batch of $lines lines against $entries entries =="
+TIMEFORMAT='%R %U %S'
+for mode in two-threads one-core; do
+  best=
+  for _ in 1 2 3; do
+    if [[ $mode == one-core ]]; then
+      t=$( { time taskset -c 0 "$duanka" --home "$home" lookup --batch "$batch" > /dev/null 2>&1; } 2>&1 || true)
+    else
+      t=$( { time "$duanka" --home "$home" lookup --batch "$batch" > /dev/null 2>&1; } 2>&1 || true)
+    fi
+    real=${t%% *}
+    if [[ -z $best ]] || awk "BEGIN{exit !($real < ${best%% *})}"; then best=$t; fi
+  done
+  read -r real user sys <<< "$best"
+  awk -v m="$mode" -v n="$lines" -v r="$real" -v u="$user" -v s="$sys" 'BEGIN {
+    printf "  %-12s %8.0f lines/s  (best of 3: %.2f s wall; %.2f s CPU = %.2f us per line = %.0f lines per CPU-second)\n",
+           m, n / r, r, u + s, (u + s) * 1e6 / n, n / (u + s) }'
+done
