@@ -280,19 +280,6 @@ std::optional<std::string> SplitFields(std::string_view line, std::vector<std::s
   }
 }
 
-int64_t DefaultLifetimeSeconds(const node::ListingPolicy& policy, protocol::Basis basis) {
-  static constexpr int64_t kDay = 24 * 3600;
-  switch (basis) {
-    case protocol::Basis::kPsbIdentified:
-      return policy.psb_identified_days * kDay;
-    case protocol::Basis::kConvicted:
-      return policy.convicted_days * kDay;
-    case protocol::Basis::kInstitution:
-      return policy.institution_days * kDay;
-  }
-  return policy.institution_days * kDay;
-}
-
 // A valid line, waiting to be published.
 struct Pending {
   uint64_t line = 0;
@@ -569,8 +556,7 @@ void SignChain(Chunk& c, const store::Head& head, int64_t issued_at, const std::
       continue;
     }
     protocol::EntryBody entry = c.pending[i].entry;
-    if (entry.expires_at == 0)
-      entry.expires_at = issued_at + DefaultLifetimeSeconds(policy, entry.basis);
+    if (entry.expires_at == 0) entry.expires_at = issued_at + policy.LifetimeSeconds(entry.basis);
     r.seq = seq + 1;
     r.prev = prev;
     r.body = std::move(entry);

@@ -8,19 +8,6 @@
 namespace duanka::admin {
 namespace {
 
-int64_t DefaultLifetimeSeconds(const node::ListingPolicy& policy, protocol::Basis basis) {
-  static constexpr int64_t kDay = 24 * 3600;
-  switch (basis) {
-    case protocol::Basis::kPsbIdentified:
-      return policy.psb_identified_days * kDay;
-    case protocol::Basis::kConvicted:
-      return policy.convicted_days * kDay;
-    case protocol::Basis::kInstitution:
-      return policy.institution_days * kDay;
-  }
-  return policy.institution_days * kDay;
-}
-
 // Signs `record` (whose seq/prev the caller set from the head) and verifies it as any peer will.
 Result<std::vector<protocol::VerifiedRecord>> SignOwn(protocol::Record record,
                                                       const node::SigningIdentity& id,
@@ -83,7 +70,7 @@ int Report(const ReportOptions& o) {
   entry.subject = pepper->Subject(entry.pepper_epoch, protocol::IdTypeName(*type), *canonical);
   entry.category = *category;
   entry.basis = *basis;
-  entry.expires_at = expires.value_or(now + DefaultLifetimeSeconds(home->config.listing, *basis));
+  entry.expires_at = expires.value_or(now + home->config.listing.LifetimeSeconds(*basis));
   entry.case_ref = o.case_ref;
 
   protocol::EntryId entry_id;

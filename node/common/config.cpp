@@ -147,6 +147,19 @@ std::string Quote(const std::string& s) {
 
 }  // namespace
 
+int64_t ListingPolicy::LifetimeSeconds(protocol::Basis basis) const {
+  static constexpr int64_t kDay = 24 * 3600;
+  switch (basis) {
+    case protocol::Basis::kPsbIdentified:
+      return psb_identified_days * kDay;
+    case protocol::Basis::kConvicted:
+      return convicted_days * kDay;
+    case protocol::Basis::kInstitution:
+      return institution_days * kDay;
+  }
+  return institution_days * kDay;
+}
+
 std::filesystem::path ResolveHome(const std::optional<std::string>& flag) {
   if (flag && !flag->empty()) return *flag;
   if (const char* env = std::getenv("DUANKA_HOME"); env != nullptr && *env != '\0') return env;

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "crypto/result.h"
+#include "protocol/record.h"
 
 namespace duanka::node {
 
@@ -27,6 +28,8 @@ struct ListingPolicy {
   int psb_identified_days = 730;
   int convicted_days = 1095;
   int institution_days = 365;
+  // The default listing period for an entry of this basis, in seconds.
+  int64_t LifetimeSeconds(protocol::Basis basis) const;
 };
 
 struct StoreSettings {

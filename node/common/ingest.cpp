@@ -1,20 +1,12 @@
 #include "node/common/ingest.h"
 
 namespace duanka::node {
-namespace {
-
-// The verified prefix of a run, and the error that ended it (if any).
-struct Verified {
-  std::vector<protocol::VerifiedRecord> records;
-  std::optional<Error> error;
-};
-
-Verified VerifyRun(std::span<const protocol::SignedRecord> run, const protocol::Trust& trust,
-                   const protocol::VerifyOptions& options) {
+VerifiedRun VerifyRun(std::span<const protocol::SignedRecord> run, const protocol::Trust& trust,
+                      const protocol::VerifyOptions& options) {
   Result<std::vector<protocol::VerifiedRecord>> chain = protocol::VerifyChain(run, trust, options);
-  if (chain) return Verified{std::move(*chain), std::nullopt};
+  if (chain) return VerifiedRun{std::move(*chain), std::nullopt};
   // Find exactly where the run goes wrong: each record on its own, and each link.
-  Verified out;
+  VerifiedRun out;
   for (const protocol::SignedRecord& s : run) {
     Result<protocol::VerifiedRecord> v = protocol::Verify(s, trust, options);
     if (!v) {
@@ -51,6 +43,8 @@ Verified VerifyRun(std::span<const protocol::SignedRecord> run, const protocol::
   return out;
 }
 
+namespace {
+
 Error Refusal(store::AppendStatus status, const protocol::Record& r) {
   switch (status) {
     case store::AppendStatus::kGap:
@@ -72,7 +66,7 @@ Result<IngestReport> IngestFeed(store::Store& store, const protocol::Trust& trus
                                 std::span<const protocol::SignedRecord> records, int64_t now) {
   IngestReport report;
   report.received = records.size();
-  Verified verified = VerifyRun(records, trust, protocol::VerifyOptions{now});
+  VerifiedRun verified = VerifyRun(records, trust, protocol::VerifyOptions{now});
   report.refused = std::move(verified.error);
   if (verified.records.empty()) return report;
   Result<store::AppendResult> appended = store.Append(verified.records, now);

@@ -23,6 +23,15 @@ struct IngestReport {
   std::optional<Error> refused;
 };
 
+// The verified prefix of a run and the error that ended it (if any): the run verified as one chain
+// (one signature) when it is sound, record by record to find the first bad one when it is not.
+struct VerifiedRun {
+  std::vector<protocol::VerifiedRecord> records;
+  std::optional<Error> error;
+};
+VerifiedRun VerifyRun(std::span<const protocol::SignedRecord> run, const protocol::Trust& trust,
+                      const protocol::VerifyOptions& options);
+
 // Verifies and appends one issuer's records (seq ascending, contiguous). The run is verified as
 // one chain (one signature); if that fails, record by record, so that the good records before
 // the first bad one are kept and the bad one is named. Fails only with kIo from the store.

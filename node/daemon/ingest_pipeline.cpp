@@ -1,5 +1,7 @@
 #include "node/daemon/ingest_pipeline.h"
 
+#include "node/common/ingest.h"
+
 #include <algorithm>
 #include <chrono>
 
@@ -24,39 +26,6 @@ struct IngestPipeline::Verified {
   Done done;
   unsigned rounds_waited = 0;
 };
-
-namespace {
-
-// The verified prefix of a run and why it stopped: one signature for the whole run when it is
-// sound, each record on its own to find the first bad one when it is not.
-void VerifyRun(const std::vector<protocol::SignedRecord>& run, const protocol::Trust& trust,
-               const protocol::VerifyOptions& options, std::vector<protocol::VerifiedRecord>& out,
-               std::optional<Error>& refused) {
-  Result<std::vector<protocol::VerifiedRecord>> chain = protocol::VerifyChain(run, trust, options);
-  if (chain) {
-    out = std::move(*chain);
-    return;
-  }
-  for (const protocol::SignedRecord& s : run) {
-    Result<protocol::VerifiedRecord> v = protocol::Verify(s, trust, options);
-    if (!v) {
-      refused = std::move(v).error();
-      return;
-    }
-    if (!out.empty() &&
-        (v->record().issuer != out.back().record().issuer ||
-         v->record().seq != out.back().record().seq + 1 || v->record().prev != out.back().hash())) {
-      refused = MakeError(ErrorKind::kMalformed, "record " + v->record().id().ToString() +
-                                                     ": does not follow " +
-                                                     out.back().record().id().ToString());
-      return;
-    }
-    out.push_back(std::move(*v));
-  }
-  refused = std::move(chain).error();
-}
-
-}  // namespace
 
 IngestPipeline::IngestPipeline(store::Store& store, const TrustHolder& trust, Metrics& metrics,
                                std::function<int64_t()> now, IngestOptions options)
@@ -120,7 +89,10 @@ void IngestPipeline::VerifyOne(std::vector<protocol::SignedRecord> records, Done
   auto v = std::make_unique<Verified>();
   v->done = std::move(done);
   std::shared_ptr<const protocol::Trust> trust = trust_.Get();
-  VerifyRun(records, *trust, protocol::VerifyOptions{now_()}, v->records, v->refused);
+  // The same verification as `duanka-admin import` (node/common/ingest.h).
+  node::VerifiedRun run = node::VerifyRun(records, *trust, protocol::VerifyOptions{now_()});
+  v->records = std::move(run.records);
+  v->refused = std::move(run.error);
   std::lock_guard<std::mutex> lock(mutex_);
   commit_queue_.push_back(std::move(v));
 }
