@@ -106,6 +106,7 @@ asio::awaitable<void> Connection::ReadFrames() {
       protocol::FrameDecoder::State state = decoder_.Next(frame);
       if (state == protocol::FrameDecoder::State::kNeedMore) break;
       if (state == protocol::FrameDecoder::State::kError) {
+        peer_misbehaved_ = true;
         Terminate("invalid frame: " + decoder_.error());
         co_return;
       }
@@ -203,7 +204,9 @@ void Connection::Terminate(const std::string& reason) {
   stream_.next_layer().close(ignored);
   watchdog_.cancel();
   send_signal_.cancel();
-  send_queue_.clear();
+  // The queue is not cleared here: the write loop may have an async_write in flight on its
+  // front frame, which would then write from freed memory and pop an empty deque. The frames go
+  // with the connection, once its coroutines have seen closed_ and let go of it.
   if (opened_) handler_.OnClose(shared_from_this(), reason);
   if (on_terminated_) std::exchange(on_terminated_, nullptr)();
 }

@@ -88,6 +88,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   const crypto::CertificateInfo& peer() const { return peer_; }
   const std::string& address() const { return address_; }
   Side side() const { return side_; }
+  // Whether the connection ended because the peer sent bytes that are not frames (garbage, an
+  // oversize or zero length): the sync layer penalises that like any invalid data. Read it on
+  // the connection's strand, e.g. in OnClose.
+  bool peer_misbehaved() const { return peer_misbehaved_; }
   std::chrono::steady_clock::time_point opened_at() const { return opened_at_; }
 
  private:
@@ -122,6 +126,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool opened_ = false;
   bool closing_ = false;
   bool closed_ = false;
+  bool peer_misbehaved_ = false;
   std::string close_reason_;
   std::function<void()> on_terminated_;
 };

@@ -225,11 +225,6 @@ int Run(const std::filesystem::path& home) {
 
   sync.Start();
   for (auto& d : dialers) d->Start();
-  LogInfo("duankad {} of {} started: peers on {}, API on {}, {} peer(s) to dial",
-          config->institution, ca->consortium(),
-          config->network.listen.empty() ? "(not listening)" : config->network.listen,
-          config->network.api, dialers.size());
-
   // SIGTERM/SIGINT: stop accepting, finish the batch in hand, close peers within the deadline.
   boost::asio::signal_set signals(net_io, SIGTERM, SIGINT);
   boost::asio::steady_timer stop_timer(net_io);
@@ -248,6 +243,12 @@ int Run(const std::filesystem::path& home) {
       api_io.stop();
     });
   });
+  // Only now: a SIGTERM sent by someone who saw this line must reach the handler above, not
+  // the default action (which would kill the daemon without its clean stop).
+  LogInfo("duankad {} of {} started: peers on {}, API on {}, {} peer(s) to dial",
+          config->institution, ca->consortium(),
+          config->network.listen.empty() ? "(not listening)" : config->network.listen,
+          config->network.api, dialers.size());
 
   std::vector<std::thread> threads;
   for (uint32_t i = 0; i < limits.api_threads; ++i) threads.emplace_back([&] { api_io.run(); });

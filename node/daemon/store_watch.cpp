@@ -50,7 +50,11 @@ Status StoreWatch::Start() {
     return MakeError(ErrorKind::kIo, std::string("cannot start inotify: ") + std::strerror(errno));
   }
   std::filesystem::path data = impl_->store_dir / "data.mdb";
-  if (::inotify_add_watch(fd, data.c_str(), IN_MODIFY) < 0) {
+  // IN_MODIFY comes with each write of a commit, but LMDB makes the commit visible to readers
+  // (the txnid in lock.mdb's shared memory) only after its last write to data.mdb, so a re-read
+  // on the last IN_MODIFY can still see the old state. IN_CLOSE_WRITE, when a writing process
+  // (duanka-admin) closes the store, comes after its commits are visible.
+  if (::inotify_add_watch(fd, data.c_str(), IN_MODIFY | IN_CLOSE_WRITE) < 0) {
     int err = errno;
     ::close(fd);
     return MakeError(ErrorKind::kIo, "cannot watch " + data.string() + ": " + std::strerror(err));

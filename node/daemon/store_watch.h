@@ -1,6 +1,8 @@
 // Notices commits to the store made by any process (duanka-admin reporting, an import, this
 // daemon's own writer) without polling: inotify on the store's data file, which LMDB writes at
-// every commit. Each burst of changes calls `changed` once on the io_context.
+// every commit, and closes when a writing process lets go of it. Each burst of changes calls
+// `changed` once on the io_context. A notice may come just before the commit it announces is
+// visible to readers; the sync layer's periodic re-read of its heads covers that window.
 #pragma once
 
 #include <utility>  // Boost 1.74's asio/awaitable.hpp needs it first on GCC 12

@@ -85,6 +85,9 @@ struct Sync::Impl : std::enable_shared_from_this<Sync::Impl> {
   std::map<std::string, Feed> feeds;
   std::map<std::string, Penalty> penalties;
   std::set<std::string> evidence_sent;  // hashes of evidence pairs already passed on
+  // Every signing certificate (DER) of the store looked at: trusted and passed on when the CA
+  // vouches for it, else never looked at again (the CA and CRL do not change while running).
+  std::set<std::string> certs_seen;
   bool stopped = false;
   uint64_t ping_nonce = 0;
   // Read from other threads (status, health); written on the strand.
@@ -136,7 +139,7 @@ struct Sync::Impl : std::enable_shared_from_this<Sync::Impl> {
     if (!m.heads.empty()) Send(p, m);
   }
 
-  void Broadcast(const Message& m, Connection* except = nullptr) {
+  void Broadcast(const Message& m, const Connection* except = nullptr) {
     std::string payload = protocol::EncodeMessage(m);
     for (auto& [conn, p] : peers) {
       if (conn != except && p.hello) p.conn->Send(payload);
@@ -144,6 +147,39 @@ struct Sync::Impl : std::enable_shared_from_this<Sync::Impl> {
   }
 
   // ---- Local state ----
+
+  // Takes the certificates that reached the store since the last call (from a peer's `certs`, an
+  // imported bundle, the admin tool), trusts those the CA vouches for, and passes them to every
+  // ready peer but `from`. Peers learn a signer before anything it signed is announced to them:
+  // an honest relay is never refused for records whose certificate only it had.
+  void ShareNewCertificates(const Connection* from = nullptr) {
+    Result<std::vector<std::string>> held = store.Certificates();
+    if (!held) {
+      LogError("cannot read certificates: {}", held.error().message);
+      return;
+    }
+    std::vector<protocol::Signer> signers;
+    std::vector<std::string> fresh;
+    for (std::string& der : *held) {
+      if (!certs_seen.insert(der).second) continue;
+      Result<crypto::CertificateInfo> cert =
+          ca.Verify(der, crypto::CertKind::kSigning, std::nullopt);
+      if (!cert) continue;  // e.g. revoked: records it signed are refused anyway
+      signers.push_back(protocol::Signer{cert->institution, cert->role, cert->public_key,
+                                         cert->not_before, cert->not_after});
+      fresh.push_back(std::move(der));
+    }
+    if (signers.empty()) return;
+    trust.Add(signers);
+    protocol::MessageLimits limits;
+    for (size_t i = 0; i < fresh.size(); i += limits.max_certs) {
+      msg::Certs m;
+      for (size_t j = i; j < std::min(fresh.size(), i + limits.max_certs); ++j) {
+        m.certificates.push_back(fresh[j]);
+      }
+      Broadcast(m, from);
+    }
+  }
 
   void RefreshLocalHeads(bool announce) {
     Result<std::vector<store::Head>> heads = store.Heads();
@@ -259,8 +295,10 @@ struct Sync::Impl : std::enable_shared_from_this<Sync::Impl> {
     return it != penalties.end() && Clock::now() < it->second.banned_until;
   }
 
-  void Penalise(Peer& p, RejectReason reason, const std::string& why) {
-    const std::string who = p.conn->institution();
+  // Refuses `who` for ban_base_seconds, doubling with each strike up to ban_max_seconds, and
+  // closes every connection it has here.
+  void Ban(const std::string& who, const std::string& address, RejectReason reason,
+           const std::string& why) {
     Penalty& pen = penalties[who];
     ++pen.strikes;
     const auto& l = options.limits;
@@ -269,14 +307,19 @@ struct Sync::Impl : std::enable_shared_from_this<Sync::Impl> {
     seconds = std::min<uint64_t>(seconds, l.ban_max_seconds);
     pen.banned_until = Clock::now() + std::chrono::seconds(seconds);
     metrics.CountRejected(reason, 1);
-    LogWarn("peer {} ({}) refused for {} s: {}", who, p.conn->address(), seconds, why);
+    LogWarn("peer {} ({}) refused for {} s: {}", who, address, seconds, why);
+    for (auto& [conn, other] : peers) {
+      if (other.conn->institution() == who) other.conn->Close("penalised: " + why);
+    }
+  }
+
+  // Bans the peer's institution after telling it why.
+  void Penalise(Peer& p, RejectReason reason, const std::string& why) {
     SendError(p,
               reason == RejectReason::kMalformed ? msg::ErrorCode::kMalformed
                                                  : msg::ErrorCode::kUnauthorized,
               why);
-    for (auto& [conn, other] : peers) {
-      if (other.conn->institution() == who) other.conn->Close("penalised: " + why);
-    }
+    Ban(p.conn->institution(), p.conn->address(), reason, why);
   }
 
   // ---- Handling messages ----
@@ -303,7 +346,8 @@ struct Sync::Impl : std::enable_shared_from_this<Sync::Impl> {
       return;
     }
     if (h.institution != p.conn->institution()) {
-      Penalise(p, RejectReason::kMalformed,
+      // protocol/README.md section 6: answered with `error unauthorized`.
+      Penalise(p, RejectReason::kUnauthorized,
                "hello names " + h.institution + " but the certificate is " + p.conn->institution());
       return;
     }
@@ -312,18 +356,17 @@ struct Sync::Impl : std::enable_shared_from_this<Sync::Impl> {
     UpdateLag();
   }
 
-  void On(Peer&, msg::Certs& c) {
-    std::vector<protocol::Signer> signers;
+  void On(Peer& p, msg::Certs& c) {
     for (const std::string& der : c.certificates) {
+      if (certs_seen.count(der)) continue;
       Result<crypto::CertificateInfo> cert =
           ca.Verify(der, crypto::CertKind::kSigning, std::nullopt);
       if (!cert) continue;  // e.g. revoked since; records it signed will be refused
-      signers.push_back(protocol::Signer{cert->institution, cert->role, cert->public_key,
-                                         cert->not_before, cert->not_after});
       Status kept = store.PutCertificate(protocol::KeyId(cert->public_key), der);
       if (!kept) LogError("cannot keep a certificate: {}", kept.error().message);
     }
-    if (!signers.empty()) trust.Add(signers);
+    // Trusts them, and passes them on before any record they vouch for can be announced.
+    ShareNewCertificates(p.conn.get());
   }
 
   void On(Peer& p, msg::Heads& h) {
@@ -505,9 +548,14 @@ Sync::~Sync() = default;
 
 void Sync::Start() {
   asio::post(impl_->strand, [impl = impl_] {
+    impl->ShareNewCertificates();
     impl->RefreshLocalHeads(false);
     const auto& l = impl->options.limits;
     impl->Every(impl->heads_timer, std::chrono::milliseconds(l.heads_interval_ms), [impl] {
+      // Our own state first: a commit by another process can become visible after the last
+      // change notice it caused (see StoreWatch), and this is what repairs that too.
+      impl->ShareNewCertificates();
+      impl->RefreshLocalHeads(/*announce=*/true);
       for (auto& [c, p] : impl->peers) {
         if (p.hello) impl->SendHeads(p);
       }
@@ -533,7 +581,10 @@ void Sync::Stop() {
 
 void Sync::OnLocalChange() {
   asio::post(impl_->strand, [impl = impl_] {
-    if (!impl->stopped) impl->RefreshLocalHeads(true);
+    if (impl->stopped) return;
+    // Certificates before heads: an imported bundle's signers must reach peers before its feeds.
+    impl->ShareNewCertificates();
+    impl->RefreshLocalHeads(true);
   });
 }
 
@@ -585,9 +636,12 @@ void Sync::OnFrame(const std::shared_ptr<Connection>& c, std::string payload) {
 }
 
 void Sync::OnClose(const std::shared_ptr<Connection>& c, const std::string& reason) {
-  asio::post(impl_->strand, [impl = impl_, c, reason] {
+  const bool misbehaved = c->peer_misbehaved();  // read on the connection's strand
+  asio::post(impl_->strand, [impl = impl_, c, reason, misbehaved] {
     auto it = impl->peers.find(c.get());
     if (it == impl->peers.end()) return;
+    // Bytes that are not frames are invalid data like any other (design section 6).
+    if (misbehaved) impl->Ban(c->institution(), c->address(), RejectReason::kMalformed, reason);
     for (const OutstandingWant& w : it->second.wants) impl->WantDone(w.issuer);
     impl->metrics.ForgetPeer(c->institution());
     impl->peers.erase(it);

@@ -1,0 +1,218 @@
+#include "tests/integration/rogue_peer.h"
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/asio/write.hpp>
+
+#include "crypto/pki.h"
+
+namespace duanka::integration {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using boost::system::error_code;
+
+std::string Describe(const error_code& ec) {
+  if (ec == asio::error::eof || ec == asio::ssl::error::stream_truncated) return "end of file";
+  return ec.message();
+}
+
+}  // namespace
+
+Result<TlsContext> RogueTlsContext(const std::filesystem::path& ca_pem,
+                                   const std::filesystem::path& cert_pem,
+                                   const std::filesystem::path& key_pem) {
+  Result<crypto::TrustStore> trust = crypto::TrustStore::Load(ca_pem, std::nullopt);
+  if (!trust) return std::move(trust).error();
+  Result<ssl_ctx_st*> native = crypto::CreateTlsContext(*trust, cert_pem, key_pem);
+  if (!native) return std::move(native).error();
+  // asio's context takes ownership of the SSL_CTX; the trust store was copied into it by
+  // reference count (SSL_CTX_set1_cert_store), so it may go.
+  auto tls = std::make_shared<asio::ssl::context>(*native);
+  // Still ask for the other side's certificate (a server must, to be a plausible peer), but take
+  // any: the node's checks are under test, not ours.
+  tls->set_verify_mode(asio::ssl::verify_peer);
+  tls->set_verify_callback([](bool, asio::ssl::verify_context&) { return true; });
+  return tls;
+}
+
+TlsContext AnonymousTlsContext() {
+  auto tls = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_client);
+  tls->set_options(asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1 |
+                   asio::ssl::context::no_tlsv1_2);
+  tls->set_verify_mode(asio::ssl::verify_none);
+  return tls;
+}
+
+// ---- RogueConnection ---------------------------------------------------------------------------
+
+RogueConnection::RogueConnection(std::shared_ptr<asio::io_context> io, TlsContext tls)
+    : io_(std::move(io)), tls_(std::move(tls)), stream_(*io_, *tls_) {}
+
+RogueConnection::~RogueConnection() {
+  Abort();
+  // Closing the socket completes its pending operations as cancelled; run those handlers now,
+  // while the object they point at still exists (a server's io_context outlives its connections).
+  io_->restart();
+  io_->poll();
+}
+
+template <typename Done>
+bool RogueConnection::Pump(Clock::time_point deadline, Done done) {
+  io_->restart();
+  while (!done()) {
+    auto now = Clock::now();
+    if (now >= deadline) return false;
+    if (io_->run_one_for(deadline - now) == 0 && io_->stopped()) {
+      // No work left: nothing more can happen without another call from the test.
+      return done();
+    }
+  }
+  return true;
+}
+
+Result<std::unique_ptr<RogueConnection>> RogueConnection::Connect(uint16_t port, TlsContext tls,
+                                                                  Millis timeout) {
+  auto io = std::make_shared<asio::io_context>();
+  std::unique_ptr<RogueConnection> c(new RogueConnection(io, std::move(tls)));
+  const auto deadline = Clock::now() + timeout;
+  std::optional<error_code> connected;
+  tcp::endpoint node(asio::ip::make_address("127.0.0.1"), port);
+  c->stream_.next_layer().async_connect(node, [&](error_code ec) { connected = ec; });
+  if (!c->Pump(deadline, [&] { return connected.has_value(); }) || *connected) {
+    return MakeError(ErrorKind::kIo, "cannot connect to port " + std::to_string(port) + ": " +
+                                         (connected ? connected->message() : "timed out"));
+  }
+  std::optional<error_code> shook;
+  c->stream_.async_handshake(asio::ssl::stream_base::client, [&](error_code ec) { shook = ec; });
+  if (!c->Pump(deadline, [&] { return shook.has_value(); })) {
+    c->Abort();
+    c->Pump(Clock::now() + Millis(100), [&] { return shook.has_value(); });
+    return MakeError(ErrorKind::kIo, "TLS handshake timed out");
+  }
+  if (*shook) return MakeError(ErrorKind::kIo, "TLS handshake failed: " + Describe(*shook));
+  return c;
+}
+
+bool RogueConnection::SendRaw(std::string_view bytes, Millis timeout) {
+  if (closed_) return false;
+  std::optional<error_code> written;
+  asio::async_write(stream_, asio::buffer(bytes.data(), bytes.size()),
+                    [&](error_code ec, size_t) { written = ec; });
+  if (!Pump(Clock::now() + timeout, [&] { return written.has_value(); })) {
+    // The buffer dies with this call: the write must not outlive it.
+    Abort();
+    Pump(Clock::now() + Millis(100), [&] { return written.has_value(); });
+    return false;
+  }
+  if (*written) Closed(Describe(*written));
+  return !*written;
+}
+
+void RogueConnection::StartReading() {
+  if (reading_ || closed_) return;
+  reading_ = true;
+  stream_.async_read_some(asio::buffer(buffer_), [this](error_code ec, size_t n) {
+    reading_ = false;
+    if (ec) {
+      Closed(Describe(ec));
+      return;
+    }
+    decoder_.Feed(std::span<const char>(buffer_.data(), n));
+    if (decoder_.state() == protocol::FrameDecoder::State::kError) {
+      Closed("the node sent an invalid frame: " + decoder_.error());
+      return;
+    }
+    // Keep reading only while nothing whole is waiting: a test that stops asking stops reading.
+    if (decoder_.state() == protocol::FrameDecoder::State::kNeedMore) StartReading();
+  });
+}
+
+std::optional<std::string> RogueConnection::ReadFrame(Millis timeout) {
+  auto waiting = [&] {
+    return decoder_.state() == protocol::FrameDecoder::State::kFrame || (closed_ && !reading_);
+  };
+  if (!waiting()) StartReading();
+  Pump(Clock::now() + timeout, waiting);
+  std::string frame;
+  if (decoder_.Next(frame) == protocol::FrameDecoder::State::kFrame) return frame;
+  return std::nullopt;
+}
+
+std::optional<protocol::Message> RogueConnection::ReadMessage(Millis timeout) {
+  std::optional<std::string> frame = ReadFrame(timeout);
+  if (!frame) return std::nullopt;
+  Result<protocol::Message> m = protocol::DecodeMessage(*frame);
+  if (!m) {
+    Closed("the node sent a message that does not decode: " + m.error().message);
+    return std::nullopt;
+  }
+  seen_.push_back(*m);
+  return *m;
+}
+
+bool RogueConnection::WaitClosed(Millis timeout) {
+  const auto deadline = Clock::now() + timeout;
+  while (!closed_) {
+    auto left = std::chrono::duration_cast<Millis>(deadline - Clock::now());
+    if (left <= Millis(0)) break;
+    ReadMessage(left);
+  }
+  return closed_;
+}
+
+void RogueConnection::Closed(const std::string& reason) {
+  if (closed_) return;
+  closed_ = true;
+  close_reason_ = reason;
+}
+
+void RogueConnection::Abort() {
+  error_code ignored;
+  stream_.next_layer().shutdown(tcp::socket::shutdown_both, ignored);
+  stream_.next_layer().close(ignored);
+  Closed("closed by the test");
+}
+
+// ---- RogueServer -------------------------------------------------------------------------------
+
+RogueServer::RogueServer(TlsContext tls)
+    : io_(std::make_shared<asio::io_context>()), tls_(std::move(tls)), acceptor_(*io_) {
+  tcp::endpoint any_port(asio::ip::make_address("127.0.0.1"), 0);
+  acceptor_.open(any_port.protocol());
+  acceptor_.set_option(tcp::acceptor::reuse_address(true));
+  acceptor_.bind(any_port);
+  acceptor_.listen();
+  port_ = acceptor_.local_endpoint().port();
+}
+
+RogueServer::~RogueServer() {
+  error_code ignored;
+  acceptor_.close(ignored);
+}
+
+Result<std::unique_ptr<RogueConnection>> RogueServer::Accept(Millis timeout) {
+  std::unique_ptr<RogueConnection> c(new RogueConnection(io_, tls_));
+  const auto deadline = Clock::now() + timeout;
+  std::optional<error_code> accepted;
+  acceptor_.async_accept(c->stream_.next_layer(), [&](error_code ec) { accepted = ec; });
+  if (!c->Pump(deadline, [&] { return accepted.has_value(); })) {
+    error_code ignored;
+    acceptor_.cancel(ignored);
+    c->Pump(Clock::now() + Millis(100), [&] { return accepted.has_value(); });
+    return MakeError(ErrorKind::kIo, "no connection within the timeout");
+  }
+  if (*accepted) return MakeError(ErrorKind::kIo, "accept failed: " + accepted->message());
+  std::optional<error_code> shook;
+  c->stream_.async_handshake(asio::ssl::stream_base::server, [&](error_code ec) { shook = ec; });
+  if (!c->Pump(deadline, [&] { return shook.has_value(); })) {
+    c->Abort();
+    c->Pump(Clock::now() + Millis(100), [&] { return shook.has_value(); });
+    return MakeError(ErrorKind::kIo, "TLS handshake timed out");
+  }
+  if (*shook) return MakeError(ErrorKind::kIo, "TLS handshake failed: " + Describe(*shook));
+  return c;
+}
+
+}  // namespace duanka::integration
