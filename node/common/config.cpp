@@ -44,6 +44,7 @@ const std::set<std::string>& KnownKeys() {
       "limits.handshake_timeout_ms",
       "limits.idle_timeout_ms",
       "limits.ping_interval_ms",
+      "limits.want_hedge_ms",
       "limits.want_timeout_ms",
       "limits.heads_interval_ms",
       "limits.shutdown_timeout_ms",
@@ -258,6 +259,7 @@ Result<Config> LoadConfig(const std::filesystem::path& home) {
            r.Int("limits.handshake_timeout_ms", 100 * kMs, kDayMs, l.handshake_timeout_ms),
            r.Int("limits.idle_timeout_ms", 100 * kMs, kDayMs, l.idle_timeout_ms),
            r.Int("limits.ping_interval_ms", 50 * kMs, kDayMs, l.ping_interval_ms),
+           r.Int("limits.want_hedge_ms", 10 * kMs, kDayMs, l.want_hedge_ms),
            r.Int("limits.want_timeout_ms", 100 * kMs, kDayMs, l.want_timeout_ms),
            r.Int("limits.heads_interval_ms", 100 * kMs, kDayMs, l.heads_interval_ms),
            r.Int("limits.shutdown_timeout_ms", 10 * kMs, kDayMs, l.shutdown_timeout_ms),
@@ -278,6 +280,11 @@ Result<Config> LoadConfig(const std::filesystem::path& home) {
     return Bad(file, "limits.ping_interval_ms",
                "must be below limits.idle_timeout_ms, or live "
                "peers would be dropped as idle");
+  }
+  if (l.want_hedge_ms >= l.want_timeout_ms) {
+    return Bad(file, "limits.want_hedge_ms",
+               "must be below limits.want_timeout_ms, or a silent peer would be refused before "
+               "anyone else is asked");
   }
   if (l.reconnect_min_ms > l.reconnect_max_ms) {
     return Bad(file, "limits.reconnect_min_ms", "must not exceed limits.reconnect_max_ms");

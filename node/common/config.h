@@ -52,7 +52,8 @@ struct DaemonLimits {
   uint32_t handshake_timeout_ms = 10000;  // TCP connect + TLS handshake + hello
   uint32_t idle_timeout_ms = 45000;       // nothing received for this long: the peer is gone
   uint32_t ping_interval_ms = 15000;      // keepalive, well inside idle_timeout_ms
-  uint32_t want_timeout_ms = 30000;       // a `want` unanswered this long is asked elsewhere
+  uint32_t want_hedge_ms = 500;           // a `want` unanswered this long is also asked elsewhere
+  uint32_t want_timeout_ms = 30000;       // a `want` unanswered this long: the peer is refused
   uint32_t heads_interval_ms = 30000;     // heads re-sent to repair anything missed
   uint32_t shutdown_timeout_ms = 3000;    // TLS close_notify; a silent peer is then cut off
   uint32_t connections_per_peer = 2;      // per institution (one each way)

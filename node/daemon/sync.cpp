@@ -1,9 +1,11 @@
 #include "node/daemon/sync.h"
 
+#include <algorithm>
 #include <atomic>
 #include <boost/asio/post.hpp>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <random>
 
 #include "node/common/audit.h"
@@ -16,8 +18,9 @@ using Clock = std::chrono::steady_clock;
 using protocol::Message;
 namespace msg = protocol::msg;
 
-// How often outstanding wants are checked for timeouts.
-constexpr std::chrono::milliseconds kWantCheckInterval{500};
+// How often outstanding wants are checked for hedging and timeouts: well inside the default
+// want_hedge_ms, so a hedge goes out within a fifth of it after it is due.
+constexpr std::chrono::milliseconds kWantCheckInterval{100};
 
 struct RemoteHead {
   uint64_t seq = 0;
@@ -30,6 +33,9 @@ struct OutstandingWant {
   uint64_t from = 0;
   uint32_t count = 0;
   Clock::time_point sent;
+  bool Covers(const std::string& feed, uint64_t seq) const {
+    return issuer == feed && from <= seq && seq - from < count;
+  }
 };
 
 struct Peer {
@@ -272,12 +278,56 @@ struct Sync::Impl : std::enable_shared_from_this<Sync::Impl> {
         if (best == nullptr) break;
         uint64_t last = std::min({best_seq, from + l.records_per_want - 1, stop_before - 1});
         auto count = static_cast<uint32_t>(last - from + 1);
-        best->wants.push_back(OutstandingWant{issuer, from, count, Clock::now()});
-        Send(*best, msg::Want{issuer, from, count});
+        SendWant(*best, issuer, from, count);
         f.requested_to = last;
         ++f.in_flight;
       }
+      Hedge(issuer, f, stop_before);
     }
+  }
+
+  void SendWant(Peer& p, const std::string& issuer, uint64_t from, uint32_t count) {
+    p.wants.push_back(OutstandingWant{issuer, from, count, Clock::now()});
+    Send(p, msg::Want{issuer, from, count});
+  }
+
+  // The shared cursor hands each range to one peer, so a peer that claims a long feed and then
+  // does not answer (or answers slowly) would hold the feed back until want_timeout_ms. When
+  // the next record this node needs has been asked of peers that have not answered within
+  // want_hedge_ms, it is asked again of one more peer that holds it and was not asked; the
+  // first answer is committed, the other is a harmless duplicate.
+  void Hedge(const std::string& issuer, Feed& f, uint64_t stop_before) {
+    const uint64_t next = f.seq + 1;
+    if (next >= stop_before) return;
+    const auto due = Clock::now() - std::chrono::milliseconds(options.limits.want_hedge_ms);
+    bool asked = false;
+    for (auto& [conn, p] : peers) {
+      for (const OutstandingWant& w : p.wants) {
+        if (!w.Covers(issuer, next)) continue;
+        if (w.sent > due) return;  // still within its time: no hedge yet
+        asked = true;
+      }
+    }
+    if (!asked) return;
+    Peer* best = nullptr;
+    uint64_t best_seq = 0;
+    for (auto& [conn, p] : peers) {
+      if (!p.hello) continue;
+      auto it = p.heads.find(issuer);
+      if (it == p.heads.end() || it->second.seq < next) continue;
+      bool already = std::any_of(p.wants.begin(), p.wants.end(),
+                                 [&](const OutstandingWant& w) { return w.Covers(issuer, next); });
+      if (already) continue;
+      if (best == nullptr || p.wants.size() < best->wants.size()) {
+        best = &p;
+        best_seq = it->second.seq;
+      }
+    }
+    if (best == nullptr) return;
+    uint64_t last =
+        std::min({best_seq, next + options.limits.records_per_want - 1, stop_before - 1});
+    SendWant(*best, issuer, next, static_cast<uint32_t>(last - next + 1));
+    ++f.in_flight;
   }
 
   void WantDone(const std::string& issuer) {
@@ -297,7 +347,8 @@ struct Sync::Impl : std::enable_shared_from_this<Sync::Impl> {
 
   // Refuses `who` for ban_base_seconds, doubling with each strike up to ban_max_seconds, and
   // closes every connection it has here.
-  void Ban(const std::string& who, const std::string& address, RejectReason reason,
+  // `reason` is counted as rejected data; a peer refused for silence sent none.
+  void Ban(const std::string& who, const std::string& address, std::optional<RejectReason> reason,
            const std::string& why) {
     Penalty& pen = penalties[who];
     ++pen.strikes;
@@ -306,7 +357,7 @@ struct Sync::Impl : std::enable_shared_from_this<Sync::Impl> {
     for (uint32_t i = 1; i < pen.strikes && seconds < l.ban_max_seconds; ++i) seconds *= 2;
     seconds = std::min<uint64_t>(seconds, l.ban_max_seconds);
     pen.banned_until = Clock::now() + std::chrono::seconds(seconds);
-    metrics.CountRejected(reason, 1);
+    if (reason) metrics.CountRejected(*reason, 1);
     LogWarn("peer {} ({}) refused for {} s: {}", who, address, seconds, why);
     for (auto& [conn, other] : peers) {
       if (other.conn->institution() == who) other.conn->Close("penalised: " + why);
@@ -393,9 +444,8 @@ struct Sync::Impl : std::enable_shared_from_this<Sync::Impl> {
         differs = ours && !ours->empty() && protocol::RecordHash(ours->front()) != head.hash;
       }
       if (differs) {
-        p.wants.push_back(OutstandingWant{head.issuer, head.seq, 1, Clock::now()});
+        SendWant(p, head.issuer, head.seq, 1);
         ++f.in_flight;
-        Send(p, msg::Want{head.issuer, head.seq, 1});
       }
     }
   }
@@ -412,11 +462,15 @@ struct Sync::Impl : std::enable_shared_from_this<Sync::Impl> {
 
   void On(Peer& p, msg::Records& r) {
     if (r.records.empty()) {
-      // The peer had nothing for the oldest want: drop it.
+      // The peer had nothing for the oldest want, though its head said it had: believe the
+      // answer over the head until it announces again, or it would be asked the same forever.
       if (!p.wants.empty()) {
-        std::string issuer = p.wants.front().issuer;
+        OutstandingWant w = p.wants.front();
         p.wants.erase(p.wants.begin());
-        WantDone(issuer);
+        auto head = p.heads.find(w.issuer);
+        if (head != p.heads.end() && head->second.seq >= w.from) head->second.seq = w.from - 1;
+        WantDone(w.issuer);
+        UpdateLag();
         Pump();
       }
       return;
@@ -528,13 +582,24 @@ struct Sync::Impl : std::enable_shared_from_this<Sync::Impl> {
     });
   }
 
+  // A peer that leaves a want unanswered for want_timeout_ms is refused like one that sends
+  // invalid data: it could otherwise reconnect, claim the feed again and be asked again. Then
+  // hedges go out for wants that are merely late.
   void CheckWants() {
     auto limit = std::chrono::milliseconds(options.limits.want_timeout_ms);
+    std::vector<std::pair<std::string, std::string>> silent;  // institution, address
     for (auto& [conn, p] : peers) {
-      bool late = false;
-      for (const OutstandingWant& w : p.wants) late = late || Clock::now() - w.sent > limit;
-      if (late) p.conn->Close("did not answer a want within the timeout");
+      for (const OutstandingWant& w : p.wants) {
+        if (Clock::now() - w.sent > limit) {
+          silent.emplace_back(p.conn->institution(), p.conn->address());
+          break;
+        }
+      }
     }
+    for (const auto& [who, address] : silent) {
+      Ban(who, address, std::nullopt, "did not answer a want within limits.want_timeout_ms");
+    }
+    Pump();
   }
 };
 
