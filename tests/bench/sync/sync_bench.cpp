@@ -1,0 +1,194 @@
+// The daemon's two sync figures, on real `duankad` processes over loopback TLS (the integration
+// suite's Consortium harness):
+//
+//   propagation  a line of 10 daemons; `duanka-admin report` at the first, then the last node's
+//                store is read (as `duanka lookup` reads it) until the entry is there. p50 and
+//                p99 over the reports, from the report's start and from its exit (its commit).
+//                Aim: p50 <= 20 ms, p99 <= 100 ms over the 9 hops.
+//   catch-up     a node holding N records (one feed, published by `report --batch`), and a fresh
+//                node dialling it: records/s from the fresh daemon's start until its head is N.
+//                Aim: >= 150,000 records/s at N = 1,000,000.
+//
+// Figures only, no assertions (design.md section 8).
+//
+//   build/release/tests/bench/sync/sync_bench                      # 50 reports, N = 100,000
+//   build/release/tests/bench/sync/sync_bench --records 1000000    # the 1M catch-up (minutes)
+//   build/release/tests/bench/sync/sync_bench --reports 200 --nodes 10 --skip-catch-up
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "tests/integration/consortium.h"
+
+namespace duanka::integration {
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+
+struct Options {
+  int nodes = 10;
+  int reports = 50;
+  uint64_t records = 100'000;
+  bool propagation = true;
+  bool catch_up = true;
+};
+
+// How often the far end's store is re-read while waiting: far below the figures measured, so
+// that polling adds little to them.
+constexpr std::chrono::microseconds kPropagationPoll{200};
+constexpr std::chrono::milliseconds kCatchUpPoll{20};
+// Per report: nothing on a healthy line comes near it.
+constexpr std::chrono::seconds kPropagationDeadline{30};
+// Catch-up deadline: a fixed allowance plus a floor rate far below any healthy one.
+constexpr std::chrono::seconds kCatchUpAllowance{60};
+constexpr uint64_t kCatchUpFloorPerSecond = 5'000;
+
+double Ms(SteadyClock::duration d) {
+  return std::chrono::duration<double, std::milli>(d).count();
+}
+
+double Percentile(std::vector<double> v, double p) {
+  std::sort(v.begin(), v.end());
+  size_t i = static_cast<size_t>(p * static_cast<double>(v.size() - 1) + 0.5);
+  return v[std::min(i, v.size() - 1)];
+}
+
+std::string Code(int i) {
+  return std::string("BANK") + static_cast<char>('A' + i / 26) + static_cast<char>('A' + i % 26);
+}
+
+int Propagation(const Options& o) {
+  Consortium c;
+  std::vector<std::string> codes;
+  for (int i = 0; i < o.nodes; ++i) codes.push_back(Code(i));
+  std::vector<Node*> line = c.Line(codes);
+  if (!c.StartAll()) return 1;
+  Node& first = *line.front();
+  Node& last = *line.back();
+  // One report first: every link is up and every certificate has travelled when it arrives.
+  if (c.Report(first, "qq", "70000000").empty()) return 1;
+  if (!Eventually([&] { return c.Listed(last, protocol::IdType::kQq, "70000000"); },
+                  std::chrono::duration_cast<Millis>(kPropagationDeadline))) {
+    std::fprintf(stderr, "the warm-up report did not reach the far end\n%s\n", c.Log(last).c_str());
+    return 1;
+  }
+  std::vector<double> from_start, from_commit;
+  for (int i = 1; i <= o.reports; ++i) {
+    const std::string value = std::to_string(70000000 + i);
+    auto start = SteadyClock::now();
+    if (c.Report(first, "qq", value).empty()) return 1;
+    auto committed = SteadyClock::now();
+    bool found = false;
+    while (SteadyClock::now() - committed < kPropagationDeadline) {
+      if ((found = c.Listed(last, protocol::IdType::kQq, value))) break;
+      std::this_thread::sleep_for(kPropagationPoll);
+    }
+    auto arrived = SteadyClock::now();
+    if (!found) {
+      std::fprintf(stderr, "report %d did not reach the far end within %lld s\n", i,
+                   static_cast<long long>(kPropagationDeadline.count()));
+      return 1;
+    }
+    from_start.push_back(Ms(arrived - start));
+    from_commit.push_back(Ms(arrived - committed));
+  }
+  // The real lookup CLI agrees with the store reads above.
+  testing::RunResult lookup = c.Duanka(
+      last, {"lookup", "qq", std::to_string(70000000 + o.reports), "--purpose", "investigation"});
+  std::printf("propagation over %d daemons in a line (%d hops), %d reports:\n", o.nodes,
+              o.nodes - 1, o.reports);
+  std::printf("  from report start:  p50 %7.2f ms   p99 %7.2f ms   max %7.2f ms\n",
+              Percentile(from_start, 0.5), Percentile(from_start, 0.99),
+              Percentile(from_start, 1.0));
+  std::printf("  from report commit: p50 %7.2f ms   p99 %7.2f ms   max %7.2f ms\n",
+              Percentile(from_commit, 0.5), Percentile(from_commit, 0.99),
+              Percentile(from_commit, 1.0));
+  std::printf("  per hop (commit, p50): %.2f ms; duanka lookup at the far end exits %d\n",
+              Percentile(from_commit, 0.5) / (o.nodes - 1), lookup.exit_code);
+  return 0;
+}
+
+int CatchUp(const Options& o) {
+  Consortium c;
+  Node& source = c.Add("BANKA");
+  std::string list = "type,value,category\n";
+  list.reserve(o.records * 24);
+  for (uint64_t i = 0; i < o.records; ++i) {
+    list += "qq," + std::to_string(10'000'000 + i) + ",rented-out\n";
+  }
+  const std::filesystem::path file = c.dir() / "list.csv";
+  std::ofstream(file, std::ios::binary) << list;
+  auto publish_start = SteadyClock::now();
+  testing::RunResult published =
+      c.Admin(source, {"report", "--batch", file.string(), "--threads", "2"});
+  if (published.exit_code != 0) {
+    std::fprintf(stderr, "report --batch failed: %s\n", published.err.c_str());
+    return 1;
+  }
+  double publish_s = Ms(SteadyClock::now() - publish_start) / 1000;
+  uint64_t held = c.HeadSeq(source, "BANKA");
+
+  Node& fresh = c.Add("BANKB");
+  c.Dial(fresh, source);
+  if (!c.Start(source)) return 1;
+  auto start = SteadyClock::now();
+  if (!c.Start(fresh)) return 1;
+  auto deadline = kCatchUpAllowance + std::chrono::seconds(held / kCatchUpFloorPerSecond);
+  uint64_t got = 0;
+  while (SteadyClock::now() - start < deadline) {
+    if ((got = c.HeadSeq(fresh, "BANKA")) >= held) break;
+    std::this_thread::sleep_for(kCatchUpPoll);
+  }
+  double seconds = Ms(SteadyClock::now() - start) / 1000;
+  if (got < held) {
+    std::fprintf(stderr, "catch-up stopped at %llu of %llu records\n%s\n",
+                 static_cast<unsigned long long>(got), static_cast<unsigned long long>(held),
+                 c.Log(fresh).c_str());
+    return 1;
+  }
+  std::printf("catch-up of %llu records (published in %.1f s by report --batch):\n",
+              static_cast<unsigned long long>(held), publish_s);
+  std::printf("  %.2f s from the fresh daemon's start = %.0f records/s\n", seconds,
+              static_cast<double>(held) / seconds);
+  return 0;
+}
+
+}  // namespace
+}  // namespace duanka::integration
+
+int main(int argc, char** argv) {
+  duanka::integration::Options o;
+  for (int i = 1; i < argc; ++i) {
+    auto value = [&] { return i + 1 < argc ? std::strtoull(argv[++i], nullptr, 10) : 0ULL; };
+    if (std::strcmp(argv[i], "--records") == 0) {
+      o.records = value();
+    } else if (std::strcmp(argv[i], "--reports") == 0) {
+      o.reports = static_cast<int>(value());
+    } else if (std::strcmp(argv[i], "--nodes") == 0) {
+      o.nodes = static_cast<int>(value());
+    } else if (std::strcmp(argv[i], "--skip-catch-up") == 0) {
+      o.catch_up = false;
+    } else if (std::strcmp(argv[i], "--skip-propagation") == 0) {
+      o.propagation = false;
+    } else {
+      std::fprintf(stderr,
+                   "usage: sync_bench [--nodes N] [--reports N] [--records N] "
+                   "[--skip-propagation] [--skip-catch-up]\n");
+      return 2;
+    }
+  }
+  if (o.nodes < 2 || o.nodes > 26 * 26 || o.reports < 1 || o.records < 1) {
+    std::fprintf(stderr, "sync_bench: expected --nodes 2..676, --reports >= 1, --records >= 1\n");
+    return 2;
+  }
+  int rc = 0;
+  if (o.propagation) rc |= duanka::integration::Propagation(o);
+  if (o.catch_up) rc |= duanka::integration::CatchUp(o);
+  return rc;
+}
