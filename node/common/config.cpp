@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "crypto/crypto.h"
+#include "protocol/message.h"
 
 namespace duanka::node {
 namespace {
@@ -253,8 +254,11 @@ Result<Config> LoadConfig(const std::filesystem::path& home) {
   DaemonLimits& l = c.limits;
   constexpr int64_t kMs = 1, kDayMs = 24LL * 3600 * 1000;
   for (Status s : {
-           r.Int("limits.max_frame_bytes", 64 * 1024, 256LL << 20, l.max_frame_bytes),
-           r.Int("limits.records_per_want", 1, 65536, l.records_per_want),
+           // Below the default, a full `records` answer of honest peers would not fit.
+           r.Int("limits.max_frame_bytes", 8LL << 20, 256LL << 20, l.max_frame_bytes),
+           // Peers refuse a want for more than one `records` message carries.
+           r.Int("limits.records_per_want", 1, protocol::MessageLimits{}.max_want_count,
+                 l.records_per_want),
            r.Int("limits.wants_in_flight", 1, 64, l.wants_in_flight),
            r.Int("limits.handshake_timeout_ms", 100 * kMs, kDayMs, l.handshake_timeout_ms),
            r.Int("limits.idle_timeout_ms", 100 * kMs, kDayMs, l.idle_timeout_ms),

@@ -140,7 +140,8 @@ Status ApiServer::Start() {
   if (!ec) acceptor.bind(*endpoint, ec);
   if (!ec) acceptor.listen(net::socket_base::max_listen_connections, ec);
   if (ec) {
-    acceptor.close(ec);
+    beast::error_code ignored;  // the reason to report is ec, not how closing went
+    acceptor.close(ignored);
     return MakeError(ErrorKind::kIo,
                      "cannot listen on " + impl_->options.listen + " for the API: " + ec.message());
   }

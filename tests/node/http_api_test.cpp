@@ -145,6 +145,15 @@ class HttpApiTest : public ::testing::Test {
   // default); returns its port.
   uint16_t StartServer(std::optional<ApiOptions> options = std::nullopt,
                        const node::AuditLog* audit = nullptr) {
+    servers_.push_back(
+        std::make_unique<ApiServer>(io_, options.value_or(TestOptions()), Backend(audit)));
+    Status started = servers_.back()->Start();
+    EXPECT_TRUE(started.ok()) << (started.ok() ? "" : started.error().message);
+    return servers_.back()->port();
+  }
+
+  // What a server answers from: this fixture's store, audit log (or `audit`) and metrics.
+  ApiBackend Backend(const node::AuditLog* audit = nullptr) {
     ApiBackend b;
     b.lookuper = lookuper_.get();
     b.audit = audit != nullptr ? audit : &audit_;
@@ -160,11 +169,7 @@ class HttpApiTest : public ::testing::Test {
       Result<std::vector<store::Head>> h = store_->Heads();
       return h ? *h : std::vector<store::Head>{};
     };
-    servers_.push_back(
-        std::make_unique<ApiServer>(io_, options.value_or(TestOptions()), std::move(b)));
-    Status started = servers_.back()->Start();
-    EXPECT_TRUE(started.ok()) << (started.ok() ? "" : started.error().message);
-    return servers_.back()->port();
+    return b;
   }
 
   Response Post(uint16_t port, std::string_view target, std::string body,
@@ -655,6 +660,17 @@ TEST(MetricsTest, LabelValuesAreEscapedAndBucketsCumulative) {
   EXPECT_NE(text.find("duanka_records_rejected_total{reason=\"chain_break\"} 3\n"),
             std::string::npos);
   EXPECT_NE(text.find("# HELP duanka_forks_total "), std::string::npos);
+}
+
+TEST_F(HttpApiTest, PortInUseRefusedWithTheReason) {
+  uint16_t taken = StartServer();
+  ApiOptions options = TestOptions();
+  options.listen = "127.0.0.1:" + std::to_string(taken);
+  ApiServer second(io_, options, Backend());
+  Status started = second.Start();
+  ASSERT_FALSE(started.ok());
+  EXPECT_EQ(started.error().kind, ErrorKind::kIo) << started.error().message;
+  EXPECT_NE(started.error().message.find("in use"), std::string::npos) << started.error().message;
 }
 
 }  // namespace
