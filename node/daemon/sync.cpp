@@ -145,10 +145,14 @@ struct Sync::Impl : std::enable_shared_from_this<Sync::Impl> {
     if (!m.heads.empty()) Send(p, m);
   }
 
+  // To every peer in the map, whether or not its hello has come: each was sent our greeting
+  // (hello, certs, heads) when it joined, so this follows it on the wire. Waiting for its hello
+  // would lose what happens in between: a certificate learned then would never reach it, and
+  // it would refuse the records that certificate vouches for from an honest relay.
   void Broadcast(const Message& m, const Connection* except = nullptr) {
     std::string payload = protocol::EncodeMessage(m);
     for (auto& [conn, p] : peers) {
-      if (conn != except && p.hello) p.conn->Send(payload);
+      if (conn != except) p.conn->Send(payload);
     }
   }
 
