@@ -54,26 +54,6 @@ RunResult MdbCopy(const fs::path& store, const fs::path& dest, bool compact) {
   return RunProgram(args);
 }
 
-::testing::AssertionResult SameHeads(const Consortium& c, const std::vector<const Node*>& nodes) {
-  std::vector<store::Head> want = c.Heads(*nodes.front());
-  for (const Node* n : nodes) {
-    std::vector<store::Head> got = c.Heads(*n);
-    if (got.size() != want.size()) {
-      return ::testing::AssertionFailure() << n->code << " holds " << got.size() << " feeds, "
-                                           << nodes.front()->code << " holds " << want.size();
-    }
-    for (size_t i = 0; i < got.size(); ++i) {
-      if (got[i].issuer != want[i].issuer || got[i].seq != want[i].seq ||
-          got[i].hash != want[i].hash || got[i].frozen != want[i].frozen) {
-        return ::testing::AssertionFailure()
-               << n->code << " holds " << got[i].issuer << " at " << got[i].seq << ", "
-               << nodes.front()->code << " holds " << want[i].issuer << " at " << want[i].seq;
-      }
-    }
-  }
-  return ::testing::AssertionSuccess();
-}
-
 std::string Logs(Consortium& c, const std::vector<Node*>& nodes) {
   std::string out;
   for (Node* n : nodes) out += c.Log(*n);
@@ -126,7 +106,7 @@ TEST_P(BackupRestoreTest, LiveBackupRestoresAndCatchesUp) {
     return c.HeadSeq(end, "BANKA") == kBefore && c.HeadSeq(end, "BANKB") == 1 &&
            c.HeadSeq(a, "BANKB") == 1;
   })) << Logs(c, line);
-  ASSERT_TRUE(SameHeads(c, {&a, &b, &end}));
+  ASSERT_TRUE(c.SameHeads({&a, &b, &end}));
   const std::optional<store::Head> a_at_backup = c.Head(b, "BANKA");
   const std::optional<store::Head> b_at_backup = c.Head(b, "BANKB");
   ASSERT_TRUE(a_at_backup && b_at_backup);
@@ -195,8 +175,8 @@ TEST_P(BackupRestoreTest, LiveBackupRestoresAndCatchesUp) {
   EXPECT_FALSE(c.Listed(b, IdType::kQq, "40001"));
   EXPECT_TRUE(c.Listed(b, IdType::kWechat, "backup_after"));
   EXPECT_TRUE(Eventually([&] {
-    return bool(SameHeads(c, {&a, &b, &end}));
-  })) << SameHeads(c, {&a, &b, &end});
+    return bool(c.SameHeads({&a, &b, &end}));
+  })) << c.SameHeads({&a, &b, &end});
   EXPECT_TRUE(SoundStore(c, b));
 
   // BANKB signs on from where its feed really ended: seq 3, not a second seq 2 (which would be
@@ -213,8 +193,8 @@ TEST_P(BackupRestoreTest, LiveBackupRestoresAndCatchesUp) {
     EXPECT_FALSE(h->frozen) << n->code;
   }
   EXPECT_TRUE(Eventually([&] {
-    return bool(SameHeads(c, {&a, &b, &end}));
-  })) << SameHeads(c, {&a, &b, &end});
+    return bool(c.SameHeads({&a, &b, &end}));
+  })) << c.SameHeads({&a, &b, &end});
   for (Node* n : line) EXPECT_EQ(c.Stop(*n), 0) << n->code;
 }
 

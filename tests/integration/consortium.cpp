@@ -487,4 +487,24 @@ Result<uint64_t> Consortium::VerifyFeed(const Node& n, const std::string& issuer
   return verified;
 }
 
+::testing::AssertionResult Consortium::SameHeads(const std::vector<Node*>& nodes) const {
+  std::vector<store::Head> want = Heads(*nodes.front());
+  for (const Node* n : nodes) {
+    std::vector<store::Head> got = Heads(*n);
+    if (got.size() != want.size()) {
+      return ::testing::AssertionFailure() << n->code << " holds " << got.size() << " feeds, "
+                                           << nodes.front()->code << " holds " << want.size();
+    }
+    for (size_t i = 0; i < got.size(); ++i) {
+      if (got[i].issuer != want[i].issuer || got[i].seq != want[i].seq ||
+          got[i].hash != want[i].hash || got[i].frozen != want[i].frozen) {
+        return ::testing::AssertionFailure()
+               << n->code << " holds " << got[i].issuer << " at " << got[i].seq << ", "
+               << nodes.front()->code << " holds " << want[i].issuer << " at " << want[i].seq;
+      }
+    }
+  }
+  return ::testing::AssertionSuccess();
+}
+
 }  // namespace duanka::integration

@@ -28,6 +28,8 @@
 #include <string>
 #include <vector>
 
+#include <gtest/gtest.h>
+
 #include "protocol/identifier.h"
 #include "store/store.h"
 #include "tests/support/process.h"
@@ -156,6 +158,9 @@ class Consortium {
   uint64_t HeadSeq(const Node& node, const std::string& issuer) const;
   std::vector<store::Head> Heads(const Node& node) const;
   std::vector<store::Evidence> AllEvidence(const Node& node) const;
+  // Whether every node holds the same feeds at the same heads (seq, hash, frozen) as the first;
+  // if not, the first difference.
+  ::testing::AssertionResult SameHeads(const std::vector<Node*>& nodes) const;
 
   // Verifies the node's whole feed of `issuer` end to end, page by page: every record's signature
   // and certificate (against the CA and the certificates the node holds), every prev link across

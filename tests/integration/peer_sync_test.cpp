@@ -19,27 +19,6 @@ constexpr const char* kStoppedLine = " stopped";
 // What the daemon logs when it penalises a peer.
 constexpr const char* kPenaltyLog = ") refused for ";
 
-// Every node holds the same head (seq and hash) of every feed as `reference`.
-::testing::AssertionResult SameHeads(Consortium& c, const std::vector<Node*>& nodes) {
-  std::vector<store::Head> want = c.Heads(*nodes.front());
-  for (const Node* n : nodes) {
-    std::vector<store::Head> got = c.Heads(*n);
-    if (got.size() != want.size()) {
-      return ::testing::AssertionFailure() << n->code << " holds " << got.size() << " feeds, "
-                                           << nodes.front()->code << " holds " << want.size();
-    }
-    for (size_t i = 0; i < got.size(); ++i) {
-      if (got[i].issuer != want[i].issuer || got[i].seq != want[i].seq ||
-          got[i].hash != want[i].hash || got[i].frozen != want[i].frozen) {
-        return ::testing::AssertionFailure()
-               << n->code << " holds " << got[i].issuer << " at " << got[i].seq << ", "
-               << nodes.front()->code << " holds " << want[i].issuer << " at " << want[i].seq;
-      }
-    }
-  }
-  return ::testing::AssertionSuccess();
-}
-
 // Honest nodes never penalise one another: relaying another member's records is not misbehaving.
 // (Penalties are logged as "peer X (...) refused for N s: why".)
 ::testing::AssertionResult NoPenalties(Consortium& c, const std::vector<Node*>& nodes) {
@@ -84,7 +63,7 @@ TEST(PeerSyncTest, LineOfFiveCarriesReportsAndRevocationsEndToEnd) {
     return c.Revoked(last, IdType::kQq, "10001") && !c.Listed(last, IdType::kQq, "10001");
   })) << Logs(c, line);
   EXPECT_EQ(c.Duanka(last, {"lookup", "qq", "10001"}).exit_code, 1);
-  EXPECT_TRUE(Eventually([&] { return bool(SameHeads(c, line)); })) << SameHeads(c, line);
+  EXPECT_TRUE(Eventually([&] { return bool(c.SameHeads(line)); })) << c.SameHeads(line);
   for (Node* n : line) {
     Result<uint64_t> feed = c.VerifyFeed(*n, "BANK1");
     ASSERT_TRUE(feed.ok()) << n->code << ": " << feed.error().message;
@@ -117,7 +96,7 @@ TEST(PeerSyncTest, RingOfFourConvergesOnEveryFeed) {
         << n->code << "\n"
         << Logs(c, ring);
   }
-  EXPECT_TRUE(Eventually([&] { return bool(SameHeads(c, ring)); })) << SameHeads(c, ring);
+  EXPECT_TRUE(Eventually([&] { return bool(c.SameHeads(ring)); })) << c.SameHeads(ring);
   EXPECT_EQ(c.HeadSeq(*ring[3], "BANKC"), 2u);
   EXPECT_TRUE(NoPenalties(c, ring));
 }
@@ -157,7 +136,7 @@ TEST(PeerSyncTest, StoppedNodeCatchesUpAfterRestart) {
   ASSERT_FALSE(c.Report(a, "qq", "30100").empty());
   ASSERT_TRUE(c.Start(end));
   EXPECT_TRUE(Eventually([&] { return c.Listed(end, IdType::kQq, "30100"); })) << Logs(c, line);
-  EXPECT_TRUE(Eventually([&] { return bool(SameHeads(c, line)); })) << SameHeads(c, line);
+  EXPECT_TRUE(Eventually([&] { return bool(c.SameHeads(line)); })) << c.SameHeads(line);
   EXPECT_TRUE(NoPenalties(c, line));
   for (Node* n : line) EXPECT_EQ(c.Stop(*n), 0) << n->code;
 }
@@ -215,7 +194,7 @@ TEST(PeerSyncTest, NodeKilledDuringLargeCatchUpLosesNothing) {
   Result<uint64_t> feed = c.VerifyFeed(b, "BANKA");
   ASSERT_TRUE(feed.ok()) << feed.error().message;
   EXPECT_EQ(*feed, kRecords);
-  EXPECT_TRUE(SameHeads(c, {&a, &b}));
+  EXPECT_TRUE(c.SameHeads({&a, &b}));
   // Every entry is in BANKB's index too, not just in the feed.
   const int64_t now = node::SystemNow();
   auto entries = [&](const Node& n) {

@@ -58,6 +58,19 @@ RogueConnection::~RogueConnection() {
   io_->poll();
 }
 
+Status RogueConnection::Handshake(asio::ssl::stream_base::handshake_type side,
+                                  Clock::time_point deadline) {
+  std::optional<error_code> shook;
+  stream_.async_handshake(side, [&](error_code ec) { shook = ec; });
+  if (!Pump(deadline, [&] { return shook.has_value(); })) {
+    Abort();
+    Pump(Clock::now() + Millis(100), [&] { return shook.has_value(); });
+    return MakeError(ErrorKind::kIo, "TLS handshake timed out");
+  }
+  if (*shook) return MakeError(ErrorKind::kIo, "TLS handshake failed: " + Describe(*shook));
+  return Ok();
+}
+
 template <typename Done>
 bool RogueConnection::Pump(Clock::time_point deadline, Done done) {
   io_->restart();
@@ -84,14 +97,9 @@ Result<std::unique_ptr<RogueConnection>> RogueConnection::Connect(uint16_t port,
     return MakeError(ErrorKind::kIo, "cannot connect to port " + std::to_string(port) + ": " +
                                          (connected ? connected->message() : "timed out"));
   }
-  std::optional<error_code> shook;
-  c->stream_.async_handshake(asio::ssl::stream_base::client, [&](error_code ec) { shook = ec; });
-  if (!c->Pump(deadline, [&] { return shook.has_value(); })) {
-    c->Abort();
-    c->Pump(Clock::now() + Millis(100), [&] { return shook.has_value(); });
-    return MakeError(ErrorKind::kIo, "TLS handshake timed out");
+  if (Status shook = c->Handshake(asio::ssl::stream_base::client, deadline); !shook) {
+    return std::move(shook).error();
   }
-  if (*shook) return MakeError(ErrorKind::kIo, "TLS handshake failed: " + Describe(*shook));
   return c;
 }
 
@@ -204,14 +212,9 @@ Result<std::unique_ptr<RogueConnection>> RogueServer::Accept(Millis timeout) {
     return MakeError(ErrorKind::kIo, "no connection within the timeout");
   }
   if (*accepted) return MakeError(ErrorKind::kIo, "accept failed: " + accepted->message());
-  std::optional<error_code> shook;
-  c->stream_.async_handshake(asio::ssl::stream_base::server, [&](error_code ec) { shook = ec; });
-  if (!c->Pump(deadline, [&] { return shook.has_value(); })) {
-    c->Abort();
-    c->Pump(Clock::now() + Millis(100), [&] { return shook.has_value(); });
-    return MakeError(ErrorKind::kIo, "TLS handshake timed out");
+  if (Status shook = c->Handshake(asio::ssl::stream_base::server, deadline); !shook) {
+    return std::move(shook).error();
   }
-  if (*shook) return MakeError(ErrorKind::kIo, "TLS handshake failed: " + Describe(*shook));
   return c;
 }
 

@@ -112,6 +112,9 @@ class RogueConnection {
 
  private:
   friend class RogueServer;
+  // The TLS handshake as `side`, within `deadline`.
+  Status Handshake(asio::ssl::stream_base::handshake_type side,
+                   std::chrono::steady_clock::time_point deadline);
   RogueConnection(std::shared_ptr<asio::io_context> io, TlsContext tls);
   // Runs the io_context until done() or the deadline; false on timeout.
   template <typename Done>
