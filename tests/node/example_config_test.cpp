@@ -217,6 +217,22 @@ TEST_F(ExampleConfigTest, UnknownKeyRefusedByName) {
                 "unknown key");
 }
 
+// Limits that are each in range but wrong together: a hedge no sooner than the timeout would
+// refuse a silent peer before anyone else is asked; pings as slow as the idle timeout would drop
+// live peers.
+TEST_F(ExampleConfigTest, LimitsInTheWrongRelationRefusedByName) {
+  auto with = [&](const std::string& key, const std::string& value) {
+    std::string text = std::regex_replace(example_, std::regex("\n" + key + " = [0-9]+"),
+                                          "\n" + key + " = " + value);
+    EXPECT_NE(text, example_) << "no " << key << " line in " << kExample;
+    return text;
+  };
+  ExpectRefused(with("want_hedge_ms", std::to_string(node::DaemonLimits{}.want_timeout_ms)),
+                "limits.want_hedge_ms", "must be below limits.want_timeout_ms");
+  ExpectRefused(with("ping_interval_ms", std::to_string(node::DaemonLimits{}.idle_timeout_ms)),
+                "limits.ping_interval_ms", "must be below limits.idle_timeout_ms");
+}
+
 // Each key of the example in turn given a value of another type: a number for a string or list,
 // a string for a number. Every one is refused, naming the key.
 TEST_F(ExampleConfigTest, WrongTypedValueRefusedByName) {
