@@ -22,6 +22,8 @@ const char* ErrorKindName(ErrorKind kind) {
       return "io";
     case ErrorKind::kOverloaded:
       return "overloaded";
+    case ErrorKind::kNotYet:
+      return "not-yet";
     case ErrorKind::kInternal:
       return "internal";
   }

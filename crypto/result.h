@@ -22,6 +22,7 @@ enum class ErrorKind {
   kFrozen,        // the feed is frozen after a fork; nothing more is taken from it
   kIo,            // disk, file or OS failure: alert the operator
   kOverloaded,    // temporary: retry later
+  kNotYet,        // dated ahead of this node's clock: not wrong, hold it back and retry later
   kInternal,      // our own bug
 };
 

@@ -36,8 +36,9 @@ Result<Record> Admit(const SignedRecord& in, const Trust& trust, const VerifyOpt
                   "issued outside its signing certificate's validity period");
   }
   if (r.issued_at > options.now + options.max_clock_skew_seconds) {
-    return Refuse(ErrorKind::kUnauthorized, r,
-                  "issued in the future (more than the allowed clock skew ahead of this node)");
+    // Not proof of anything: this node's clock may be the one that is wrong.
+    return Refuse(ErrorKind::kNotYet, r,
+                  "dated ahead of this node's clock (more than the allowed clock skew)");
   }
   if (const RevocationBody* v = r.revocation()) {
     if (v->target.issuer != r.issuer && signer->role != crypto::Role::kRegulator) {

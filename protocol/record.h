@@ -69,6 +69,11 @@ inline constexpr size_t kMaxRecordBytes = 1024;
 inline constexpr int64_t kMaxEntryLifetimeSeconds = 10LL * 366 * 24 * 3600;
 // How far in the future a record's issue time may lie before it is refused as mis-dated.
 inline constexpr int64_t kDefaultMaxClockSkewSeconds = 300;
+// The longest run of stored records of which only the newest had its own signature checked (a run
+// is verified as chains of at most this many records). A node serving a range ends it on a record
+// whose own signature verifies, running past the asked count by fewer than this many records, so
+// that no receiver is ever handed a record whose signature nobody checked as the end of a chain.
+inline constexpr size_t kMaxUncheckedRun = 256;
 
 // ---- Records -------------------------------------------------------------------------------
 

@@ -1,7 +1,9 @@
 // The write path: extending feeds, detecting forks, indexing entries and applying revocations,
 // all inside one write transaction per batch.
+#include <array>
 #include <cstring>
 #include <map>
+#include <optional>
 #include <set>
 
 #include "store/detail/store_impl.h"
@@ -95,16 +97,54 @@ class BatchWriter {
   bool KeepEvidence(const std::string& issuer, HeadValue& head, uint64_t seq,
                     const SignedRecord& held, const SignedRecord& other) {
     auto key = detail::RecordKey(head.issuer_id, seq);
-    std::string value = detail::EncodeEvidence(held, other);
-    MDB_val k = Val(key.data(), key.size()), val = Val(value);
-    int rc = mdb_put(txn_, impl_.evidence, &k, &val, MDB_NOOVERWRITE);
-    if (rc != MDB_KEYEXIST) Check(rc, "cannot keep fork evidence");
+    MDB_val k = Val(key.data(), key.size()), held_already{};
+    int rc = mdb_get(txn_, impl_.evidence, &k, &held_already);
+    if (rc != 0 && rc != MDB_NOTFOUND) Check(rc, "cannot read fork evidence");
+    // Evidence of a fork held already (peers echo it back) changes nothing: in particular it
+    // must not make room by dropping another pair.
+    if (rc == MDB_NOTFOUND) {
+      if (!MakeRoomForEvidence(head.issuer_id, seq)) return false;
+      std::string value = detail::EncodeEvidence(held, other);
+      MDB_val val = Val(value);
+      rc = mdb_put(txn_, impl_.evidence, &k, &val, MDB_NOOVERWRITE);
+      Check(rc, "cannot keep fork evidence");
+    } else {
+      rc = MDB_KEYEXIST;
+    }
     if (!head.frozen || seq < head.fork_seq) {
       head.frozen = true;
       head.fork_seq = seq;
       dirty_.insert(issuer);
     }
     return rc != MDB_KEYEXIST;
+  }
+
+  // One fork proves an issuer equivocated; more only cost space. A feed keeps at most
+  // kMaxEvidencePerFeed pairs, the earliest forks (the earliest is where the feed froze): a pair
+  // at a later seq than all held is not kept, one at an earlier seq replaces the latest held.
+  bool MakeRoomForEvidence(uint32_t issuer_id, uint64_t seq) {
+    MDB_cursor* cursor = nullptr;
+    Check(mdb_cursor_open(txn_, impl_.evidence, &cursor), "cannot read fork evidence");
+    auto first = detail::RecordKey(issuer_id, 0);
+    MDB_val k = Val(first.data(), first.size()), v{};
+    size_t held = 0;
+    std::optional<std::array<char, 12>> latest;
+    int rc = mdb_cursor_get(cursor, &k, &v, MDB_SET_RANGE);
+    while (rc == 0 && k.mv_size == first.size() && std::memcmp(k.mv_data, first.data(), 4) == 0) {
+      ++held;
+      latest.emplace();
+      std::memcpy(latest->data(), k.mv_data, latest->size());
+      rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT);
+    }
+    mdb_cursor_close(cursor);
+    if (rc != 0 && rc != MDB_NOTFOUND) Check(rc, "cannot read fork evidence");
+    if (held < kMaxEvidencePerFeed) return true;
+    auto wanted = detail::RecordKey(issuer_id, seq);
+    // Keys are big-endian, so byte order is seq order.
+    if (std::memcmp(wanted.data(), latest->data(), wanted.size()) >= 0) return false;
+    MDB_val drop = Val(latest->data(), latest->size());
+    Check(mdb_del(txn_, impl_.evidence, &drop, nullptr), "cannot replace fork evidence");
+    return true;
   }
 
   void Extend(const std::string& issuer, HeadValue& head, const VerifiedRecord& v) {

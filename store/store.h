@@ -30,6 +30,9 @@ using protocol::SignedRecord;
 using protocol::VerifiedRecord;
 
 inline constexpr uint32_t kSchemaVersion = 1;
+// Fork evidence pairs kept per feed (the earliest forks): one proves the equivocation; a cap keeps
+// an issuer that forks at every seq from filling the store and every peer's evidence exchange.
+inline constexpr size_t kMaxEvidencePerFeed = 4;
 
 struct Options {
   std::filesystem::path path;  // the environment's directory; created (0700) if missing

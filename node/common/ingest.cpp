@@ -1,20 +1,30 @@
 #include "node/common/ingest.h"
 
 namespace duanka::node {
-VerifiedRun VerifyRun(std::span<const protocol::SignedRecord> run, const protocol::Trust& trust,
-                      const protocol::VerifyOptions& options) {
-  Result<std::vector<protocol::VerifiedRecord>> chain = protocol::VerifyChain(run, trust, options);
-  if (chain) return VerifiedRun{std::move(*chain), std::nullopt};
-  // Find exactly where the run goes wrong: each record on its own, and each link.
-  VerifiedRun out;
-  for (const protocol::SignedRecord& s : run) {
+namespace {
+
+// The record after `before` in its chain, or why not.
+std::optional<Error> BreaksChain(const protocol::VerifiedRecord& before,
+                                 const protocol::VerifiedRecord& next) {
+  const protocol::Record& r = next.record();
+  if (r.issuer == before.record().issuer && r.seq == before.record().seq + 1 &&
+      r.prev == before.hash()) {
+    return std::nullopt;
+  }
+  return MakeError(ErrorKind::kMalformed, "record " + r.id().ToString() + ": does not follow " +
+                                              before.record().id().ToString() + " in its chain");
+}
+
+// Record by record, to find exactly where a segment that did not verify as a chain goes wrong;
+// appends the good records before it to `out`.
+void FindFirstBad(std::span<const protocol::SignedRecord> segment, const protocol::Trust& trust,
+                  const protocol::VerifyOptions& options, Error chain_error, VerifiedRun& out) {
+  for (const protocol::SignedRecord& s : segment) {
     Result<protocol::VerifiedRecord> v = protocol::Verify(s, trust, options);
     if (!v) {
       out.error = std::move(v).error();
-      // Undecodable bytes carry no id of their own: say where in the run they stood.
-      if (!out.error->message.starts_with("record ") ||
-          out.error->message.starts_with("record does") ||
-          out.error->message.starts_with("record is")) {
+      // Bytes that do not decode carry no id of their own: say where in the run they stood.
+      if (!protocol::DecodeRecord(s.bytes).ok()) {
         if (out.records.empty()) {
           out.error->message = "the first record of the run: " + out.error->message;
         } else {
@@ -24,28 +34,49 @@ VerifiedRun VerifyRun(std::span<const protocol::SignedRecord> run, const protoco
                                "): " + out.error->message;
         }
       }
-      return out;
+      return;
     }
     if (!out.records.empty()) {
-      const protocol::VerifiedRecord& before = out.records.back();
-      const protocol::Record& r = v->record();
-      if (r.issuer != before.record().issuer || r.seq != before.record().seq + 1 ||
-          r.prev != before.hash()) {
-        out.error =
-            MakeError(ErrorKind::kMalformed, "record " + r.id().ToString() + ": does not follow " +
-                                                 before.record().id().ToString() + " in its chain");
-        return out;
+      if (std::optional<Error> broken = BreaksChain(out.records.back(), *v)) {
+        out.error = std::move(broken);
+        return;
       }
     }
     out.records.push_back(std::move(*v));
   }
-  out.error = std::move(chain).error();  // unreachable in practice: every record verified
+  out.error = std::move(chain_error);  // unreachable in practice: every record verified
+}
+
+}  // namespace
+
+VerifiedRun VerifyRun(std::span<const protocol::SignedRecord> run, const protocol::Trust& trust,
+                      const protocol::VerifyOptions& options) {
+  VerifiedRun out;
+  out.records.reserve(run.size());
+  // In segments, each vouched for by its own newest signature: a stored record is then never
+  // more than kMaxUncheckedRun records before one whose own signature was checked, which is what
+  // lets any node serve any range ending on a checked record (see protocol/README.md).
+  for (size_t begin = 0; begin < run.size(); begin += protocol::kMaxUncheckedRun) {
+    std::span<const protocol::SignedRecord> segment =
+        run.subspan(begin, std::min(protocol::kMaxUncheckedRun, run.size() - begin));
+    Result<std::vector<protocol::VerifiedRecord>> chain =
+        protocol::VerifyChain(segment, trust, options);
+    if (!chain) {
+      FindFirstBad(segment, trust, options, std::move(chain).error(), out);
+      return out;
+    }
+    if (!out.records.empty()) {
+      if (std::optional<Error> broken = BreaksChain(out.records.back(), chain->front())) {
+        out.error = std::move(broken);
+        return out;
+      }
+    }
+    for (protocol::VerifiedRecord& v : *chain) out.records.push_back(std::move(v));
+  }
   return out;
 }
 
-namespace {
-
-Error Refusal(store::AppendStatus status, const protocol::Record& r) {
+std::optional<Error> RefusalOf(store::AppendStatus status, const protocol::Record& r) {
   switch (status) {
     case store::AppendStatus::kGap:
       return MakeError(ErrorKind::kGap, "record " + r.id().ToString() + ": earlier records of " +
@@ -54,13 +85,13 @@ Error Refusal(store::AppendStatus status, const protocol::Record& r) {
       return MakeError(ErrorKind::kConflict, "record " + r.id().ToString() +
                                                  ": does not link to the head held for " +
                                                  r.issuer + " (the feed forked elsewhere)");
-    default:
+    case store::AppendStatus::kFrozen:
       return MakeError(ErrorKind::kFrozen, "record " + r.id().ToString() + ": feed " + r.issuer +
                                                " is frozen after a fork");
+    default:
+      return std::nullopt;
   }
 }
-
-}  // namespace
 
 Result<IngestReport> IngestFeed(store::Store& store, const protocol::Trust& trust,
                                 std::span<const protocol::SignedRecord> records, int64_t now) {
@@ -76,10 +107,7 @@ Result<IngestReport> IngestFeed(store::Store& store, const protocol::Trust& trus
   for (size_t i = 0; i < appended->statuses.size(); ++i) {
     store::AppendStatus status = appended->statuses[i];
     if (status == store::AppendStatus::kDuplicate) ++report.duplicates;
-    bool refused = status == store::AppendStatus::kGap ||
-                   status == store::AppendStatus::kConflict ||
-                   status == store::AppendStatus::kFrozen;
-    if (refused && !report.refused) report.refused = Refusal(status, verified.records[i].record());
+    if (!report.refused) report.refused = RefusalOf(status, verified.records[i].record());
   }
   return report;
 }

@@ -32,6 +32,11 @@ struct VerifiedRun {
 VerifiedRun VerifyRun(std::span<const protocol::SignedRecord> run, const protocol::Trust& trust,
                       const protocol::VerifyOptions& options);
 
+// Why the store did not take a record, as an error naming it: kGap, kConflict or kFrozen; nullopt
+// for a record appended, already held or kept as fork evidence. The one mapping the daemon's
+// pipeline and `import` share.
+std::optional<Error> RefusalOf(store::AppendStatus status, const protocol::Record& record);
+
 // Verifies and appends one issuer's records (seq ascending, contiguous). The run is verified as
 // one chain (one signature); if that fails, record by record, so that the good records before
 // the first bad one are kept and the bad one is named. Fails only with kIo from the store.

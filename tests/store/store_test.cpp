@@ -1,3 +1,4 @@
+#include <algorithm>
 // The store's rules, one test each, on a real LMDB environment in a temp dir.
 #include <gtest/gtest.h>
 #include <lmdb.h>
@@ -182,6 +183,57 @@ TEST_F(StoreTest, EvidenceFromAPeerFreezesAFeedNotYetHeld) {
   ASSERT_TRUE(evidence.ok());
   ASSERT_EQ(evidence->size(), 1u);
   EXPECT_NE(evidence->front().held.bytes, evidence->front().other.bytes);
+}
+
+// An issuer that forks at every seq proves nothing more after the first: a feed keeps at most
+// kMaxEvidencePerFeed pairs, the earliest forks, so it cannot fill the store or every peer's
+// evidence exchange.
+TEST_F(StoreTest, EvidencePerFeedIsCappedAtTheEarliestForks) {
+  std::vector<protocol::SignedRecord> feed;
+  for (uint64_t i = 1; i <= 12; ++i) feed.push_back(bank_a_.Entry(TestSubject(i)));
+  auto twin_at = [&](uint64_t seq) {
+    crypto::Hash256 prev = seq == 1 ? crypto::Hash256{} : protocol::RecordHash(feed[seq - 2]);
+    return bank_a_.Equivocate(seq, prev, TestSubject(1000 + seq));
+  };
+  for (uint64_t seq = 5; seq <= 12; ++seq) {
+    ASSERT_TRUE(store_
+                    ->AddEvidence(MustVerify(feed[seq - 1], trust_),
+                                  MustVerify(twin_at(seq), trust_), kTestNow)
+                    .ok());
+  }
+  auto held_seqs = [&] {
+    std::vector<uint64_t> seqs;
+    Result<std::vector<Evidence>> all = store_->AllEvidence();
+    EXPECT_TRUE(all.ok()) << all.error().message;
+    for (const Evidence& e : all.ok() ? *all : std::vector<Evidence>{}) {
+      Result<protocol::Record> r = protocol::DecodeRecord(e.held.bytes);
+      EXPECT_TRUE(r.ok()) << r.error().message;
+      if (r.ok()) seqs.push_back(r->seq);
+    }
+    std::sort(seqs.begin(), seqs.end());
+    return seqs;
+  };
+  EXPECT_EQ(held_seqs(), (std::vector<uint64_t>{5, 6, 7, 8}));
+  // The same evidence again (peers echo it back) is held already: nothing is dropped for it.
+  Result<bool> again =
+      store_->AddEvidence(MustVerify(feed[4], trust_), MustVerify(twin_at(5), trust_), kTestNow);
+  ASSERT_TRUE(again.ok()) << again.error().message;
+  EXPECT_FALSE(*again);
+  EXPECT_EQ(held_seqs(), (std::vector<uint64_t>{5, 6, 7, 8}));
+  // An earlier fork replaces the latest held, and the feed freezes at the earliest.
+  Result<bool> earlier =
+      store_->AddEvidence(MustVerify(feed[1], trust_), MustVerify(twin_at(2), trust_), kTestNow);
+  ASSERT_TRUE(earlier.ok()) << earlier.error().message;
+  EXPECT_TRUE(*earlier);
+  EXPECT_EQ(held_seqs(), (std::vector<uint64_t>{2, 5, 6, 7}));
+  EXPECT_EQ(HeadOf("BANKA").fork_seq, 2u);
+  // A later fork is not kept; the history before the fork is still taken.
+  Result<bool> later =
+      store_->AddEvidence(MustVerify(feed[10], trust_), MustVerify(twin_at(11), trust_), kTestNow);
+  ASSERT_TRUE(later.ok()) << later.error().message;
+  EXPECT_FALSE(*later);
+  EXPECT_EQ(Append({feed[0]}).appended, 1u);
+  EXPECT_EQ(store_->AllEvidence()->size(), kMaxEvidencePerFeed);
 }
 
 TEST_F(StoreTest, EvidenceOfOneRecordTwiceRefused) {
