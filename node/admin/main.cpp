@@ -93,7 +93,9 @@ int main(int argc, char** argv) {
   init_cmd->add_option("--listen", init.listen, "HOST:PORT to accept peers on");
   init_cmd->add_option("--api", init.api,
                        "HOST:PORT of the local HTTP API (default 127.0.0.1:7480)");
-  init_cmd->add_option("--peer", init.peers, "HOST:PORT of a peer to dial (repeatable)");
+  init_cmd->add_option("--peer", init.peers,
+                       "CODE@HOST:PORT of a peer to dial: the institution expected there and its "
+                       "address, e.g. BANKB@10.0.0.2:7400 (repeatable)");
   init_cmd->add_flag("--force", init.force, "overwrite an existing duanka.toml");
   init_cmd->footer(
       "Example: duanka-admin init --home ./banka --institution BANKA --ca ./ca/ca.pem --pepper "

@@ -115,6 +115,11 @@ int Init(const InitOptions& o) {
     return Fail(ErrorKind::kInvalidInput,
                 "--institution: expected 2 to 16 capital letters and digits, e.g. BANKA");
   }
+  for (const std::string& peer : o.peers) {
+    if (Result<node::PeerEntry> entry = node::ParsePeerEntry(peer); !entry) {
+      return Fail(ErrorKind::kInvalidInput, "--peer " + entry.error().message);
+    }
+  }
   const fs::path home = o.home;
   if (fs::exists(home / node::kConfigFileName) && !o.force) {
     return Fail(ErrorKind::kConflict,

@@ -5,34 +5,149 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <mutex>
+#include <nlohmann/json.hpp>
 
 namespace duanka::node {
 
-Status AuditLog::Append(std::string_view json_object, bool sync) const {
-  std::string line(json_object);
-  line.push_back('\n');
+namespace {
+
+Error AuditIoError(const char* what, const std::filesystem::path& path, std::string_view reason) {
+  return MakeError(ErrorKind::kIo, std::string(what) + " the audit log " + path.string() + ": " +
+                                       std::string(reason));
+}
+
+// The fixed words of audit lines (type names, results) are written as they are; anything else is
+// escaped as JSON would.
+void AppendJsonText(std::string& out, std::string_view text) {
+  for (char c : text) {
+    const bool plain = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+    if (!plain) {
+      const std::string quoted = nlohmann::json(std::string(text)).dump();
+      out.append(quoted, 1, quoted.size() - 2);
+      return;
+    }
+  }
+  out += text;
+}
+
+}  // namespace
+
+AuditLog::~AuditLog() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+Result<int> AuditLog::OpenFile() const {
   int fd = ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-  if (fd < 0) {
-    return MakeError(ErrorKind::kIo,
-                     "cannot open the audit log " + path_.string() + ": " + std::strerror(errno));
-  }
-  ssize_t n = ::write(fd, line.data(), line.size());
-  int err = errno;
-  bool ok = n == static_cast<ssize_t>(line.size());
-  if (ok && sync && ::fsync(fd) != 0) {
-    ok = false;
-    err = errno;
-  }
-  ::close(fd);
-  if (!ok) {
-    return MakeError(ErrorKind::kIo, "cannot write the audit log " + path_.string() + ": " +
-                                         (n >= 0 && err == 0 ? "short write" : std::strerror(err)));
-  }
+  if (fd < 0) return AuditIoError("cannot open", path_, std::strerror(errno));
+  return fd;
+}
+
+Status AuditLog::Open() const {
+  std::unique_lock<std::shared_mutex> lock(mutex_);
+  if (fd_ >= 0) return Ok();
+  Result<int> fd = OpenFile();
+  if (!fd) return std::move(fd).error();
+  fd_ = *fd;
   return Ok();
+}
+
+Status AuditLog::Append(std::string_view json_object, bool sync) const {
+  std::string line;
+  line.reserve(json_object.size() + 1);
+  line.append(json_object);
+  line.push_back('\n');
+  return AppendLines(line, sync);
+}
+
+Status AuditLog::AppendLines(std::string_view lines, bool sync) const {
+  {
+    std::shared_lock<std::shared_mutex> lock(mutex_);
+    if (fd_ >= 0) return WriteAll(lines, sync);
+  }
+  // Not open yet, or opening failed last time (a directory not yet made, permissions since fixed).
+  std::unique_lock<std::shared_mutex> lock(mutex_);
+  if (fd_ < 0) {
+    Result<int> fd = OpenFile();
+    if (!fd) return std::move(fd).error();
+    fd_ = *fd;
+  }
+  return WriteAll(lines, sync);
+}
+
+Status AuditLog::WriteAll(std::string_view text, bool sync) const {
+  size_t done = 0;
+  while (done < text.size()) {
+    size_t piece = text.size() - done;
+    if (piece > kAuditMaxWriteBytes) {
+      // Whole lines only: up to the last line end within the limit (or, for a longer line than
+      // that, which no caller makes, that line whole).
+      size_t end = text.rfind('\n', done + kAuditMaxWriteBytes - 1);
+      if (end == std::string_view::npos || end < done) end = text.find('\n', done);
+      piece = end == std::string_view::npos ? text.size() - done : end + 1 - done;
+    }
+    ssize_t n = ::write(fd_, text.data() + done, piece);
+    if (n < 0 && errno == EINTR) continue;  // nothing was written
+    if (n < 0) return AuditIoError("cannot write", path_, std::strerror(errno));
+    // A regular file takes a whole write unless the disk or quota is full; writing the rest
+    // separately could put another writer's line inside ours, so this is a failure.
+    if (static_cast<size_t>(n) != piece) return AuditIoError("cannot write", path_, "short write");
+    done += piece;
+  }
+  if (sync && ::fsync(fd_) != 0) return AuditIoError("cannot sync", path_, std::strerror(errno));
+  return Ok();
+}
+
+Status AuditLog::Reopen() const {
+  Result<int> fd = OpenFile();
+  if (!fd) return std::move(fd).error();
+  int old = -1;
+  {
+    std::unique_lock<std::shared_mutex> lock(mutex_);
+    old = fd_;
+    fd_ = *fd;
+  }
+  if (old >= 0) ::close(old);
+  return Ok();
+}
+
+BatchItemAudit::BatchItemAudit(int64_t now, std::string_view program, std::string_view user,
+                               std::string_view purpose) {
+  using nlohmann::json;
+  program_purpose_ = ",\"program\":" + json(std::string(program)).dump() +
+                     ",\"purpose\":" + json(std::string(purpose)).dump() + ",\"result\":\"";
+  time_ = "\",\"time\":\"" + IsoTime(now) + "\",\"type\":\"";
+  user_ = "\",\"user\":" + json(std::string(user)).dump() + "}\n";
+}
+
+void BatchItemAudit::Add(uint64_t batch_line, std::string_view type, const crypto::Hash256& subject,
+                         std::string_view result) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  char number[24];
+  auto [end, ec] = std::to_chars(number, number + sizeof number, batch_line);
+  text_ += "{\"action\":\"lookup\",\"batch_line\":";
+  text_.append(number, end);
+  text_ += program_purpose_;
+  AppendJsonText(text_, result);
+  text_ += "\",\"subject8\":\"";
+  for (size_t i = 0; i < kAuditSubjectHexChars / 2; ++i) {
+    text_ += kDigits[subject.bytes[i] >> 4];
+    text_ += kDigits[subject.bytes[i] & 15];
+  }
+  text_ += time_;
+  AppendJsonText(text_, type);
+  text_ += user_;
+  ++items_;
+}
+
+void BatchItemAudit::AddLine(std::string_view json_object) {
+  text_ += json_object;
+  text_ += '\n';
 }
 
 std::string OsUserName() {

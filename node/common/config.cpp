@@ -51,6 +51,8 @@ const std::set<std::string>& KnownKeys() {
       "limits.shutdown_timeout_ms",
       "limits.connections_per_peer",
       "limits.max_inbound_connections",
+      "limits.max_handshaking_connections",
+      "limits.handshakes_per_address",
       "limits.reconnect_min_ms",
       "limits.reconnect_max_ms",
       "limits.ban_base_seconds",
@@ -59,6 +61,11 @@ const std::set<std::string>& KnownKeys() {
       "limits.verify_threads",
       "limits.api_threads",
       "limits.max_api_batch_items",
+      "limits.max_api_connections",
+      "limits.wants_per_peer",
+      "limits.max_unknown_feeds_per_peer",
+      "limits.max_unprocessed_bytes_per_peer",
+      "limits.max_clock_skew_seconds",
   };
   return keys;
 }
@@ -200,6 +207,18 @@ std::string Config::ToToml() const {
   return out;
 }
 
+Result<PeerEntry> ParsePeerEntry(const std::string& text) {
+  size_t at = text.find('@');
+  if (at == std::string::npos || !crypto::IsValidInstitutionCode(text.substr(0, at)) ||
+      !IsHostPort(text.substr(at + 1))) {
+    return MakeError(ErrorKind::kInvalidInput,
+                     "\"" + text +
+                         "\" is not CODE@HOST:PORT, the institution expected there and its "
+                         "address (e.g. BANKB@10.0.0.2:7400)");
+  }
+  return PeerEntry{text.substr(0, at), text.substr(at + 1)};
+}
+
 Result<Config> LoadConfig(const std::filesystem::path& home) {
   const std::filesystem::path file = home / kConfigFileName;
   std::error_code ec;
@@ -269,6 +288,8 @@ Result<Config> LoadConfig(const std::filesystem::path& home) {
            r.Int("limits.shutdown_timeout_ms", 10 * kMs, kDayMs, l.shutdown_timeout_ms),
            r.Int("limits.connections_per_peer", 1, 16, l.connections_per_peer),
            r.Int("limits.max_inbound_connections", 1, 65536, l.max_inbound_connections),
+           r.Int("limits.max_handshaking_connections", 1, 65536, l.max_handshaking_connections),
+           r.Int("limits.handshakes_per_address", 1, 65536, l.handshakes_per_address),
            r.Int("limits.reconnect_min_ms", 10 * kMs, kDayMs, l.reconnect_min_ms),
            r.Int("limits.reconnect_max_ms", 10 * kMs, kDayMs, l.reconnect_max_ms),
            r.Int("limits.ban_base_seconds", 1, 86400, l.ban_base_seconds),
@@ -277,6 +298,13 @@ Result<Config> LoadConfig(const std::filesystem::path& home) {
            r.Int("limits.verify_threads", 1, 64, l.verify_threads),
            r.Int("limits.api_threads", 1, 64, l.api_threads),
            r.Int("limits.max_api_batch_items", 1, 1000000, l.max_api_batch_items),
+           r.Int("limits.max_api_connections", 1, 65536, l.max_api_connections),
+           r.Int("limits.wants_per_peer", 1, 256, l.wants_per_peer),
+           r.Int("limits.max_unknown_feeds_per_peer", 0, 1000000, l.max_unknown_feeds_per_peer),
+           // At least one whole frame must fit, or a peer's largest message would stall it.
+           r.Int("limits.max_unprocessed_bytes_per_peer", 8LL << 20, 4LL << 30,
+                 l.max_unprocessed_bytes_per_peer),
+           r.Int("limits.max_clock_skew_seconds", 1, 86400, l.max_clock_skew_seconds),
        }) {
     if (!s) return std::move(s).error();
   }
@@ -289,6 +317,10 @@ Result<Config> LoadConfig(const std::filesystem::path& home) {
     return Bad(file, "limits.want_hedge_ms",
                "must be below limits.want_timeout_ms, or a silent peer would be refused before "
                "anyone else is asked");
+  }
+  if (l.max_unprocessed_bytes_per_peer < l.max_frame_bytes) {
+    return Bad(file, "limits.max_unprocessed_bytes_per_peer",
+               "must be at least limits.max_frame_bytes, or one whole frame could never be read");
   }
   if (l.reconnect_min_ms > l.reconnect_max_ms) {
     return Bad(file, "limits.reconnect_min_ms", "must not exceed limits.reconnect_max_ms");
@@ -305,8 +337,9 @@ Result<Config> LoadConfig(const std::filesystem::path& home) {
   if (!IsHostPort(c.network.api))
     return Bad(file, "network.api", "expected HOST:PORT, e.g. 127.0.0.1:7480");
   for (const std::string& peer : c.network.peers) {
-    if (!IsHostPort(peer))
-      return Bad(file, "network.peers", "expected HOST:PORT entries, e.g. 10.0.0.2:7400");
+    if (Result<PeerEntry> entry = ParsePeerEntry(peer); !entry) {
+      return Bad(file, "network.peers", entry.error().message);
+    }
   }
   return c;
 }

@@ -41,7 +41,7 @@ struct StoreSettings {
 struct NetworkSettings {
   std::string listen;  // HOST:PORT for peers; empty: do not listen
   std::string api = "127.0.0.1:7480";
-  std::vector<std::string> peers;  // HOST:PORT each
+  std::vector<std::string> peers;  // CODE@HOST:PORT each (ParsePeerEntry)
 };
 
 // The daemon's limits and timeouts, each a config key under [limits] with this default.
@@ -57,7 +57,12 @@ struct DaemonLimits {
   uint32_t heads_interval_ms = 30000;     // heads re-sent to repair anything missed
   uint32_t shutdown_timeout_ms = 3000;    // TLS close_notify; a silent peer is then cut off
   uint32_t connections_per_peer = 2;      // per institution (one each way)
-  uint32_t max_inbound_connections = 256;
+  uint32_t max_inbound_connections = 256;  // established (TLS done) inbound peer links
+  // Inbound connections still in the TLS handshake (strangers until it ends): their own budget, so
+  // that they never take an established link's place; when full, the oldest handshake of the
+  // source holding the most is dropped for a newcomer from a source holding fewer.
+  uint32_t max_handshaking_connections = 64;
+  uint32_t handshakes_per_address = 8;  // of those, from one source IP address
   uint32_t reconnect_min_ms = 250;  // backoff doubles from here, with jitter
   uint32_t reconnect_max_ms = 60000;
   uint32_t ban_base_seconds = 30;  // a misbehaving peer is refused for this, doubling
@@ -66,6 +71,14 @@ struct DaemonLimits {
   uint32_t verify_threads = 2;             // signature and chain verification workers
   uint32_t api_threads = 2;                // HTTP API and peer I/O threads
   uint32_t max_api_batch_items = 10000;    // items in one POST /v1/lookup/batch
+  // HTTP API connections served at once; beyond it one is closed at once (with a 503). Lowered
+  // at start, like max_inbound_connections, if they do not fit the descriptor limit.
+  uint32_t max_api_connections = 256;
+  // Hostile peers (sync layer): a peer's claims and per-peer state are bounded.
+  uint32_t wants_per_peer = 8;                     // wants one connection may have outstanding
+  uint32_t max_unknown_feeds_per_peer = 64;        // heads of uncertified issuers before a penalty
+  size_t max_unprocessed_bytes_per_peer = 16 << 20;  // frames waiting: the reader pauses beyond
+  uint32_t max_clock_skew_seconds = 300;  // records dated further ahead wait; peers flagged
 };
 
 struct Config {
@@ -93,6 +106,15 @@ struct Config {
   // duanka.toml text with every key this Config differs from the defaults in, plus comments.
   std::string ToToml() const;
 };
+
+// A `network.peers` entry: the institution expected at an address, "CODE@HOST:PORT" (e.g.
+// "BANKB@10.0.0.2:7400"). The daemon dialling it refuses any other member that answers there.
+struct PeerEntry {
+  std::string institution;
+  std::string address;  // HOST:PORT
+};
+// kInvalidInput, one line naming the entry and the form expected.
+Result<PeerEntry> ParsePeerEntry(const std::string& text);
 
 // Reads HOME/duanka.toml. kNotFound if HOME or the file is missing (the message says to run
 // `duanka-admin init`), kInvalidInput naming the key and the reason for a bad value or an unknown

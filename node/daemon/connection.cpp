@@ -42,6 +42,7 @@ Connection::Connection(tcp::socket socket, asio::ssl::context& tls, const crypto
       handler_(handler),
       decoder_(options.max_frame_bytes),
       send_signal_(strand_),
+      read_resume_(strand_),
       watchdog_(strand_) {
   error_code ec;
   tcp::endpoint remote = stream_.next_layer().remote_endpoint(ec);
@@ -61,12 +62,15 @@ asio::awaitable<void> Connection::Run(std::shared_ptr<Connection> self,
       side_ == Side::kClient ? asio::ssl::stream_base::client : asio::ssl::stream_base::server,
       asio::redirect_error(asio::use_awaitable, ec));
   if (ec || closed_) {
-    bool timed_out = closed_;
+    // Cut short by the watchdog, or by Close() (the listener dropping it for a newcomer).
+    bool cut_short = closed_;
     // TLS-level refusals (no certificate, unknown CA, not TLS at all) are the peer's doing;
     // timeouts and resets may be the network's.
-    bool misbehaved = !timed_out && ec.category() == asio::error::get_ssl_category();
+    bool misbehaved = !cut_short && ec.category() == asio::error::get_ssl_category();
     on_failure({address_,
-                timed_out ? "handshake timed out" : "TLS handshake failed: " + Describe(ec),
+                !cut_short              ? "TLS handshake failed: " + Describe(ec)
+                : close_reason_.empty() ? std::string("handshake timed out")
+                                        : close_reason_,
                 misbehaved});
     Terminate("handshake failed");
     co_return;
@@ -77,6 +81,14 @@ asio::awaitable<void> Connection::Run(std::shared_ptr<Connection> self,
     on_failure({address_, "peer certificate refused: " + peer.error().message, true});
     Terminate("peer certificate refused");
     co_return;
+  }
+  if (admission_) {
+    // Before the handler or the peer hears anything: a refused peer never gets a frame in.
+    if (std::optional<std::string> refused = admission_(*peer)) {
+      on_failure({address_, *refused, false});
+      Terminate(*refused);
+      co_return;
+    }
   }
   peer_ = std::move(*peer);
   opened_ = true;
@@ -100,7 +112,9 @@ asio::awaitable<void> Connection::ReadFrames() {
       if (!(closing_ && ec == asio::error::operation_aborted)) Terminate(Describe(ec));
       co_return;
     }
-    deadline_ = Clock::now() + options_.idle_timeout;
+    // Once closing, the close deadline is absolute: bytes from the peer must not move it, or a
+    // peer that keeps sending (and never reads) would hold the connection for ever.
+    if (!closing_) deadline_ = Clock::now() + options_.idle_timeout;
     decoder_.Feed(std::span<const char>(chunk.data(), n));
     for (;;) {
       protocol::FrameDecoder::State state = decoder_.Next(frame);
@@ -111,8 +125,27 @@ asio::awaitable<void> Connection::ReadFrames() {
         co_return;
       }
       if (closing_) continue;  // draining: frames after Close() are dropped
+      unprocessed_bytes_ += frame.size();
+      ++unprocessed_frames_;
       handler_.OnFrame(self, std::move(frame));
       if (closed_) co_return;
+    }
+    // Backpressure: read no more until the handler has caught up, or the peer has read what it
+    // asked for. While this node is the slow one the idle deadline waits too; a peer that does
+    // not read its answers keeps its deadline and is cut off at it.
+    for (;;) {
+      const bool handler_behind = unprocessed_bytes_ > options_.max_unprocessed_bytes ||
+                                  unprocessed_frames_ >= kMaxUnprocessedFrames;
+      const bool peer_behind = send_queue_bytes_ > options_.max_unprocessed_bytes;
+      if ((!handler_behind && !peer_behind) || closed_ || closing_) break;
+      if (handler_behind) deadline_ = Clock::time_point::max();
+      read_resume_.expires_at(Clock::time_point::max());
+      error_code ignored;
+      co_await read_resume_.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+      if (handler_behind && !closing_) {
+        deadline_ = Clock::now() + options_.idle_timeout;
+        watchdog_.cancel();  // re-arm at the new deadline
+      }
     }
   }
 }
@@ -135,15 +168,16 @@ asio::awaitable<void> Connection::WriteLoop() {
       co_return;
     }
     send_queue_bytes_ -= send_queue_.front().size();
+    queued_bytes_.store(send_queue_bytes_, std::memory_order_relaxed);
     send_queue_.pop_front();
+    if (send_queue_bytes_ <= options_.max_unprocessed_bytes) read_resume_.cancel();
   }
   if (!closed_) co_await Shutdown();
 }
 
 asio::awaitable<void> Connection::Shutdown() {
   auto self = shared_from_this();
-  deadline_ = Clock::now() + options_.shutdown_timeout;
-  watchdog_.cancel();  // re-arm at the shutdown deadline
+  // The deadline set by Close() stands: flushing the queue already took part of it.
   error_code ec;
   stream_.next_layer().cancel(ec);  // stop the pending read so close_notify can be exchanged
   // async_shutdown waits for the peer's close_notify forever; the watchdog cuts it short.
@@ -172,6 +206,7 @@ void Connection::Send(std::string payload) {
     if (self->closed_ || self->closing_ || !self->opened_) return;
     std::string frame = protocol::EncodeFrame(payload);
     self->send_queue_bytes_ += frame.size();
+    self->queued_bytes_.store(self->send_queue_bytes_, std::memory_order_relaxed);
     if (self->send_queue_bytes_ > self->options_.max_send_queue_bytes) {
       self->Terminate("peer too slow: send queue over the limit");
       return;
@@ -181,10 +216,22 @@ void Connection::Send(std::string payload) {
   });
 }
 
+void Connection::FrameHandled(size_t bytes) {
+  asio::post(strand_, [self = shared_from_this(), bytes] {
+    self->unprocessed_bytes_ -= std::min(bytes, self->unprocessed_bytes_);
+    if (self->unprocessed_frames_ > 0) --self->unprocessed_frames_;
+    if (self->unprocessed_bytes_ <= self->options_.max_unprocessed_bytes &&
+        self->unprocessed_frames_ < kMaxUnprocessedFrames) {
+      self->read_resume_.cancel();
+    }
+  });
+}
+
 void Connection::Close(std::string reason) {
   asio::post(strand_, [self = shared_from_this(), reason = std::move(reason)]() mutable {
     if (self->closed_ || self->closing_) return;
     if (!self->opened_) {
+      self->close_reason_ = reason;  // what the handshake's on_failure reports
       self->Terminate(reason);
       return;
     }
@@ -193,6 +240,7 @@ void Connection::Close(std::string reason) {
     self->deadline_ = Clock::now() + self->options_.shutdown_timeout;
     self->watchdog_.cancel();
     self->send_signal_.cancel();
+    self->read_resume_.cancel();
   });
 }
 
@@ -204,6 +252,7 @@ void Connection::Terminate(const std::string& reason) {
   stream_.next_layer().close(ignored);
   watchdog_.cancel();
   send_signal_.cancel();
+  read_resume_.cancel();
   // The queue is not cleared here: the write loop may have an async_write in flight on its
   // front frame, which would then write from freed memory and pop an empty deque. The frames go
   // with the connection, once its coroutines have seen closed_ and let go of it.

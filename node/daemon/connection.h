@@ -8,6 +8,7 @@
 
 #include <utility>  // Boost 1.74's asio/awaitable.hpp needs it first on GCC 12
 
+#include <atomic>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -19,6 +20,7 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "crypto/pki.h"
@@ -30,12 +32,22 @@ namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 using TlsStream = asio::ssl::stream<tcp::socket>;
 
+// Frames of one peer that may wait for the handler at once, however small: the handler serves
+// peers in turn on one strand, so a flood of tiny frames would otherwise queue ahead of every
+// other peer's. An honest peer has a few wants, answers and announces in flight.
+inline constexpr size_t kMaxUnprocessedFrames = 256;
+
 struct ConnectionOptions {
   size_t max_frame_bytes = protocol::kDefaultMaxFrameBytes;
   std::chrono::milliseconds handshake_timeout{10000};
   std::chrono::milliseconds idle_timeout{45000};
   std::chrono::milliseconds shutdown_timeout{3000};
   size_t max_send_queue_bytes = 64 << 20;
+  // Bytes of received frames the handler has not yet reported handled (FrameHandled): beyond
+  // this the connection stops reading the peer until it catches up, so a peer that sends faster
+  // than this node processes holds bounded memory. Reading stops too while more than this waits
+  // to be sent to the peer: one that asks without reading the answers gets nothing more read.
+  size_t max_unprocessed_bytes = 16 << 20;
 };
 
 class Connection;
@@ -76,12 +88,26 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // the listener counts inbound connections with it. Set before Start().
   void SetOnTerminated(std::function<void()> f) { on_terminated_ = std::move(f); }
 
+  // Called on the strand once the peer's certificate is verified, before the handler hears of the
+  // connection: a reason to refuse this peer (the connection then ends as a failed handshake,
+  // before any frame is read or sent), or nullopt to open it. Set before Start().
+  using Admission = std::function<std::optional<std::string>(const crypto::CertificateInfo&)>;
+  void SetAdmission(Admission f) { admission_ = std::move(f); }
+
   // Queues one frame with this payload. A peer that lets more than max_send_queue_bytes pile up
   // is too slow to keep: the connection closes rather than letting it hold memory or others up.
   void Send(std::string payload);
 
+  // Bytes of frames queued for the peer and not yet written (any thread; a moment behind).
+  size_t queued_bytes() const { return queued_bytes_.load(std::memory_order_relaxed); }
+
+  // The handler is done with a frame of this many payload bytes (any thread): reading resumes
+  // when the frames still waiting fall within max_unprocessed_bytes.
+  void FrameHandled(size_t bytes);
+
   // Closes politely: queued frames are flushed, then TLS close_notify, all within
-  // shutdown_timeout; a silent peer is then cut off. Idempotent.
+  // shutdown_timeout of the first call, an absolute deadline that nothing the peer sends moves;
+  // a peer that has not finished by then is cut off. Idempotent.
   void Close(std::string reason);
 
   const std::string& institution() const { return peer_.institution; }
@@ -121,6 +147,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::deque<std::string> send_queue_;  // encoded frames
   size_t send_queue_bytes_ = 0;
   asio::steady_timer send_signal_;  // wakes the write loop
+  asio::steady_timer read_resume_;  // wakes the read loop paused for backpressure
+  size_t unprocessed_bytes_ = 0;
+  size_t unprocessed_frames_ = 0;
+  std::atomic<size_t> queued_bytes_{0};  // send_queue_bytes_, readable from other threads
   asio::steady_timer watchdog_;
   std::chrono::steady_clock::time_point deadline_;
   bool opened_ = false;
@@ -129,6 +159,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool peer_misbehaved_ = false;
   std::string close_reason_;
   std::function<void()> on_terminated_;
+  Admission admission_;
 };
 
 }  // namespace duanka::daemon

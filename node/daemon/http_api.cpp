@@ -2,6 +2,7 @@
 // strand and an HttpSession, and refuses connections beyond max_connections.
 #include "node/daemon/http_api.h"
 
+#include <algorithm>
 #include <atomic>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
@@ -20,9 +21,11 @@ namespace beast = boost::beast;
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
 
-// When accept itself fails (out of file descriptors, most likely), wait before trying again
-// rather than spinning on the error.
-constexpr std::chrono::milliseconds kAcceptRetryDelay{100};
+// When accept itself fails (out of file descriptors, most likely: EMFILE, ENFILE), retrying at
+// once would spin on the same error while the connection waits in the backlog. Wait instead,
+// from the first delay doubling to the longest, and log once per episode, not per attempt.
+constexpr std::chrono::milliseconds kAcceptBackoffFirst{100};
+constexpr std::chrono::milliseconds kAcceptBackoffMax{1000};
 
 constexpr std::string_view kListenExpected =
     "api listen: expected HOST:PORT with an IP address, e.g. 127.0.0.1:7480 or [::1]:7480";
@@ -76,6 +79,7 @@ struct ApiServer::Impl : std::enable_shared_from_this<ApiServer::Impl> {
       : io(io),
         options(std::move(o)),
         backend_ok(backend.lookuper != nullptr && backend.audit != nullptr),
+        log(backend.log),
         router(backend_ok ? std::make_shared<ApiRouter>(options, std::move(backend)) : nullptr),
         strand(net::make_strand(io)),
         acceptor(strand),
@@ -89,12 +93,14 @@ struct ApiServer::Impl : std::enable_shared_from_this<ApiServer::Impl> {
 
   void OnAccept(beast::error_code ec, SessionSocket socket) {
     if (stopped || !acceptor.is_open()) return;
-    if (ec) {
-      retry.expires_after(kAcceptRetryDelay);
-      retry.async_wait([self = shared_from_this()](beast::error_code wait_ec) {
-        if (!wait_ec && !self->stopped) self->Accept();
-      });
-      return;
+    // A client that gave up while in the backlog is no reason to wait.
+    if (ec == net::error::connection_aborted) return Accept();
+    if (ec) return BackOff(ec);
+    if (failed_accepts > 0) {
+      Log("API: accepting connections again after " + std::to_string(failed_accepts) +
+          " failed attempt(s)");
+      failed_accepts = 0;
+      backoff = kAcceptBackoffFirst;
     }
     // Only this strand adds sessions, so the count cannot grow between the check and the add.
     if (tracker->size() >= options.max_connections) {
@@ -108,9 +114,28 @@ struct ApiServer::Impl : std::enable_shared_from_this<ApiServer::Impl> {
     Accept();
   }
 
+  void BackOff(const beast::error_code& ec) {
+    if (failed_accepts++ == 0) {
+      Log("API: cannot accept a connection: " + ec.message() + "; retrying every " +
+          std::to_string(kAcceptBackoffFirst.count()) + " to " +
+          std::to_string(kAcceptBackoffMax.count()) +
+          " ms (connections already open are still served)");
+    }
+    retry.expires_after(backoff);
+    backoff = std::min(backoff * 2, kAcceptBackoffMax);
+    retry.async_wait([self = shared_from_this()](beast::error_code wait_ec) {
+      if (!wait_ec && !self->stopped) self->Accept();
+    });
+  }
+
+  void Log(const std::string& line) const {
+    if (log) log(line);
+  }
+
   net::io_context& io;
   ApiOptions options;
   bool backend_ok;
+  std::function<void(const std::string&)> log;
   std::shared_ptr<const ApiRouter> router;
   net::strand<net::io_context::executor_type> strand;
   tcp::acceptor acceptor;
@@ -118,6 +143,9 @@ struct ApiServer::Impl : std::enable_shared_from_this<ApiServer::Impl> {
   std::shared_ptr<SessionTracker> tracker;
   std::atomic<uint16_t> port{0};
   bool stopped = false;  // on the strand
+  // The current episode of failing accepts (on the strand): attempts so far, next delay.
+  uint64_t failed_accepts = 0;
+  std::chrono::milliseconds backoff = kAcceptBackoffFirst;
 };
 
 ApiServer::ApiServer(net::io_context& io, ApiOptions options, ApiBackend backend)

@@ -35,8 +35,11 @@ struct ApiOptions {
   // Reading one request, headers and body (from the connection's start for the first request,
   // else from its first byte), and writing one reply: a silent or slow client is dropped.
   int request_timeout_ms = 10000;
-  int idle_timeout_ms = 60000;    // a keep-alive connection with no request is closed
-  size_t max_connections = 1024;  // beyond it a connection gets a 503 and is closed
+  int idle_timeout_ms = 60000;  // a keep-alive connection with no request is closed
+  // Connections served at once; beyond it a connection gets a 503 and is closed at once, so
+  // that clients cannot take every descriptor (the daemon sets it from limits.max_api_connections,
+  // within the descriptor budget).
+  size_t max_connections = 256;
 };
 
 // What the API answers from; the daemon provides it. Called on the API's threads.
@@ -49,6 +52,9 @@ struct ApiBackend {
   std::function<std::string()> metrics_text;        // GET /metrics body
   std::function<bool()> healthy;                    // GET /healthz
   std::function<std::vector<store::Head>()> heads;  // freshness in lookup answers
+  // Where the server reports trouble of its own (accept failing, e.g. at the descriptor limit):
+  // one line per episode. Optional.
+  std::function<void(const std::string&)> log;
 };
 
 class ApiServer {

@@ -167,11 +167,14 @@ ApiReply LookupApi::Batch(std::string_view body, std::string_view user) const {
   const int64_t now = Now();
   node::BatchAuditCounts counts;
   counts.lines = items->size();
+  // Each listed item gets its own audit line, as a single lookup would: a targeted lookup must
+  // not hide among unlisted ones. The rest are counted in the batch's line.
+  node::BatchItemAudit audit_lines(now, kAuditProgram, user, node::PurposeName(*purpose));
   std::string out = "{\"results\":[";
-  bool first = true;
+  uint64_t index = 0;
   for (const json& item : *items) {
-    if (!first) out += ',';
-    first = false;
+    if (index > 0) out += ',';
+    ++index;
     Result<Identifier> id = ItemFields(item);
     Result<node::LookupAnswer> answer =
         id ? TimedLookup(backend_, *id, now) : Result<node::LookupAnswer>(id.error());
@@ -183,14 +186,23 @@ ApiReply LookupApi::Batch(std::string_view body, std::string_view user) const {
       out += json{{"error", e.message}}.dump();
       continue;
     }
-    ++(answer->listed() ? counts.listed : counts.not_listed);
+    const bool listed = answer->listed();
+    ++(listed ? counts.listed : counts.not_listed);
+    if (listed) {
+      audit_lines.Add(index, protocol::IdTypeName(answer->type), answer->subject, "listed");
+      if (audit_lines.full()) {
+        Status audited = backend_.audit->AppendLines(audit_lines.text(), /*sync=*/false);
+        if (!audited) return AuditFailure(backend_, audited.error());
+        audit_lines.Clear();
+      }
+    }
     out += node::AnswerJson(*answer, *all, nullptr);
   }
   out += ']';
 
-  // One audit line for the whole batch, before any answer leaves.
-  Status audited = backend_.audit->Append(
-      node::BatchAuditJson(now, kAuditProgram, user, *purpose, counts), /*sync=*/false);
+  // The listed items' lines and the batch's counts, in one write, before any answer leaves.
+  audit_lines.AddLine(node::BatchAuditJson(now, kAuditProgram, user, *purpose, counts));
+  Status audited = backend_.audit->AppendLines(audit_lines.text(), /*sync=*/false);
   if (!audited) return AuditFailure(backend_, audited.error());
 
   if (backend_.heads) {

@@ -29,7 +29,8 @@ class LookupApi {
   ApiReply Lookup(std::string_view body, std::string_view user) const;
 
   // {"purpose","items":[{"type","value"},…][,"all"]} → {"results":[…],"store":{…}}, one result
-  // per item in order (an AnswerJson, or {"error":…} for an invalid item), one audit line.
+  // per item in order (an AnswerJson, or {"error":…} for an invalid item). Audit: one line per
+  // listed item (node::BatchItemAudit) and one of counts for the request.
   ApiReply Batch(std::string_view body, std::string_view user) const;
 
  private:

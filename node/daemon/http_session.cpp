@@ -33,6 +33,7 @@ constexpr size_t kMaxLingerBytes = 4 << 20;
 constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
 
 constexpr unsigned kBadRequest = 400;
+constexpr unsigned kUnauthorized = 401;
 constexpr unsigned kPayloadTooLarge = 413;
 constexpr unsigned kHeadersTooLarge = 431;
 
@@ -183,7 +184,10 @@ void HttpSession::OnRead(beast::error_code ec, size_t) {
   ApiRequest api{View(request.method_string()), View(request.target()),
                  View(request[http::field::authorization]), request.body(), client_};
   ApiReply reply = handler_->Handle(api);
-  Reply(std::move(reply), request.keep_alive() && !stopping_);
+  // A client without the token gets one answer per connection: otherwise it could hold
+  // connections (and the daemon's descriptors) open with requests that are never authorized.
+  const bool keep_alive = request.keep_alive() && !stopping_ && reply.status != kUnauthorized;
+  Reply(std::move(reply), keep_alive);
 }
 
 void HttpSession::Reply(ApiReply reply, bool keep_alive) {

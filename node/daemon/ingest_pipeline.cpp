@@ -7,18 +7,6 @@
 
 namespace duanka::daemon {
 
-std::shared_ptr<const protocol::Trust> TrustHolder::Get() const {
-  std::lock_guard<std::mutex> lock(mutex_);
-  return trust_;
-}
-
-void TrustHolder::Add(const std::vector<protocol::Signer>& signers) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  auto next = std::make_shared<protocol::Trust>(*trust_);
-  for (const protocol::Signer& s : signers) next->Add(s);
-  trust_ = std::move(next);
-}
-
 struct IngestPipeline::Verified {
   std::vector<protocol::VerifiedRecord> records;  // empty for evidence
   std::optional<Error> refused;                   // verification's verdict on the rest
@@ -70,7 +58,7 @@ void IngestPipeline::SubmitEvidence(protocol::SignedRecord a, protocol::SignedRe
     auto v = std::make_unique<Verified>();
     v->done = done;
     std::shared_ptr<const protocol::Trust> trust = trust_.Get();
-    protocol::VerifyOptions options{now_()};
+    protocol::VerifyOptions options{now_(), options_.max_clock_skew_seconds};
     // Evidence must stand on its own: each record's own signature, not a chain's.
     Result<protocol::VerifiedRecord> va = protocol::Verify(a, *trust, options);
     Result<protocol::VerifiedRecord> vb = protocol::Verify(b, *trust, options);
@@ -90,7 +78,8 @@ void IngestPipeline::VerifyOne(std::vector<protocol::SignedRecord> records, Done
   v->done = std::move(done);
   std::shared_ptr<const protocol::Trust> trust = trust_.Get();
   // The same verification as `duanka-admin import` (node/common/ingest.h).
-  node::VerifiedRun run = node::VerifyRun(records, *trust, protocol::VerifyOptions{now_()});
+  node::VerifiedRun run = node::VerifyRun(
+      records, *trust, protocol::VerifyOptions{now_(), options_.max_clock_skew_seconds});
   v->records = std::move(run.records);
   v->refused = std::move(run.error);
   std::lock_guard<std::mutex> lock(mutex_);
@@ -197,18 +186,7 @@ void IngestPipeline::CommitRound(std::vector<std::unique_ptr<Verified>>& round) 
         ++outcome.forks;
         metrics_.CountFork();
       }
-      if (outcome.refused) continue;
-      const protocol::Record& r = all[j].record();
-      if (s == store::AppendStatus::kGap) {
-        outcome.refused = MakeError(
-            ErrorKind::kGap, "record " + r.id().ToString() + ": earlier records are missing");
-      } else if (s == store::AppendStatus::kConflict) {
-        outcome.refused = MakeError(ErrorKind::kConflict, "record " + r.id().ToString() +
-                                                              ": does not link to the held head");
-      } else if (s == store::AppendStatus::kFrozen) {
-        outcome.refused = MakeError(ErrorKind::kFrozen, "record " + r.id().ToString() +
-                                                            ": the feed is frozen after a fork");
-      }
+      if (!outcome.refused) outcome.refused = node::RefusalOf(s, all[j].record());
     }
     bool whole_batch_early = end > begin && appended->statuses[begin] == store::AppendStatus::kGap;
     if (whole_batch_early && b.rounds_waited < options_.gap_patience_rounds &&

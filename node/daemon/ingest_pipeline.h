@@ -15,30 +15,10 @@
 #include <vector>
 
 #include "node/daemon/metrics.h"
+#include "node/daemon/sync_env.h"
 #include "store/store.h"
 
 namespace duanka::daemon {
-
-// The current signers, swapped whole when certificates arrive (readers keep the one they took).
-class TrustHolder {
- public:
-  std::shared_ptr<const protocol::Trust> Get() const;
-  // Adds signers: copies the current Trust, adds, and swaps it in.
-  void Add(const std::vector<protocol::Signer>& signers);
-
- private:
-  mutable std::mutex mutex_;
-  std::shared_ptr<const protocol::Trust> trust_ = std::make_shared<protocol::Trust>();
-};
-
-struct BatchOutcome {
-  size_t appended = 0;
-  size_t duplicates = 0;
-  size_t forks = 0;
-  // The first refused record and why: kMalformed/kUnauthorized (the sender's fault: penalise),
-  // kGap/kConflict (chain does not link here), kFrozen, kIo (ours).
-  std::optional<Error> refused;
-};
 
 struct IngestOptions {
   unsigned verify_threads = 2;
@@ -46,22 +26,22 @@ struct IngestOptions {
   // batches before them (verification on several threads may finish them out of order).
   unsigned gap_patience_rounds = 8;
   size_t max_waiting_batches = 64;
+  // Records dated further ahead of this node's clock are refused as kNotYet (held back).
+  int64_t max_clock_skew_seconds = protocol::kDefaultMaxClockSkewSeconds;
 };
 
-class IngestPipeline {
+class IngestPipeline : public Ingest {
  public:
-  using Done = std::function<void(const BatchOutcome&)>;
-
   IngestPipeline(store::Store& store, const TrustHolder& trust, Metrics& metrics,
                  std::function<int64_t()> now, IngestOptions options);
-  ~IngestPipeline();
+  ~IngestPipeline() override;
 
   // One issuer's contiguous records (seq ascending). `done` runs on the writer thread after the
   // batch was committed (or refused); it must be quick (post elsewhere).
-  void Submit(std::vector<protocol::SignedRecord> records, Done done);
+  void Submit(std::vector<protocol::SignedRecord> records, Done done) override;
 
   // Evidence of equivocation from a peer: verified, then kept (Store::AddEvidence).
-  void SubmitEvidence(protocol::SignedRecord a, protocol::SignedRecord b, Done done);
+  void SubmitEvidence(protocol::SignedRecord a, protocol::SignedRecord b, Done done) override;
 
   // Stops taking batches, finishes those in hand, joins the threads.
   void Stop();

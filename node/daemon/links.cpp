@@ -7,8 +7,12 @@
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <charconv>
+#include <list>
+#include <mutex>
 #include <random>
+#include <unordered_map>
 
+#include "node/common/config.h"
 #include "node/daemon/log.h"
 
 namespace duanka::daemon {
@@ -36,44 +40,236 @@ Result<std::pair<std::string, uint16_t>> SplitHostPort(const std::string& text) 
 
 // ---- Listener ----------------------------------------------------------------------------------
 
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// An accept that fails for want of descriptors (or kernel memory) would fail again at once: the
+// connection stays in the backlog, so the acceptor is ready again at once and the loop would spin.
+// Wait this long before the next attempt, doubling up to the second, until one succeeds.
+constexpr std::chrono::milliseconds kAcceptBackoffMin{100};
+constexpr std::chrono::milliseconds kAcceptBackoffMax{1000};
+// Refused strangers (budgets full, failed handshakes) are logged at most once per interval, with
+// the number left out since, so that a flood of connections cannot flood the log as well.
+constexpr Clock::duration kRefusalLogInterval = std::chrono::seconds(10);
+
+bool OutOfResources(const error_code& ec) {
+  return ec == asio::error::no_descriptors ||
+         ec == boost::system::errc::too_many_files_open_in_system ||
+         ec == asio::error::no_buffer_space || ec == asio::error::no_memory;
+}
+
+// The first of a run of events is logged at once, then at most one per interval. Thread-safe.
+class ThrottledLog {
+ public:
+  explicit ThrottledLog(Clock::duration interval) : interval_(interval) {}
+  // Whether to log this event; if so, `skipped` is how many were left out since the last one.
+  bool Take(uint64_t& skipped) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    const Clock::time_point now = Clock::now();
+    if (logged_ && now - last_ < interval_) {
+      ++skipped_;
+      return false;
+    }
+    logged_ = true;
+    last_ = now;
+    skipped = std::exchange(skipped_, 0);
+    return true;
+  }
+
+ private:
+  const Clock::duration interval_;
+  std::mutex mutex_;
+  bool logged_ = false;
+  Clock::time_point last_;
+  uint64_t skipped_ = 0;
+};
+
+}  // namespace
+
 struct Listener::Impl : std::enable_shared_from_this<Listener::Impl> {
-  Impl(LinkContext c, uint32_t max) : ctx(c), max_inbound(max), acceptor(c.io) {}
+  // One accepted connection's claim on the budgets. Guarded by `mutex`.
+  struct Slot {
+    enum class State { kHandshaking, kEstablished, kReleased };
+    State state = State::kHandshaking;
+    std::string source;  // the remote IP address
+    std::weak_ptr<Connection> conn;
+    std::list<std::shared_ptr<Slot>>::iterator position;  // in `handshaking`, while kHandshaking
+  };
+
+  Impl(LinkContext c, InboundBudgets b)
+      : ctx(c),
+        budgets(b),
+        strand(asio::make_strand(c.io)),
+        acceptor(strand),
+        backoff_timer(strand) {}
   LinkContext ctx;
-  uint32_t max_inbound;
+  InboundBudgets budgets;
+  asio::strand<asio::io_context::executor_type> strand;  // the accept loop's
   tcp::acceptor acceptor;
-  std::atomic<uint32_t> inbound{0};
+  asio::steady_timer backoff_timer;
   std::atomic<bool> stopped{false};
+  ThrottledLog refusal_log{kRefusalLogInterval};
+  ThrottledLog accept_error_log{kRefusalLogInterval};
+
+  // Connections finish (or fail) their handshakes on their own strands, hence the lock. Slots
+  // are claimed and evicted only by the accept loop.
+  std::mutex mutex;
+  std::list<std::shared_ptr<Slot>> handshaking;          // oldest first
+  std::unordered_map<std::string, uint32_t> per_source;  // handshakes in progress, by source
+  uint32_t established = 0;
+
+  void Refused(const std::string& address, const std::string& reason) {
+    ctx.metrics.CountPeerRefused();
+    uint64_t skipped = 0;
+    if (!refusal_log.Take(skipped)) return;
+    LogWarn("inbound connection from {} refused: {}{}", address, reason,
+            skipped == 0 ? std::string()
+                         : " (and " + std::to_string(skipped) +
+                               " inbound connections refused since the last such line)");
+  }
+
+  // ---- Under `mutex` ----
+
+  uint32_t HeldBy(const std::string& source) const {
+    auto it = per_source.find(source);
+    return it == per_source.end() ? 0 : it->second;
+  }
+
+  void Unclaim(Slot& s) {
+    handshaking.erase(s.position);
+    auto it = per_source.find(s.source);
+    if (--it->second == 0) per_source.erase(it);
+  }
+
+  // The handshake to drop for a newcomer from a source holding `own`: the oldest of the source
+  // holding the most, if that is more than `own`. A stranger can thus only displace the
+  // handshakes of sources busier than its own, and a member's fresh handshake, from a source
+  // holding one, is the last of its kind to go.
+  Slot* EvictionCandidate(uint32_t own) {
+    uint32_t most = 0;
+    for (const auto& [source, n] : per_source) most = std::max(most, n);
+    if (most <= own) return nullptr;
+    for (const std::shared_ptr<Slot>& s : handshaking) {
+      if (HeldBy(s->source) == most) return s.get();
+    }
+    return nullptr;
+  }
+
+  // A handshake slot for a newcomer from `source`, or nullptr with `refusal` set. `evicted` gets
+  // the connection dropped to make room, if any.
+  std::shared_ptr<Slot> Claim(const std::string& source, std::string& refusal,
+                              std::shared_ptr<Connection>& evicted) {
+    std::lock_guard<std::mutex> lock(mutex);
+    const uint32_t own = HeldBy(source);
+    if (own >= budgets.handshakes_per_address) {
+      refusal = std::to_string(own) + " handshakes from this address in progress already";
+      return nullptr;
+    }
+    if (handshaking.size() >= budgets.max_handshaking) {
+      Slot* victim = EvictionCandidate(own);
+      if (victim == nullptr) {
+        refusal = "all " + std::to_string(budgets.max_handshaking) + " handshake slots are taken";
+        return nullptr;
+      }
+      evicted = victim->conn.lock();
+      victim->state = Slot::State::kReleased;
+      Unclaim(*victim);
+    }
+    auto slot = std::make_shared<Slot>();
+    slot->source = source;
+    handshaking.push_back(slot);
+    slot->position = std::prev(handshaking.end());
+    ++per_source[source];
+    return slot;
+  }
+
+  // The handshake is done and the certificate verified: from a handshake slot to an inbound one.
+  std::optional<std::string> Establish(Slot& s) {
+    std::lock_guard<std::mutex> lock(mutex);
+    if (s.state != Slot::State::kHandshaking) {
+      return std::string("its handshake slot went to a newcomer");
+    }
+    Unclaim(s);
+    if (established >= budgets.max_established) {
+      s.state = Slot::State::kReleased;
+      return "all " + std::to_string(budgets.max_established) + " inbound links are taken";
+    }
+    ++established;
+    s.state = Slot::State::kEstablished;
+    return std::nullopt;
+  }
+
+  void Release(Slot& s) {
+    std::lock_guard<std::mutex> lock(mutex);
+    if (s.state == Slot::State::kHandshaking) Unclaim(s);
+    if (s.state == Slot::State::kEstablished) --established;
+    s.state = Slot::State::kReleased;
+  }
+
+  // ---- The accept loop, on `strand` ----
 
   asio::awaitable<void> AcceptLoop() {
     auto self = shared_from_this();
+    std::chrono::milliseconds backoff{0};
+    uint64_t failed_accepts = 0;  // in the current run of accepts out of resources
     while (!stopped) {
       error_code ec;
       tcp::socket socket = co_await acceptor.async_accept(
           asio::make_strand(ctx.io), asio::redirect_error(asio::use_awaitable, ec));
       if (ec) {
         if (stopped || ec == asio::error::operation_aborted) co_return;
-        LogWarn("accept failed: {}", ec.message());
+        if (OutOfResources(ec)) {
+          if (failed_accepts++ == 0) {
+            LogWarn("accept failed: {}; retrying every {} to {} ms until it succeeds", ec.message(),
+                    kAcceptBackoffMin.count(), kAcceptBackoffMax.count());
+          }
+          backoff =
+              backoff.count() == 0 ? kAcceptBackoffMin : std::min(kAcceptBackoffMax, backoff * 2);
+          backoff_timer.expires_after(backoff);
+          co_await backoff_timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+          continue;
+        }
+        // E.g. a connection reset before it was accepted: the next one may be fine.
+        uint64_t skipped = 0;
+        if (accept_error_log.Take(skipped)) {
+          LogWarn("accepting a peer connection failed: {} ({} more since the last such line)",
+                  ec.message(), skipped);
+        }
         continue;
       }
-      if (inbound >= max_inbound) {
-        ctx.metrics.CountPeerRefused();
+      if (failed_accepts > 0) {
+        LogInfo("accepting peers again after {} failed attempts", failed_accepts);
+        failed_accepts = 0;
+        backoff = std::chrono::milliseconds(0);
+      }
+      tcp::endpoint remote = socket.remote_endpoint(ec);
+      if (ec) continue;  // gone already; the socket closes with it
+      std::string refusal;
+      std::shared_ptr<Connection> evicted;
+      std::shared_ptr<Slot> slot = Claim(remote.address().to_string(), refusal, evicted);
+      if (evicted) evicted->Close("its handshake slot went to a newcomer from a less busy address");
+      if (!slot) {
+        Refused(remote.address().to_string() + ":" + std::to_string(remote.port()), refusal);
         socket.close(ec);
         continue;
       }
-      ++inbound;
       auto conn = std::make_shared<Connection>(std::move(socket), ctx.tls, ctx.trust, ctx.options,
                                                Connection::Side::kServer, ctx.handler);
-      conn->SetOnTerminated([self] { --self->inbound; });
-      conn->Start([self](const HandshakeFailure& f) {
-        self->ctx.metrics.CountPeerRefused();
-        LogWarn("inbound connection from {} refused: {}", f.address, f.reason);
-      });
+      {
+        std::lock_guard<std::mutex> lock(mutex);
+        slot->conn = conn;
+      }
+      conn->SetAdmission(
+          [self, slot](const crypto::CertificateInfo&) { return self->Establish(*slot); });
+      conn->SetOnTerminated([self, slot] { self->Release(*slot); });
+      conn->Start([self](const HandshakeFailure& f) { self->Refused(f.address, f.reason); });
     }
   }
 };
 
-Listener::Listener(LinkContext context, uint32_t max_inbound)
-    : impl_(std::make_shared<Impl>(context, max_inbound)) {}
+Listener::Listener(LinkContext context, InboundBudgets budgets)
+    : impl_(std::make_shared<Impl>(context, budgets)) {}
 Listener::~Listener() {
   Stop();
 }
@@ -93,15 +289,16 @@ Status Listener::Start(const std::string& listen) {
   if (!ec) impl_->acceptor.bind(endpoint, ec);
   if (!ec) impl_->acceptor.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) return MakeError(ErrorKind::kIo, "cannot listen on " + listen + ": " + ec.message());
-  asio::co_spawn(impl_->acceptor.get_executor(), impl_->AcceptLoop(), asio::detached);
+  asio::co_spawn(impl_->strand, impl_->AcceptLoop(), asio::detached);
   return Ok();
 }
 
 void Listener::Stop() {
   impl_->stopped = true;
-  asio::post(impl_->acceptor.get_executor(), [impl = impl_] {
+  asio::post(impl_->strand, [impl = impl_] {
     error_code ec;
     impl->acceptor.close(ec);
+    impl->backoff_timer.cancel();
   });
 }
 
@@ -113,10 +310,10 @@ uint16_t Listener::port() const {
 // ---- Dialer ------------------------------------------------------------------------------------
 
 struct Dialer::Impl : std::enable_shared_from_this<Dialer::Impl> {
-  Impl(LinkContext c, std::string a, BackoffOptions b)
-      : ctx(c), address(std::move(a)), backoff(b), strand(asio::make_strand(c.io)), timer(strand) {}
+  Impl(LinkContext c, std::string p, BackoffOptions b)
+      : ctx(c), address(std::move(p)), backoff(b), strand(asio::make_strand(c.io)), timer(strand) {}
   LinkContext ctx;
-  std::string address;
+  std::string address;  // the peers entry, CODE@HOST:PORT: what every log line names
   BackoffOptions backoff;
   asio::strand<asio::io_context::executor_type> strand;
   asio::steady_timer timer;
@@ -133,7 +330,10 @@ struct Dialer::Impl : std::enable_shared_from_this<Dialer::Impl> {
 
   asio::awaitable<void> Loop() {
     auto self = shared_from_this();
-    Result<std::pair<std::string, uint16_t>> hp = SplitHostPort(address);
+    Result<node::PeerEntry> entry = node::ParsePeerEntry(address);
+    Result<std::pair<std::string, uint16_t>> hp =
+        entry ? SplitHostPort(entry->address)
+              : Result<std::pair<std::string, uint16_t>>(entry.error());
     if (!hp) {
       LogError("peer {}: {}", address, hp.error().message);
       co_return;
@@ -141,7 +341,7 @@ struct Dialer::Impl : std::enable_shared_from_this<Dialer::Impl> {
     std::chrono::milliseconds delay = backoff.min;
     while (!stopped) {
       auto started = std::chrono::steady_clock::now();
-      co_await DialOnce(hp->first, hp->second);
+      co_await DialOnce(entry->institution, hp->first, hp->second);
       if (stopped) break;
       bool healthy = std::chrono::steady_clock::now() - started > backoff.healthy_after;
       delay = healthy ? backoff.min : std::min(backoff.max, delay * 2);
@@ -153,7 +353,8 @@ struct Dialer::Impl : std::enable_shared_from_this<Dialer::Impl> {
   }
 
   // One connection, from resolving to its end.
-  asio::awaitable<void> DialOnce(const std::string& host, uint16_t port) {
+  asio::awaitable<void> DialOnce(const std::string& expected, const std::string& host,
+                                 uint16_t port) {
     auto self = shared_from_this();
     error_code ec;
     tcp::resolver resolver(strand);
@@ -183,6 +384,13 @@ struct Dialer::Impl : std::enable_shared_from_this<Dialer::Impl> {
     asio::steady_timer ended(strand, std::chrono::steady_clock::time_point::max());
     conn->SetOnTerminated(
         [this, self, &ended] { asio::post(strand, [&ended] { ended.cancel(); }); });
+    // Any member's certificate verifies; only the one the entry names may be spoken to here.
+    conn->SetAdmission(
+        [expected](const crypto::CertificateInfo& peer) -> std::optional<std::string> {
+          if (peer.institution == expected) return std::nullopt;
+          return "the certificate is of " + peer.institution + ", not of " + expected +
+                 " as expected: closed before any frame";
+        });
     current = conn;
     conn->Start([this, self](const HandshakeFailure& f) {
       ctx.metrics.CountPeerRefused();
@@ -193,8 +401,8 @@ struct Dialer::Impl : std::enable_shared_from_this<Dialer::Impl> {
   }
 };
 
-Dialer::Dialer(LinkContext context, std::string address, BackoffOptions backoff)
-    : impl_(std::make_shared<Impl>(context, std::move(address), backoff)) {}
+Dialer::Dialer(LinkContext context, std::string peer, BackoffOptions backoff)
+    : impl_(std::make_shared<Impl>(context, std::move(peer), backoff)) {}
 Dialer::~Dialer() {
   Stop();
 }

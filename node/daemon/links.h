@@ -1,5 +1,10 @@
 // Where connections come from: the listener accepts peers on `listen`; a dialer per configured
-// peer address keeps one outbound connection up, reconnecting with exponential backoff and jitter.
+// peer keeps one outbound connection up, reconnecting with exponential backoff and jitter.
+//
+// The listener faces strangers: a connection is nobody's until its TLS handshake has verified a
+// member's certificate. Connections in handshake therefore have their own, smaller budget, with a
+// per-source-address share, and count against the inbound budget only once established, so that
+// strangers can delay a member's handshake but never take an established or outbound link's place.
 #pragma once
 
 #include <utility>  // Boost 1.74's asio/awaitable.hpp needs it first on GCC 12
@@ -30,9 +35,22 @@ struct LinkContext {
   Metrics& metrics;
 };
 
+// The listener's budgets (main.cpp takes them from [limits], fitted to the descriptor limit).
+struct InboundBudgets {
+  // Inbound links whose handshake finished (limits.max_inbound_connections).
+  uint32_t max_established = 256;
+  // Accepted connections still in the TLS handshake (limits.max_handshaking_connections). When
+  // it is full, a newcomer from a source address holding fewer handshakes than the busiest source
+  // takes the place of that source's oldest handshake; otherwise the newcomer is closed at once.
+  uint32_t max_handshaking = 64;
+  // Handshakes in progress from one source address (limits.handshakes_per_address); a newcomer
+  // beyond it is closed at once.
+  uint32_t handshakes_per_address = 8;
+};
+
 class Listener {
  public:
-  Listener(LinkContext context, uint32_t max_inbound);
+  Listener(LinkContext context, InboundBudgets budgets);
   ~Listener();
   // Binds `listen` (HOST:PORT). kInvalidInput for a bad address, kIo if it cannot bind.
   Status Start(const std::string& listen);
@@ -53,7 +71,10 @@ struct BackoffOptions {
 
 class Dialer {
  public:
-  Dialer(LinkContext context, std::string address, BackoffOptions backoff);
+  // `peer` is a `network.peers` entry, CODE@HOST:PORT (node::ParsePeerEntry): a connection whose
+  // verified certificate names another institution is closed before any frame is read or sent,
+  // counted as refused, logged with both codes, and retried with backoff like any failure.
+  Dialer(LinkContext context, std::string peer, BackoffOptions backoff);
   ~Dialer();
   void Start();
   void Stop();

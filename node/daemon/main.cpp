@@ -2,9 +2,14 @@
 // context, the sync layer and the HTTP API, and passes them in; nothing here is a singleton.
 #include <utility>  // Boost 1.74's asio/awaitable.hpp needs it first on GCC 12
 
+#include <sys/resource.h>
+
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/ssl/context.hpp>
+#include <cerrno>
+#include <cstring>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -72,11 +77,110 @@ class StatsCache {
   int64_t computed_at_ = 0;
 };
 
+// ---- Descriptor budget ----
+// Every connection costs a descriptor; a daemon that runs out cannot accept, dial, or open a file.
+// So the connection budgets are made to fit the descriptor limit at start, leaving this many for
+// everything else: stdio, the store (LMDB's data and lock files), the audit log (held open), two
+// event loops (epoll, eventfd, timerfd each), the signal pipe, the store watch (inotify), two
+// listening sockets, files read at start, and connections accepted only to be refused at once.
+constexpr uint64_t kReservedDescriptors = 64;
+// Per configured peer: its connection, and the next one while the old one is being closed.
+constexpr uint64_t kDescriptorsPerDialer = 2;
+// The least of each budget a node is worth running with. Below these the daemon refuses to
+// start: a node that could hold only a handful of peers and API clients would fail under the
+// first load, long after it was set up; a one-line refusal names the fix (LimitNOFILE) at once.
+constexpr uint64_t kMinInboundConnections = 8;
+constexpr uint64_t kMinHandshakingConnections = 2;
+constexpr uint64_t kMinApiConnections = 4;
+
+struct ConnectionBudget {
+  const char* key;  // its config key, for the warning
+  uint32_t* value;
+  uint64_t minimum;
+};
+
+// Raises the soft RLIMIT_NOFILE to the hard one, then lowers the connection budgets in `limits`,
+// in proportion and none below its minimum, until they fit beside the reserve. kInvalidInput
+// (one line) when even the minimums do not fit.
+Status FitDescriptorBudget(node::DaemonLimits& limits, size_t dialers) {
+  rlimit nofile{};
+  if (::getrlimit(RLIMIT_NOFILE, &nofile) != 0) {
+    return MakeError(ErrorKind::kIo,
+                     std::string("getrlimit(RLIMIT_NOFILE): ") + std::strerror(errno));
+  }
+  if (nofile.rlim_cur < nofile.rlim_max && nofile.rlim_max != RLIM_INFINITY) {
+    rlimit raised{nofile.rlim_max, nofile.rlim_max};
+    if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) nofile = raised;
+  }
+  const uint64_t limit = nofile.rlim_cur;
+  std::vector<ConnectionBudget> budgets = {
+      {"limits.max_inbound_connections", &limits.max_inbound_connections, kMinInboundConnections},
+      {"limits.max_handshaking_connections", &limits.max_handshaking_connections,
+       kMinHandshakingConnections},
+      {"limits.max_api_connections", &limits.max_api_connections, kMinApiConnections},
+  };
+  const uint64_t reserved = kReservedDescriptors + kDescriptorsPerDialer * dialers;
+  uint64_t wanted = 0, minimum = 0;
+  for (const ConnectionBudget& b : budgets) {
+    wanted += *b.value;
+    minimum += std::min<uint64_t>(b.minimum, *b.value);
+  }
+  if (limit >= reserved + wanted) return Ok();
+  if (limit < reserved + minimum) {
+    return MakeError(ErrorKind::kInvalidInput,
+                     "the descriptor limit (RLIMIT_NOFILE) is " + std::to_string(limit) +
+                         ", below the " + std::to_string(reserved + minimum) +
+                         " duankad needs at the least (" + std::to_string(reserved) +
+                         " reserved, " + std::to_string(minimum) +
+                         " for connections); raise LimitNOFILE (duankad.service) or ulimit -n");
+  }
+  // Shares the room left in proportion to the configured values; a budget that would fall below
+  // its minimum gets the minimum, and the rest share what remains.
+  std::vector<uint64_t> fitted(budgets.size(), 0);
+  std::vector<bool> fixed(budgets.size(), false);
+  uint64_t room = limit - reserved;
+  for (bool changed = true; changed;) {
+    changed = false;
+    uint64_t share_of = 0;
+    for (size_t i = 0; i < budgets.size(); ++i) {
+      if (!fixed[i]) share_of += *budgets[i].value;
+    }
+    for (size_t i = 0; i < budgets.size(); ++i) {
+      if (fixed[i]) continue;
+      fitted[i] = share_of == 0 ? 0 : *budgets[i].value * room / share_of;
+      const uint64_t floor = std::min<uint64_t>(budgets[i].minimum, *budgets[i].value);
+      if (fitted[i] < floor) {
+        fitted[i] = floor;
+        fixed[i] = true;
+        room -= floor;
+        changed = true;
+        break;
+      }
+    }
+  }
+  std::string lowered;
+  for (size_t i = 0; i < budgets.size(); ++i) {
+    if (fitted[i] >= *budgets[i].value) continue;
+    lowered += (lowered.empty() ? "" : ", ") + std::string(budgets[i].key) + " " +
+               std::to_string(*budgets[i].value) + " -> " + std::to_string(fitted[i]);
+    *budgets[i].value = static_cast<uint32_t>(fitted[i]);
+  }
+  LogWarn(
+      "the descriptor limit (RLIMIT_NOFILE) is {}, too low for the configured connection "
+      "budgets ({} wanted beside {} reserved); lowered {}; raise LimitNOFILE to keep them",
+      limit, wanted, reserved, lowered);
+  return Ok();
+}
+
 int Run(const std::filesystem::path& home) {
   Result<node::Config> config = node::LoadConfig(home);
   if (!config) {
     return Fail(config.error().kind == ErrorKind::kNotFound ? kExitFailure : kExitInvalid,
                 config.error().message);
+  }
+  if (Status fits = FitDescriptorBudget(config->limits, config->network.peers.size()); !fits) {
+    return Fail(fits.error().kind == ErrorKind::kIo ? kExitFailure : kExitInvalid,
+                fits.error().message);
   }
   const node::DaemonLimits& limits = config->limits;
   std::function<int64_t()> now = node::SystemNow;
@@ -147,7 +251,9 @@ int Run(const std::filesystem::path& home) {
   boost::asio::io_context net_io;
   boost::asio::io_context api_io;
   Metrics metrics;
-  IngestPipeline ingest(store, trust, metrics, now, IngestOptions{limits.verify_threads});
+  IngestOptions ingest_options{limits.verify_threads};
+  ingest_options.max_clock_skew_seconds = limits.max_clock_skew_seconds;
+  IngestPipeline ingest(store, trust, metrics, now, ingest_options);
   SyncOptions sync_options{config->institution, ca->consortium(), pepper->epochs(), limits};
   Sync sync(net_io, store, *ca, trust, ingest, metrics, sync_options, now);
 
@@ -157,11 +263,15 @@ int Run(const std::filesystem::path& home) {
   connection_options.idle_timeout = std::chrono::milliseconds(limits.idle_timeout_ms);
   connection_options.shutdown_timeout = std::chrono::milliseconds(limits.shutdown_timeout_ms);
   connection_options.max_send_queue_bytes = limits.max_send_queue_bytes;
+  connection_options.max_unprocessed_bytes = limits.max_unprocessed_bytes_per_peer;
   LinkContext links{net_io, tls, *ca, connection_options, sync, metrics};
 
   std::unique_ptr<Listener> listener;
   if (!config->network.listen.empty()) {
-    listener = std::make_unique<Listener>(links, limits.max_inbound_connections);
+    // Inbound budgets: handshakes apart from established links (issue 11, item 4).
+    InboundBudgets inbound{limits.max_inbound_connections, limits.max_handshaking_connections,
+                           limits.handshakes_per_address};
+    listener = std::make_unique<Listener>(links, inbound);
     Status s = listener->Start(config->network.listen);
     if (!s)
       return Fail(s.error().kind == ErrorKind::kIo ? kExitFailure : kExitInvalid,
@@ -181,10 +291,15 @@ int Run(const std::filesystem::path& home) {
   StatsCache stats(store, now);
   node::Lookuper lookuper(store, *pepper);
   node::AuditLog audit(config->audit_log);
+  // Held open from the start: at the descriptor limit, a lookup must not need a new descriptor.
+  if (Status opened = audit.Open(); !opened) {
+    LogWarn("{}; API lookups are refused until it can be written", opened.error().message);
+  }
   ApiOptions api_options;
   api_options.listen = config->network.api;
   api_options.bearer_token = token;
   api_options.max_batch_items = limits.max_api_batch_items;
+  api_options.max_connections = limits.max_api_connections;
   ApiBackend backend;
   backend.lookuper = &lookuper;
   backend.audit = &audit;
@@ -196,6 +311,7 @@ int Run(const std::filesystem::path& home) {
   };
   backend.metrics_text = [&] { return metrics.Render(stats.Get()); };
   backend.healthy = [&store] { return store.Heads().ok(); };
+  backend.log = [](const std::string& line) { LogWarn("{}", line); };
   backend.status_json = [&] {
     store::Stats s = stats.Get();
     nlohmann::json feeds = nlohmann::json::array();
@@ -228,9 +344,25 @@ int Run(const std::filesystem::path& home) {
   // SIGTERM/SIGINT: stop accepting, finish the batch in hand, close peers within the deadline.
   boost::asio::signal_set signals(net_io, SIGTERM, SIGINT);
   boost::asio::steady_timer stop_timer(net_io);
+  // SIGHUP: log rotation (logrotate moves the audit log away, then sends it) — new lines go to a
+  // new file at the configured path; until then they went to the moved one, so none is lost.
+  boost::asio::signal_set hangup(net_io, SIGHUP);
+  std::function<void()> await_hangup = [&] {
+    hangup.async_wait([&](boost::system::error_code ec, int) {
+      if (ec) return;
+      if (Status s = audit.Reopen(); s) {
+        LogInfo("SIGHUP: audit log {} reopened", audit.path().string());
+      } else {
+        LogWarn("SIGHUP: {}; audit lines still go to the file held open", s.error().message);
+      }
+      await_hangup();
+    });
+  };
+  await_hangup();
   signals.async_wait([&](boost::system::error_code ec, int signal) {
     if (ec) return;
     LogInfo("signal {}: stopping", signal);
+    hangup.cancel();
     if (listener) listener->Stop();
     for (auto& d : dialers) d->Stop();
     watch.Stop();

@@ -135,9 +135,15 @@ void Metrics::SetSyncLag(const std::string& peer, uint64_t records) {
   sync_lag_[peer] = records;
 }
 
+void Metrics::SetPeerClockSkew(const std::string& peer, int64_t seconds) {
+  std::lock_guard<std::mutex> lock(lag_mutex_);
+  clock_skew_[peer] = seconds;
+}
+
 void Metrics::ForgetPeer(const std::string& peer) {
   std::lock_guard<std::mutex> lock(lag_mutex_);
   sync_lag_.erase(peer);
+  clock_skew_.erase(peer);
 }
 
 std::string Metrics::Render(const store::Stats& stats) const {
@@ -223,6 +229,23 @@ std::string Metrics::Render(const store::Stats& stats) const {
       AppendSample(out, "duanka_sync_lag_records", {{"peer", peer}}, records);
     }
   }
+  AppendFamily(out, "duanka_peer_clock_skew_seconds", "gauge",
+               "A peer's clock minus this node's, from its hello, per peer.");
+  {
+    std::lock_guard<std::mutex> lock(lag_mutex_);
+    for (const auto& [peer, seconds] : clock_skew_) {
+      AppendSample(out, "duanka_peer_clock_skew_seconds", {{"peer", peer}}, seconds);
+    }
+  }
+  AppendFamily(out, "duanka_peer_unknown_feeds_total", "counter",
+               "Feeds named by peers whose issuer has no verified certificate here (ignored).");
+  AppendSample(out, "duanka_peer_unknown_feeds_total", {}, Load(unknown_feeds_));
+  AppendFamily(out, "duanka_peer_broken_claims_total", "counter",
+               "Peers penalised for claiming a head and then serving nothing of it.");
+  AppendSample(out, "duanka_peer_broken_claims_total", {}, Load(broken_claims_));
+  AppendFamily(out, "duanka_records_not_yet_total", "counter",
+               "Batches held back because their records are dated ahead of this node's clock.");
+  AppendSample(out, "duanka_records_not_yet_total", {}, Load(records_not_yet_));
   AppendFamily(out, "duanka_forks_total", "counter", "Forks (equivocations) detected.");
   AppendSample(out, "duanka_forks_total", {}, Load(forks_));
   AppendFamily(out, "duanka_audit_write_failures_total", "counter",

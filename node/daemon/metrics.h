@@ -45,7 +45,15 @@ class Metrics {
   void SetPeersConnected(int64_t n) { peers_connected_.store(n, std::memory_order_relaxed); }
   // Records a peer has (by its heads) that this node does not yet hold, per peer institution.
   void SetSyncLag(const std::string& peer, uint64_t records);
+  // The peer's clock minus this node's, from its hello (seconds).
+  void SetPeerClockSkew(const std::string& peer, int64_t seconds);
   void ForgetPeer(const std::string& peer);
+  // Feeds named by peers whose issuer has no verified signing certificate here (ignored).
+  void CountUnknownFeeds(uint64_t n) { unknown_feeds_.fetch_add(n, std::memory_order_relaxed); }
+  // Peers penalised for a head they claimed and then did not serve.
+  void CountBrokenClaim() { broken_claims_.fetch_add(1, std::memory_order_relaxed); }
+  // Batches of records held back because they are dated ahead of this node's clock.
+  void CountRecordsNotYet() { records_not_yet_.fetch_add(1, std::memory_order_relaxed); }
 
   // The whole exposition, with per-issuer record/entry counts from the store's stats.
   std::string Render(const store::Stats& stats) const;
@@ -60,6 +68,8 @@ class Metrics {
   std::atomic<int64_t> peers_connected_{0};
   mutable std::mutex lag_mutex_;
   std::map<std::string, uint64_t> sync_lag_;
+  std::map<std::string, int64_t> clock_skew_;
+  std::atomic<uint64_t> unknown_feeds_{0}, broken_claims_{0}, records_not_yet_{0};
 };
 
 }  // namespace duanka::daemon

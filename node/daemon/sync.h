@@ -1,47 +1,27 @@
-// The sync layer (the peer manager): what frames from peers mean. It keeps each connected peer's
-// heads, fetches what this node lacks in bounded batches with a bounded number in flight, serves
-// every feed it holds to anyone who asks, announces new heads at once, re-sends heads
-// periodically to repair anything missed, passes on evidence of equivocation, and penalises
-// peers that send invalid data.
-//
-// Threads: all of its state lives on one strand; the ConnectionHandler calls arrive on
-// connections' strands and are posted onto it.
+// The sync layer in the daemon: the sync state machine (sync_core.h) driven on one Asio strand,
+// its timers on that strand, and each TLS Connection as its PeerLink. ConnectionHandler calls
+// arrive on connections' strands and are posted onto the sync strand.
 #pragma once
 
 #include <utility>  // Boost 1.74's asio/awaitable.hpp needs it first on GCC 12
 
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
-#include <map>
 #include <memory>
-#include <set>
 #include <string>
-#include <vector>
 
 #include "crypto/pki.h"
-#include "node/common/config.h"
 #include "node/daemon/connection.h"
 #include "node/daemon/ingest_pipeline.h"
 #include "node/daemon/metrics.h"
-#include "protocol/message.h"
+#include "node/daemon/sync_core.h"
 #include "store/store.h"
 
 namespace duanka::daemon {
 
-inline constexpr uint16_t kProtocolVersion = 1;
-
-struct SyncOptions {
-  std::string institution;
-  std::string consortium;
-  std::vector<uint32_t> pepper_epochs;
-  node::DaemonLimits limits;
-};
-
 class Sync : public ConnectionHandler {
  public:
   Sync(asio::io_context& io, store::Store& store, const crypto::TrustStore& ca, TrustHolder& trust,
-       IngestPipeline& ingest, Metrics& metrics, SyncOptions options, std::function<int64_t()> now);
+       Ingest& ingest, Metrics& metrics, SyncOptions options, std::function<int64_t()> now);
   ~Sync() override;
 
   void Start();
@@ -51,7 +31,7 @@ class Sync : public ConnectionHandler {
   // (duanka-admin) or this node's own writer committed.
   void OnLocalChange();
 
-  // For /v1/status and /healthz, from any thread: a snapshot kept up to date by the strand.
+  // For /v1/status and /healthz, from any thread: a snapshot kept up to date on the strand.
   std::string PeersJson() const;
   size_t connected() const;
 

@@ -1,6 +1,11 @@
 // duanka lookup --batch FILE|-: a stream of TYPE,VALUE lines answered in chunks. Each chunk is
 // derived, read in key order in one read transaction, audited, then written out, so that an
 // answer is never shown before its audit line is written and memory stays bounded.
+//
+// Audit: every listed line leaves its own line (as a single lookup would, plus its batch_line),
+// so that a targeted lookup cannot hide among unlisted ones; the rest of a chunk is one line of
+// counts. A chunk's lines go out in one write(2) (one per kAuditMaxWriteBytes when many are
+// listed), on the one descriptor the batch holds.
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -69,6 +74,26 @@ class InputFile {
   uint64_t size_ = 0;  // 0 when unknown (a pipe)
 };
 
+// The chunk's audit lines: one per listed line, then the counts line.
+duanka::Status AuditChunk(const node::AuditLog& audit, const Chunk& chunk,
+                          const std::vector<uint32_t>& listed, const BatchCounts& counts,
+                          int64_t now, const std::string& user, node::Purpose purpose) {
+  node::BatchItemAudit lines(now, kProgram, user, node::PurposeName(purpose));
+  for (uint32_t i : listed) {
+    lines.Add(chunk.first_line + i, protocol::IdTypeName(chunk.lines[i].type), chunk.current[i],
+              "listed");
+    if (lines.full()) {
+      if (duanka::Status s = AuditLines(audit, lines.text()); !s) return s;
+      lines.Clear();
+    }
+  }
+  lines.AddLine(
+      node::BatchAuditJson(now, kProgram, user, purpose,
+                           node::BatchAuditCounts{chunk.first_line, counts.lines, counts.listed,
+                                                  counts.not_listed, counts.invalid}));
+  return AuditLines(audit, lines.text());
+}
+
 void Summary(const BatchCounts& total, double seconds) {
   char buf[256];
   std::snprintf(buf, sizeof buf,
@@ -97,14 +122,20 @@ int RunBatch(const BatchOptions& o) {
   ::signal(SIGPIPE, SIG_IGN);
 
   const std::string user = AuditUserName();
+  const node::AuditLog audit(home->config.audit_log);
+  // Opened (empty lines) before any input is read: if it cannot be, there is no answer at all.
+  if (duanka::Status opened = AuditLines(audit, {}); !opened) return Fail(opened.error());
   const unsigned threads = std::clamp(std::thread::hardware_concurrency(), 1U, kMaxDeriveThreads);
-  Deriver deriver(*home->pepper, /*keep_current=*/o.json, threads);
+  // The current subject of each line: JSON output shows it, and a listed line's audit line
+  // names its first hex digits.
+  Deriver deriver(*home->pepper, /*keep_current=*/true, threads);
   Resolver resolver;
   LineReader reader(input.fd());
   Progress progress(::isatty(2) == 1, input.size());
   Chunk chunk;
   BatchCounts total;
   std::string out;
+  std::vector<uint32_t> listed;
 
   for (bool more = true, first = true; more; first = false) {
     chunk.Clear();
@@ -140,11 +171,9 @@ int RunBatch(const BatchOptions& o) {
       return Fail(ErrorKind::kIo, read.error().message);
     }
     out.clear();
-    const BatchCounts counts = FormatChunk(chunk, o.json, out);
-    node::BatchAuditCounts audit{chunk.first_line, counts.lines, counts.listed, counts.not_listed,
-                                 counts.invalid};
-    if (duanka::Status audited =
-            AuditLookup(*home, node::BatchAuditJson(now, kProgram, user, *purpose, audit));
+    listed.clear();
+    const BatchCounts counts = FormatChunk(chunk, o.json, out, &listed);
+    if (duanka::Status audited = AuditChunk(audit, chunk, listed, counts, now, user, *purpose);
         !audited) {
       progress.Clear();
       return Fail(audited.error());

@@ -14,8 +14,8 @@
 
 namespace duanka::lookup {
 
-// Lines per chunk: each chunk is one read transaction and holds ~120 bytes per line in memory
-// (text, subjects, sort keys), so this bounds memory to about 30 MiB however long the input is,
+// Lines per chunk: each chunk is one read transaction and holds ~150 bytes per line in memory
+// (text, subjects, sort keys), so this bounds memory to about 40 MiB however long the input is,
 // while keeping enough keys per transaction for sorted reads to share B-tree pages.
 inline constexpr size_t kBatchChunkLines = size_t{1} << 18;
 
@@ -59,7 +59,7 @@ struct Chunk {
 
 // Parses every pending line as TYPE,VALUE, canonicalises it and derives its subject under every
 // pepper epoch (`threads` ≤ 2 threads). With keep_current, Chunk::current gets each valid line's
-// subject under the current epoch (for JSON output).
+// subject under the current epoch (for JSON output, and for the audit lines of listed lines).
 class Deriver {
  public:
   Deriver(const crypto::Pepper& pepper, bool keep_current, unsigned threads);

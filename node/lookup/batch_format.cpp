@@ -165,7 +165,8 @@ std::string InvalidLineMessage(const Chunk& chunk, size_t index, size_t* next_er
   }
 }
 
-BatchCounts FormatChunk(const Chunk& chunk, bool json, std::string& out) {
+BatchCounts FormatChunk(const Chunk& chunk, bool json, std::string& out,
+                        std::vector<uint32_t>* listed_lines) {
   BatchCounts counts;
   counts.lines = chunk.lines.size();
   size_t h = 0, next_error = 0;
@@ -185,6 +186,7 @@ BatchCounts FormatChunk(const Chunk& chunk, bool json, std::string& out) {
       ++end;
     }
     ++(listed ? counts.listed : counts.not_listed);
+    if (listed && listed_lines != nullptr) listed_lines->push_back(static_cast<uint32_t>(i));
     if (json) {
       JsonValid(out, number, line, chunk, i, h, end, listed);
     } else {

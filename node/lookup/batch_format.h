@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "node/lookup/batch_chunk.h"
 
@@ -18,8 +19,10 @@ struct BatchCounts {
   BatchCounts& operator+=(const BatchCounts& o);
 };
 
-// Appends the resolved chunk's result lines to `out` and returns their counts.
-BatchCounts FormatChunk(const Chunk& chunk, bool json, std::string& out);
+// Appends the resolved chunk's result lines to `out` and returns their counts. With `listed`, the
+// indexes of the listed lines are appended to it (each must leave its own audit line).
+BatchCounts FormatChunk(const Chunk& chunk, bool json, std::string& out,
+                        std::vector<uint32_t>* listed = nullptr);
 
 // The message for an invalid line (never containing the line).
 std::string InvalidLineMessage(const Chunk& chunk, size_t index, size_t* next_error);

@@ -88,14 +88,24 @@ std::string AuditUserName() {
   return node::OsUserName();
 }
 
+namespace {
+
+duanka::Status AuditRefusal(const Error& error) {
+  return MakeError(ErrorKind::kIo, error.message +
+                                       "; lookups are refused while the audit log cannot be "
+                                       "written (fix its permissions or files.audit_log)");
+}
+
+}  // namespace
+
 duanka::Status AuditLookup(const Home& home, std::string_view json_object) {
   duanka::Status s = node::AuditLog(home.config.audit_log).Append(json_object, /*sync=*/false);
-  if (!s) {
-    return MakeError(ErrorKind::kIo, s.error().message +
-                                         "; lookups are refused while the audit log cannot be "
-                                         "written (fix its permissions or files.audit_log)");
-  }
-  return Ok();
+  return s ? Ok() : AuditRefusal(s.error());
+}
+
+duanka::Status AuditLines(const node::AuditLog& log, std::string_view lines) {
+  duanka::Status s = log.AppendLines(lines, /*sync=*/false);
+  return s ? Ok() : AuditRefusal(s.error());
 }
 
 }  // namespace duanka::lookup

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "crypto/crypto.h"
+#include "node/common/audit.h"
 #include "node/common/config.h"
 #include "store/store.h"
 
@@ -38,5 +39,9 @@ std::string AuditUserName();
 // Appends one audit line without fsync (an fsync would cost more than the lookup). kIo when it
 // cannot be written; the caller must then not reveal the answer.
 duanka::Status AuditLookup(const Home& home, std::string_view json_object);
+
+// Appends complete lines (node::AuditLog::AppendLines) to a log held open for a batch, without
+// fsync; failures as AuditLookup's. Empty `lines` only opens the log.
+duanka::Status AuditLines(const node::AuditLog& log, std::string_view lines);
 
 }  // namespace duanka::lookup

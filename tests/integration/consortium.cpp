@@ -6,10 +6,12 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <set>
@@ -58,6 +60,25 @@ std::string Tail(const std::string& text) {
 }
 
 }  // namespace
+
+std::map<std::string, std::string> FakeClock(int64_t offset_seconds) {
+  // The multi-threaded variant (the daemon reads the clock from several threads), in Debian's
+  // multiarch directory (/usr/lib/x86_64-linux-gnu/faketime/ on amd64).
+  std::filesystem::path library;
+  std::error_code ec;
+  for (const auto& arch : std::filesystem::directory_iterator("/usr/lib", ec)) {
+    std::filesystem::path candidate = arch.path() / "faketime" / "libfaketimeMT.so.1";
+    if (std::filesystem::exists(candidate, ec)) library = candidate;
+  }
+  if (library.empty()) {
+    ADD_FAILURE() << "libfaketimeMT.so.1 is missing: install the Debian package faketime "
+                     "(ops/bootstrap)";
+    return {};
+  }
+  return {{"LD_PRELOAD", library.string()},
+          {"FAKETIME", (offset_seconds < 0 ? "" : "+") + std::to_string(offset_seconds)},
+          {"FAKETIME_DONT_FAKE_MONOTONIC", "1"}};
+}
 
 bool Eventually(const std::function<bool()>& condition, Millis deadline) {
   const auto until = Clock::now() + deadline;
@@ -134,6 +155,7 @@ Consortium::~Consortium() {
   if (const char* keep = std::getenv(kKeepLogsVariable); keep != nullptr && *keep != '\0') {
     const ::testing::TestInfo* test = ::testing::UnitTest::GetInstance()->current_test_info();
     std::string prefix = test ? std::string(test->test_suite_name()) + "." + test->name() : "test";
+    std::replace(prefix.begin(), prefix.end(), '/', '_');  // parameterised tests' names
     std::error_code ec;
     std::filesystem::create_directories(keep, ec);
     for (const Node& n : nodes_) {
@@ -163,7 +185,7 @@ Node& Consortium::Add(const std::string& code, const std::map<std::string, int64
 }
 
 void Consortium::Dial(Node& from, const Node& to) {
-  from.peers.push_back(to.address());
+  from.peers.push_back(to.code + "@" + to.address());
 }
 
 std::vector<Node*> Consortium::Line(const std::vector<std::string>& codes) {
@@ -205,6 +227,16 @@ bool Consortium::Start(Node& n) {
   std::vector<char*> argv = {const_cast<char*>(kDaemon.c_str()), const_cast<char*>("--home"),
                              const_cast<char*>(home.c_str()), nullptr};
   const pid_t parent = ::getpid();
+  const std::optional<uint64_t> max_open_files = n.max_open_files;
+  std::vector<std::string> env_strings;
+  for (char** e = environ; *e != nullptr; ++e) {
+    const std::string var(*e);
+    if (!n.env.count(var.substr(0, var.find('=')))) env_strings.push_back(var);
+  }
+  for (const auto& [name, value] : n.env) env_strings.push_back(name + "=" + value);
+  std::vector<char*> envp;
+  for (std::string& e : env_strings) envp.push_back(e.data());
+  envp.push_back(nullptr);
   pid_t pid = ::fork();
   if (pid < 0) {
     ADD_FAILURE() << "fork: " << std::strerror(errno);
@@ -221,7 +253,12 @@ bool Consortium::Start(Node& n) {
     ::dup2(out, 1);
     ::dup2(out, 2);
     for (int fd = 3; fd < kMaxInheritedFd; ++fd) ::close(fd);
-    ::execv(argv[0], argv.data());
+    if (max_open_files) {
+      const auto n = static_cast<rlim_t>(*max_open_files);
+      const rlimit nofile{n, n};
+      if (::setrlimit(RLIMIT_NOFILE, &nofile) != 0) ::_exit(127);
+    }
+    ::execve(argv[0], argv.data(), envp.data());
     ::_exit(127);
   }
   n.pid = pid;

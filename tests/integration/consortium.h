@@ -68,17 +68,27 @@ struct Node {
   std::filesystem::path home;
   uint16_t port = 0;                         // peers connect here (127.0.0.1)
   uint16_t api_port = 0;                     // the HTTP API (127.0.0.1)
-  std::vector<std::string> peers;            // HOST:PORT it dials
+  std::vector<std::string> peers;            // CODE@HOST:PORT it dials
   std::map<std::string, int64_t> limits;     // [limits], TestLimits() plus overrides
   std::optional<std::filesystem::path> crl;  // files.crl
   std::filesystem::path log;                 // the daemon's stderr, appended across restarts
   pid_t pid = -1;                            // the running daemon, or -1
   std::string ended;                         // how its last run ended ("exit 0", "signal 9")
   bool killed = false;                       // its last run ended by Kill()
+  // RLIMIT_NOFILE (soft and hard) the daemon is started with; unset: the test process's own.
+  std::optional<uint64_t> max_open_files;
+  // Variables added to (or replacing those of) the test process's environment for the daemon,
+  // e.g. LD_PRELOAD and FAKETIME to run it with a shifted clock (FakeClock()).
+  std::map<std::string, std::string> env;
 
   std::string address() const { return "127.0.0.1:" + std::to_string(port); }
   std::filesystem::path store_dir() const { return home / "store"; }
 };
+
+// The Node::env that runs a daemon with its wall clock `offset_seconds` off (libfaketime, Debian
+// package `faketime`), its monotonic clock untouched so that timers and deadlines stay real; empty,
+// with a test failure, if libfaketime is not installed.
+std::map<std::string, std::string> FakeClock(int64_t offset_seconds);
 
 // Calls `condition` every kPollInterval until it holds or `deadline` passes.
 bool Eventually(const std::function<bool()>& condition, Millis deadline = kEventually);
@@ -106,7 +116,7 @@ class Consortium {
   // (duanka-admin init), with two free loopback ports; not started. References stay valid for
   // the Consortium's life. `limits` override TestLimits().
   Node& Add(const std::string& code, const std::map<std::string, int64_t>& limits = {});
-  // `from` dials `to`.
+  // `from` dials `to` (and expects `to`'s certificate there).
   void Dial(Node& from, const Node& to);
   // New nodes, each dialling the next; Ring closes the loop (the last dials the first).
   std::vector<Node*> Line(const std::vector<std::string>& codes);

@@ -315,7 +315,7 @@ TEST_F(RefusalTest, DialledPeerWithCertificateOfAnotherCaIsRefused) {
   const std::filesystem::path impostor = c_.dir() / "impostor";
   ASSERT_NO_FATAL_FAILURE(IssueFromAnotherCa(impostor, "BANKC"));
   RogueServer server(TlsOf(impostor));
-  a_->peers.push_back("127.0.0.1:" + std::to_string(server.port()));
+  a_->peers.push_back("BANKC@127.0.0.1:" + std::to_string(server.port()));
   ASSERT_NO_FATAL_FAILURE(StartLinked());
   // BANKA dials the impostor, checks its certificate and gives up before saying anything.
   Result<std::unique_ptr<RogueConnection>> dialled = server.Accept(kAnswerDeadline);
@@ -422,12 +422,14 @@ TEST_F(RefusalTest, TruncatedFrameThenSilenceIsClosedAtIdleTimeout) {
 
 TEST_F(RefusalTest, RecordsSignedByAnUncertifiedKeyArePenalised) {
   ASSERT_NO_FATAL_FAILURE(StartLinked());
-  // ROGUE's feed, signed by a key the CA never certified.
+  // ROGUE's feed, signed by a key the CA never certified. ROGUE's own certificate is passed on
+  // (a feed of an issuer with no certificate here is never asked for at all).
   crypto::SigningKey stranger = crypto::SigningKey::Generate();
   protocol::SignedRecord one = SignedEntry(stranger, kRogue, 1, crypto::Hash256{}, "r1");
   protocol::SignedRecord two = SignedEntry(stranger, kRogue, 2, protocol::RecordHash(one), "r2");
   Clock::time_point offence;
-  std::unique_ptr<RogueConnection> conn = AnswerWantWith({one, two}, kRogue, {}, offence);
+  std::unique_ptr<RogueConnection> conn = AnswerWantWith(
+      {one, two}, kRogue, {CertificateDer(rogue_home_ / "signing.pem")}, offence);
   ASSERT_NE(conn, nullptr);
   ExpectPenalised(*conn, msg::ErrorCode::kUnauthorized, offence);
   EXPECT_EQ(c_.Head(*a_, kRogue), std::nullopt) << "a record of an unknown signer was stored";

@@ -1,9 +1,17 @@
 #include "tests/integration/rogue_peer.h"
 
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <boost/asio/connect.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/write.hpp>
+#include <cstring>
 
 #include "crypto/pki.h"
 
@@ -52,6 +60,7 @@ RogueConnection::RogueConnection(std::shared_ptr<asio::io_context> io, TlsContex
 
 RogueConnection::~RogueConnection() {
   Abort();
+  if (interrupt_fd_ >= 0) ::close(interrupt_fd_);
   // Closing the socket completes its pending operations as cancelled; run those handlers now,
   // while the object they point at still exists (a server's io_context outlives its connections).
   io_->restart();
@@ -97,6 +106,7 @@ Result<std::unique_ptr<RogueConnection>> RogueConnection::Connect(uint16_t port,
     return MakeError(ErrorKind::kIo, "cannot connect to port " + std::to_string(port) + ": " +
                                          (connected ? connected->message() : "timed out"));
   }
+  c->interrupt_fd_ = ::fcntl(c->stream_.next_layer().native_handle(), F_DUPFD_CLOEXEC, 0);
   if (Status shook = c->Handshake(asio::ssl::stream_base::client, deadline); !shook) {
     return std::move(shook).error();
   }
@@ -183,6 +193,12 @@ void RogueConnection::Abort() {
   Closed("closed by the test");
 }
 
+void RogueConnection::Interrupt() {
+  // Only the kernel call: asio's socket object belongs to the thread that is blocked in it. The
+  // descriptor is a duplicate that lives as long as this object, so it never names another file.
+  if (interrupt_fd_ >= 0) ::shutdown(interrupt_fd_, SHUT_RDWR);
+}
+
 // ---- RogueServer -------------------------------------------------------------------------------
 
 RogueServer::RogueServer(TlsContext tls)
@@ -212,10 +228,70 @@ Result<std::unique_ptr<RogueConnection>> RogueServer::Accept(Millis timeout) {
     return MakeError(ErrorKind::kIo, "no connection within the timeout");
   }
   if (*accepted) return MakeError(ErrorKind::kIo, "accept failed: " + accepted->message());
+  c->interrupt_fd_ = ::fcntl(c->stream_.next_layer().native_handle(), F_DUPFD_CLOEXEC, 0);
   if (Status shook = c->Handshake(asio::ssl::stream_base::server, deadline); !shook) {
     return std::move(shook).error();
   }
   return c;
+}
+
+// ---- StalledClient -----------------------------------------------------------------------------
+
+Result<std::unique_ptr<StalledClient>> StalledClient::Open(uint16_t port, const std::string& source,
+                                                           Mode mode, Millis timeout) {
+  auto failed = [&](const std::string& what) {
+    return MakeError(ErrorKind::kIo, what + " (from " + source + " to port " +
+                                         std::to_string(port) + "): " + std::strerror(errno));
+  };
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0) return failed("socket");
+  std::unique_ptr<StalledClient> c(new StalledClient(fd));
+  sockaddr_in from{};
+  from.sin_family = AF_INET;
+  if (::inet_pton(AF_INET, source.c_str(), &from.sin_addr) != 1) {
+    return MakeError(ErrorKind::kInvalidInput, source + " is not an IPv4 address");
+  }
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&from), sizeof from) != 0) return failed("bind");
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  to.sin_port = htons(port);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to) != 0) {
+    if (errno != EINPROGRESS) return failed("connect");
+    pollfd p{fd, POLLOUT, 0};
+    if (::poll(&p, 1, static_cast<int>(timeout.count())) != 1) {
+      errno = ETIMEDOUT;
+      return failed("connect");
+    }
+    int error = 0;
+    socklen_t size = sizeof error;
+    ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &size);
+    if (error != 0) {
+      errno = error;
+      return failed("connect");
+    }
+  }
+  if (mode == Mode::kPartialClientHello) {
+    // A handshake record announcing 512 bytes of ClientHello, of which only the first few come.
+    static constexpr unsigned char kStart[] = {0x16, 0x03, 0x01, 0x02, 0x00, 0x01,
+                                               0x00, 0x01, 0xfc, 0x03, 0x03};
+    if (::send(fd, kStart, sizeof kStart, MSG_NOSIGNAL) != static_cast<ssize_t>(sizeof kStart)) {
+      return failed("send");
+    }
+  }
+  return c;
+}
+
+StalledClient::~StalledClient() {
+  ::close(fd_);
+}
+
+bool StalledClient::ClosedByNode() const {
+  char byte = 0;
+  ssize_t n = ::recv(fd_, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  if (n > 0) return false;  // the node said something (a TLS alert): still open
+  if (n == 0) return true;
+  return errno != EAGAIN && errno != EWOULDBLOCK;
 }
 
 }  // namespace duanka::integration

@@ -110,6 +110,12 @@ class RogueConnection {
   // Drops the TCP connection at once, without a TLS close_notify.
   void Abort();
 
+  // The one call that is safe from another thread while a test thread is blocked in this
+  // connection's Send* (a flood that the node stopped reading): shuts the socket down
+  // (shutdown(2)), so that the blocked call fails and returns. The test thread still owns the
+  // object and destroys it.
+  void Interrupt();
+
  private:
   friend class RogueServer;
   // The TLS handshake as `side`, within `deadline`.
@@ -131,6 +137,7 @@ class RogueConnection {
   bool reading_ = false;
   bool closed_ = false;
   std::string close_reason_;
+  int interrupt_fd_ = -1;  // a duplicate of the socket's descriptor once connected, for Interrupt()
   std::vector<protocol::Message> seen_;
 };
 
@@ -150,6 +157,27 @@ class RogueServer {
   TlsContext tls_;
   tcp::acceptor acceptor_;
   uint16_t port_ = 0;
+};
+
+// A stranger on the peer port: a plain TCP connection to 127.0.0.1:port from a loopback source
+// address of the test's choosing (any 127.x.y.z, so that one test can play many sources) that
+// never finishes a TLS handshake. It says nothing, or only the first bytes of a ClientHello, and
+// never reads: it holds whatever the node gave it until the node closes it.
+class StalledClient {
+ public:
+  enum class Mode { kSilent, kPartialClientHello };
+  // kIo naming what failed (bind, connect, or no connection within `timeout`).
+  static Result<std::unique_ptr<StalledClient>> Open(uint16_t port, const std::string& source,
+                                                     Mode mode, Millis timeout = Millis(2000));
+  ~StalledClient();
+  StalledClient(const StalledClient&) = delete;
+  StalledClient& operator=(const StalledClient&) = delete;
+  // Whether the node closed or reset the connection. Never blocks and never consumes a byte.
+  bool ClosedByNode() const;
+
+ private:
+  explicit StalledClient(int fd) : fd_(fd) {}
+  int fd_;
 };
 
 }  // namespace duanka::integration

@@ -197,6 +197,11 @@ TEST_F(AdminCliTest, EveryInvalidInputClassExitsTwoWithOneLine) {
                 "ISSUER:SEQ");
   ExpectInvalid(Admin({"--home", h, "revoke", "BANKA:1", "--reason", "changed-mind"}), "--reason");
   ExpectInvalid(Admin({"--home", h, "frobnicate"}), "frobnicate");
+  // A peer must name the institution expected at its address; nothing is written without one.
+  ExpectInvalid(Admin({"init", "--home", Home("BANKP"), "--institution", "BANKP", "--ca",
+                       Ca() + "/ca.pem", "--pepper", Pepper(), "--peer", "10.0.0.2:7400"}),
+                "\"10.0.0.2:7400\" is not CODE@HOST:PORT");
+  EXPECT_FALSE(std::filesystem::exists(std::filesystem::path(Home("BANKP")) / "duanka.toml"));
   ExpectInvalid(Admin({"--home", h, "list", "--issuer", "bank a"}), "--issuer");
   ExpectInvalid(Admin({"--home", h, "export", "--out", (dir_ / "x").string(), "--from", "0"}),
                 "--from");

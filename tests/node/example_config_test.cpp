@@ -161,6 +161,8 @@ TEST_F(ExampleConfigTest, ExampleLoadsWithEveryValueAtItsDefault) {
   EXPECT_EQ(l.shutdown_timeout_ms, dl.shutdown_timeout_ms);
   EXPECT_EQ(l.connections_per_peer, dl.connections_per_peer);
   EXPECT_EQ(l.max_inbound_connections, dl.max_inbound_connections);
+  EXPECT_EQ(l.max_handshaking_connections, dl.max_handshaking_connections);
+  EXPECT_EQ(l.handshakes_per_address, dl.handshakes_per_address);
   EXPECT_EQ(l.reconnect_min_ms, dl.reconnect_min_ms);
   EXPECT_EQ(l.reconnect_max_ms, dl.reconnect_max_ms);
   EXPECT_EQ(l.ban_base_seconds, dl.ban_base_seconds);
@@ -169,6 +171,11 @@ TEST_F(ExampleConfigTest, ExampleLoadsWithEveryValueAtItsDefault) {
   EXPECT_EQ(l.verify_threads, dl.verify_threads);
   EXPECT_EQ(l.api_threads, dl.api_threads);
   EXPECT_EQ(l.max_api_batch_items, dl.max_api_batch_items);
+  EXPECT_EQ(l.max_api_connections, dl.max_api_connections);
+  EXPECT_EQ(l.wants_per_peer, dl.wants_per_peer);
+  EXPECT_EQ(l.max_unknown_feeds_per_peer, dl.max_unknown_feeds_per_peer);
+  EXPECT_EQ(l.max_unprocessed_bytes_per_peer, dl.max_unprocessed_bytes_per_peer);
+  EXPECT_EQ(l.max_clock_skew_seconds, dl.max_clock_skew_seconds);
 }
 
 TEST_F(ExampleConfigTest, EmptyCrlMeansCrlPemWhenPresent) {
@@ -231,6 +238,26 @@ TEST_F(ExampleConfigTest, LimitsInTheWrongRelationRefusedByName) {
                 "limits.want_hedge_ms", "must be below limits.want_timeout_ms");
   ExpectRefused(with("ping_interval_ms", std::to_string(node::DaemonLimits{}.idle_timeout_ms)),
                 "limits.ping_interval_ms", "must be below limits.idle_timeout_ms");
+}
+
+// A peer entry names the institution expected at the address; a bare address is refused at load,
+// naming the entry and the form expected, and so is a malformed code or address.
+TEST_F(ExampleConfigTest, PeerWithoutTheExpectedInstitutionRefusedNamingTheEntry) {
+  auto with_peers = [&](const std::string& peers) {
+    std::string text =
+        std::regex_replace(example_, std::regex("\npeers = \\[\\]"), "\npeers = " + peers);
+    EXPECT_NE(text, example_) << "no peers line in " << kExample;
+    return text;
+  };
+  Result<node::Config> good =
+      Load(with_peers(R"(["BANKB@10.0.0.2:7400", "BANKC@[fd00::3]:7400"])"));
+  ASSERT_TRUE(good.ok()) << good.error().message;
+  EXPECT_EQ(good->network.peers,
+            (std::vector<std::string>{"BANKB@10.0.0.2:7400", "BANKC@[fd00::3]:7400"}));
+  ExpectRefused(with_peers(R"(["BANKB@10.0.0.2:7400", "10.0.0.3:7400"])"), "network.peers",
+                "\"10.0.0.3:7400\" is not CODE@HOST:PORT");
+  ExpectRefused(with_peers(R"(["bank b@10.0.0.2:7400"])"), "network.peers", "bank b@10.0.0.2:7400");
+  ExpectRefused(with_peers(R"(["BANKB@10.0.0.2"])"), "network.peers", "CODE@HOST:PORT");
 }
 
 // Each key of the example in turn given a value of another type: a number for a string or list,

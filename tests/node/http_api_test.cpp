@@ -4,6 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <poll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+
 #include <boost/asio/connect.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -12,7 +16,10 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 #include <chrono>
+#include <filesystem>
 #include <fstream>
+#include <functional>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <thread>
@@ -169,7 +176,17 @@ class HttpApiTest : public ::testing::Test {
       Result<std::vector<store::Head>> h = store_->Heads();
       return h ? *h : std::vector<store::Head>{};
     };
+    b.log = [this](const std::string& line) {
+      std::lock_guard<std::mutex> lock(log_mutex_);
+      logged_.push_back(line);
+    };
     return b;
+  }
+
+  // What the servers logged so far.
+  std::vector<std::string> Logged() {
+    std::lock_guard<std::mutex> lock(log_mutex_);
+    return logged_;
   }
 
   Response Post(uint16_t port, std::string_view target, std::string body,
@@ -188,6 +205,8 @@ class HttpApiTest : public ::testing::Test {
   crypto::Hash256 listed_subject_;
   node::AuditLog audit_{dir_ / "audit.log"};
   Metrics metrics_;
+  std::mutex log_mutex_;
+  std::vector<std::string> logged_;
   net::io_context io_;
   net::executor_work_guard<net::io_context::executor_type> work_;
   std::vector<std::thread> threads_;
@@ -370,16 +389,68 @@ TEST_F(HttpApiTest, BatchAnswersInOrderWithInvalidItemsInPlace) {
   EXPECT_EQ(j["store"]["feeds"][0]["issuer"], "BANKA");
   EXPECT_EQ(r.body.find(kInvalidPhone), std::string::npos);
 
-  // One audit line for the batch, with its counts.
+  // One audit line for the listed item, then one with the batch's counts.
   std::string audit = ReadFile(dir_ / "audit.log");
-  ASSERT_EQ(std::count(audit.begin(), audit.end(), '\n'), 1);
-  json line = json::parse(audit);
+  ASSERT_EQ(std::count(audit.begin(), audit.end(), '\n'), 2);
+  json line = json::parse(audit.substr(audit.find('\n') + 1));
   EXPECT_EQ(line["action"], "lookup-batch");
   EXPECT_EQ(line["purpose"], "transaction-review");
   EXPECT_EQ(line["lines"], 5);
   EXPECT_EQ(line["listed"], 1);
   EXPECT_EQ(line["not_listed"], 1);
   EXPECT_EQ(line["invalid"], 3);
+}
+
+TEST_F(HttpApiTest, BatchLeavesOneAuditLineForEveryListedItemAsASingleLookupDoes) {
+  ApiOptions o = TestOptions();
+  o.max_batch_items = 10;
+  uint16_t port = StartServer(o);
+  json body = {{"purpose", "investigation"},
+               {"items",
+                {{{"type", "phone"}, {"value", kListedPhone}},
+                 {{"type", "phone"}, {"value", kUnknownPhone}},
+                 {{"type", "phone"}, {"value", kRevokedPhone}},  // revoked: not listed
+                 {{"type", "phone"}, {"value", kInvalidPhone}},
+                 {{"type", "phone"}, {"value", kListedPhoneOtherSpelling}},
+                 {{"type", "phone"}, {"value", kUnknownPhone}}}}};
+  Response r = Post(port, "/v1/lookup/batch", body.dump());
+  ASSERT_EQ(r.status, 200u) << r.body;
+
+  std::string audit = ReadFile(dir_ / "audit.log");
+  std::istringstream text(audit);
+  std::vector<json> lines;
+  for (std::string line; std::getline(text, line);) lines.push_back(json::parse(line));
+  ASSERT_EQ(lines.size(), 3u) << audit;
+  const int listed_items[] = {1, 5};
+  for (int i = 0; i < 2; ++i) {
+    EXPECT_EQ(lines[i]["action"], "lookup") << lines[i];
+    EXPECT_EQ(lines[i]["batch_line"], listed_items[i]);
+    EXPECT_EQ(lines[i]["program"], "duankad");
+    EXPECT_EQ(lines[i]["user"], "127.0.0.1");
+    EXPECT_EQ(lines[i]["purpose"], "investigation");
+    EXPECT_EQ(lines[i]["type"], "phone");
+    EXPECT_EQ(lines[i]["subject8"], listed_subject_.Hex().substr(0, 8));
+    EXPECT_EQ(lines[i]["result"], "listed");
+  }
+  EXPECT_EQ(lines[2]["action"], "lookup-batch");
+  EXPECT_EQ(lines[2]["lines"], 6);
+  EXPECT_EQ(lines[2]["listed"], 2);
+  EXPECT_EQ(lines[2]["not_listed"], 3);
+  EXPECT_EQ(lines[2]["invalid"], 1);
+  for (std::string_view raw :
+       {kListedPhone, std::string_view("138-0013"), kRevokedPhone, kUnknownPhone, kInvalidPhone}) {
+    EXPECT_EQ(audit.find(raw), std::string::npos) << raw;
+  }
+  EXPECT_EQ(audit.find(listed_subject_.Hex()), std::string::npos) << "only 8 hex digits";
+
+  // The same fields as a single lookup's line, field for field, plus the item's place.
+  ASSERT_EQ(Post(port, "/v1/lookup", LookupBody("phone", kListedPhone, "investigation")).status,
+            200u);
+  std::string after = ReadFile(dir_ / "audit.log");
+  json single = json::parse(after.substr(audit.size()));
+  json item = lines[0];
+  item.erase("batch_line");
+  EXPECT_EQ(item, single);
 }
 
 TEST_F(HttpApiTest, BatchOverTheItemLimitIsRefused) {
@@ -424,6 +495,138 @@ TEST_F(HttpApiTest, BearerTokenRequiredAcceptedAndWrongOneRefused) {
   EXPECT_EQ(json::parse(ReadFile(dir_ / "audit.log"))["user"], "token");
   // GET endpoints need it too.
   EXPECT_EQ(Get(port, "/metrics").status, 401u);
+}
+
+TEST_F(HttpApiTest, UnauthorizedAnswerClosesTheConnection) {
+  ApiOptions o = TestOptions();
+  o.bearer_token = "s3cret-token";
+  o.idle_timeout_ms = 60000;  // a connection kept alive would outlast the wait below by far
+  uint16_t port = StartServer(o);
+
+  // With the token, one connection serves request after request.
+  Client authorized(port);
+  for (int i = 0; i < 2; ++i) {
+    EXPECT_EQ(authorized.Send(http::verb::get, "/healthz", "", "Bearer s3cret-token").status, 200u);
+  }
+
+  Client c(port);
+  http::request<http::string_body> req{http::verb::get, "/healthz", 11};
+  req.set(http::field::host, "127.0.0.1");
+  req.keep_alive(true);
+  http::write(c.socket(), req);
+  beast::flat_buffer buffer;
+  http::response<http::string_body> res;
+  http::read(c.socket(), buffer, res);
+  EXPECT_EQ(res.result_int(), 401u);
+  EXPECT_FALSE(res.keep_alive()) << "a 401 must say Connection: close";
+  // The server closes its side: the next read ends, well before the idle timeout.
+  constexpr int kCloseWaitMs = 5000;
+  pollfd readable{c.socket().native_handle(), POLLIN, 0};
+  ASSERT_EQ(::poll(&readable, 1, kCloseWaitMs), 1) << "the connection was kept open";
+  char byte;
+  ssize_t n = ::recv(c.socket().native_handle(), &byte, 1, 0);
+  EXPECT_TRUE(n == 0 || (n < 0 && errno == ECONNRESET)) << n;
+}
+
+// ---- Descriptor limit ----
+
+// Lowers this process's soft RLIMIT_NOFILE for a scope, restoring it after.
+class DescriptorLimit {
+ public:
+  explicit DescriptorLimit(rlim_t soft) {
+    ::getrlimit(RLIMIT_NOFILE, &saved_);
+    rlimit lowered{soft, saved_.rlim_max};
+    ok_ = ::setrlimit(RLIMIT_NOFILE, &lowered) == 0;
+  }
+  ~DescriptorLimit() { ::setrlimit(RLIMIT_NOFILE, &saved_); }
+  bool ok() const { return ok_; }
+
+ private:
+  rlimit saved_{};
+  bool ok_ = false;
+};
+
+// Polls `condition` until it holds or a generous deadline passes (the machine is shared).
+bool Eventually(const std::function<bool()>& condition) {
+  constexpr auto kDeadline = std::chrono::seconds(10);
+  constexpr auto kPoll = std::chrono::milliseconds(20);
+  const auto until = std::chrono::steady_clock::now() + kDeadline;
+  while (!condition()) {
+    if (std::chrono::steady_clock::now() > until) return false;
+    std::this_thread::sleep_for(kPoll);
+  }
+  return true;
+}
+
+size_t OpenDescriptors() {
+  size_t n = 0;
+  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
+    ++n;
+  }
+  return n;
+}
+
+std::vector<std::string> AcceptFailures(const std::vector<std::string>& logged) {
+  std::vector<std::string> out;
+  for (const std::string& line : logged) {
+    if (line.find("cannot accept") != std::string::npos) out.push_back(line);
+  }
+  return out;
+}
+
+TEST_F(HttpApiTest, AtTheDescriptorLimitOpenConnectionsAreServedAndAcceptBacksOff) {
+  ApiOptions o = TestOptions();
+  o.idle_timeout_ms = 60000;
+  o.request_timeout_ms = 60000;
+  uint16_t port = StartServer(o);
+  Client keep(port);
+  ASSERT_EQ(keep.Send(http::verb::post, "/v1/lookup", LookupBody("phone", kListedPhone)).status,
+            200u);
+  const tcp::endpoint server(net::ip::make_address("127.0.0.1"), port);
+  net::io_context io;
+  std::vector<std::unique_ptr<tcp::socket>> attackers;
+  {
+    // This process (test and server alike) may hold only a few more descriptors. The attacker's
+    // sockets take them all first, then connect: the server cannot accept any of them.
+    constexpr size_t kHeadroom = 16;
+    DescriptorLimit limit(OpenDescriptors() + kHeadroom);
+    ASSERT_TRUE(limit.ok());
+    for (size_t i = 0; i < 4 * kHeadroom; ++i) {
+      auto s = std::make_unique<tcp::socket>(io);
+      beast::error_code ec;
+      s->open(tcp::v4(), ec);
+      if (ec) {
+        EXPECT_EQ(ec, net::error::no_descriptors) << ec.message();
+        break;
+      }
+      attackers.push_back(std::move(s));
+    }
+    ASSERT_GE(attackers.size(), kHeadroom / 2);
+    for (auto& s : attackers) s->connect(server);  // completes in the kernel's backlog
+
+    // The server has noticed (one log line), and goes on serving the open connection: its audit
+    // log is held open, so a lookup needs no new descriptor.
+    ASSERT_TRUE(Eventually([&] { return !AcceptFailures(Logged()).empty(); }));
+    for (int i = 0; i < 5; ++i) {
+      Response r = keep.Send(http::verb::post, "/v1/lookup", LookupBody("phone", kListedPhone));
+      ASSERT_EQ(r.status, 200u) << r.body;
+      EXPECT_EQ(r.Json()["listed"], true);
+    }
+    // Several retries later (100 ms doubling to 1 s), still one line for the episode.
+    std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+    EXPECT_EQ(AcceptFailures(Logged()).size(), 1u);
+
+    // The attacker goes; the backlog is accepted and new connections are served again.
+    attackers.clear();
+  }
+  ASSERT_TRUE(Eventually([&] {
+    for (const std::string& line : Logged()) {
+      if (line.find("accepting connections again") != std::string::npos) return true;
+    }
+    return false;
+  }));
+  EXPECT_EQ(Get(port, "/healthz").status, 200u);
+  EXPECT_EQ(AcceptFailures(Logged()).size(), 1u);
 }
 
 // ---- Other endpoints ----

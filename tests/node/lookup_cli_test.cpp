@@ -599,7 +599,7 @@ TEST_F(LookupCliTest, EveryLookupIsAuditedWithPurposeUserAndSubjectPrefixNeverTh
                 .exit_code,
             0);
   std::vector<nlohmann::json> lines = AuditLines();
-  ASSERT_EQ(lines.size(), 4U);
+  ASSERT_EQ(lines.size(), 5U);  // the batch: its one listed line, then its counts
   EXPECT_EQ(lines[0]["action"], "lookup");
   EXPECT_EQ(lines[0]["program"], "duanka");
   EXPECT_EQ(lines[0]["purpose"], "account-opening");
@@ -612,18 +612,98 @@ TEST_F(LookupCliTest, EveryLookupIsAuditedWithPurposeUserAndSubjectPrefixNeverTh
   EXPECT_EQ(lines[2]["purpose"], "investigation");
   EXPECT_EQ(lines[2]["subject8"],
             nlohmann::json::parse(single.out)["subject"].get<std::string>().substr(0, 8));
-  EXPECT_EQ(lines[3]["action"], "lookup-batch");
+  EXPECT_EQ(lines[3]["action"], "lookup");
+  EXPECT_EQ(lines[3]["batch_line"], 1);
   EXPECT_EQ(lines[3]["purpose"], "periodic-review");
-  EXPECT_EQ(lines[3]["lines"], 3);
-  EXPECT_EQ(lines[3]["listed"], 1);
-  EXPECT_EQ(lines[3]["not_listed"], 1);
-  EXPECT_EQ(lines[3]["invalid"], 1);
+  EXPECT_EQ(lines[3]["subject8"], lines[0]["subject8"]);
   EXPECT_EQ(lines[3]["result"], "listed");
+  EXPECT_EQ(lines[4]["action"], "lookup-batch");
+  EXPECT_EQ(lines[4]["purpose"], "periodic-review");
+  EXPECT_EQ(lines[4]["lines"], 3);
+  EXPECT_EQ(lines[4]["listed"], 1);
+  EXPECT_EQ(lines[4]["not_listed"], 1);
+  EXPECT_EQ(lines[4]["invalid"], 1);
+  EXPECT_EQ(lines[4]["result"], "listed");
   const std::string log = ReadAll(audit_log());
   ExpectNoSecrets(log, "audit log");
   EXPECT_EQ(log.find(nlohmann::json::parse(single.out)["subject"].get<std::string>()),
             std::string::npos)
       << "only 8 hex digits of a subject";
+}
+
+TEST_F(LookupCliTest, BatchLeavesOneAuditLineForEveryListedLineAsASingleLookupDoes) {
+  // Listed: lines 1, 3, 6 and 8 (8 is line 1 spelt otherwise); 4 is revoked and 7 expired, so
+  // not listed, as in a single lookup.
+  const std::string input = "phone," + kPhone + "\n" + "phone," + kUnlistedPhone + "\n" + "cn-id," +
+                            kCnId + "\n" + "wechat," + kWechatRevoked + "\n" + "phone,12345\n" +
+                            "bank-card," + kCard + "\n" + "qq," + kQqExpired + "\n" + "phone," +
+                            kPhoneDigits + "\n";
+  RunResult r = Duanka({"lookup", "--batch", "-", "--json", "--purpose", "investigation"}, input);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::vector<std::string> results = Lines(r.out);
+  ASSERT_EQ(results.size(), 8U);
+
+  std::vector<nlohmann::json> lines = AuditLines();
+  ASSERT_EQ(lines.size(), 5U) << ReadAll(audit_log());
+  const std::vector<int> listed = {1, 3, 6, 8};
+  const std::vector<std::string> types = {"phone", "cn-id", "bank-card", "phone"};
+  for (size_t i = 0; i < listed.size(); ++i) {
+    const nlohmann::json& a = lines[i];
+    const nlohmann::json answer = nlohmann::json::parse(results[listed[i] - 1]);
+    ASSERT_EQ(answer["listed"], true) << results[listed[i] - 1];
+    EXPECT_EQ(a["action"], "lookup") << a;
+    EXPECT_EQ(a["batch_line"], listed[i]) << a;
+    EXPECT_EQ(a["program"], "duanka");
+    EXPECT_EQ(a["purpose"], "investigation");
+    EXPECT_EQ(a["type"], types[i]);
+    EXPECT_EQ(a["subject8"], answer["subject"].get<std::string>().substr(0, 8)) << a;
+    EXPECT_EQ(a["result"], "listed");
+    EXPECT_FALSE(a["user"].get<std::string>().empty());
+    EXPECT_TRUE(a["time"].is_string());
+  }
+  EXPECT_EQ(lines[4]["action"], "lookup-batch");
+  EXPECT_EQ(lines[4]["lines"], 8);
+  EXPECT_EQ(lines[4]["listed"], 4);
+  EXPECT_EQ(lines[4]["not_listed"], 3);
+  EXPECT_EQ(lines[4]["invalid"], 1);
+
+  // A listed batch line is audited with exactly the fields of a single lookup of it (and its
+  // place in the batch).
+  ASSERT_EQ(Duanka({"lookup", "cn-id", kCnId, "--purpose", "investigation"}).exit_code, 0);
+  nlohmann::json single = AuditLines().back();
+  nlohmann::json item = lines[1];
+  item.erase("batch_line");
+  item.erase("time");
+  single.erase("time");
+  EXPECT_EQ(item, single);
+
+  const std::string log = ReadAll(audit_log());
+  ExpectNoSecrets(log, "audit log");
+  for (const std::string& result : results) {
+    const nlohmann::json answer = nlohmann::json::parse(result);
+    if (answer.contains("subject")) {
+      EXPECT_EQ(log.find(answer["subject"].get<std::string>()), std::string::npos)
+          << "only 8 hex digits of a subject";
+    }
+  }
+}
+
+TEST_F(LookupCliTest, BatchWithManyListedLinesAuditsEachOnAWholeLine) {
+  // Several writes' worth of audit lines (node::kAuditMaxWriteBytes each): each piece must end
+  // at a line's end.
+  constexpr int kLines = 20000;
+  std::string input;
+  for (int i = 0; i < kLines; ++i) input += i % 2 == 0 ? "phone," + kPhone + "\n" : "qq,10001\n";
+  RunResult r = Duanka({"lookup", "--batch", "-"}, input);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::vector<nlohmann::json> lines = AuditLines();  // each line parses, or this throws
+  ASSERT_EQ(lines.size(), static_cast<size_t>(kLines / 2 + 1));
+  for (int i = 0; i < kLines / 2; ++i) {
+    ASSERT_EQ(lines[i]["batch_line"], 2 * i + 1) << lines[i];
+    ASSERT_EQ(lines[i]["result"], "listed");
+  }
+  EXPECT_EQ(lines.back()["listed"], kLines / 2);
+  EXPECT_EQ(lines.back()["not_listed"], kLines / 2);
 }
 
 TEST_F(LookupCliTest, UnwritableAuditLogFailsTheLookupWithExitThreeAndNoAnswer) {
@@ -668,7 +748,8 @@ TEST_F(LookupCliTest, LookupsSucceedWhileAnotherProcessWrites) {
   ASSERT_EQ(writer.exit_code, 0) << writer.err;
   nlohmann::json status = nlohmann::json::parse(Duanka({"status", "--json"}).out);
   EXPECT_EQ(status["totals"]["entries"], 5 + 4000);
-  EXPECT_EQ(AuditLines().size(), static_cast<size_t>(3 * lookups + 0));
+  // Per round: two single lookups, and the batch's two listed lines and its counts.
+  EXPECT_EQ(AuditLines().size(), static_cast<size_t>(5 * lookups));
 }
 
 }  // namespace

@@ -53,6 +53,8 @@ else
 fi
 [ -f "$work/root/usr/share/doc/duanka/examples/duanka.example.toml" ] ||
   fail "usr/share/doc/duanka/examples/duanka.example.toml missing"
+[ -f "$work/root/usr/share/doc/duanka/examples/logrotate.duanka" ] ||
+  fail "usr/share/doc/duanka/examples/logrotate.duanka missing"
 
 # ---- Control fields ----
 [ "$(dpkg-deb -f "$deb" Package)" = duanka ] || fail "Package is not duanka"

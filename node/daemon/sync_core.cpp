@@ -1,0 +1,1005 @@
+#include "node/daemon/sync_core.h"
+
+#include <algorithm>
+#include <atomic>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <set>
+
+#include "node/daemon/log.h"
+#include "protocol/message.h"
+
+namespace duanka::daemon {
+namespace {
+
+using protocol::Message;
+namespace msg = protocol::msg;
+
+// How often outstanding wants are checked for hedging and timeouts: well inside the default
+// want_hedge_ms, so a hedge goes out within a fifth of it after it is due.
+constexpr std::chrono::milliseconds kWantCheckInterval{100};
+// How often the peers snapshot (status, lag metrics) is rebuilt when something changed: building
+// it costs peers × feeds, too much for every message.
+constexpr std::chrono::milliseconds kSnapshotInterval{250};
+// A batch dated ahead of this node's clock is asked for again after this long.
+constexpr std::chrono::milliseconds kNotYetRetry{1000};
+// Record hashes whose own signature was checked when serving them as the end of a range; cleared
+// when full (a cache: re-checking costs one verification).
+constexpr size_t kServedSignatureCache = 4096;
+// Certificates refused here that one connection may pass on (a member revoked here but not yet at
+// the relay): more is not a relay's honest mistake.
+constexpr size_t kMaxRefusedCertsPerPeer = 64;
+// Refused certificates remembered, so that a copy sent again costs a lookup, not a verification.
+constexpr size_t kRefusedCertCache = 4096;
+
+struct RemoteHead {
+  uint64_t seq = 0;
+  crypto::Hash256 hash;
+  bool frozen = false;
+};
+
+// A want sent and not yet answered. Kept in its feed (to see what is covered) and, by id, in its
+// peer's queue (peers answer in order).
+struct Want {
+  uint64_t id = 0;
+  PeerLink* peer = nullptr;
+  uint64_t from = 0;
+  uint32_t count = 0;
+  uint64_t claimed = 0;  // the head the peer claimed when asked: what it promised to serve
+  SteadyTime sent;
+  uint64_t last() const { return from + count - 1; }
+};
+
+struct Peer {
+  std::shared_ptr<PeerLink> conn;
+  bool hello = false;
+  std::map<std::string, RemoteHead> heads;             // only feeds of issuers certified here
+  std::deque<std::pair<std::string, uint64_t>> wants;  // (issuer, want id), oldest first
+  uint64_t unknown_feeds = 0;   // heads naming issuers without a certificate here
+  uint64_t evidence_pairs = 0;  // evidence pairs received on this connection
+  uint64_t answers = 0;         // non-empty answers to our wants: a record of keeping promises
+  bool refused = false;         // penalised: nothing it sends after that is read (one penalty each)
+  std::set<crypto::Hash256> refused_certs;  // certificates it sent that the CA does not vouch for
+  std::optional<int64_t> clock_skew;        // its hello's node_time minus ours
+};
+
+// This node's view of one feed while syncing it.
+struct Feed {
+  uint64_t seq = 0;
+  crypto::Hash256 hash;
+  bool frozen = false;
+  uint64_t fork_seq = 0;
+  std::vector<Want> wants;
+  // Answered ranges on their way through verification and commit.
+  std::vector<std::pair<uint64_t, uint64_t>> committing;
+  SteadyTime retry_after{};  // records dated ahead of our clock: not before this
+  bool not_yet_logged = false;
+};
+
+struct Penalty {
+  uint32_t strikes = 0;
+  SteadyTime banned_until{};
+};
+
+}  // namespace
+
+struct SyncCore::Impl {
+  Impl(SyncContext context, SyncOptions options)
+      : ctx(std::move(context)),
+        store(ctx.store),
+        ca(ctx.ca),
+        trust(ctx.trust),
+        ingest(ctx.ingest),
+        metrics(ctx.metrics),
+        options(std::move(options)) {}
+
+  SyncContext ctx;
+  store::Store& store;
+  const crypto::TrustStore& ca;
+  TrustHolder& trust;
+  Ingest& ingest;
+  Metrics& metrics;
+  SyncOptions options;
+  // Ingest completions come back later through ctx.post; they hold this weakly, so that a core
+  // destroyed meanwhile is not touched.
+  std::shared_ptr<int> alive = std::make_shared<int>(0);
+
+  int64_t now() const { return ctx.clock.wall_seconds(); }
+  SteadyTime steady() const { return ctx.clock.steady(); }
+
+  // Runs `f` on the core's thread later, unless the core is gone by then.
+  void Later(std::function<void(Impl&)> f) {
+    ctx.post([this, token = std::weak_ptr<int>(alive), f = std::move(f)] {
+      if (!token.expired()) f(*this);
+    });
+  }
+
+  std::map<PeerLink*, Peer> peers;
+  std::map<std::string, Feed> feeds;
+  std::map<std::string, Penalty> penalties;
+  // Institutions with a signing certificate the CA vouches for: the only feeds peers may name.
+  std::set<std::string> certified;
+  // Feeds whose wants need another look (their heads, wants or commits changed).
+  std::set<std::string> dirty;
+  uint64_t next_want_id = 0;
+  // Evidence pairs (hash ‖ hash) whose records both verify alone, and those that do not (kept
+  // here, never passed on: a receiver would have to refuse them).
+  std::set<std::string> evidence_ok, evidence_unverifiable, evidence_sent;
+  std::set<crypto::Hash256> served_signature_ok;
+  // Hashes of certificates the CA does not vouch for (another CA's, revoked): not checked again.
+  std::set<crypto::Hash256> refused_certs;
+  // Every signing certificate (DER) of the store looked at: trusted and passed on when the CA
+  // vouches for it, else never looked at again (the CA and CRL do not change while running).
+  std::set<std::string> certs_seen;
+  bool stopped = false;
+  bool snapshot_stale = true;
+  uint64_t ping_nonce = 0;
+  // Read from other threads (status, health); written on the strand.
+  mutable std::mutex snapshot_mutex;
+  std::string peers_json = "[]";
+  std::atomic<size_t> ready_peers{0};
+
+  // ---- Sending ----
+
+  void Send(Peer& p, const Message& m) { p.conn->Send(protocol::EncodeMessage(m)); }
+
+  void SendError(Peer& p, msg::ErrorCode code, const std::string& text) {
+    Send(p, msg::Error{code, text.substr(0, protocol::kMaxErrorMessageBytes)});
+  }
+
+  msg::Head ToWire(const std::string& issuer, const Feed& f) {
+    return msg::Head{issuer, f.seq, f.hash, f.frozen};
+  }
+
+  void SendGreeting(Peer& p) {
+    Send(p, msg::Hello{protocol::kProtocolVersion, options.consortium, options.institution,
+                       options.pepper_epochs, now()});
+    Result<std::vector<std::string>> certs = store.Certificates();
+    if (certs) {
+      protocol::MessageLimits limits;
+      for (size_t i = 0; i < certs->size(); i += limits.max_certs) {
+        msg::Certs m;
+        for (size_t j = i; j < std::min(certs->size(), i + limits.max_certs); ++j) {
+          m.certificates.push_back((*certs)[j]);
+        }
+        Send(p, m);
+      }
+    }
+    SendHeads(p);
+    // Evidence found before this peer connected reaches it too.
+    std::vector<msg::EvidencePair> pairs = PassableEvidence(/*only_unsent=*/false);
+    for (const Message& m : SplitEvidence(std::move(pairs))) Send(p, m);
+  }
+
+  void SendHeads(Peer& p) {
+    protocol::MessageLimits limits;
+    msg::Heads m;
+    for (const auto& [issuer, f] : feeds) {
+      if (f.seq == 0) continue;
+      m.heads.push_back(ToWire(issuer, f));
+      if (m.heads.size() == limits.max_heads) {
+        Send(p, m);
+        m.heads.clear();
+      }
+    }
+    if (!m.heads.empty()) Send(p, m);
+  }
+
+  // To every peer in the map, whether or not its hello has come: each was sent our greeting
+  // (hello, certs, heads) when it joined, so this follows it on the wire. Waiting for its hello
+  // would lose what happens in between: a certificate learned then would never reach it, and
+  // it would refuse the records that certificate vouches for from an honest relay.
+  void Broadcast(const Message& m, const PeerLink* except = nullptr) {
+    std::string payload = protocol::EncodeMessage(m);
+    for (auto& [conn, p] : peers) {
+      if (conn != except) p.conn->Send(payload);
+    }
+  }
+
+  // ---- Local state ----
+
+  // Takes the certificates that reached the store since the last call (from a peer's `certs`, an
+  // imported bundle, the admin tool), trusts those the CA vouches for, and passes them to every
+  // ready peer but `from`. Peers learn a signer before anything it signed is announced to them:
+  // an honest relay is never refused for records whose certificate only it had.
+  void ShareNewCertificates(const PeerLink* from = nullptr) {
+    Result<std::vector<std::string>> held = store.Certificates();
+    if (!held) {
+      LogError("cannot read certificates: {}", held.error().message);
+      return;
+    }
+    std::vector<protocol::Signer> signers;
+    std::vector<std::string> fresh;
+    for (std::string& der : *held) {
+      if (!certs_seen.insert(der).second) continue;
+      Result<crypto::CertificateInfo> cert =
+          ca.Verify(der, crypto::CertKind::kSigning, std::nullopt);
+      if (!cert) continue;  // e.g. revoked: records it signed are refused anyway
+      certified.insert(cert->institution);
+      signers.push_back(protocol::Signer{cert->institution, cert->role, cert->public_key,
+                                         cert->not_before, cert->not_after});
+      fresh.push_back(std::move(der));
+    }
+    if (signers.empty()) return;
+    trust.Add(signers);
+    protocol::MessageLimits limits;
+    for (size_t i = 0; i < fresh.size(); i += limits.max_certs) {
+      msg::Certs m;
+      for (size_t j = i; j < std::min(fresh.size(), i + limits.max_certs); ++j) {
+        m.certificates.push_back(fresh[j]);
+      }
+      Broadcast(m, from);
+    }
+  }
+
+  // Takes one feed's head as the store has it now.
+  void NoteLocalHead(const store::Head& h, bool announce) {
+    Feed& f = feeds[h.issuer];
+    bool grew = h.seq > f.seq;
+    bool froze = h.frozen && !f.frozen;
+    f.seq = h.seq;
+    f.hash = h.hash;
+    f.frozen = h.frozen;
+    f.fork_seq = h.fork_seq;
+    if (froze) {
+      LogAlert("feed {} is FROZEN: its issuer signed two different records at seq {}", h.issuer,
+               h.fork_seq);
+      BroadcastEvidence();
+    }
+    if (announce && grew && f.seq > 0) Broadcast(msg::Announce{ToWire(h.issuer, f)});
+    if (grew || froze) dirty.insert(h.issuer);
+  }
+
+  void RefreshLocalHeads(bool announce) {
+    Result<std::vector<store::Head>> heads = store.Heads();
+    if (!heads) {
+      LogError("cannot read heads: {}", heads.error().message);
+      return;
+    }
+    for (const store::Head& h : *heads) NoteLocalHead(h, announce);
+    snapshot_stale = true;
+  }
+
+  void RefreshLocalHead(const std::string& issuer, bool announce) {
+    Result<std::optional<store::Head>> head = store.GetHead(issuer);
+    if (!head) {
+      LogError("cannot read the head of {}: {}", issuer, head.error().message);
+      return;
+    }
+    if (*head) NoteLocalHead(**head, announce);
+    snapshot_stale = true;
+  }
+
+  // ---- Evidence ----
+
+  static std::string EvidenceKey(const store::Evidence& e) {
+    return protocol::RecordHash(e.held).Hex() + protocol::RecordHash(e.other).Hex();
+  }
+
+  // Held evidence whose two records each verify on their own signature. A fork can be found
+  // between records whose own signatures nobody checked (inside chains vouched for by a later
+  // record); a receiver verifies evidence record by record and would penalise the relay, so such
+  // pairs stay here (the feed is frozen here all the same).
+  std::vector<msg::EvidencePair> PassableEvidence(bool only_unsent) {
+    std::vector<msg::EvidencePair> out;
+    Result<std::vector<store::Evidence>> all = store.AllEvidence();
+    if (!all) return out;
+    std::shared_ptr<const protocol::Trust> signers = trust.Get();
+    protocol::VerifyOptions verify{now(), INT64_MAX / 4};
+    for (store::Evidence& e : *all) {
+      std::string key = EvidenceKey(e);
+      if (evidence_unverifiable.count(key)) continue;
+      if (!evidence_ok.count(key)) {
+        if (!protocol::Verify(e.held, *signers, verify) ||
+            !protocol::Verify(e.other, *signers, verify)) {
+          evidence_unverifiable.insert(key);
+          LogWarn(
+              "fork evidence of {} is not passed on: one of its records does not verify on "
+              "its own signature (the issuer signed a chain over it)",
+              protocol::DecodeRecord(e.held.bytes) ? protocol::DecodeRecord(e.held.bytes)->issuer
+                                                   : std::string("an unknown issuer"));
+          continue;
+        }
+        evidence_ok.insert(key);
+      }
+      if (only_unsent && !evidence_sent.insert(key).second) continue;
+      out.push_back(msg::EvidencePair{std::move(e.held), std::move(e.other)});
+    }
+    return out;
+  }
+
+  static std::vector<Message> SplitEvidence(std::vector<msg::EvidencePair> pairs) {
+    std::vector<Message> out;
+    const size_t limit = protocol::MessageLimits{}.max_evidence;
+    for (size_t i = 0; i < pairs.size(); i += limit) {
+      msg::Evidence m;
+      for (size_t j = i; j < std::min(pairs.size(), i + limit); ++j) {
+        m.pairs.push_back(std::move(pairs[j]));
+      }
+      out.emplace_back(std::move(m));
+    }
+    return out;
+  }
+
+  void BroadcastEvidence() {
+    for (const Message& m : SplitEvidence(PassableEvidence(/*only_unsent=*/true))) Broadcast(m);
+  }
+
+  // ---- Status ----
+
+  uint64_t LagOf(const Peer& p) const {
+    uint64_t lag = 0;
+    for (const auto& [issuer, rh] : p.heads) {
+      auto it = feeds.find(issuer);
+      uint64_t have = it == feeds.end() ? 0 : it->second.seq;
+      // A frozen feed takes nothing past its fork: what a peer holds beyond it is not lag.
+      if (rh.frozen || (it != feeds.end() && it->second.frozen)) continue;
+      if (rh.seq > have) lag += rh.seq - have;
+    }
+    return lag;
+  }
+
+  // Metrics and the status snapshot; rebuilt at most every kSnapshotInterval.
+  void UpdateSnapshot() {
+    snapshot_stale = false;
+    nlohmann::json list = nlohmann::json::array();
+    for (auto& [conn, p] : peers) {
+      uint64_t lag = LagOf(p);
+      if (p.hello) metrics.SetSyncLag(p.conn->institution(), lag);
+      nlohmann::json peer = {{"institution", p.conn->institution()},
+                             {"address", p.conn->address()},
+                             {"direction", p.conn->outbound() ? "out" : "in"},
+                             {"ready", p.hello},
+                             {"lag_records", lag},
+                             {"wants_in_flight", p.wants.size()}};
+      if (p.clock_skew) peer["clock_skew_seconds"] = *p.clock_skew;
+      list.push_back(std::move(peer));
+    }
+    size_t ready = CountReady();
+    ready_peers = ready;
+    metrics.SetPeersConnected(static_cast<int64_t>(ready));
+    std::lock_guard<std::mutex> lock(snapshot_mutex);
+    peers_json = list.dump();
+  }
+
+  // ---- Fetching ----
+
+  bool Fresh(const Want& w, SteadyTime at) const {
+    return at - w.sent < std::chrono::milliseconds(options.limits.want_hedge_ms);
+  }
+
+  // The first seq after the feed's head that no fresh want and no batch in commit covers, and the
+  // last seq before the next covered range (UINT64_MAX if none follows).
+  std::pair<uint64_t, uint64_t> FirstUncovered(const Feed& f, SteadyTime at) const {
+    std::vector<std::pair<uint64_t, uint64_t>> ranges = f.committing;
+    for (const Want& w : f.wants) {
+      if (Fresh(w, at)) ranges.emplace_back(w.from, w.last());
+    }
+    std::sort(ranges.begin(), ranges.end());
+    uint64_t covered = f.seq;
+    for (const auto& [from, last] : ranges) {
+      if (last <= covered) continue;
+      if (from > covered + 1) return {covered + 1, from - 1};
+      covered = last;
+    }
+    return {covered + 1, UINT64_MAX};
+  }
+
+  // Asks for what this feed lacks. Wants count against the feed's in-flight limit only while
+  // fresh: a want unanswered for want_hedge_ms (a slow peer, or a liar holding the feed) no longer
+  // blocks, and its range is asked of another peer that claims it.
+  void Pump(const std::string& issuer) {
+    auto it = feeds.find(issuer);
+    if (it == feeds.end()) return;
+    Feed& f = it->second;
+    const auto at = steady();
+    if (at < f.retry_after) return;
+    const auto& l = options.limits;
+    const uint64_t stop_before = f.frozen ? f.fork_seq : UINT64_MAX;
+    // Wants at or below the head (a fork probe: a record this node holds, asked for because a
+    // peer's head names another hash) do not fetch anything new and do not count.
+    size_t active = f.committing.size();
+    for (const Want& w : f.wants) active += Fresh(w, at) && w.last() > f.seq ? 1 : 0;
+    while (active < l.wants_in_flight) {
+      auto [from, gap_last] = FirstUncovered(f, at);
+      if (from >= stop_before) break;
+      Peer* best = nullptr;
+      uint64_t best_seq = 0;
+      for (auto& [conn, p] : peers) {
+        if (!p.hello || p.wants.size() >= l.wants_per_peer) continue;
+        auto h = p.heads.find(issuer);
+        if (h == p.heads.end() || h->second.seq < from) continue;
+        bool asked = std::any_of(f.wants.begin(), f.wants.end(), [&](const Want& w) {
+          return w.peer == conn && w.from <= from && from <= w.last();
+        });
+        if (asked) continue;  // never the same range twice of one peer
+        // The least busy; among those, the one that has answered most: a newcomer's claims
+        // (perhaps a liar's) are tried after those of peers that kept theirs.
+        if (best == nullptr || p.wants.size() < best->wants.size() ||
+            (p.wants.size() == best->wants.size() && p.answers > best->answers)) {
+          best = &p;
+          best_seq = h->second.seq;
+        }
+      }
+      if (best == nullptr) break;
+      uint64_t last =
+          std::min({best_seq, from + l.records_per_want - 1, stop_before - 1, gap_last});
+      SendWant(*best, issuer, f, from, static_cast<uint32_t>(last - from + 1), best_seq);
+      ++active;
+    }
+  }
+
+  void PumpDirty() {
+    std::set<std::string> now_dirty;
+    now_dirty.swap(dirty);
+    for (const std::string& issuer : now_dirty) Pump(issuer);
+  }
+
+  void SendWant(Peer& p, const std::string& issuer, Feed& f, uint64_t from, uint32_t count,
+                uint64_t claimed) {
+    Want w{++next_want_id, p.conn.get(), from, count, claimed, steady()};
+    f.wants.push_back(w);
+    p.wants.emplace_back(issuer, w.id);
+    Send(p, msg::Want{issuer, from, count});
+  }
+
+  // Takes the peer's oldest want off both lists.
+  std::optional<std::pair<std::string, Want>> PopOldestWant(Peer& p) {
+    if (p.wants.empty()) return std::nullopt;
+    auto [issuer, id] = p.wants.front();
+    p.wants.pop_front();
+    Feed& f = feeds[issuer];
+    auto it =
+        std::find_if(f.wants.begin(), f.wants.end(), [&](const Want& w) { return w.id == id; });
+    if (it == f.wants.end()) return std::nullopt;
+    Want w = *it;
+    f.wants.erase(it);
+    dirty.insert(issuer);
+    return std::make_pair(issuer, w);
+  }
+
+  void DropWantsOf(Peer& p) {
+    for (const auto& [issuer, id] : p.wants) {
+      Feed& f = feeds[issuer];
+      std::erase_if(f.wants, [id = id](const Want& w) { return w.id == id; });
+      dirty.insert(issuer);
+    }
+    p.wants.clear();
+  }
+
+  // ---- Penalties ----
+
+  bool Banned(const std::string& institution) {
+    auto it = penalties.find(institution);
+    return it != penalties.end() && steady() < it->second.banned_until;
+  }
+
+  // Refuses `who` for ban_base_seconds, doubling with each strike up to ban_max_seconds, and
+  // closes every connection it has here.
+  // `reason` is counted as rejected data; a peer refused for silence sent none.
+  void Ban(const std::string& who, const std::string& address, std::optional<RejectReason> reason,
+           const std::string& why) {
+    Penalty& pen = penalties[who];
+    ++pen.strikes;
+    const auto& l = options.limits;
+    uint64_t seconds = l.ban_base_seconds;
+    for (uint32_t i = 1; i < pen.strikes && seconds < l.ban_max_seconds; ++i) seconds *= 2;
+    seconds = std::min<uint64_t>(seconds, l.ban_max_seconds);
+    pen.banned_until = steady() + std::chrono::seconds(seconds);
+    if (reason) metrics.CountRejected(*reason, 1);
+    LogWarn("peer {} ({}) refused for {} s: {}", who, address, seconds, why);
+    if (ctx.on_penalty) ctx.on_penalty(who, why);
+    for (auto& [conn, other] : peers) {
+      if (other.conn->institution() == who) {
+        other.refused = true;
+        // Its wants are asked elsewhere at once, not after the hedge delay.
+        DropWantsOf(other);
+        other.conn->Close("penalised: " + why);
+      }
+    }
+  }
+
+  // Bans the peer's institution after telling it why.
+  void Penalise(Peer& p, RejectReason reason, const std::string& why) {
+    SendError(p,
+              reason == RejectReason::kMalformed ? msg::ErrorCode::kMalformed
+                                                 : msg::ErrorCode::kUnauthorized,
+              why);
+    Ban(p.conn->institution(), p.conn->address(), reason, why);
+  }
+
+  // ---- Handling messages ----
+
+  void Handle(Peer& p, Message& m) {
+    if (!p.hello && !std::holds_alternative<msg::Hello>(m)) {
+      Penalise(p, RejectReason::kMalformed,
+               "sent " + std::string(protocol::MessageKindName(m)) + " before hello");
+      return;
+    }
+    std::visit([&](auto& body) { On(p, body); }, m);
+  }
+
+  void On(Peer& p, msg::Hello& h) {
+    if (h.protocol_version != protocol::kProtocolVersion) {
+      SendError(p, msg::ErrorCode::kVersionMismatch,
+                "protocol version " + std::to_string(protocol::kProtocolVersion) + " expected");
+      p.conn->Close("protocol version " + std::to_string(h.protocol_version) + " not spoken here");
+      return;
+    }
+    if (h.consortium != options.consortium) {
+      SendError(p, msg::ErrorCode::kConsortiumMismatch, "this node is of " + options.consortium);
+      p.conn->Close("peer is of consortium " + h.consortium);
+      return;
+    }
+    if (h.institution != p.conn->institution()) {
+      // protocol/README.md section 6: answered with `error unauthorized`.
+      Penalise(p, RejectReason::kUnauthorized,
+               "hello names " + h.institution + " but the certificate is " + p.conn->institution());
+      return;
+    }
+    p.hello = true;
+    // Either clock may be the wrong one; neither is a reason to refuse the peer. Records it
+    // relays that are dated ahead of ours wait here until our clock reaches them.
+    const int64_t skew = h.node_time - now();
+    p.clock_skew = skew;
+    metrics.SetPeerClockSkew(p.conn->institution(), skew);
+    const int64_t tolerance = options.limits.max_clock_skew_seconds;
+    if (skew > tolerance || skew < -tolerance) {
+      LogWarn(
+          "peer {} ({}): its clock differs from this node's by {} s (more than "
+          "limits.max_clock_skew_seconds = {}); check NTP on both: records dated ahead of "
+          "this node's clock wait until it reaches them",
+          p.conn->institution(), p.conn->address(), skew, tolerance);
+    }
+    LogInfo("peer {} ({}) ready", p.conn->institution(), p.conn->address());
+    snapshot_stale = true;
+  }
+
+  void On(Peer& p, msg::Certs& c) {
+    bool kept_any = false;
+    for (const std::string& der : c.certificates) {
+      if (certs_seen.count(der)) continue;
+      const crypto::Hash256 id = crypto::Sha256(crypto::AsBytes(der));
+      // A relay may pass on a certificate this node does not take (revoked here, say), once per
+      // connection; checking the same refusal again and again is a way to burn this node's CPU.
+      if (!p.refused_certs.insert(id).second || p.refused_certs.size() > kMaxRefusedCertsPerPeer) {
+        Penalise(p, RejectReason::kUnauthorized,
+                 "sent certificates refused here over and over (more than " +
+                     std::to_string(kMaxRefusedCertsPerPeer) + ", or one twice)");
+        return;
+      }
+      if (refused_certs.count(id)) continue;
+      Result<crypto::CertificateInfo> cert =
+          ca.Verify(der, crypto::CertKind::kSigning, std::nullopt);
+      if (!cert) {
+        // e.g. revoked since; records it signed will be refused
+        if (refused_certs.size() >= kRefusedCertCache) refused_certs.clear();
+        refused_certs.insert(id);
+        continue;
+      }
+      p.refused_certs.erase(id);  // not refused after all
+      Status kept = store.PutCertificate(protocol::KeyId(cert->public_key), der);
+      if (!kept) LogError("cannot keep a certificate: {}", kept.error().message);
+      kept_any = kept_any || kept.ok();
+    }
+    // Trusts them, and passes them on before any record they vouch for can be announced.
+    if (kept_any) ShareNewCertificates(p.conn.get());
+  }
+
+  void On(Peer& p, msg::Heads& h) {
+    for (const msg::Head& head : h.heads) {
+      if (!NoteRemoteHead(p, head)) return;  // penalised
+    }
+    snapshot_stale = true;
+    PumpDirty();
+  }
+
+  void On(Peer& p, msg::Announce& a) {
+    if (!NoteRemoteHead(p, a.head)) return;
+    snapshot_stale = true;
+    PumpDirty();
+  }
+
+  // False when the peer was penalised for it.
+  bool NoteRemoteHead(Peer& p, const msg::Head& head) {
+    if (!certified.count(head.issuer) && !feeds.count(head.issuer)) {
+      // Nothing is kept for a feed this node could not verify a record of: a peer cannot grow
+      // our state by naming issuers. An honest peer names a few (e.g. one revoked here).
+      metrics.CountUnknownFeeds(1);
+      if (++p.unknown_feeds > options.limits.max_unknown_feeds_per_peer) {
+        Penalise(p, RejectReason::kMalformed,
+                 "named more than " + std::to_string(options.limits.max_unknown_feeds_per_peer) +
+                     " feeds of issuers without a certificate here");
+        return false;
+      }
+      return true;
+    }
+    p.heads[head.issuer] = RemoteHead{head.seq, head.hash, head.frozen};
+    Feed& f = feeds[head.issuer];
+    dirty.insert(head.issuer);
+    // A head at a seq this node holds but with another hash is a fork: fetch that record, and the
+    // store keeps the pair as evidence.
+    if (head.seq <= f.seq && head.seq > 0 && !f.frozen) {
+      bool differs = head.seq == f.seq ? head.hash != f.hash : false;
+      if (head.seq < f.seq) {
+        Result<std::vector<protocol::SignedRecord>> ours = store.Range(head.issuer, head.seq, 1);
+        differs = ours && !ours->empty() && protocol::RecordHash(ours->front()) != head.hash;
+      }
+      bool asked = std::any_of(f.wants.begin(), f.wants.end(), [&](const Want& w) {
+        return w.peer == p.conn.get() && w.from == head.seq;
+      });
+      if (differs && !asked && p.wants.size() < options.limits.wants_per_peer) {
+        SendWant(p, head.issuer, f, head.seq, 1, head.seq);
+      }
+    }
+    return true;
+  }
+
+  // Serves up to `count` records, ending on a record whose own signature verifies: inner records
+  // of a chain were stored on their successor's signature, and a receiver checks the last
+  // record of an answer on its own. Runs past `count` (by fewer than kMaxUncheckedRun records,
+  // within the wire limit) when it must; see protocol/README.md.
+  std::vector<protocol::SignedRecord> ServeRange(const std::string& issuer, uint64_t from,
+                                                 uint32_t count) {
+    Result<std::vector<protocol::SignedRecord>> records = store.Range(issuer, from, count);
+    if (!records) {
+      LogError("cannot serve {} from {}: {}", issuer, from, records.error().message);
+      return {};
+    }
+    if (records->empty() || EndsOnCheckedSignature(*records)) return std::move(*records);
+    const size_t wire_limit = protocol::MessageLimits{}.max_records;
+    const size_t extra = std::min(protocol::kMaxUncheckedRun - 1, wire_limit - records->size());
+    Result<std::vector<protocol::SignedRecord>> more =
+        store.Range(issuer, from + records->size(), extra);
+    if (more) {
+      for (protocol::SignedRecord& r : *more) {
+        records->push_back(std::move(r));
+        if (EndsOnCheckedSignature(*records)) return std::move(*records);
+      }
+      records->resize(records->size() - more->size());
+    }
+    // Not found ahead (a store from before runs were verified in segments): end earlier instead.
+    while (records->size() > 1 && !EndsOnCheckedSignature(*records)) records->pop_back();
+    return std::move(*records);
+  }
+
+  bool EndsOnCheckedSignature(const std::vector<protocol::SignedRecord>& records) {
+    const protocol::SignedRecord& last = records.back();
+    crypto::Hash256 hash = protocol::RecordHash(last);
+    if (served_signature_ok.count(hash)) return true;
+    std::shared_ptr<const protocol::Trust> signers = trust.Get();
+    if (!protocol::Verify(last, *signers, protocol::VerifyOptions{now(), INT64_MAX / 4})) {
+      return false;
+    }
+    if (served_signature_ok.size() >= kServedSignatureCache) served_signature_ok.clear();
+    served_signature_ok.insert(hash);
+    return true;
+  }
+
+  void On(Peer& p, msg::Want& w) {
+    // An honest peer keeps a few wants outstanding (wants_per_peer) and reads each answer; one
+    // that asks on and on without reading would have this node build answers for nobody.
+    const size_t unread = p.conn->send_backlog();
+    if (unread > options.limits.max_unprocessed_bytes_per_peer) {
+      Penalise(p, RejectReason::kMalformed,
+               "asks for records faster than it reads the answers (" + std::to_string(unread) +
+                   " bytes unread)");
+      return;
+    }
+    uint32_t count = std::min(w.count, options.limits.records_per_want);
+    Send(p, msg::Records{ServeRange(w.issuer, w.from_seq, count)});
+  }
+
+  void On(Peer& p, msg::Records& r) {
+    // Peers answer wants in the order they were sent.
+    std::optional<std::pair<std::string, Want>> popped = PopOldestWant(p);
+    if (!popped) {
+      Penalise(p, RejectReason::kMalformed, "records that were not asked for");
+      return;
+    }
+    auto& [issuer, want] = *popped;
+    if (r.records.empty()) {
+      // It claimed this feed up to want.claimed ≥ want.from, and serves nothing of it: a broken
+      // promise (heads never move backwards), and the way to hold a feed back. Penalised.
+      metrics.CountBrokenClaim();
+      Penalise(p, RejectReason::kMalformed,
+               "claimed head " + std::to_string(want.claimed) + " of " + issuer +
+                   " but served nothing from " + std::to_string(want.from));
+      PumpDirty();
+      return;
+    }
+    Result<protocol::Record> first = protocol::DecodeRecord(r.records.front().bytes);
+    if (!first) {
+      Penalise(p, RejectReason::kMalformed, "records: " + first.error().message);
+      return;
+    }
+    if (first->issuer != issuer || first->seq != want.from ||
+        r.records.size() > size_t{want.count} + protocol::kMaxUncheckedRun - 1) {
+      Penalise(p, RejectReason::kMalformed, "records that were not asked for");
+      return;
+    }
+    ++p.answers;
+    const uint64_t last = want.from + r.records.size() - 1;
+    feeds[issuer].committing.emplace_back(want.from, last);
+    metrics.CountRecordsReceived(r.records.size());
+    std::weak_ptr<PeerLink> from = p.conn;
+    std::pair<uint64_t, uint64_t> range{want.from, last};
+    ingest.Submit(std::move(r.records), [this, issuer, range, from](const BatchOutcome& outcome) {
+      Later([issuer, range, from, outcome](Impl& self) {
+        self.BatchCommitted(issuer, range, from, outcome);
+      });
+    });
+  }
+
+  void BatchCommitted(const std::string& issuer, std::pair<uint64_t, uint64_t> range,
+                      const std::weak_ptr<PeerLink>& from, const BatchOutcome& outcome) {
+    Feed& f = feeds[issuer];
+    auto it = std::find(f.committing.begin(), f.committing.end(), range);
+    if (it != f.committing.end()) f.committing.erase(it);
+    dirty.insert(issuer);
+    if (stopped) return;
+    if (outcome.refused) {
+      const Error& e = *outcome.refused;
+      std::shared_ptr<PeerLink> conn = from.lock();
+      Peer* p = conn ? FindPeer(conn.get()) : nullptr;
+      if (e.kind == ErrorKind::kMalformed || e.kind == ErrorKind::kUnauthorized) {
+        if (p != nullptr) {
+          Penalise(*p,
+                   e.kind == ErrorKind::kMalformed ? RejectReason::kMalformed
+                                                   : RejectReason::kUnauthorized,
+                   e.message);
+        }
+      } else if (e.kind == ErrorKind::kNotYet) {
+        // Our clock may be the slow one: the relay is not to blame. Asked again later.
+        metrics.CountRecordsNotYet();
+        f.retry_after = steady() + kNotYetRetry;
+        if (!f.not_yet_logged) {
+          f.not_yet_logged = true;
+          LogWarn(
+              "feed {}: records from seq {} are dated ahead of this node's clock; held back "
+              "and asked again every {} ms (check this node's NTP): {}",
+              issuer, range.first, kNotYetRetry.count(), e.message);
+        }
+      } else if (e.kind == ErrorKind::kConflict) {
+        metrics.CountRejected(RejectReason::kChainBreak, 1);
+        LogWarn("feed {}: {}", issuer, e.message);
+      } else if (e.kind == ErrorKind::kFrozen) {
+        metrics.CountRejected(RejectReason::kFrozen, 1);
+      } else if (e.kind == ErrorKind::kIo) {
+        LogError("store: {}", e.message);
+      }
+    } else {
+      f.not_yet_logged = false;
+    }
+    RefreshLocalHead(issuer, /*announce=*/true);
+    if (outcome.forks > 0) BroadcastEvidence();
+    PumpDirty();
+  }
+
+  void On(Peer& p, msg::Evidence& e) {
+    // Each pair costs two signature checks: a peer passes on at most what it can hold, a few
+    // pairs per feed it can name.
+    const uint64_t budget = store::kMaxEvidencePerFeed * (certified.size() + feeds.size() + 1);
+    p.evidence_pairs += e.pairs.size();
+    if (p.evidence_pairs > budget) {
+      Penalise(p, RejectReason::kMalformed,
+               "sent more evidence pairs than " + std::to_string(store::kMaxEvidencePerFeed) +
+                   " per feed");
+      return;
+    }
+    for (msg::EvidencePair& pair : e.pairs) {
+      std::weak_ptr<PeerLink> from = p.conn;
+      ingest.SubmitEvidence(
+          std::move(pair.held), std::move(pair.other), [this, from](const BatchOutcome& outcome) {
+            Later([from, outcome](Impl& self) { self.EvidenceCommitted(from, outcome); });
+          });
+    }
+  }
+
+  void EvidenceCommitted(const std::weak_ptr<PeerLink>& from, const BatchOutcome& outcome) {
+    if (stopped) return;
+    if (outcome.refused) {
+      std::shared_ptr<PeerLink> conn = from.lock();
+      Peer* p = conn ? FindPeer(conn.get()) : nullptr;
+      if (p != nullptr) {
+        Penalise(*p, RejectReason::kUnauthorized, "evidence: " + outcome.refused->message);
+      }
+      return;
+    }
+    if (outcome.forks > 0) RefreshLocalHeads(true);
+  }
+
+  void On(Peer& p, msg::Ping& ping) { Send(p, msg::Pong{ping.nonce}); }
+  void On(Peer&, msg::Pong&) {}
+
+  void On(Peer& p, msg::Error& e) {
+    LogWarn("peer {} says {}: {}", p.conn->institution(), protocol::msg::ErrorCodeName(e.code),
+            e.message);
+    p.conn->Close("peer reported an error");
+  }
+
+  Peer* FindPeer(PeerLink* c) {
+    auto it = peers.find(c);
+    return it == peers.end() ? nullptr : &it->second;
+  }
+
+  size_t CountReady() const {
+    size_t n = 0;
+    for (const auto& [c, p] : peers) n += p.hello ? 1 : 0;
+    return n;
+  }
+
+  // ---- Timers ----
+
+  // A peer that leaves a want unanswered for want_timeout_ms is refused like one that sends
+  // invalid data: it could otherwise reconnect, claim the feed again and be asked again. Wants
+  // that just turned late make their feeds look again (the range goes to another holder), and
+  // feeds held back for their dates are retried.
+  void CheckWants() {
+    const auto at = steady();
+    const auto limit = std::chrono::milliseconds(options.limits.want_timeout_ms);
+    const auto hedge = std::chrono::milliseconds(options.limits.want_hedge_ms);
+    std::vector<std::pair<std::string, std::string>> silent;  // institution, address
+    for (auto& [issuer, f] : feeds) {
+      for (const Want& w : f.wants) {
+        if (at - w.sent >= hedge) dirty.insert(issuer);
+      }
+      if (f.retry_after != SteadyTime{} && at >= f.retry_after) {
+        f.retry_after = {};
+        dirty.insert(issuer);
+      }
+    }
+    for (auto& [conn, p] : peers) {
+      if (p.wants.empty()) continue;
+      const auto& [issuer, id] = p.wants.front();
+      const Feed& f = feeds[issuer];
+      for (const Want& w : f.wants) {
+        if (w.id == id && at - w.sent > limit) {
+          silent.emplace_back(p.conn->institution(), p.conn->address());
+        }
+      }
+    }
+    for (const auto& [who, address] : silent) {
+      Ban(who, address, std::nullopt, "did not answer a want within limits.want_timeout_ms");
+    }
+    PumpDirty();
+  }
+};
+
+SyncCore::SyncCore(SyncContext context, SyncOptions options)
+    : impl_(std::make_unique<Impl>(std::move(context), std::move(options))) {}
+
+SyncCore::~SyncCore() = default;
+
+SyncCore::Intervals SyncCore::intervals() const {
+  const auto& l = impl_->options.limits;
+  return Intervals{std::chrono::milliseconds(l.heads_interval_ms),
+                   std::chrono::milliseconds(l.ping_interval_ms), kWantCheckInterval,
+                   kSnapshotInterval};
+}
+
+void SyncCore::Start() {
+  impl_->ShareNewCertificates();
+  impl_->RefreshLocalHeads(false);
+  impl_->UpdateSnapshot();
+}
+
+void SyncCore::Stop() {
+  Impl& impl = *impl_;
+  impl.stopped = true;
+  for (auto& [c, p] : impl.peers) {
+    impl.SendError(p, protocol::msg::ErrorCode::kShuttingDown, "node shutting down");
+    p.conn->Close("node shutting down");
+  }
+}
+
+void SyncCore::OnLocalChange() {
+  Impl& impl = *impl_;
+  if (impl.stopped) return;
+  // Certificates before heads: an imported bundle's signers must reach peers before its feeds.
+  impl.ShareNewCertificates();
+  impl.RefreshLocalHeads(true);
+  impl.PumpDirty();
+}
+
+void SyncCore::TickHeads() {
+  Impl& impl = *impl_;
+  if (impl.stopped) return;
+  // Our own state first: a commit by another process can become visible after the last change
+  // notice it caused (see StoreWatch), and this is what repairs that too.
+  impl.ShareNewCertificates();
+  impl.RefreshLocalHeads(/*announce=*/true);
+  for (auto& [c, p] : impl.peers) {
+    if (p.hello) impl.SendHeads(p);
+  }
+  impl.PumpDirty();
+}
+
+void SyncCore::TickPing() {
+  if (impl_->stopped) return;
+  impl_->Broadcast(protocol::msg::Ping{++impl_->ping_nonce});
+}
+
+void SyncCore::TickWants() {
+  if (impl_->stopped) return;
+  impl_->CheckWants();
+}
+
+void SyncCore::TickSnapshot() {
+  if (impl_->snapshot_stale) impl_->UpdateSnapshot();
+}
+
+std::string SyncCore::PeersJson() const {
+  std::lock_guard<std::mutex> lock(impl_->snapshot_mutex);
+  return impl_->peers_json;
+}
+
+size_t SyncCore::connected() const {
+  return impl_->ready_peers.load();
+}
+
+size_t SyncCore::outstanding_wants() const {
+  size_t n = 0;
+  for (const auto& [c, p] : impl_->peers) n += p.wants.size();
+  return n;
+}
+
+size_t SyncCore::feeds_tracked() const {
+  return impl_->feeds.size();
+}
+
+void SyncCore::OnOpen(const std::shared_ptr<PeerLink>& c) {
+  Impl& impl = *impl_;
+  const std::string& who = c->institution();
+  auto refuse = [&](const std::string& why) {
+    impl.metrics.CountPeerRefused();
+    LogWarn("peer {} ({}) refused: {}", who, c->address(), why);
+    c->Close(why);
+  };
+  if (impl.stopped) return refuse("node shutting down");
+  if (who == impl.options.institution) return refuse("connected to itself");
+  if (impl.Banned(who)) return refuse(who + " is penalised for misbehaving");
+  size_t same = 0;
+  for (const auto& [conn, p] : impl.peers) same += conn->institution() == who ? 1 : 0;
+  if (same >= impl.options.limits.connections_per_peer) {
+    return refuse("already " + std::to_string(same) + " connections to " + who);
+  }
+  Peer& p = impl.peers[c.get()];
+  p.conn = c;
+  impl.SendGreeting(p);
+  LogInfo("peer {} connected ({}, {})", who, c->address(), c->outbound() ? "outbound" : "inbound");
+  impl.snapshot_stale = true;
+}
+
+void SyncCore::OnFrame(PeerLink& c, const std::string& payload) {
+  Impl& impl = *impl_;
+  Peer* p = impl.FindPeer(&c);
+  if (p == nullptr || p->refused || impl.stopped) return;
+  Result<protocol::Message> m = protocol::DecodeMessage(payload);
+  if (!m) {
+    impl.Penalise(*p, RejectReason::kMalformed, m.error().message);
+    return;
+  }
+  impl.Handle(*p, *m);
+}
+
+void SyncCore::OnClose(PeerLink& c, const std::string& reason, bool misbehaved) {
+  Impl& impl = *impl_;
+  auto it = impl.peers.find(&c);
+  if (it == impl.peers.end()) return;
+  // Keeps the link alive through this call (the map held the last reference, perhaps).
+  std::shared_ptr<PeerLink> link = it->second.conn;
+  // Bytes that are not frames are invalid data like any other (design section 6).
+  if (misbehaved) impl.Ban(c.institution(), c.address(), RejectReason::kMalformed, reason);
+  impl.DropWantsOf(it->second);
+  impl.metrics.ForgetPeer(c.institution());
+  impl.peers.erase(it);
+  impl.snapshot_stale = true;
+  LogInfo("peer {} ({}) disconnected: {}", c.institution(), c.address(), reason);
+  impl.PumpDirty();
+}
+
+}  // namespace duanka::daemon
