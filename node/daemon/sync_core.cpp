@@ -235,15 +235,43 @@ struct SyncCore::Impl {
     }
   }
 
+  // A head a peer claims at a seq this node holds, with another hash, is a fork: fetch that
+  // record, and the store keeps the pair as evidence. Checked when the claim arrives, and again
+  // when this node's own head passes the claimed seq (it may have taken the other branch since).
+  void ProbeFork(Peer& p, const std::string& issuer, Feed& f, uint64_t seq,
+                 const crypto::Hash256& hash) {
+    if (seq > f.seq || seq == 0 || f.frozen) return;
+    bool differs = seq == f.seq ? hash != f.hash : false;
+    if (seq < f.seq) {
+      Result<std::vector<protocol::SignedRecord>> ours = store.Range(issuer, seq, 1);
+      differs = ours && !ours->empty() && protocol::RecordHash(ours->front()) != hash;
+    }
+    bool asked = std::any_of(f.wants.begin(), f.wants.end(), [&](const Want& w) {
+      return w.peer == p.conn.get() && w.from == seq;
+    });
+    if (differs && !asked && p.wants.size() < options.limits.wants_per_peer) {
+      SendWant(p, issuer, f, seq, 1, seq);
+    }
+  }
+
   // Takes one feed's head as the store has it now.
   void NoteLocalHead(const store::Head& h, bool announce) {
     Feed& f = feeds[h.issuer];
     bool grew = h.seq > f.seq;
     bool froze = h.frozen && !f.frozen;
+    const uint64_t old_seq = f.seq;
     f.seq = h.seq;
     f.hash = h.hash;
     f.frozen = h.frozen;
     f.fork_seq = h.fork_seq;
+    if (grew) {
+      for (auto& [conn, p] : peers) {
+        auto claim = p.heads.find(h.issuer);
+        if (claim != p.heads.end() && claim->second.seq > old_seq) {
+          ProbeFork(p, h.issuer, f, claim->second.seq, claim->second.hash);
+        }
+      }
+    }
     if (froze) {
       LogAlert("feed {} is FROZEN: its issuer signed two different records at seq {}", h.issuer,
                h.fork_seq);
@@ -620,21 +648,7 @@ struct SyncCore::Impl {
     p.heads[head.issuer] = RemoteHead{head.seq, head.hash, head.frozen};
     Feed& f = feeds[head.issuer];
     dirty.insert(head.issuer);
-    // A head at a seq this node holds but with another hash is a fork: fetch that record, and the
-    // store keeps the pair as evidence.
-    if (head.seq <= f.seq && head.seq > 0 && !f.frozen) {
-      bool differs = head.seq == f.seq ? head.hash != f.hash : false;
-      if (head.seq < f.seq) {
-        Result<std::vector<protocol::SignedRecord>> ours = store.Range(head.issuer, head.seq, 1);
-        differs = ours && !ours->empty() && protocol::RecordHash(ours->front()) != head.hash;
-      }
-      bool asked = std::any_of(f.wants.begin(), f.wants.end(), [&](const Want& w) {
-        return w.peer == p.conn.get() && w.from == head.seq;
-      });
-      if (differs && !asked && p.wants.size() < options.limits.wants_per_peer) {
-        SendWant(p, head.issuer, f, head.seq, 1, head.seq);
-      }
-    }
+    ProbeFork(p, head.issuer, f, head.seq, head.hash);
     return true;
   }
 
@@ -766,6 +780,14 @@ struct SyncCore::Impl {
       } else if (e.kind == ErrorKind::kConflict) {
         metrics.CountRejected(RejectReason::kChainBreak, 1);
         LogWarn("feed {}: {}", issuer, e.message);
+        // The sender's chain does not link to our head: it holds another record at the seq
+        // before. Asking it for that record (it claimed past it) finds the fork: the store keeps
+        // the pair as evidence and freezes the feed, and nothing is asked in a loop.
+        const uint64_t before = range.first - 1;
+        if (p != nullptr && before >= 1 && !f.frozen &&
+            p->wants.size() < options.limits.wants_per_peer) {
+          SendWant(*p, issuer, f, before, 1, range.first);
+        }
       } else if (e.kind == ErrorKind::kFrozen) {
         metrics.CountRejected(RejectReason::kFrozen, 1);
       } else if (e.kind == ErrorKind::kIo) {
