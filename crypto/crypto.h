@@ -146,8 +146,18 @@ class Pepper {
   // Writes mode 0600 atomically; refuses to replace an existing file unless overwrite.
   Status Save(const std::filesystem::path& path, bool overwrite) const;
 
-  // Adds the next epoch (current + 1) with a fresh random key, for rotation.
+  // Adds the next epoch (current + 1) with a fresh random key, for rotation, and returns it; 0
+  // (nothing added) when the current epoch is already the last one a file can hold.
   uint32_t Rotate();
+  // Drops an old epoch, once no active entry uses it. kInvalidInput for the current epoch (new
+  // entries would silently go back to an older key) or one the pepper does not hold.
+  Status Retire(uint32_t epoch);
+
+  // Why this pepper cannot replace `older` as a rotation of it (nullopt when it can): it must hold
+  // every epoch of `older` with the same key, and a newer current epoch. One line, never a key.
+  std::optional<std::string> NotExtending(const Pepper& older) const;
+  // The first epoch both hold under different keys: two different consortium peppers.
+  std::optional<uint32_t> KeyConflict(const Pepper& other) const;
 
   uint32_t current_epoch() const { return current_; }
   std::vector<uint32_t> epochs() const;
@@ -173,5 +183,10 @@ Status WriteFileAtomic(const std::filesystem::path& path, std::string_view data,
                        bool overwrite);
 // Reads a whole file; kIo names the path and the OS reason. Files over max_bytes are refused.
 Result<std::string> ReadFile(const std::filesystem::path& path, size_t max_bytes);
+// As ReadFile, for a file that holds a secret (a private key, the pepper). Refuses (kIo), as ssh
+// does, a file its group or others may access, with one line naming it and the `chmod 600` to
+// run: a key that other accounts can read is a key to replace. The bytes pass through no buffer
+// but the result, which the caller wipes (sodium_memzero) once it has parsed them.
+Result<std::string> ReadSecretFile(const std::filesystem::path& path, size_t max_bytes);
 
 }  // namespace duanka::crypto

@@ -1,9 +1,12 @@
 // Whole-file reads and crash-safe writes, used for keys, pepper and configuration.
 #include <fcntl.h>
+#include <sodium.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -75,7 +78,28 @@ Status WriteFileAtomic(const std::filesystem::path& path, std::string_view data,
   return Ok();
 }
 
-Result<std::string> ReadFile(const std::filesystem::path& path, size_t max_bytes) {
+namespace {
+
+// Group and other permission bits: a secret file with any of them set is refused, as ssh refuses
+// a private key "accessible by others" (write access lets them replace the key, too).
+constexpr mode_t kGroupOtherBits = S_IRWXG | S_IRWXO;
+
+std::string OctalMode(mode_t mode) {
+  char text[8];
+  std::snprintf(text, sizeof text, "%04o", static_cast<unsigned>(mode & 07777));
+  return text;
+}
+
+Error TooLarge(const std::filesystem::path& path, size_t max_bytes) {
+  return MakeError(ErrorKind::kInvalidInput, path.string() + " is larger than the " +
+                                                 std::to_string(max_bytes) +
+                                                 " bytes expected for it");
+}
+
+// Reads the whole file straight into the result's own storage: no bounce buffer, and when it must
+// grow the old storage is wiped before it is freed, so that a secret leaves no copy behind but the
+// result (which the caller wipes).
+Result<std::string> ReadWhole(const std::filesystem::path& path, size_t max_bytes, bool secret) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return IoError("cannot read", path, errno);
   struct stat st {};
@@ -84,33 +108,63 @@ Result<std::string> ReadFile(const std::filesystem::path& path, size_t max_bytes
     ::close(fd);
     return IoError("cannot read", path, err);
   }
+  // Checked on the opened file, so the mode judged is the mode of the bytes read.
+  if (secret && (st.st_mode & kGroupOtherBits) != 0) {
+    ::close(fd);
+    return MakeError(ErrorKind::kIo,
+                     path.string() + " holds a secret but is open to its group or others (mode " +
+                         OctalMode(st.st_mode) + "); run `chmod 600 " + path.string() + "`");
+  }
   if (static_cast<uint64_t>(st.st_size) > max_bytes) {
     ::close(fd);
-    return MakeError(ErrorKind::kInvalidInput, path.string() + " is larger than the " +
-                                                   std::to_string(max_bytes) +
-                                                   " bytes expected for it");
+    return TooLarge(path, max_bytes);
   }
-  std::string out;
-  char buf[65536];
+  // One byte more than the size, so that end of file is seen without growing (read returns 0).
+  constexpr size_t kMinCapacity = 4096;
+  std::string out(std::max(static_cast<size_t>(st.st_size) + 1, kMinCapacity), '\0');
+  size_t used = 0;
+  auto fail = [&](Error e) {
+    ::close(fd);
+    if (secret) sodium_memzero(out.data(), out.size());
+    return e;
+  };
   for (;;) {
-    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (used == out.size()) {
+      if (used > max_bytes) return fail(TooLarge(path, max_bytes));
+      // The file grew while being read.
+      std::string bigger(std::min(out.size() * 2, max_bytes + 1), '\0');
+      std::copy(out.begin(), out.end(), bigger.begin());
+      if (secret) sodium_memzero(out.data(), out.size());
+      out.swap(bigger);
+    }
+    ssize_t n = ::read(fd, out.data() + used, out.size() - used);
     if (n < 0) {
       if (errno == EINTR) continue;
       int err = errno;
-      ::close(fd);
-      return IoError("cannot read", path, err);
+      return fail(IoError("cannot read", path, err));
     }
     if (n == 0) break;
-    out.append(buf, static_cast<size_t>(n));
-    if (out.size() > max_bytes) {
-      ::close(fd);
-      return MakeError(ErrorKind::kInvalidInput, path.string() + " is larger than the " +
-                                                     std::to_string(max_bytes) +
-                                                     " bytes expected for it");
-    }
+    used += static_cast<size_t>(n);
   }
   ::close(fd);
+  if (used > max_bytes) {
+    if (secret) sodium_memzero(out.data(), out.size());
+    return TooLarge(path, max_bytes);
+  }
+  // Shrinking in place keeps the storage (and the bytes past the end are wiped first).
+  if (secret) sodium_memzero(out.data() + used, out.size() - used);
+  out.resize(used);
   return out;
+}
+
+}  // namespace
+
+Result<std::string> ReadFile(const std::filesystem::path& path, size_t max_bytes) {
+  return ReadWhole(path, max_bytes, /*secret=*/false);
+}
+
+Result<std::string> ReadSecretFile(const std::filesystem::path& path, size_t max_bytes) {
+  return ReadWhole(path, max_bytes, /*secret=*/true);
 }
 
 }  // namespace duanka::crypto

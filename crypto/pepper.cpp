@@ -3,6 +3,7 @@
 #include <sodium.h>
 
 #include <charconv>
+#include <limits>
 
 #include "crypto/crypto.h"
 
@@ -19,6 +20,26 @@ std::string_view Trim(std::string_view s) {
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
     s.remove_suffix(1);
   return s;
+}
+
+// 64 hex digits into `key`, without the heap copy FromHex would make (and leave unwiped when a
+// digit is bad half-way). False on anything else; `key` is then partly written, and the caller
+// wipes it either way.
+bool DecodeKeyHex(std::string_view hex, std::array<uint8_t, kPepperKeySize>& key) {
+  if (hex.size() != 2 * kPepperKeySize) return false;
+  auto nibble = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  for (size_t i = 0; i < kPepperKeySize; ++i) {
+    int hi = nibble(hex[2 * i]);
+    int lo = nibble(hex[2 * i + 1]);
+    if (hi < 0 || lo < 0) return false;
+    key[i] = static_cast<uint8_t>(hi << 4 | lo);
+  }
+  return true;
 }
 
 Error ParseError(size_t line, const std::string& what) {
@@ -59,12 +80,56 @@ Pepper Pepper::Generate(uint32_t epoch) {
 }
 
 uint32_t Pepper::Rotate() {
+  if (current_ == std::numeric_limits<uint32_t>::max()) return 0;
+  EnsureInitialized();
   std::array<uint8_t, kPepperKeySize> key;
   randombytes_buf(key.data(), key.size());
   uint32_t next = current_ + 1;
-  (void)Add(next, key);
+  Status added = Add(next, key);
   sodium_memzero(key.data(), key.size());
-  return next;
+  return added ? next : 0;
+}
+
+Status Pepper::Retire(uint32_t epoch) {
+  auto it = epochs_.find(epoch);
+  if (it == epochs_.end()) {
+    return MakeError(ErrorKind::kInvalidInput,
+                     "the pepper holds no epoch " + std::to_string(epoch));
+  }
+  if (epoch == current_) {
+    return MakeError(ErrorKind::kInvalidInput,
+                     "epoch " + std::to_string(epoch) +
+                         " is the current one; new entries use it (rotate first, then retire the "
+                         "old epoch)");
+  }
+  epochs_.erase(it);
+  return Ok();
+}
+
+std::optional<uint32_t> Pepper::KeyConflict(const Pepper& other) const {
+  for (const auto& [epoch, mine] : epochs_) {
+    auto theirs = other.epochs_.find(epoch);
+    if (theirs == other.epochs_.end()) continue;
+    if (sodium_memcmp(mine->key_bytes.data(), theirs->second->key_bytes.data(), kPepperKeySize) !=
+        0) {
+      return epoch;
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> Pepper::NotExtending(const Pepper& older) const {
+  if (std::optional<uint32_t> e = KeyConflict(older)) {
+    return "epoch " + std::to_string(*e) +
+           " has a different key in each file (not the same consortium pepper)";
+  }
+  for (const auto& [epoch, e] : older.epochs_) {
+    if (!epochs_.count(epoch)) return "epoch " + std::to_string(epoch) + " is missing";
+  }
+  if (current_ <= older.current_) {
+    return "it adds no epoch after " + std::to_string(older.current_);
+  }
+  return std::nullopt;
 }
 
 Result<Pepper> Pepper::Parse(std::string_view text) {
@@ -97,13 +162,11 @@ Result<Pepper> Pepper::Parse(std::string_view text) {
     if (ec != std::errc() || ptr != number.data() + number.size() || epoch == 0) {
       return ParseError(line_no, "epoch must be a whole number from 1 to 4294967295");
     }
-    std::optional<Bytes> key = FromHex(Trim(line.substr(space + 1)));
-    if (!key || key->size() != kPepperKeySize) {
-      if (key) sodium_memzero(key->data(), key->size());
-      return ParseError(line_no, "key must be 64 hex digits");
-    }
-    Status added = pepper.Add(epoch, *key);
-    sodium_memzero(key->data(), key->size());
+    std::array<uint8_t, kPepperKeySize> key{};
+    bool decoded = DecodeKeyHex(Trim(line.substr(space + 1)), key);
+    Status added = decoded ? pepper.Add(epoch, key) : Ok();
+    sodium_memzero(key.data(), key.size());
+    if (!decoded) return ParseError(line_no, "key must be 64 hex digits");
     if (!added) return ParseError(line_no, added.error().message);
   }
   if (!seen_magic) return ParseError(line_no, "empty; expected the header \"duanka-pepper 1\"");
@@ -112,7 +175,7 @@ Result<Pepper> Pepper::Parse(std::string_view text) {
 }
 
 Result<Pepper> Pepper::Load(const std::filesystem::path& path) {
-  Result<std::string> text = ReadFile(path, kMaxPepperFileBytes);
+  Result<std::string> text = ReadSecretFile(path, kMaxPepperFileBytes);
   if (!text) return std::move(text).error();
   Result<Pepper> pepper = Parse(*text);
   sodium_memzero(text->data(), text->size());
@@ -121,12 +184,27 @@ Result<Pepper> Pepper::Load(const std::filesystem::path& path) {
 }
 
 std::string Pepper::Serialize() const {
-  std::string out =
+  static constexpr std::string_view kComment =
       "# duanka pepper: the consortium's secret subject-hashing keys. Keep this file 0600.\n";
+  // "epoch " + at most 10 digits + " " + 64 hex digits + "\n", with room to spare.
+  static constexpr size_t kMaxEpochLineBytes = 96;
+  std::string out;
+  // Reserved once so that the text never moves: a reallocation would free a copy of the keys
+  // that nobody wipes.
+  out.reserve(kComment.size() + kMagic.size() + 1 + epochs_.size() * kMaxEpochLineBytes);
+  out += kComment;
   out += kMagic;
   out += '\n';
+  static constexpr char kDigits[] = "0123456789abcdef";
   for (const auto& [epoch, e] : epochs_) {
-    out += "epoch " + std::to_string(epoch) + " " + ToHex(e->key_bytes) + "\n";
+    out += "epoch ";
+    out += std::to_string(epoch);
+    out += ' ';
+    for (uint8_t b : e->key_bytes) {
+      out += kDigits[b >> 4];
+      out += kDigits[b & 0xf];
+    }
+    out += '\n';
   }
   return out;
 }

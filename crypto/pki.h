@@ -39,8 +39,14 @@ std::string PrivateKeyPem(const SigningKey& key);
 // SubjectPublicKeyInfo "PUBLIC KEY" PEM.
 std::string PublicKeyPem(const PublicKey& key);
 Result<SigningKey> ParsePrivateKeyPem(std::string_view pem);
-// Reads a PKCS#8 Ed25519 key file. kIo if unreadable, kInvalidInput if not an Ed25519 key.
+// Reads a PKCS#8 Ed25519 key file. kIo if unreadable or open to its group or others (the message
+// names the file and the `chmod 600` to run), kInvalidInput if not an Ed25519 key.
 Result<SigningKey> LoadPrivateKey(const std::filesystem::path& path);
+// A PEM private key file of any type OpenSSL reads (the peer protocol's TLS key is Ed25519; an
+// HTTPS server key from an institution's own PKI may be RSA or ECDSA) made the key of `ctx`. Like
+// LoadPrivateKey, it refuses a file its group or others may access and wipes what it read.
+// kIo if unreadable or too open, kInvalidInput if no unencrypted private key is found.
+Status UsePrivateKeyFile(ssl_ctx_st* ctx, const std::filesystem::path& path);
 // Mode 0600; refuses (kConflict) to replace an existing file unless overwrite.
 Status SavePrivateKey(const std::filesystem::path& path, const SigningKey& key, bool overwrite);
 
@@ -82,10 +88,29 @@ struct IssueOptions {
 Result<std::string> IssueCertificate(const std::filesystem::path& ca_dir,
                                      const IssueOptions& options);  // PEM
 
+// One line of ca_dir/issued.txt: a certificate the CA issued.
+struct IssuedCertificate {
+  std::string serial_hex;  // uppercase, as `openssl x509 -serial` spells it
+  std::string institution;
+  std::string role;  // member, regulator
+  std::string kind;  // signing, tls
+};
+// Every certificate the CA in ca_dir issued, oldest first (empty before the first).
+Result<std::vector<IssuedCertificate>> IssuedCertificates(const std::filesystem::path& ca_dir);
+
 // Writes ca_dir/crl.pem listing the given serials (hex) as revoked, valid for next_update_days.
 Result<std::string> CreateCrl(const std::filesystem::path& ca_dir,
                               const std::vector<std::string>& revoked_serials_hex,
                               int next_update_days = 30);  // PEM
+
+// What a CRL of the consortium CA says.
+struct CrlInfo {
+  int64_t number = 0;       // the CRL number (grows with each CRL the CA issues)
+  int64_t this_update = 0;  // Unix seconds
+  int64_t next_update = 0;  // Unix seconds; past it the CRL (and so every check) is refused
+  std::vector<std::string> revoked_serials;  // uppercase hex, as issued.txt spells them
+  std::string pem;                           // the CRL itself
+};
 
 // The trust anchor of a node: the consortium CA and, when configured, its CRL.
 class TrustStore {
@@ -109,6 +134,16 @@ class TrustStore {
   // kUnauthorized names the reason (unknown CA, expired, revoked, wrong kind).
   Result<CertificateInfo> Verify(std::string_view der, CertKind kind,
                                  std::optional<int64_t> check_time_at) const;
+
+  // Reads a CRL (PEM) and checks that this CA signed it. kInvalidInput names what is wrong.
+  Result<CrlInfo> InspectCrl(std::string_view crl_pem) const;
+  // The CRL in force, if any.
+  std::optional<CrlInfo> crl() const;
+  // Puts a newer CRL of this CA in force at once, for every later check here and in the TLS
+  // layer's handshakes (OpenSSL takes the newest CRL of an issuer). Thread-safe. kInvalidInput
+  // for a CRL that does not parse or is not this CA's, kConflict for one not newer (by number)
+  // than the CRL in force.
+  Result<CrlInfo> UpdateCrl(std::string_view crl_pem);
 
   // For the TLS layer: the CA (and CRL) as an X509_STORE*, owned by this object.
   // The store checks the chain, validity and CRL only. The TLS layer must still check the

@@ -69,6 +69,28 @@ Result<detail::Asn1TimePtr> AsnTime(int64_t unix_seconds) {
 
 }  // namespace
 
+Result<std::vector<IssuedCertificate>> IssuedCertificates(const std::filesystem::path& ca_dir) {
+  std::vector<IssuedCertificate> out;
+  const fs::path path = ca_dir / detail::kIssuedLogFile;
+  std::error_code error;
+  if (!fs::exists(path, error)) return out;
+  auto text = ReadFile(path, kMaxIssuedLogSize);
+  if (!text.ok()) return std::move(text).error();
+  std::istringstream lines(*text);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.empty() || line.front() == '#') continue;
+    std::istringstream fields(line);
+    IssuedCertificate c;
+    std::string serial;
+    if (!(fields >> serial >> c.institution >> c.role >> c.kind)) continue;
+    auto canonical = CanonicalSerial(serial);
+    if (!canonical) continue;
+    c.serial_hex = *canonical;
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
 Result<std::string> CreateCrl(const std::filesystem::path& ca_dir,
                               const std::vector<std::string>& revoked_serials_hex,
                               int next_update_days) {

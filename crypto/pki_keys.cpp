@@ -1,5 +1,6 @@
 // Ed25519 keys as the PEM files OpenSSL's own tools read and write (PKCS#8, SPKI).
 #include <openssl/pem.h>
+#include <openssl/ssl.h>
 
 #include <array>
 
@@ -98,7 +99,7 @@ Result<SigningKey> ParsePrivateKeyPem(std::string_view pem) {
 }
 
 Result<SigningKey> LoadPrivateKey(const std::filesystem::path& path) {
-  auto pem = ReadFile(path, detail::kMaxPemFileSize);
+  auto pem = ReadSecretFile(path, detail::kMaxPemFileSize);
   if (!pem.ok()) return std::move(pem).error();
   WipeOnExit wipe_pem(*pem);
   auto key = ParsePrivateKeyPem(*pem);
@@ -106,6 +107,32 @@ Result<SigningKey> LoadPrivateKey(const std::filesystem::path& path) {
     return MakeError(key.error().kind, path.string() + ": " + key.error().message);
   }
   return key;
+}
+
+Status UsePrivateKeyFile(ssl_ctx_st* ctx, const std::filesystem::path& path) {
+  auto pem = ReadSecretFile(path, detail::kMaxPemFileSize);
+  if (!pem.ok()) return std::move(pem).error();
+  WipeOnExit wipe_pem(*pem);
+  if (pem->find(kEncryptedKeyLabel) != std::string::npos) {
+    return MakeError(ErrorKind::kInvalidInput,
+                     path.string() + ": encrypted private keys are not supported");
+  }
+  detail::BioPtr bio = detail::ReadOnlyBio(*pem, detail::kMaxPemFileSize);
+  if (!bio) return detail::InternalError("cannot read a private key from memory");
+  ERR_clear_error();
+  detail::EvpPkeyPtr pkey(PEM_read_bio_PrivateKey(bio.get(), nullptr, RefusePassphrase, nullptr));
+  if (!pkey) {
+    ERR_clear_error();
+    return MakeError(ErrorKind::kInvalidInput,
+                     path.string() +
+                         ": no private key found; expected a PEM \"BEGIN PRIVATE "
+                         "KEY\" block");
+  }
+  if (SSL_CTX_use_PrivateKey(ctx, pkey.get()) != 1) {
+    ERR_clear_error();
+    return MakeError(ErrorKind::kInvalidInput, "cannot use the key in " + path.string());
+  }
+  return Ok();
 }
 
 Status SavePrivateKey(const std::filesystem::path& path, const SigningKey& key, bool overwrite) {

@@ -36,10 +36,8 @@ Result<ssl_ctx_st*> CreateTlsContext(const TrustStore& trust, const std::filesys
     ERR_clear_error();
     return MakeError(ErrorKind::kIo, "cannot load the TLS certificate " + cert_pem.string());
   }
-  if (SSL_CTX_use_PrivateKey_file(ctx.get(), key_pem.c_str(), SSL_FILETYPE_PEM) != 1) {
-    ERR_clear_error();
-    return MakeError(ErrorKind::kIo, "cannot load the TLS key " + key_pem.string());
-  }
+  // Not SSL_CTX_use_PrivateKey_file: the key file's mode is checked and its bytes wiped.
+  if (Status key = UsePrivateKeyFile(ctx.get(), key_pem); !key.ok()) return key.error();
   if (SSL_CTX_check_private_key(ctx.get()) != 1) {
     ERR_clear_error();
     return MakeError(ErrorKind::kInvalidInput,

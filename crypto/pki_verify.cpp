@@ -5,6 +5,8 @@
 #include "crypto/detail/pki_internal.h"
 #include "crypto/pki.h"
 
+#include <mutex>
+
 namespace duanka::crypto {
 
 namespace {
@@ -76,13 +78,44 @@ Result<detail::X509CrlPtr> ParseCrl(std::string_view pem, X509* ca) {
   return crl;
 }
 
+// What a parsed CRL of this CA says, or why it cannot be read.
+Result<CrlInfo> DescribeCrl(X509_CRL* crl, std::string_view pem) {
+  CrlInfo info;
+  info.pem = std::string(pem);
+  int critical = 0;
+  detail::Asn1IntegerPtr number(
+      static_cast<ASN1_INTEGER*>(X509_CRL_get_ext_d2i(crl, NID_crl_number, &critical, nullptr)));
+  if (!number || ASN1_INTEGER_get_int64(&info.number, number.get()) != 1) {
+    ERR_clear_error();
+    return MakeError(ErrorKind::kInvalidInput,
+                     "CRL has no CRL number; newer CRLs cannot be told "
+                     "from older ones");
+  }
+  auto this_update = detail::ToUnixSeconds(X509_CRL_get0_lastUpdate(crl));
+  const ASN1_TIME* next = X509_CRL_get0_nextUpdate(crl);
+  auto next_update = next != nullptr ? detail::ToUnixSeconds(next) : std::nullopt;
+  if (!this_update || !next_update) {
+    return MakeError(ErrorKind::kInvalidInput, "CRL lacks a readable thisUpdate or nextUpdate");
+  }
+  info.this_update = *this_update;
+  info.next_update = *next_update;
+  STACK_OF(X509_REVOKED)* revoked = X509_CRL_get_REVOKED(crl);
+  for (int i = 0; i < sk_X509_REVOKED_num(revoked); ++i) {
+    info.revoked_serials.push_back(
+        detail::SerialHex(X509_REVOKED_get0_serialNumber(sk_X509_REVOKED_value(revoked, i))));
+  }
+  return info;
+}
+
 }  // namespace
 
 struct TrustStore::Impl {
   detail::X509Ptr ca;
-  detail::X509CrlPtr crl;  // null when no CRL is configured
   detail::X509StorePtr store;
   std::string consortium;
+  mutable std::mutex crl_mutex;  // guards crl and crl_info (UpdateCrl may run on any thread)
+  detail::X509CrlPtr crl;        // the newest CRL in force; null when none
+  std::optional<CrlInfo> crl_info;
 };
 
 TrustStore::TrustStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -122,7 +155,10 @@ Result<TrustStore> TrustStore::Create(std::string_view ca_pem,
   if (crl_pem) {
     auto crl = ParseCrl(*crl_pem, impl->ca.get());
     if (!crl.ok()) return std::move(crl).error();
+    auto info = DescribeCrl(crl->get(), *crl_pem);
+    if (!info.ok()) return std::move(info).error();
     impl->crl = std::move(*crl);
+    impl->crl_info = std::move(*info);
     if (X509_STORE_add_crl(impl->store.get(), impl->crl.get()) != 1) {
       return MakeError(ErrorKind::kInternal, detail::OpenSslError("adding the CRL"));
     }
@@ -158,6 +194,39 @@ Result<TrustStore> TrustStore::Load(const std::filesystem::path& ca_pem,
 
 const std::string& TrustStore::consortium() const {
   return impl_->consortium;
+}
+
+Result<CrlInfo> TrustStore::InspectCrl(std::string_view crl_pem) const {
+  auto crl = ParseCrl(crl_pem, impl_->ca.get());
+  if (!crl.ok()) return std::move(crl).error();
+  return DescribeCrl(crl->get(), crl_pem);
+}
+
+std::optional<CrlInfo> TrustStore::crl() const {
+  std::lock_guard<std::mutex> lock(impl_->crl_mutex);
+  return impl_->crl_info;
+}
+
+Result<CrlInfo> TrustStore::UpdateCrl(std::string_view crl_pem) {
+  auto crl = ParseCrl(crl_pem, impl_->ca.get());
+  if (!crl.ok()) return std::move(crl).error();
+  auto info = DescribeCrl(crl->get(), crl_pem);
+  if (!info.ok()) return std::move(info).error();
+  std::lock_guard<std::mutex> lock(impl_->crl_mutex);
+  if (impl_->crl_info && info->number <= impl_->crl_info->number) {
+    return MakeError(ErrorKind::kConflict, "CRL number " + std::to_string(info->number) +
+                                               " is not newer than the CRL in force (number " +
+                                               std::to_string(impl_->crl_info->number) + ")");
+  }
+  // Added beside the older one, not swapped: OpenSSL picks an issuer's newest CRL (by
+  // thisUpdate) for every verification from now on, handshakes in progress included.
+  if (X509_STORE_add_crl(impl_->store.get(), crl->get()) != 1) {
+    return MakeError(ErrorKind::kInternal, detail::OpenSslError("adding the CRL"));
+  }
+  if (!impl_->crl) X509_STORE_set_flags(impl_->store.get(), X509_V_FLAG_CRL_CHECK);
+  impl_->crl = std::move(*crl);
+  impl_->crl_info = *info;
+  return info;
 }
 
 void* TrustStore::x509_store() const {

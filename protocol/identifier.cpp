@@ -64,7 +64,12 @@ constexpr Refusal kPhoneCountryCode86NotMobile{
 constexpr Refusal kPhoneCountryCodeZero{"country code starts with 0",
                                         "+ and a country code starting 1 to 9"};
 constexpr Refusal kPhoneE164Length{"has the wrong number of digits for E.164",
-                                   "+ and 8 to 15 digits"};
+                                   "+ and at most 15 digits"};
+constexpr Refusal kPhoneCountryCodeUnassigned{"country code is not in use",
+                                              "+ and a country calling code in use (ITU-T E.164)"};
+constexpr Refusal kPhoneNationalLength{
+    "has a number of digits that its country code does not use",
+    "+, the country code and a national number of a length libphonenumber calls possible there"};
 
 constexpr Refusal kBankCardCharacters{"contains a character other than digits, spaces and dashes",
                                       {}};
@@ -107,6 +112,22 @@ constexpr Refusal kAlipayNotLogin{"is not a mobile number, an e-mail address or 
 constexpr Refusal kPassportCharacters{"contains a character other than ASCII letters and digits",
                                       {}};
 constexpr Refusal kPassportLength{"wrong length", {}};
+
+constexpr Refusal kPassportIcaoNoState{
+    "has no issuing state",
+    "the issuing state's ICAO 9303 code, a colon and the number, e.g. CHN:E01234567"};
+constexpr Refusal kPassportIcaoUnknownState{
+    "issuing state is not an ICAO 9303 code",
+    "an ISO 3166-1 alpha-3 code, D for Germany, or an ICAO code of an issuing organisation such "
+    "as UNO before the colon"};
+constexpr Refusal kPassportIcaoNationalityOnly{
+    "issuing state is a code ICAO 9303 uses only for nationalities",
+    "the code of the state or organisation that issued the passport, e.g. GBR, not GBN"};
+constexpr Refusal kPassportIcaoNumberCharacters{
+    "number contains a character other than ASCII letters and digits",
+    "5 to 20 ASCII letters and digits after the colon"};
+constexpr Refusal kPassportIcaoNumberLength{"number has the wrong length",
+                                            "5 to 20 ASCII letters and digits after the colon"};
 
 constexpr Refusal kEcnyWalletCharacters{"contains a character other than digits and spaces", {}};
 constexpr Refusal kEcnyWalletLength{"wrong number of digits", {}};
@@ -407,6 +428,27 @@ std::string E164(std::string_view country_code, std::string_view national) {
   return out;
 }
 
+// ITU-T E.164: country code and national number together.
+constexpr size_t kE164MaxDigits = 15;
+constexpr size_t kMaxCountryCodeDigits = 3;
+constexpr size_t kCountryCodeLimit = 1000;  // country codes have at most 3 digits
+
+// libphonenumber's possible national-number lengths per country calling code, as data (see
+// make_phone_lengths.py): the library itself stays out of the lookup path.
+struct CallingCodeLengths {
+  uint16_t code;
+  uint32_t national_lengths;  // bit n: n digits are possible
+};
+constexpr CallingCodeLengths kCallingCodeLengths[] = {
+#include "protocol/phone_lengths.inc"
+};
+
+constexpr std::array<uint32_t, kCountryCodeLimit> kNationalLengths = [] {
+  std::array<uint32_t, kCountryCodeLimit> lengths{};
+  for (const CallingCodeLengths& c : kCallingCodeLengths) lengths[c.code] = c.national_lengths;
+  return lengths;
+}();
+
 Outcome CanonicalInternationalPhone(std::string_view digits) {
   if (!AllDigits(digits)) return Refuse(kPhoneCharacters);
   if (digits.starts_with("86")) {
@@ -414,9 +456,18 @@ Outcome CanonicalInternationalPhone(std::string_view digits) {
     if (!IsMainlandMobile(national)) return Refuse(kPhoneCountryCode86NotMobile);
     return Accept(E164("86", national));
   }
-  if (digits.size() < 8 || digits.size() > 15) return Refuse(kPhoneE164Length);
+  if (digits.empty() || digits.size() > kE164MaxDigits) return Refuse(kPhoneE164Length);
   if (digits[0] == '0') return Refuse(kPhoneCountryCodeZero);
-  return Accept(E164("", digits));
+  // Country codes are prefix-free, so the first of the 1-, 2- and 3-digit prefixes that is one
+  // is the country code.
+  for (size_t n = 1; n <= kMaxCountryCodeDigits && n <= digits.size(); ++n) {
+    const uint32_t lengths =
+        kNationalLengths[static_cast<size_t>(DigitsValue(digits.substr(0, n)))];
+    if (lengths == 0) continue;
+    if (((lengths >> (digits.size() - n)) & 1u) == 0) return Refuse(kPhoneNationalLength);
+    return Accept(E164("", digits));
+  }
+  return Refuse(kPhoneCountryCodeUnassigned);
 }
 
 Outcome CanonicalMainlandPhone(std::string_view digits) {
@@ -508,6 +559,84 @@ Outcome CanonicalPassport(std::string_view text) {
   }
   if (text.size() < 5 || text.size() > 20) return Refuse(kPassportLength);
   return Accept(Uppercased(text));
+}
+
+// ---- passport-icao (section 3.12) ----
+
+// ISO 3166-1 alpha-3 (iso-codes 4.15, 249 codes), which ICAO 9303 Part 3 uses for states.
+constexpr std::string_view kIso3166Alpha3 =
+    "ABWAFGAGOAIAALAALBANDAREARGARMASMATAATFATGAUSAUTAZEBDIBELBENBESBFABGDBGRBHRBHSBIHBLMBLRBLZ"
+    "BMUBOLBRABRBBRNBTNBVTBWACAFCANCCKCHECHLCHNCIVCMRCODCOGCOKCOLCOMCPVCRICUBCUWCXRCYMCYPCZEDEU"
+    "DJIDMADNKDOMDZAECUEGYERIESHESPESTETHFINFJIFLKFRAFROFSMGABGBRGEOGGYGHAGIBGINGLPGMBGNBGNQGRC"
+    "GRDGRLGTMGUFGUMGUYHKGHMDHNDHRVHTIHUNIDNIMNINDIOTIRLIRNIRQISLISRITAJAMJEYJORJPNKAZKENKGZKHM"
+    "KIRKNAKORKWTLAOLBNLBRLBYLCALIELKALSOLTULUXLVAMACMAFMARMCOMDAMDGMDVMEXMHLMKDMLIMLTMMRMNEMNG"
+    "MNPMOZMRTMSRMTQMUSMWIMYSMYTNAMNCLNERNFKNGANICNIUNLDNORNPLNRUNZLOMNPAKPANPCNPERPHLPLWPNGPOL"
+    "PRIPRKPRTPRYPSEPYFQATREUROURUSRWASAUSDNSENSGPSGSSHNSJMSLBSLESLVSMRSOMSPMSRBSSDSTPSURSVKSVN"
+    "SWESWZSXMSYCSYRTCATCDTGOTHATJKTKLTKMTLSTONTTOTUNTURTUVTWNTZAUGAUKRUMIURYUSAUZBVATVCTVENVGB"
+    "VIRVNMVUTWLFWSMYEMZAFZMBZWE";
+
+// ICAO 9303 Part 3's codes of organisations that issue travel documents (EU, UN, its agencies and
+// UNMIK for Kosovo residents, regional bodies, INTERPOL, the Order of Malta), and RKS, printed on
+// the Republic of Kosovo's passports though neither ISO nor ICAO lists it.
+constexpr std::string_view kIcaoIssuingOrganisations =
+    "EUEUNAUNKUNOXBAXCCXCEXCOXDCXECXESXIMXMPXOMXPORKS";
+
+// Codes ICAO 9303 gives only to nationalities (British nationals of several kinds, stateless
+// persons, refugees, unspecified): the passport's issuing state is another code (GBR, or the
+// state that issued the travel document), so accepting these would give one passport two forms.
+constexpr std::string_view kIcaoNationalityOnly = "GBDGBNGBOGBPGBSXXAXXBXXCXXX";
+
+constexpr size_t kLetterCodes = 26 * 26 * 26;
+
+constexpr size_t LetterCodeIndex(std::string_view three_uppercase_letters) {
+  size_t index = 0;
+  for (char c : three_uppercase_letters) index = index * 26 + static_cast<size_t>(c - 'A');
+  return index;
+}
+
+enum class StateCode : uint8_t { kUnknown, kIssuer, kNationalityOnly };
+
+constexpr std::array<StateCode, kLetterCodes> kStateCodes = [] {
+  std::array<StateCode, kLetterCodes> codes{};
+  const auto mark = [&](std::string_view list, StateCode kind) {
+    for (size_t i = 0; i + 3 <= list.size(); i += 3) {
+      codes[LetterCodeIndex(list.substr(i, 3))] = kind;
+    }
+  };
+  mark(kIso3166Alpha3, StateCode::kIssuer);
+  mark(kIcaoIssuingOrganisations, StateCode::kIssuer);
+  mark(kIcaoNationalityOnly, StateCode::kNationalityOnly);
+  return codes;
+}();
+
+// Germany's passports print D (padded "D<<") where ISO 3166 has DEU; both mean one state, so both
+// give DEU.
+constexpr std::string_view kGermanyIcao = "D";
+constexpr std::string_view kGermanyIso = "DEU";
+
+Outcome CanonicalPassportIcao(std::string_view text) {
+  const size_t colon = text.find(':');
+  if (colon == std::string_view::npos) return Refuse(kPassportIcaoNoState);
+  std::string state = Uppercased(text.substr(0, colon));
+  if (state == kGermanyIcao) state = kGermanyIso;
+  if (state.size() != 3 ||
+      !std::all_of(state.begin(), state.end(), [](char c) { return c >= 'A' && c <= 'Z'; })) {
+    return Refuse(kPassportIcaoUnknownState);
+  }
+  switch (kStateCodes[LetterCodeIndex(state)]) {
+    case StateCode::kUnknown:
+      return Refuse(kPassportIcaoUnknownState);
+    case StateCode::kNationalityOnly:
+      return Refuse(kPassportIcaoNationalityOnly);
+    case StateCode::kIssuer:
+      break;
+  }
+  const std::string_view number = text.substr(colon + 1);
+  for (char c : number) {
+    if (!IsLetterOrDigit(c)) return Refuse(kPassportIcaoNumberCharacters);
+  }
+  if (number.size() < 5 || number.size() > 20) return Refuse(kPassportIcaoNumberLength);
+  return Accept(state + ":" + Uppercased(number));
 }
 
 // ---- uscc (section 3.8) ----
@@ -604,14 +733,15 @@ struct TypeRules {
   Outcome (*canonicalize)(std::string_view text);
 };
 
-constexpr std::array<TypeRules, 11> kTypeRules{{
+constexpr std::array<TypeRules, 12> kTypeRules{{
     {IdType::kCnId, "cn-id",
      "18 characters per GB 11643-1999 (17 digits and a MOD 11-2 check character 0-9 or X) or a "
      "15-digit first-generation number",
      CanonicalCnId},
     {IdType::kPhone, "phone",
      "a mainland mobile number (11 digits starting 13 to 19, optionally after +86, 0086 or 86) or "
-     "another number in E.164 form (+ and 8 to 15 digits)",
+     "another number in E.164 form (+, a country code and a national number of a length used "
+     "there, at most 15 digits)",
      CanonicalPhone},
     {IdType::kBankCard, "bank-card",
      "12 to 19 digits passing the Luhn check (spaces and dashes ignored)", CanonicalBankCard},
@@ -635,12 +765,16 @@ constexpr std::array<TypeRules, 11> kTypeRules{{
     {IdType::kPassport, "passport", "5 to 20 ASCII letters and digits", CanonicalPassport},
     {IdType::kEcnyWallet, "ecny-wallet", "an e-CNY wallet id of 16 digits (spaces ignored)",
      CanonicalEcnyWallet},
+    {IdType::kPassportIcao, "passport-icao",
+     "the issuing state's ICAO 9303 code, a colon and the passport number of 5 to 20 ASCII letters "
+     "and digits, e.g. CHN:E01234567",
+     CanonicalPassportIcao},
 }};
 
-constexpr std::array<IdType, 11> kAllIdTypes{
+constexpr std::array<IdType, 12> kAllIdTypes{
     IdType::kCnId,   IdType::kPhone,    IdType::kBankCard,   IdType::kBankAccount,
     IdType::kWechat, IdType::kAlipay,   IdType::kQq,         IdType::kUscc,
-    IdType::kEmail,  IdType::kPassport, IdType::kEcnyWallet,
+    IdType::kEmail,  IdType::kPassport, IdType::kEcnyWallet, IdType::kPassportIcao,
 };
 
 // The table is indexed by wire value - 1; this keeps it from drifting out of order.
@@ -692,6 +826,35 @@ std::optional<IdType> IdTypeFromWire(uint8_t value) {
 
 std::span<const IdType> AllIdTypes() {
   return kAllIdTypes;
+}
+
+bool AcceptsNewReports(IdType type) {
+  return type != IdType::kPassport;
+}
+
+std::string IdTypeNames(bool new_reports_only) {
+  std::string out;
+  for (IdType type : kAllIdTypes) {
+    if (new_reports_only && !AcceptsNewReports(type)) continue;
+    if (!out.empty()) out += ", ";
+    out += IdTypeName(type);
+  }
+  return out;
+}
+
+std::string NoNewReportsMessage(IdType type) {
+  if (type != IdType::kPassport) return {};
+  return "passport: new reports need the issuing state; report passport-icao with the state's "
+         "ICAO 9303 code, a colon and the number, e.g. CHN:E01234567 (passport stays for looking "
+         "up "
+         "entries made before)";
+}
+
+std::optional<LegacyForm> LegacyFormOf(IdType type, std::string_view canonical) {
+  if (type != IdType::kPassportIcao) return std::nullopt;
+  const size_t colon = canonical.find(':');
+  if (colon == std::string_view::npos) return std::nullopt;
+  return LegacyForm{IdType::kPassport, canonical.substr(colon + 1)};
 }
 
 Result<std::string> Canonicalize(IdType type, std::string_view raw) {

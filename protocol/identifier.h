@@ -24,17 +24,18 @@ namespace duanka::protocol {
 
 // The numeric values travel in records: never renumber or reuse one.
 enum class IdType : uint8_t {
-  kCnId = 1,         // resident identity number, GB 11643-1999
-  kPhone = 2,        // mainland mobile or other E.164 number
-  kBankCard = 3,     // payment card number (PAN), Luhn-valid
-  kBankAccount = 4,  // bank account number (domestic or IBAN)
-  kWechat = 5,       // WeChat ID
-  kAlipay = 6,       // Alipay login: mobile, e-mail or 2088 user id
-  kQq = 7,           // QQ number
-  kUscc = 8,         // unified social credit code, GB 32100-2015
-  kEmail = 9,        // e-mail address
-  kPassport = 10,    // passport number
-  kEcnyWallet = 11,  // e-CNY wallet id
+  kCnId = 1,           // resident identity number, GB 11643-1999
+  kPhone = 2,          // mainland mobile or other E.164 number
+  kBankCard = 3,       // payment card number (PAN), Luhn-valid
+  kBankAccount = 4,    // bank account number (domestic or IBAN)
+  kWechat = 5,         // WeChat ID
+  kAlipay = 6,         // Alipay login: mobile, e-mail or 2088 user id
+  kQq = 7,             // QQ number
+  kUscc = 8,           // unified social credit code, GB 32100-2015
+  kEmail = 9,          // e-mail address
+  kPassport = 10,      // passport number without its issuing state: kept for existing entries
+  kEcnyWallet = 11,    // e-CNY wallet id
+  kPassportIcao = 12,  // passport number qualified by its issuing state's ICAO 9303 code
 };
 
 // Inputs longer than this many bytes are refused before any other work. The longest canonical
@@ -60,5 +61,30 @@ std::span<const IdType> AllIdTypes();
 // line and never contains the input or any part of it. Canonicalize(type, canonical) returns
 // `canonical` again, and a canonical form is never longer than kMaxIdentifierInputBytes.
 Result<std::string> Canonicalize(IdType type, std::string_view raw);
+
+// "cn-id, phone, …": the names of every type, or of those that accept new reports, for help and
+// messages.
+std::string IdTypeNames(bool new_reports_only);
+
+// The one-line refusal for a report of a type that accepts none (see AcceptsNewReports), naming
+// its successor.
+std::string NoNewReportsMessage(IdType type);
+
+// False for a type kept only so that existing entries stay found (today: kPassport, whose numbers
+// lack the issuing state): lookups accept it, new reports must use its successor.
+bool AcceptsNewReports(IdType type);
+
+// An identifier in the form an older type gave it, under which entries made before that type's
+// successor existed are stored.
+struct LegacyForm {
+  IdType type;
+  std::string_view canonical;  // points into the canonical form it was derived from
+};
+
+// For the canonical form of a type that succeeded another (kPassportIcao "CHN:E12345678"), the
+// form the old type gave the same identifier (kPassport "E12345678"), so that a lookup also finds
+// entries listed before the successor existed; nullopt for every other type.
+// REQUIRES: `canonical` is Canonicalize(type, ...)'s output.
+std::optional<LegacyForm> LegacyFormOf(IdType type, std::string_view canonical);
 
 }  // namespace duanka::protocol

@@ -138,6 +138,15 @@ struct Writer {
       WriteSignedRecord(m.pairs[i].other, pairs[static_cast<unsigned>(i)].initOther());
     }
   }
+  void operator()(const msg::Objects& m) {
+    auto objects = out.initObjects().initObjects(static_cast<unsigned>(m.objects.size()));
+    for (size_t i = 0; i < m.objects.size(); ++i) {
+      objects[static_cast<unsigned>(i)].setName(Text(m.objects[i].name));
+      objects[static_cast<unsigned>(i)].setBody(
+          capnp::Data::Reader(reinterpret_cast<const capnp::byte*>(m.objects[i].body.data()),
+                              m.objects[i].body.size()));
+    }
+  }
   void operator()(const msg::Ping& m) { out.initPing().setNonce(m.nonce); }
   void operator()(const msg::Pong& m) { out.initPong().setNonce(m.nonce); }
   void operator()(const msg::Error& m) {
@@ -236,6 +245,28 @@ Result<Message> ReadCerts(wire::Certs::Reader in, const MessageLimits& limits) {
                        " bytes; expected 1 to " + std::to_string(limits.max_cert_bytes));
     }
     out.certificates.push_back(String(cert));
+  }
+  return Message(std::move(out));
+}
+
+Result<Message> ReadObjects(wire::ConsortiumObjects::Reader in, const MessageLimits& limits) {
+  auto objects = in.getObjects();
+  if (objects.size() > limits.max_objects) {
+    return Malformed(TooMany("consortium objects", objects.size(), limits.max_objects));
+  }
+  msg::Objects out;
+  for (wire::ConsortiumObject::Reader o : objects) {
+    std::string name = String(o.getName());
+    bool word = !name.empty() && name.size() <= kMaxObjectNameBytes &&
+                std::all_of(name.begin(), name.end(),
+                            [](char c) { return (c >= 'a' && c <= 'z') || c == '-'; });
+    if (!word) return Malformed("a consortium object's name is not 1 to 32 of a-z and '-'");
+    capnp::Data::Reader body = o.getBody();  // read once: the traversal limit counts visits
+    if (body.size() == 0 || body.size() > limits.max_object_bytes) {
+      return Malformed("consortium object " + name + " is " + std::to_string(body.size()) +
+                       " bytes; expected 1 to " + std::to_string(limits.max_object_bytes));
+    }
+    out.objects.push_back(msg::ConsortiumObject{std::move(name), String(body)});
   }
   return Message(std::move(out));
 }
@@ -353,6 +384,8 @@ Result<Message> ReadMessage(wire::Message::Reader in, const MessageLimits& limit
       return Message(msg::Pong{in.getPong().getNonce()});
     case wire::Message::ERROR:
       return ReadError(in.getError());
+    case wire::Message::OBJECTS:
+      return ReadObjects(in.getObjects(), limits);
   }
   // A kind added by a newer version: it is introduced with a new protocol version, which hello
   // negotiates, so a peer that sends one to us is broken.
@@ -410,6 +443,7 @@ std::string_view MessageKindName(const Message& message) {
     std::string_view operator()(const msg::Ping&) const { return "ping"; }
     std::string_view operator()(const msg::Pong&) const { return "pong"; }
     std::string_view operator()(const msg::Error&) const { return "error"; }
+    std::string_view operator()(const msg::Objects&) const { return "objects"; }
   };
   return std::visit(Namer{}, message);
 }

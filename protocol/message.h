@@ -54,7 +54,14 @@ struct MessageLimits {
   size_t max_evidence = 256;
   // Pepper epochs in a hello: rotated yearly at most, so 256 is centuries.
   size_t max_pepper_epochs = 256;
+  // Consortium objects in one message: one of each name a node holds.
+  size_t max_objects = 16;
+  // One object: a CRL listing every member of a large consortium is a few hundred KiB.
+  size_t max_object_bytes = 4 << 20;
 };
+
+// A consortium object's name: a short lowercase word ("crl"), 1 … kMaxObjectNameBytes of a-z, '-'.
+inline constexpr size_t kMaxObjectNameBytes = 32;
 
 // The message kinds, mirroring schema/messages.capnp field for field.
 namespace msg {
@@ -124,6 +131,17 @@ struct Pong {
   bool operator==(const Pong&) const = default;
 };
 
+struct ConsortiumObject {
+  std::string name;  // "crl"
+  std::string body;  // its exact bytes (a CRL: PEM)
+  bool operator==(const ConsortiumObject&) const = default;
+};
+
+struct Objects {
+  std::vector<ConsortiumObject> objects;
+  bool operator==(const Objects&) const = default;
+};
+
 enum class ErrorCode : uint16_t {
   kUnspecified = 0,  // also what a code this node does not know decodes to
   kVersionMismatch = 1,
@@ -144,8 +162,9 @@ struct Error {
 }  // namespace msg
 
 // One message. The alternatives' order is not the wire order; use the types, not index().
-using Message = std::variant<msg::Hello, msg::Certs, msg::Heads, msg::Want, msg::Records,
-                             msg::Announce, msg::Evidence, msg::Ping, msg::Pong, msg::Error>;
+using Message =
+    std::variant<msg::Hello, msg::Certs, msg::Heads, msg::Want, msg::Records, msg::Announce,
+                 msg::Evidence, msg::Ping, msg::Pong, msg::Error, msg::Objects>;
 
 // "hello", "certs", "heads", "want", "records", "announce", "evidence", "ping", "pong", "error":
 // for logs and metrics.

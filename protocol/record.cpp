@@ -81,6 +81,13 @@ void Trust::Add(const Signer& signer) {
   signers_[KeyId(signer.key)] = signer;
 }
 
+std::vector<Hash256> Trust::KeyIds() const {
+  std::vector<Hash256> out;
+  out.reserve(signers_.size());
+  for (const auto& [id, signer] : signers_) out.push_back(id);
+  return out;
+}
+
 const Signer* Trust::Find(const Hash256& key_id) const {
   auto it = signers_.find(key_id);
   return it == signers_.end() ? nullptr : &it->second;

@@ -150,6 +150,8 @@ class Trust {
   void Add(const Signer& signer);
   const Signer* Find(const Hash256& key_id) const;
   size_t size() const { return signers_.size(); }
+  // Every signer's key id.
+  std::vector<Hash256> KeyIds() const;
 
  private:
   std::map<Hash256, Signer> signers_;

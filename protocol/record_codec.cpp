@@ -19,7 +19,7 @@ constexpr uint64_t kRecordTraversalLimitWords = 2 * kMaxRecordBytes / sizeof(cap
 // Record → body → Entry → Data: three levels; a little slack for future fields.
 constexpr int kRecordNestingLimit = 8;
 
-constexpr uint16_t kHighestIdType = static_cast<uint16_t>(IdType::kEcnyWallet);
+constexpr uint16_t kHighestIdType = static_cast<uint16_t>(IdType::kPassportIcao);
 constexpr uint16_t kHighestCategory = static_cast<uint16_t>(Category::kFraudUse);
 constexpr uint16_t kHighestBasis = static_cast<uint16_t>(Basis::kInstitution);
 constexpr uint16_t kHighestReason = static_cast<uint16_t>(RevocationReason::kSuperseded);

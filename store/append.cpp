@@ -395,6 +395,19 @@ Result<bool> Store::AddEvidence(const VerifiedRecord& a, const VerifiedRecord& b
   return added;
 }
 
+Status Store::PutObject(std::string_view name, std::string_view bytes) {
+  try {
+    impl_->Write([&](MDB_txn* txn) {
+      MDB_val k = Val(name), v = Val(bytes);
+      Check(mdb_put(txn, impl_->objects, &k, &v, 0), "cannot keep a consortium object");
+      return true;
+    });
+  } catch (const LmdbError& e) {
+    return StoreIo(e, *impl_);
+  }
+  return Ok();
+}
+
 Status Store::PutCertificate(const Hash256& key_id, std::string_view der) {
   try {
     impl_->Write([&](MDB_txn* txn) {

@@ -205,6 +205,20 @@ Status Store::ForEachListing(const std::string& issuer, int64_t now,
   return Ok();
 }
 
+Result<std::optional<std::string>> Store::GetObject(std::string_view name) const {
+  if (impl_->objects == 0) return std::optional<std::string>();
+  try {
+    Impl::Reader reader(*impl_);
+    MDB_val k = Val(name), v;
+    if (!Found(mdb_get(reader.txn(), impl_->objects, &k, &v), "cannot read a consortium object")) {
+      return std::optional<std::string>();
+    }
+    return std::optional<std::string>(std::string(View(v)));
+  } catch (const LmdbError& e) {
+    return StoreIo(e, *impl_);
+  }
+}
+
 Result<std::vector<std::string>> Store::Certificates() const {
   std::vector<std::string> out;
   try {

@@ -243,6 +243,14 @@ void OpenTables(Store::Impl& impl, MDB_txn* txn, unsigned create) {
   for (const Table& t : tables) {
     Check(mdb_dbi_open(txn, t.name, t.flags | create, t.dbi), "cannot open a table");
   }
+  // Added in the second wave without a schema change: a store made before it gets the table
+  // at its next writable open; until then a read-only open sees no objects.
+  int rc = mdb_dbi_open(txn, detail::kObjectsTable, create, &impl.objects);
+  if (rc == MDB_NOTFOUND && create == 0) {
+    impl.objects = 0;
+  } else {
+    Check(rc, "cannot open a table");
+  }
 }
 
 // New stores get the current schema; existing ones must have it.

@@ -162,6 +162,12 @@ class Store {
   // kMalformed unless the two are different records of one issuer and seq.
   Result<bool> AddEvidence(const VerifiedRecord& a, const VerifiedRecord& b, int64_t now);
 
+  // Keeps a consortium-signed object (the CRL, …) under its name, replacing what was there. The
+  // store knows nothing of its meaning: the caller verified it and decided it is the newest.
+  Status PutObject(std::string_view name, std::string_view bytes);
+  // The object of that name, or nullopt.
+  Result<std::optional<std::string>> GetObject(std::string_view name) const;
+
   // Keeps a signing certificate (DER) under its key id. Idempotent.
   Status PutCertificate(const Hash256& key_id, std::string_view der);
 

@@ -3,6 +3,7 @@
 // prints its one-line error itself.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -29,11 +30,44 @@ struct IssueOptions {
 };
 int Issue(const IssueOptions& o);
 
+// pki revoke: a new CRL in CA_DIR/crl.pem listing every certificate revoked so far plus these.
+struct PkiRevokeOptions {
+  std::string ca_dir;
+  std::vector<std::string> serials;  // hex
+  std::string institution;           // or every certificate issued to it
+  std::string reason;                // key-compromise, affiliation-changed, superseded, ...
+  int next_update_days = 30;
+};
+int PkiRevoke(const PkiRevokeOptions& o);
+// pki crl: what CA_DIR/crl.pem says, with the institution and reason of each revoked serial.
+int PkiShowCrl(const std::string& ca_dir);
+
 struct PepperNewOptions {
   std::string out;
   bool force = false;
 };
 int PepperNew(const PepperNewOptions& o);
+
+// pepper rotate / install / retire: node/admin/pepper_commands.cpp.
+struct PepperRotateOptions {
+  std::string in;
+  std::string out;
+};
+int PepperRotate(const PepperRotateOptions& o);
+
+struct PepperInstallOptions {
+  std::optional<std::string> home;
+  std::string file;
+};
+int PepperInstall(const PepperInstallOptions& o);
+
+struct PepperRetireOptions {
+  std::optional<std::string> home;
+  std::string in;
+  std::string out;
+  uint32_t epoch = 0;
+};
+int PepperRetire(const PepperRetireOptions& o);
 
 struct InitOptions {
   std::string home;

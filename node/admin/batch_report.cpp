@@ -284,6 +284,10 @@ std::optional<std::string> SplitFields(std::string_view line, std::vector<std::s
 struct Pending {
   uint64_t line = 0;
   protocol::EntryBody entry;  // expires_at == 0: the basis's default, from the issue time
+  // The subject under each older epoch the pepper still holds (none before a first rotation), so
+  // that a listing withdrawn under an old epoch stays withdrawn when the list is re-published
+  // under the new one.
+  std::vector<crypto::Hash256> earlier_subjects;
 };
 
 enum class Outcome : uint8_t { kPublished, kAlreadyListed, kWithdrawn, kInvalid };
@@ -311,7 +315,11 @@ struct LineResult {
 
 class LineParser {
  public:
-  LineParser(const crypto::Pepper& pepper, int64_t now) : pepper_(pepper), now_(now) {}
+  LineParser(const crypto::Pepper& pepper, int64_t now) : pepper_(pepper), now_(now) {
+    for (uint32_t epoch : pepper.epochs()) {
+      if (epoch != pepper.current_epoch()) earlier_epochs_.push_back(epoch);
+    }
+  }
 
   // Fills `pending` (true) or `invalid` (false, with the reason); nullopt for a line that is
   // not data (blank, or the header).
@@ -331,10 +339,10 @@ class LineParser {
     }
     std::optional<protocol::IdType> type = protocol::ParseIdType(Lower(fields_[0]));
     if (!type) {
-      return refuse(
-          "TYPE: unknown identifier type; expected one of cn-id, phone, bank-card, bank-account, "
-          "wechat, alipay, qq, uscc, email, passport, ecny-wallet");
+      return refuse("TYPE: unknown identifier type; expected one of " +
+                    protocol::IdTypeNames(/*new_reports_only=*/true));
     }
+    if (!protocol::AcceptsNewReports(*type)) return refuse(protocol::NoNewReportsMessage(*type));
     // The message names the type and the reason, never the value.
     Result<std::string> canonical = protocol::Canonicalize(*type, fields_[1]);
     if (!canonical) return refuse(canonical.error().message);
@@ -377,6 +385,11 @@ class LineParser {
     e.id_type = *type;
     e.pepper_epoch = pepper_.current_epoch();
     e.subject = pepper_.Subject(e.pepper_epoch, protocol::IdTypeName(*type), *canonical);
+    pending.earlier_subjects.clear();
+    for (uint32_t epoch : earlier_epochs_) {
+      pending.earlier_subjects.push_back(
+          pepper_.Subject(epoch, protocol::IdTypeName(*type), *canonical));
+    }
     e.category = *category;
     e.basis = basis;
     e.expires_at = expires;
@@ -387,6 +400,7 @@ class LineParser {
  private:
   const crypto::Pepper& pepper_;
   int64_t now_;
+  std::vector<uint32_t> earlier_epochs_;
   std::vector<std::string> fields_;
 };
 
@@ -461,6 +475,20 @@ Result<std::vector<Decision>> Plan(const store::Store& store, const std::string&
       subjects.push_back(pending[i].entry.subject);
     }
   }
+  // After a rotation: each line's subject under the older epochs → its current subject. Only
+  // withdrawals count across epochs; an active entry under an old epoch is what re-keying
+  // publishes again under the new one.
+  std::vector<std::pair<crypto::Hash256, crypto::Hash256>> earlier;
+  for (const Pending& p : pending) {
+    for (const crypto::Hash256& old : p.earlier_subjects) earlier.push_back({old, p.entry.subject});
+  }
+  if (!earlier.empty()) {
+    std::sort(earlier.begin(), earlier.end());
+    earlier.erase(std::unique(earlier.begin(), earlier.end()), earlier.end());
+    for (const auto& [old, current] : earlier) subjects.push_back(old);
+    std::sort(subjects.begin(), subjects.end());
+    subjects.erase(std::unique(subjects.begin(), subjects.end()), subjects.end());
+  }
   std::vector<store::Listing> found;
   Status looked = store.Lookup(subjects, store::LookupOptions{now, false}, found);
   if (!looked) return std::move(looked).error();
@@ -477,6 +505,12 @@ Result<std::vector<Decision>> Plan(const store::Store& store, const std::string&
       if (!detail) return std::move(detail).error();
       if (*detail && (*detail)->revocation && !AllowsRelisting((*detail)->revocation->reason)) {
         held.push_back({Key{l.subject, l.category}, Decision{Outcome::kWithdrawn, l.id}});
+        auto it =
+            std::lower_bound(earlier.begin(), earlier.end(), l.subject,
+                             [](const auto& e, const crypto::Hash256& s) { return e.first < s; });
+        for (; it != earlier.end() && it->first == l.subject; ++it) {
+          held.push_back({Key{it->second, l.category}, Decision{Outcome::kWithdrawn, l.id}});
+        }
       }
     }
   }

@@ -1,5 +1,7 @@
 #include "node/admin/context.h"
 
+#include "node/common/consortium_objects.h"
+
 #include <iostream>
 
 namespace duanka::admin {
@@ -40,6 +42,10 @@ Result<Home> OpenHome(const std::optional<std::string>& home_flag) {
   Result<std::unique_ptr<store::Store>> store = store::Store::Open(options);
   if (!store) return MakeError(ErrorKind::kIo, store.error().message);
   home.store = std::move(*store);
+  // A CRL imported or received since crl.pem was written is in the store: it counts here too.
+  if (Result<bool> applied = node::ApplyHeldCrl(*home.store, *home.ca); !applied) {
+    return MakeError(ErrorKind::kIo, applied.error().message);
+  }
   Result<std::vector<std::string>> certs = home.store->Certificates();
   if (!certs) return std::move(certs).error();
   // Certificates in the store were verified when they arrived; re-verifying keeps a CA change

@@ -5,6 +5,8 @@
 #include <nlohmann/json.hpp>
 
 #include "node/admin/context.h"
+#include "node/common/consortium_objects.h"
+#include "node/common/human_time.h"
 #include "node/common/ingest.h"
 #include "node/common/lookup.h"
 #include "protocol/bundle.h"
@@ -24,9 +26,10 @@ void PrintListing(const store::Listing& l) {
   std::printf("%-16s %-8s %-12s %-14s %-15s %s  %s  %s%s%s\n", l.id.ToString().c_str(),
               store::EntryStateName(l.state), std::string(protocol::IdTypeName(l.id_type)).c_str(),
               std::string(protocol::CategoryName(l.category)).c_str(),
-              std::string(protocol::BasisName(l.basis)).c_str(), node::IsoDate(l.issued_at).c_str(),
-              node::IsoDate(l.expires_at).c_str(), l.subject.Hex().substr(0, 16).c_str(),
-              l.case_ref.empty() ? "" : "  ", l.case_ref.c_str());
+              std::string(protocol::BasisName(l.basis)).c_str(),
+              node::HumanDate(l.issued_at).c_str(), node::HumanDate(l.expires_at).c_str(),
+              l.subject.Hex().substr(0, 16).c_str(), l.case_ref.empty() ? "" : "  ",
+              l.case_ref.c_str());
 }
 
 }  // namespace
@@ -53,8 +56,11 @@ int List(const ListOptions& o) {
     }
   });
   if (!s) return Fail(s.error());
-  if (!o.json)
-    std::fprintf(stderr, "%zu entries%s\n", shown, o.all ? "" : " (active; --all for every state)");
+  if (!o.json) {
+    std::fprintf(stderr, "%zu entries%s. %s\n", shown,
+                 o.all ? "" : " (active; --all for every state)",
+                 std::string(node::kHumanTimeZoneNote).c_str());
+  }
   return kExitOk;
 }
 
@@ -108,10 +114,42 @@ int Export(const ExportOptions& o) {
   return kExitOk;
 }
 
+namespace {
+
+// A CRL handed to this node by the consortium operator: verified, kept, and spread by the daemon
+// to every peer (which puts it in force at once).
+int ImportCrl(const ImportOptions& o, const std::string& pem) {
+  Result<Home> home = OpenHome(o.home);
+  if (!home) return Fail(home.error());
+  Result<crypto::CrlInfo> crl = node::AdmitCrl(*home->store, *home->ca, pem);
+  if (!crl) {
+    return Fail(crl.error().kind == ErrorKind::kIo ? ErrorKind::kIo : ErrorKind::kInvalidInput,
+                o.file + ": " + crl.error().message + "; nothing imported");
+  }
+  const int64_t now = node::SystemNow();
+  std::cout << "CRL number " << crl->number << " in force: " << crl->revoked_serials.size()
+            << " certificate(s) revoked, next update " << node::HumanMinute(crl->next_update)
+            << (crl->next_update < now ? " (ALREADY PAST: every certificate is refused)" : "")
+            << "; the daemon passes it to every peer\n";
+  Status audited = Audit(*home, nlohmann::json{{"time", node::IsoTime(now)},
+                                               {"program", "duanka-admin"},
+                                               {"user", node::OsUserName()},
+                                               {"action", "import-crl"},
+                                               {"file", o.file},
+                                               {"crl_number", crl->number},
+                                               {"revoked", crl->revoked_serials}}
+                                    .dump());
+  if (!audited) return Fail(audited.error());
+  return kExitOk;
+}
+
+}  // namespace
+
 int Import(const ImportOptions& o) {
   Result<std::string> bytes = crypto::ReadFile(o.file, kMaxBundleFileBytes);
   // The file is the user's input: a missing or unreadable one is a usage error, like grep's.
   if (!bytes) return Fail(ErrorKind::kInvalidInput, bytes.error().message);
+  if (bytes->find("-----BEGIN X509 CRL-----") != std::string::npos) return ImportCrl(o, *bytes);
   Result<protocol::Bundle> bundle = protocol::DecodeBundle(*bytes);
   if (!bundle) return Fail(ErrorKind::kInvalidInput, o.file + ": " + bundle.error().message);
   Result<Home> home = OpenHome(o.home);

@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "crypto/crypto.h"
+#include "node/admin/api_client_commands.h"
 #include "node/admin/context.h"
 #include "protocol/identifier.h"
 #include "protocol/record.h"
@@ -73,6 +74,29 @@ int main(int argc, char** argv) {
     code = Issue(issue);
   });
 
+  PkiRevokeOptions revoke_cert;
+  CLI::App* pki_revoke_cmd = pki->add_subcommand(
+      "revoke", "revoke certificates: write a new CRL listing them and every earlier revocation");
+  pki_revoke_cmd->add_option("--ca-dir", revoke_cert.ca_dir, "the CA directory")->required();
+  pki_revoke_cmd->add_option("--serial", revoke_cert.serials, "a certificate serial (repeatable)");
+  pki_revoke_cmd->add_option("--institution", revoke_cert.institution,
+                             "revoke every certificate issued to this institution");
+  pki_revoke_cmd
+      ->add_option("--reason", revoke_cert.reason,
+                   "key-compromise, ca-compromise, affiliation-changed, superseded, "
+                   "cessation-of-operation or privilege-withdrawn")
+      ->required();
+  pki_revoke_cmd->add_option("--next-update-days", revoke_cert.next_update_days,
+                             "days until nodes need a newer CRL (default 30)");
+  pki_revoke_cmd->footer(
+      "Example: duanka-admin pki revoke --ca-dir ./ca --institution BANKC --reason key-compromise");
+  pki_revoke_cmd->callback([&] { code = PkiRevoke(revoke_cert); });
+
+  std::string crl_ca_dir;
+  CLI::App* pki_crl_cmd = pki->add_subcommand("crl", "show the CA's current CRL");
+  pki_crl_cmd->add_option("--ca-dir", crl_ca_dir, "the CA directory")->required();
+  pki_crl_cmd->callback([&] { code = PkiShowCrl(crl_ca_dir); });
+
   // pepper new
   CLI::App* pepper = app.add_subcommand("pepper", "the consortium's subject-hashing pepper");
   pepper->require_subcommand(1);
@@ -82,6 +106,55 @@ int main(int argc, char** argv) {
   pepper_new_cmd->add_flag("--force", pepper_new.force, "replace an existing file");
   pepper_new_cmd->footer("Example: duanka-admin pepper new --out ./pepper.key");
   pepper_new_cmd->callback([&] { code = PepperNew(pepper_new); });
+
+  PepperRotateOptions pepper_rotate;
+  CLI::App* pepper_rotate_cmd = pepper->add_subcommand(
+      "rotate", "write a copy of a pepper file with one more epoch, the new current one");
+  pepper_rotate_cmd->add_option("--in", pepper_rotate.in, "the pepper file in use")->required();
+  pepper_rotate_cmd
+      ->add_option("--out", pepper_rotate.out, "the new file (mode 0600; must not exist)")
+      ->required();
+  pepper_rotate_cmd->footer(
+      "Example: duanka-admin pepper rotate --in ./pepper.key --out ./pepper-2.key");
+  pepper_rotate_cmd->callback([&] { code = PepperRotate(pepper_rotate); });
+
+  PepperInstallOptions pepper_install;
+  CLI::App* pepper_install_cmd = pepper->add_subcommand(
+      "install",
+      "replace HOME's pepper file with FILE if FILE follows it (same keys for the epochs both "
+      "hold, no older current epoch, no epoch dropped that active entries use)");
+  pepper_install_cmd->add_option("FILE", pepper_install.file, "the pepper file from the operator")
+      ->required();
+  pepper_install_cmd->footer(
+      "Example: duanka-admin --home /var/lib/duanka pepper install /tmp/pepper-2.key");
+  pepper_install_cmd->callback([&] {
+    pepper_install.home = home;
+    code = PepperInstall(pepper_install);
+  });
+
+  PepperRetireOptions pepper_retire;
+  CLI::App* pepper_retire_cmd = pepper->add_subcommand(
+      "retire",
+      "write a copy of a pepper file without an old epoch, once no active entry in HOME's store "
+      "uses it");
+  pepper_retire_cmd->add_option("--in", pepper_retire.in, "the pepper file in use")->required();
+  pepper_retire_cmd
+      ->add_option("--out", pepper_retire.out, "the new file (mode 0600; must not exist)")
+      ->required();
+  pepper_retire_cmd->add_option("--epoch", pepper_retire.epoch, "the epoch to drop")->required();
+  pepper_retire_cmd->footer(
+      "Example: duanka-admin --home /var/lib/duanka pepper retire --in ./pepper-2.key --out "
+      "./pepper-3.key --epoch 1");
+  pepper_retire_cmd->callback([&] {
+    if (!home) {
+      code = Fail(duanka::ErrorKind::kInvalidInput,
+                  "pepper retire: --home is required (its store must hold no active entry under "
+                  "the epoch)");
+      return;
+    }
+    pepper_retire.home = home;
+    code = PepperRetire(pepper_retire);
+  });
 
   // init
   InitOptions init;
@@ -117,8 +190,7 @@ int main(int argc, char** argv) {
       "list an identifier in this institution's feed and print the entry id; or, with --batch, "
       "every line of a file");
   report_cmd->add_option("TYPE", report.type,
-                         "cn-id, phone, bank-card, bank-account, wechat, alipay, qq, uscc, email, "
-                         "passport, ecny-wallet");
+                         duanka::protocol::IdTypeNames(/*new_reports_only=*/true));
   report_cmd->add_option("VALUE", report.value,
                          "the identifier (never stored or logged; only its keyed hash is)");
   report_cmd->add_option("--category", report.category, duanka::protocol::AllCategoryNames());
@@ -244,6 +316,8 @@ int main(int argc, char** argv) {
     code = Import(imp);
   });
 
+  AddApiClientCommands(app, home, code);  // api-client add|list|remove
+
   // CLI11 only says "a subcommand is required" for a misspelt one; name it instead.
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
@@ -256,7 +330,8 @@ int main(int argc, char** argv) {
     for (const CLI::App* sub : app.get_subcommands({})) known = known || sub->check_name(arg);
     if (!known) {
       std::cerr << "duanka-admin: unknown command \"" << OneLine(arg)
-                << "\"; expected one of pki, pepper, init, report, revoke, list, export, import\n";
+                << "\"; expected one of pki, pepper, init, report, revoke, list, export, import, "
+                   "api-client\n";
       return kExitInvalid;
     }
     break;

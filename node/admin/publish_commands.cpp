@@ -27,9 +27,11 @@ int Report(const ReportOptions& o) {
   std::optional<protocol::IdType> type = protocol::ParseIdType(o.type);
   if (!type) {
     return Fail(ErrorKind::kInvalidInput, "unknown identifier type \"" + o.type +
-                                              "\"; expected one of cn-id, phone, bank-card, "
-                                              "bank-account, wechat, alipay, qq, uscc, email, "
-                                              "passport, ecny-wallet");
+                                              "\"; expected one of " +
+                                              protocol::IdTypeNames(/*new_reports_only=*/true));
+  }
+  if (!protocol::AcceptsNewReports(*type)) {
+    return Fail(ErrorKind::kInvalidInput, protocol::NoNewReportsMessage(*type));
   }
   std::optional<protocol::Category> category = protocol::ParseCategory(o.category);
   if (!category) {

@@ -37,6 +37,12 @@ const std::set<std::string>& KnownKeys() {
       "network.api",
       "network.peers",
       "files.api_token",
+      "files.api_tls_cert",
+      "files.api_tls_key",
+      "files.api_client_ca",
+      "files.api_clients",
+      "network.api_host_names",
+      "network.api_tls_min_version",
       // [limits]: each read into DaemonLimits in LoadConfig; a key read there but missing here
       // is refused as unknown.
       "limits.max_frame_bytes",
@@ -66,6 +72,8 @@ const std::set<std::string>& KnownKeys() {
       "limits.max_unknown_feeds_per_peer",
       "limits.max_unprocessed_bytes_per_peer",
       "limits.max_clock_skew_seconds",
+      "limits.api_requests_per_second",
+      "limits.api_request_burst",
   };
   return keys;
 }
@@ -189,6 +197,12 @@ Config Config::Defaults(const std::filesystem::path& home, std::string instituti
   c.store = home / "store";
   c.audit_log = home / "audit.log";
   c.api_token = home / "api.token";
+  if (std::filesystem::exists(home / "api-tls.pem")) c.api_tls_cert = home / "api-tls.pem";
+  c.api_tls_key = home / "api-tls.key";
+  if (std::filesystem::exists(home / "api-client-ca.pem")) {
+    c.api_client_ca = home / "api-client-ca.pem";
+  }
+  c.api_clients = home / "api-clients.toml";
   return c;
 }
 
@@ -247,6 +261,7 @@ Result<Config> LoadConfig(const std::filesystem::path& home) {
   Config c = Config::Defaults(home, "");
   Reader r(root, file, home);
   std::filesystem::path crl;
+  std::filesystem::path api_tls_cert, api_client_ca;
   for (Status s : {
            r.String("institution", c.institution),
            r.Path("files.ca", c.ca),
@@ -267,6 +282,12 @@ Result<Config> LoadConfig(const std::filesystem::path& home) {
            r.String("network.api", c.network.api),
            r.Strings("network.peers", c.network.peers),
            r.Path("files.api_token", c.api_token),
+           r.Path("files.api_tls_cert", api_tls_cert),
+           r.Path("files.api_tls_key", c.api_tls_key),
+           r.Path("files.api_client_ca", api_client_ca),
+           r.Path("files.api_clients", c.api_clients),
+           r.Strings("network.api_host_names", c.network.api_host_names),
+           r.String("network.api_tls_min_version", c.network.api_tls_min_version),
        }) {
     if (!s) return std::move(s).error();
   }
@@ -305,6 +326,8 @@ Result<Config> LoadConfig(const std::filesystem::path& home) {
            r.Int("limits.max_unprocessed_bytes_per_peer", 8LL << 20, 4LL << 30,
                  l.max_unprocessed_bytes_per_peer),
            r.Int("limits.max_clock_skew_seconds", 1, 86400, l.max_clock_skew_seconds),
+           r.Int("limits.api_requests_per_second", 0, 1000000, l.api_requests_per_second),
+           r.Int("limits.api_request_burst", 1, 1000000, l.api_request_burst),
        }) {
     if (!s) return std::move(s).error();
   }
@@ -326,6 +349,17 @@ Result<Config> LoadConfig(const std::filesystem::path& home) {
     return Bad(file, "limits.reconnect_min_ms", "must not exceed limits.reconnect_max_ms");
   }
   if (!crl.empty()) c.crl = crl;
+  if (!api_tls_cert.empty()) c.api_tls_cert = api_tls_cert;
+  if (!api_client_ca.empty()) c.api_client_ca = api_client_ca;
+  if (c.network.api_tls_min_version != "1.2" && c.network.api_tls_min_version != "1.3") {
+    return Bad(file, "network.api_tls_min_version", "expected \"1.2\" or \"1.3\"");
+  }
+  for (const std::string& name : c.network.api_host_names) {
+    if (name.empty() || name.find_first_of(":/[] ") != std::string::npos) {
+      return Bad(file, "network.api_host_names",
+                 "\"" + name + "\" is not a host name (no port, e.g. \"duanka.bank.example\")");
+    }
+  }
   if (!crypto::IsValidInstitutionCode(c.institution)) {
     return Bad(file, "institution",
                "expected an institution code of 2 to 16 capital letters and "

@@ -42,6 +42,10 @@ struct NetworkSettings {
   std::string listen;  // HOST:PORT for peers; empty: do not listen
   std::string api = "127.0.0.1:7480";
   std::vector<std::string> peers;  // CODE@HOST:PORT each (ParsePeerEntry)
+  // Host header names the API answers besides loopback names and its own address (the DNS name
+  // clients use, as in its certificate); any other Host is refused (DNS rebinding).
+  std::vector<std::string> api_host_names;
+  std::string api_tls_min_version = "1.2";  // "1.2" or "1.3"
 };
 
 // The daemon's limits and timeouts, each a config key under [limits] with this default.
@@ -79,6 +83,10 @@ struct DaemonLimits {
   uint32_t max_unknown_feeds_per_peer = 64;        // heads of uncertified issuers before a penalty
   size_t max_unprocessed_bytes_per_peer = 16 << 20;  // frames waiting: the reader pauses beyond
   uint32_t max_clock_skew_seconds = 300;  // records dated further ahead wait; peers flagged
+  // HTTP API, per client (its name, or its address without clients): requests per second, 0 for
+  // no limit, and the burst allowed above it; beyond, 429 with Retry-After.
+  uint32_t api_requests_per_second = 100;
+  uint32_t api_request_burst = 200;
 };
 
 struct Config {
@@ -100,6 +108,13 @@ struct Config {
   DaemonLimits limits;
   // Optional bearer token for the HTTP API (required when api is not a loopback address).
   std::filesystem::path api_token;
+  // TLS on the HTTP API: files.api_tls_cert, else HOME/api-tls.pem when that exists, else none.
+  std::optional<std::filesystem::path> api_tls_cert;
+  std::filesystem::path api_tls_key;
+  // CA of API client certificates: files.api_client_ca, else HOME/api-client-ca.pem if present.
+  std::optional<std::filesystem::path> api_client_ca;
+  // Named API clients (duanka-admin api-client), used when the file exists.
+  std::filesystem::path api_clients;
 
   // The defaults for a HOME: every file at its standard name inside it.
   static Config Defaults(const std::filesystem::path& home, std::string institution);

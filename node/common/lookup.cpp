@@ -76,10 +76,18 @@ bool LookupAnswer::listed() const {
 std::vector<crypto::Hash256> Lookuper::Subjects(protocol::IdType type,
                                                 std::string_view canonical) const {
   std::vector<crypto::Hash256> out;
-  std::string_view tag = protocol::IdTypeName(type);
-  out.push_back(pepper_.Subject(pepper_.current_epoch(), tag, canonical));
-  for (uint32_t epoch : pepper_.epochs()) {
-    if (epoch != pepper_.current_epoch()) out.push_back(pepper_.Subject(epoch, tag, canonical));
+  const auto add = [&](protocol::IdType t, std::string_view form) {
+    const std::string_view tag = protocol::IdTypeName(t);
+    out.push_back(pepper_.Subject(pepper_.current_epoch(), tag, form));
+    for (uint32_t epoch : pepper_.epochs()) {
+      if (epoch != pepper_.current_epoch()) out.push_back(pepper_.Subject(epoch, tag, form));
+    }
+  };
+  add(type, canonical);
+  // Entries listed before the type's successor existed (passports without their issuing state)
+  // are stored under the old form; the person asked about may be theirs.
+  if (const std::optional<protocol::LegacyForm> legacy = protocol::LegacyFormOf(type, canonical)) {
+    add(legacy->type, legacy->canonical);
   }
   return out;
 }

@@ -43,7 +43,8 @@ class Lookuper {
   Result<LookupAnswer> Lookup(protocol::IdType type, std::string_view raw, int64_t now,
                               bool details) const;
 
-  // The subject under every epoch the pepper holds, current first.
+  // The subject under every epoch the pepper holds, current first; then, for a type that
+  // succeeded another (passport-icao), the same for the old type's form of the identifier.
   std::vector<crypto::Hash256> Subjects(protocol::IdType type, std::string_view canonical) const;
 
  private:

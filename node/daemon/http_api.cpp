@@ -6,6 +6,7 @@
 #include <atomic>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core/bind_handler.hpp>
@@ -81,6 +82,7 @@ struct ApiServer::Impl : std::enable_shared_from_this<ApiServer::Impl> {
         backend_ok(backend.lookuper != nullptr && backend.audit != nullptr),
         log(backend.log),
         router(backend_ok ? std::make_shared<ApiRouter>(options, std::move(backend)) : nullptr),
+        tls(options.tls),
         strand(net::make_strand(io)),
         acceptor(strand),
         retry(strand),
@@ -109,7 +111,15 @@ struct ApiServer::Impl : std::enable_shared_from_this<ApiServer::Impl> {
       SessionLimits limits{options.max_body_bytes,
                            std::chrono::milliseconds(options.request_timeout_ms),
                            std::chrono::milliseconds(options.idle_timeout_ms)};
-      std::make_shared<HttpSession>(std::move(socket), limits, router, tracker)->Start();
+      if (tls) {
+        std::make_shared<HttpSession<TlsSessionStream>>(TlsSessionStream(std::move(socket), *tls),
+                                                        limits, router, tracker)
+            ->Start();
+      } else {
+        std::make_shared<HttpSession<SessionStream>>(SessionStream(std::move(socket)), limits,
+                                                     router, tracker)
+            ->Start();
+      }
     }
     Accept();
   }
@@ -136,7 +146,8 @@ struct ApiServer::Impl : std::enable_shared_from_this<ApiServer::Impl> {
   ApiOptions options;
   bool backend_ok;
   std::function<void(const std::string&)> log;
-  std::shared_ptr<const ApiRouter> router;
+  std::shared_ptr<ApiRouter> router;
+  std::shared_ptr<net::ssl::context> tls;
   net::strand<net::io_context::executor_type> strand;
   tcp::acceptor acceptor;
   net::steady_timer retry;
@@ -191,6 +202,10 @@ void ApiServer::Stop() {
 
 uint16_t ApiServer::port() const {
   return impl_->port;
+}
+
+void ApiServer::SetClients(const ApiClients& clients) {
+  if (impl_->router) impl_->router->SetClients(clients);
 }
 
 }  // namespace duanka::daemon

@@ -4,8 +4,10 @@
 //   GET  /v1/status        institution, feeds, peers, counts
 //   GET  /metrics          Prometheus text format
 //   GET  /healthz          200 "ok" while the store is readable
-// Every lookup is audited as in the CLI (user = the API client: its address, or "token" when a
-// bearer token is configured). Invalid input or a missing purpose → 400 with {"error": "…"}.
+// Every lookup is audited as in the CLI (user = the API client's name, or its address when no
+// client is configured). Invalid input or a missing purpose → 400 with {"error": "…"}.
+// Over TLS (options.tls) when configured; named clients, the Host check and the rate limit are
+// http_router.h's.
 #pragma once
 
 #include <utility>  // Boost 1.74's asio/awaitable.hpp needs it first on GCC 12
@@ -21,15 +23,29 @@
 #include "crypto/result.h"
 #include "node/common/audit.h"
 #include "node/common/lookup.h"
+#include "node/daemon/api_clients.h"
 #include "node/daemon/metrics.h"
+
+namespace boost::asio::ssl {
+class context;
+}
 
 namespace duanka::daemon {
 
 struct ApiOptions {
   std::string listen = "127.0.0.1:7480";  // HOST:PORT
-  // When set, every request must carry "Authorization: Bearer <token>" (401 otherwise). Required
-  // by the daemon when `listen` is not a loopback address.
+  // The legacy single token (files.api_token): the client named "token".
   std::optional<std::string> bearer_token;
+  // Named clients. With any client (or bearer_token), every request must authenticate as one.
+  ApiClients clients;
+  // TLS on the listener (api_tls.h); null: plain HTTP, which the daemon allows on loopback only.
+  std::shared_ptr<boost::asio::ssl::context> tls;
+  // Host header values accepted besides loopback names and addresses and the listen address,
+  // e.g. the DNS name in the API's certificate. Compared without the port, case-insensitively.
+  std::vector<std::string> host_names;
+  // Per client: requests per second (0: no limit) and the burst above it.
+  uint32_t requests_per_second = 0;
+  uint32_t request_burst = 1;
   size_t max_body_bytes = 1 << 20;  // a lookup body is ~100 bytes; a batch is bounded below
   size_t max_batch_items = 10000;   // items per /v1/lookup/batch request
   // Reading one request, headers and body (from the connection's start for the first request,
@@ -68,6 +84,8 @@ class ApiServer {
   void Stop();
   // The bound port (useful with port 0 in tests).
   uint16_t port() const;
+  // Replaces the named clients (see ApiRouter::SetClients). Thread-safe.
+  void SetClients(const ApiClients& clients);
 
  private:
   struct Impl;

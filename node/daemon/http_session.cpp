@@ -2,12 +2,15 @@
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl/error.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/bind_handler.hpp>
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
+
+#include "node/daemon/api_tls.h"
 
 namespace duanka::daemon {
 namespace {
@@ -28,12 +31,14 @@ constexpr size_t kReadChunkBytes = 4096;
 // and amount, until the client closes.
 constexpr std::chrono::milliseconds kLingerTimeout{1000};
 constexpr size_t kMaxLingerBytes = 4 << 20;
+// TLS: how long the close_notify exchange may take before the socket is simply closed (Asio's
+// shutdown would otherwise wait for a silent client forever).
+constexpr std::chrono::milliseconds kTlsCloseTimeout{1000};
 
 // The interim reply to "Expect: 100-continue".
 constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
 
 constexpr unsigned kBadRequest = 400;
-constexpr unsigned kUnauthorized = 401;
 constexpr unsigned kPayloadTooLarge = 413;
 constexpr unsigned kHeadersTooLarge = 431;
 
@@ -49,12 +54,12 @@ bool IsHttpParseError(const beast::error_code& ec) {
 
 // ---- SessionTracker ----
 
-void SessionTracker::Add(const std::shared_ptr<HttpSession>& session) {
+void SessionTracker::Add(const std::shared_ptr<SessionBase>& session) {
   std::lock_guard<std::mutex> lock(mutex_);
   sessions_.emplace(session.get(), session);
 }
 
-void SessionTracker::Remove(const HttpSession* session) {
+void SessionTracker::Remove(const SessionBase* session) {
   std::lock_guard<std::mutex> lock(mutex_);
   sessions_.erase(session);
 }
@@ -65,7 +70,7 @@ size_t SessionTracker::size() const {
 }
 
 void SessionTracker::StopAll() {
-  std::vector<std::shared_ptr<HttpSession>> live;
+  std::vector<std::shared_ptr<SessionBase>> live;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     for (auto& [key, weak] : sessions_) {
@@ -78,77 +83,118 @@ void SessionTracker::StopAll() {
 
 // ---- HttpSession ----
 
-HttpSession::HttpSession(SessionSocket socket, SessionLimits limits,
-                         std::shared_ptr<const RequestHandler> handler,
-                         std::shared_ptr<SessionTracker> tracker)
-    : stream_(std::move(socket)),
+template <class Stream>
+HttpSession<Stream>::HttpSession(Stream stream, SessionLimits limits,
+                                 std::shared_ptr<const RequestHandler> handler,
+                                 std::shared_ptr<SessionTracker> tracker)
+    : stream_(std::move(stream)),
       limits_(limits),
       handler_(std::move(handler)),
       tracker_(std::move(tracker)) {
   beast::error_code ec;
-  tcp::endpoint remote = stream_.socket().remote_endpoint(ec);
+  tcp::endpoint remote = Tcp().socket().remote_endpoint(ec);
   client_ = ec ? "unknown" : remote.address().to_string();
   // Replies are written whole; waiting to coalesce them would only add latency.
-  stream_.socket().set_option(tcp::no_delay(true), ec);
+  Tcp().socket().set_option(tcp::no_delay(true), ec);
 }
 
-HttpSession::~HttpSession() {
+template <class Stream>
+HttpSession<Stream>::~HttpSession() {
   tracker_->Remove(this);
 }
 
-void HttpSession::Start() {
-  tracker_->Add(shared_from_this());
-  net::dispatch(stream_.get_executor(),
-                beast::bind_front_handler(&HttpSession::WaitForRequest, shared_from_this()));
+template <class Stream>
+SessionStream& HttpSession<Stream>::Tcp() {
+  return beast::get_lowest_layer(stream_);
 }
 
-void HttpSession::Stop() {
-  net::post(stream_.get_executor(), [self = shared_from_this()] {
+template <class Stream>
+void HttpSession<Stream>::Start() {
+  tracker_->Add(this->shared_from_this());
+  if constexpr (kTls) {
+    net::dispatch(stream_.get_executor(), [self = this->shared_from_this()] {
+      // The handshake is part of the first request: a client that stalls in it is dropped.
+      self->Tcp().expires_after(self->limits_.request_timeout);
+      self->stream_.async_handshake(boost::asio::ssl::stream_base::server,
+                                    beast::bind_front_handler(&HttpSession::OnHandshake, self));
+    });
+  } else {
+    net::dispatch(stream_.get_executor(), beast::bind_front_handler(&HttpSession::WaitForRequest,
+                                                                    this->shared_from_this()));
+  }
+}
+
+template <class Stream>
+void HttpSession<Stream>::OnHandshake(beast::error_code ec) {
+  // A failed handshake (no common version or cipher, a client certificate that does not verify,
+  // a timeout) has no HTTP answer: TLS has already told the client.
+  if (ec) {
+    closing_ = true;
+    beast::error_code ignored;
+    Tcp().socket().shutdown(tcp::socket::shutdown_both, ignored);
+    Tcp().close();
+    return;
+  }
+  if constexpr (kTls) certificate_name_ = ClientCertificateName(stream_.native_handle());
+  WaitForRequest();
+}
+
+template <class Stream>
+void HttpSession<Stream>::Stop() {
+  net::post(stream_.get_executor(), [self = this->shared_from_this()] {
     self->stopping_ = true;
-    if (self->idle_) self->stream_.cancel();  // the pending read ends with operation_aborted
+    if (self->idle_) self->Tcp().cancel();  // the pending read ends with operation_aborted
   });
 }
 
-void HttpSession::WaitForRequest() {
+template <class Stream>
+void HttpSession<Stream>::WaitForRequest() {
   if (stopping_) return Close();
   parser_.emplace();
   parser_->body_limit(limits_.max_body_bytes);
   parser_->header_limit(kMaxHeaderBytes);
   if (buffer_.size() > 0) {  // a pipelined request is already here
-    stream_.expires_after(limits_.request_timeout);
+    Tcp().expires_after(limits_.request_timeout);
     return ReadRequest();
   }
   idle_ = true;
-  stream_.expires_after(first_request_ ? limits_.request_timeout : limits_.idle_timeout);
+  // Over TLS the first request's deadline already runs from the handshake's start.
+  if (!(kTls && first_request_)) {
+    Tcp().expires_after(first_request_ ? limits_.request_timeout : limits_.idle_timeout);
+  }
   stream_.async_read_some(
       buffer_.prepare(kReadChunkBytes),
-      beast::bind_front_handler(&HttpSession::OnFirstBytes, shared_from_this()));
+      beast::bind_front_handler(&HttpSession::OnFirstBytes, this->shared_from_this()));
 }
 
-void HttpSession::OnFirstBytes(beast::error_code ec, size_t bytes) {
+template <class Stream>
+void HttpSession<Stream>::OnFirstBytes(beast::error_code ec, size_t bytes) {
   idle_ = false;
   // Timeout (the stream has closed the socket), end of stream, reset or Stop(): nothing to answer.
   if (ec) return Close();
   buffer_.commit(bytes);
   // The first request's deadline runs from the connection's start; later ones from their first
   // byte.
-  if (!first_request_) stream_.expires_after(limits_.request_timeout);
+  if (!first_request_) Tcp().expires_after(limits_.request_timeout);
   ReadRequest();
 }
 
-void HttpSession::ReadRequest() {
+template <class Stream>
+void HttpSession<Stream>::ReadRequest() {
   // The header first: a client that sent "Expect: 100-continue" (curl does for bodies over 1 KiB)
   // waits for the go-ahead before sending the body, and one over the body limit gets its 413
   // before sending it.
-  http::async_read_header(stream_, buffer_, *parser_,
-                          beast::bind_front_handler(&HttpSession::OnHeader, shared_from_this()));
+  http::async_read_header(
+      stream_, buffer_, *parser_,
+      beast::bind_front_handler(&HttpSession::OnHeader, this->shared_from_this()));
 }
 
-void HttpSession::OnHeader(beast::error_code ec, size_t) {
+template <class Stream>
+void HttpSession<Stream>::OnHeader(beast::error_code ec, size_t) {
   if (ec || parser_->is_done()) return OnRead(ec, 0);
   if (beast::iequals(parser_->get()[http::field::expect], "100-continue")) {
     net::async_write(stream_, net::buffer(kContinue.data(), kContinue.size()),
-                     [self = shared_from_this()](beast::error_code write_ec, size_t) {
+                     [self = this->shared_from_this()](beast::error_code write_ec, size_t) {
                        if (write_ec) return self->Close();
                        self->ReadBody();
                      });
@@ -157,12 +203,14 @@ void HttpSession::OnHeader(beast::error_code ec, size_t) {
   ReadBody();
 }
 
-void HttpSession::ReadBody() {
+template <class Stream>
+void HttpSession<Stream>::ReadBody() {
   http::async_read(stream_, buffer_, *parser_,
-                   beast::bind_front_handler(&HttpSession::OnRead, shared_from_this()));
+                   beast::bind_front_handler(&HttpSession::OnRead, this->shared_from_this()));
 }
 
-void HttpSession::OnRead(beast::error_code ec, size_t) {
+template <class Stream>
+void HttpSession<Stream>::OnRead(beast::error_code ec, size_t) {
   first_request_ = false;
   if (ec == http::error::body_limit) {
     return Reply(
@@ -181,16 +229,23 @@ void HttpSession::OnRead(beast::error_code ec, size_t) {
   if (ec) return Close();  // timeout (socket already closed), reset, Stop()
 
   const auto& request = parser_->get();
-  ApiRequest api{View(request.method_string()), View(request.target()),
-                 View(request[http::field::authorization]), request.body(), client_};
+  ApiRequest api{View(request.method_string()),
+                 View(request.target()),
+                 View(request[http::field::authorization]),
+                 request.body(),
+                 client_,
+                 View(request[http::field::host]),
+                 certificate_name_};
   ApiReply reply = handler_->Handle(api);
-  // A client without the token gets one answer per connection: otherwise it could hold
-  // connections (and the daemon's descriptors) open with requests that are never authorized.
-  const bool keep_alive = request.keep_alive() && !stopping_ && reply.status != kUnauthorized;
+  // A request refused before routing (no or a wrong token, a foreign Host) gets one answer per
+  // connection: otherwise a client could hold connections (and the daemon's descriptors) open
+  // with requests that are never served.
+  const bool keep_alive = request.keep_alive() && !stopping_ && !reply.close;
   Reply(std::move(reply), keep_alive);
 }
 
-void HttpSession::Reply(ApiReply reply, bool keep_alive) {
+template <class Stream>
+void HttpSession<Stream>::Reply(ApiReply reply, bool keep_alive) {
   response_ = {};
   response_.version(11);
   response_.result(reply.status);
@@ -200,45 +255,71 @@ void HttpSession::Reply(ApiReply reply, bool keep_alive) {
     response_.set(http::field::allow, beast::string_view(reply.allow.data(), reply.allow.size()));
   }
   if (reply.www_authenticate) response_.set(http::field::www_authenticate, "Bearer");
+  if (reply.retry_after > 0) {
+    response_.set(http::field::retry_after, std::to_string(reply.retry_after));
+  }
   response_.body() = std::move(reply.body);
   response_.keep_alive(keep_alive);
   response_.prepare_payload();
   // A client that stops reading its replies is dropped like one that stops sending.
-  stream_.expires_after(limits_.request_timeout);
+  Tcp().expires_after(limits_.request_timeout);
   http::async_write(
       stream_, response_,
-      beast::bind_front_handler(&HttpSession::OnWrite, shared_from_this(), keep_alive));
+      beast::bind_front_handler(&HttpSession::OnWrite, this->shared_from_this(), keep_alive));
 }
 
-void HttpSession::OnWrite(bool keep_alive, beast::error_code ec, size_t) {
+template <class Stream>
+void HttpSession<Stream>::OnWrite(bool keep_alive, beast::error_code ec, size_t) {
   if (ec) return Close();
   if (!keep_alive) return Linger();
   WaitForRequest();
 }
 
-void HttpSession::Linger() {
+template <class Stream>
+void HttpSession<Stream>::Linger() {
+  // TLS: the close_notify exchange is the graceful close (the client's unread bytes are TLS
+  // records, which shutdown reads and discards).
+  if constexpr (kTls) return Close();
   beast::error_code ec;
-  stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+  Tcp().socket().shutdown(tcp::socket::shutdown_send, ec);
   if (ec) return Close();
-  stream_.expires_after(kLingerTimeout);
+  Tcp().expires_after(kLingerTimeout);
   buffer_.clear();
   DrainSome();
 }
 
-void HttpSession::DrainSome() {
-  stream_.async_read_some(
-      buffer_.prepare(kReadChunkBytes),
-      [self = shared_from_this()](beast::error_code ec, size_t bytes) {
-        self->lingered_ += bytes;
-        if (ec || self->lingered_ > kMaxLingerBytes) return self->Close();
-        self->DrainSome();  // prepare() reuses the same space: nothing is committed
-      });
+template <class Stream>
+void HttpSession<Stream>::DrainSome() {
+  Tcp().async_read_some(buffer_.prepare(kReadChunkBytes),
+                        [self = this->shared_from_this()](beast::error_code ec, size_t bytes) {
+                          self->lingered_ += bytes;
+                          if (ec || self->lingered_ > kMaxLingerBytes) return self->Close();
+                          // prepare() reuses the same space: nothing is committed
+                          self->DrainSome();
+                        });
 }
 
-void HttpSession::Close() {
+template <class Stream>
+void HttpSession<Stream>::Close() {
+  if (closing_) return;
+  closing_ = true;
+  if constexpr (kTls) {
+    if (Tcp().socket().is_open()) {
+      Tcp().expires_after(kTlsCloseTimeout);
+      stream_.async_shutdown([self = this->shared_from_this()](beast::error_code) {
+        beast::error_code ignored;
+        self->Tcp().socket().shutdown(tcp::socket::shutdown_both, ignored);
+        self->Tcp().close();
+      });
+      return;
+    }
+  }
   beast::error_code ec;
-  stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
-  stream_.close();
+  Tcp().socket().shutdown(tcp::socket::shutdown_both, ec);
+  Tcp().close();
 }
+
+template class HttpSession<SessionStream>;
+template class HttpSession<TlsSessionStream>;
 
 }  // namespace duanka::daemon

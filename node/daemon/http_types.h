@@ -3,6 +3,7 @@
 // side sees the other's types, so the API can be driven without sockets.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -15,6 +16,10 @@ struct ApiRequest {
   std::string_view authorization;  // the Authorization header, empty if absent
   std::string_view body;
   std::string_view client;  // the peer's address, e.g. "127.0.0.1"
+  std::string_view host;    // the Host header, empty if absent
+  // The CN of the client certificate verified in the TLS handshake; empty without TLS or
+  // without a certificate.
+  std::string_view certificate_name;
 };
 
 inline constexpr std::string_view kContentTypeJson = "application/json";
@@ -28,6 +33,10 @@ struct ApiReply {
   std::string body;
   std::string_view allow;         // the Allow header of a 405, static storage
   bool www_authenticate = false;  // a 401's "WWW-Authenticate: Bearer"
+  uint32_t retry_after = 0;       // a 429's Retry-After, in seconds; 0: no header
+  // The request was refused before it was routed (401, 403, 421): the connection ends after the
+  // reply, so that it cannot be held open with requests that are never served.
+  bool close = false;
 };
 
 // {"error":"<message>"} and a newline: every error the API answers has this one-line shape.

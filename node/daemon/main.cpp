@@ -16,8 +16,10 @@
 
 #include "node/common/audit.h"
 #include "node/common/config.h"
+#include "node/common/consortium_objects.h"
 #include "node/common/identity.h"
 #include "node/common/lookup.h"
+#include "node/daemon/api_setup.h"
 #include "node/daemon/http_api.h"
 #include "node/daemon/ingest_pipeline.h"
 #include "node/daemon/links.h"
@@ -41,14 +43,6 @@ constexpr size_t kMaxTokenFileBytes = 4096;
 int Fail(int code, const std::string& message) {
   LogError("{}", message);
   return code;
-}
-
-bool IsLoopback(const std::string& host_port) {
-  Result<std::pair<std::string, uint16_t>> hp = SplitHostPort(host_port);
-  if (!hp) return false;
-  boost::system::error_code ec;
-  auto address = boost::asio::ip::make_address(hp->first, ec);
-  return !ec && address.is_loopback();
 }
 
 // The statistics, recomputed at most every kStatsCacheSeconds.
@@ -196,6 +190,10 @@ int Run(const std::filesystem::path& home) {
   Result<std::unique_ptr<store::Store>> opened = store::Store::Open(store_options);
   if (!opened) return Fail(kExitFailure, opened.error().message);
   store::Store& store = **opened;
+  // A CRL imported or received since crl.pem was written is in the store: it counts from the start.
+  if (Result<bool> applied = node::ApplyHeldCrl(store, *ca); !applied) {
+    return Fail(kExitFailure, applied.error().message);
+  }
 
   // Signers: every certificate held, and our own.
   TrustHolder trust;
@@ -233,19 +231,11 @@ int Run(const std::filesystem::path& home) {
   if (!tls_native) return Fail(kExitFailure, tls_native.error().message);
   boost::asio::ssl::context tls(*tls_native);
 
-  std::optional<std::string> token;
-  if (std::filesystem::exists(config->api_token)) {
-    Result<std::string> text = crypto::ReadFile(config->api_token, kMaxTokenFileBytes);
-    if (!text) return Fail(kExitFailure, text.error().message);
-    std::string t = *text;
-    while (!t.empty() && (t.back() == '\n' || t.back() == '\r' || t.back() == ' ')) t.pop_back();
-    if (t.empty()) return Fail(kExitInvalid, config->api_token.string() + " is empty");
-    token = t;
-  }
-  if (!IsLoopback(config->network.api) && !token) {
-    return Fail(kExitInvalid, "network.api " + config->network.api +
-                                  " is not a loopback address: create a bearer token file " +
-                                  config->api_token.string() + " first");
+  // TLS, named clients, Host names, rate limit; refused off loopback without TLS and clients.
+  Result<ApiOptions> api_options = ApiOptionsFromConfig(*config);
+  if (!api_options) {
+    return Fail(api_options.error().kind == ErrorKind::kIo ? kExitFailure : kExitInvalid,
+                api_options.error().message);
   }
 
   boost::asio::io_context net_io;
@@ -295,11 +285,8 @@ int Run(const std::filesystem::path& home) {
   if (Status opened = audit.Open(); !opened) {
     LogWarn("{}; API lookups are refused until it can be written", opened.error().message);
   }
-  ApiOptions api_options;
-  api_options.listen = config->network.api;
-  api_options.bearer_token = token;
-  api_options.max_batch_items = limits.max_api_batch_items;
-  api_options.max_connections = limits.max_api_connections;
+  // Set here, not in ApiOptionsFromConfig: FitDescriptorBudget may have lowered it.
+  api_options->max_connections = limits.max_api_connections;
   ApiBackend backend;
   backend.lookuper = &lookuper;
   backend.audit = &audit;
@@ -329,12 +316,20 @@ int Run(const std::filesystem::path& home) {
                         {"consortium", ca->consortium()},
                         {"feeds", feeds},
                         {"peers", nlohmann::json::parse(sync.PeersJson())},
+                        {"pepper", nlohmann::json::parse(sync.PepperJson())},
                         {"pending_revocations", s.pending_revocations},
                         {"evidence", s.evidence},
                         {"store_bytes", s.bytes_on_disk}};
+    if (std::optional<crypto::CrlInfo> crl = ca->crl()) {
+      j["crl"] = {{"number", crl->number},
+                  {"this_update", node::IsoTime(crl->this_update)},
+                  {"next_update", node::IsoTime(crl->next_update)},
+                  {"revoked", crl->revoked_serials.size()},
+                  {"expired", crl->next_update < node::SystemNow()}};
+    }
     return j.dump();
   };
-  ApiServer api(api_io, api_options, backend);
+  ApiServer api(api_io, *api_options, backend);
   if (Status s = api.Start(); !s) {
     return Fail(s.error().kind == ErrorKind::kIo ? kExitFailure : kExitInvalid, s.error().message);
   }
@@ -354,6 +349,14 @@ int Run(const std::filesystem::path& home) {
         LogInfo("SIGHUP: audit log {} reopened", audit.path().string());
       } else {
         LogWarn("SIGHUP: {}; audit lines still go to the file held open", s.error().message);
+      }
+      // `duanka-admin api-client add|remove` takes effect here; a broken file keeps the old set.
+      if (Result<ApiClients> clients = LoadConfiguredClients(*config); clients) {
+        api.SetClients(*clients);
+        LogInfo("SIGHUP: {} API client(s) from {}", clients->clients.size(),
+                config->api_clients.string());
+      } else {
+        LogWarn("SIGHUP: {}; the API clients stay as they were", clients.error().message);
       }
       await_hangup();
     });

@@ -246,6 +246,23 @@ std::string Metrics::Render(const store::Stats& stats) const {
   AppendFamily(out, "duanka_records_not_yet_total", "counter",
                "Batches held back because their records are dated ahead of this node's clock.");
   AppendSample(out, "duanka_records_not_yet_total", {}, Load(records_not_yet_));
+  AppendFamily(out, "duanka_pepper_epoch_missing", "gauge",
+               "Pepper epochs connected peers hold that this node's pepper lacks: entries made "
+               "under them cannot be found here (0: all is well).");
+  AppendSample(out, "duanka_pepper_epoch_missing", {},
+               pepper_epochs_missing_.load(std::memory_order_relaxed));
+  AppendFamily(out, "duanka_crl_number", "gauge",
+               "Number of the consortium CRL in force (0: none).");
+  AppendSample(out, "duanka_crl_number", {}, crl_number_.load(std::memory_order_relaxed));
+  AppendFamily(out, "duanka_crl_this_update_seconds", "gauge",
+               "thisUpdate of the CRL in force, Unix seconds (its age: time() minus this).");
+  AppendSample(out, "duanka_crl_this_update_seconds", {},
+               crl_this_update_.load(std::memory_order_relaxed));
+  AppendFamily(out, "duanka_crl_next_update_seconds", "gauge",
+               "nextUpdate of the CRL in force, Unix seconds: past it every certificate is "
+               "refused.");
+  AppendSample(out, "duanka_crl_next_update_seconds", {},
+               crl_next_update_.load(std::memory_order_relaxed));
   AppendFamily(out, "duanka_forks_total", "counter", "Forks (equivocations) detected.");
   AppendSample(out, "duanka_forks_total", {}, Load(forks_));
   AppendFamily(out, "duanka_audit_write_failures_total", "counter",

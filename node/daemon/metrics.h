@@ -52,6 +52,16 @@ class Metrics {
   void CountUnknownFeeds(uint64_t n) { unknown_feeds_.fetch_add(n, std::memory_order_relaxed); }
   // Peers penalised for a head they claimed and then did not serve.
   void CountBrokenClaim() { broken_claims_.fetch_add(1, std::memory_order_relaxed); }
+  // The CRL in force: its number, and its thisUpdate and nextUpdate (Unix seconds).
+  void SetCrl(int64_t number, int64_t this_update, int64_t next_update) {
+    crl_number_.store(number, std::memory_order_relaxed);
+    crl_this_update_.store(this_update, std::memory_order_relaxed);
+    crl_next_update_.store(next_update, std::memory_order_relaxed);
+  }
+  // Pepper epochs connected peers hold that this node's pepper lacks (0: all is well).
+  void SetPepperEpochsMissing(size_t n) {
+    pepper_epochs_missing_.store(static_cast<int64_t>(n), std::memory_order_relaxed);
+  }
   // Batches of records held back because they are dated ahead of this node's clock.
   void CountRecordsNotYet() { records_not_yet_.fetch_add(1, std::memory_order_relaxed); }
 
@@ -70,6 +80,8 @@ class Metrics {
   std::map<std::string, uint64_t> sync_lag_;
   std::map<std::string, int64_t> clock_skew_;
   std::atomic<uint64_t> unknown_feeds_{0}, broken_claims_{0}, records_not_yet_{0};
+  std::atomic<int64_t> crl_number_{0}, crl_this_update_{0}, crl_next_update_{0};
+  std::atomic<int64_t> pepper_epochs_missing_{0};
 };
 
 }  // namespace duanka::daemon

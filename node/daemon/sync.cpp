@@ -14,6 +14,7 @@ class ConnectionLink : public PeerLink {
   explicit ConnectionLink(std::shared_ptr<Connection> c) : c_(std::move(c)) {}
   const std::string& institution() const override { return c_->institution(); }
   const std::string& address() const override { return c_->address(); }
+  const std::string& certificate_serial() const override { return c_->peer().serial_hex; }
   bool outbound() const override { return c_->side() == Connection::Side::kClient; }
   void Send(std::string payload) override { c_->Send(std::move(payload)); }
   void Close(std::string reason) override { c_->Close(std::move(reason)); }
@@ -65,9 +66,8 @@ struct Sync::Impl : std::enable_shared_from_this<Sync::Impl> {
   }
 };
 
-Sync::Sync(asio::io_context& io, store::Store& store, const crypto::TrustStore& ca,
-           TrustHolder& trust, Ingest& ingest, Metrics& metrics, SyncOptions options,
-           std::function<int64_t()> now)
+Sync::Sync(asio::io_context& io, store::Store& store, crypto::TrustStore& ca, TrustHolder& trust,
+           Ingest& ingest, Metrics& metrics, SyncOptions options, std::function<int64_t()> now)
     : impl_(std::make_shared<Impl>(
           io,
           SyncContext{store, ca, trust, ingest, metrics,
@@ -105,6 +105,10 @@ void Sync::OnLocalChange() {
 
 std::string Sync::PeersJson() const {
   return impl_->core.PeersJson();
+}
+
+std::string Sync::PepperJson() const {
+  return impl_->core.PepperJson();
 }
 
 size_t Sync::connected() const {

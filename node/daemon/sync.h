@@ -20,7 +20,7 @@ namespace duanka::daemon {
 
 class Sync : public ConnectionHandler {
  public:
-  Sync(asio::io_context& io, store::Store& store, const crypto::TrustStore& ca, TrustHolder& trust,
+  Sync(asio::io_context& io, store::Store& store, crypto::TrustStore& ca, TrustHolder& trust,
        Ingest& ingest, Metrics& metrics, SyncOptions options, std::function<int64_t()> now);
   ~Sync() override;
 
@@ -33,6 +33,7 @@ class Sync : public ConnectionHandler {
 
   // For /v1/status and /healthz, from any thread: a snapshot kept up to date on the strand.
   std::string PeersJson() const;
+  std::string PepperJson() const;
   size_t connected() const;
 
   void OnOpen(const std::shared_ptr<Connection>& c) override;

@@ -9,7 +9,9 @@
 #include <optional>
 #include <set>
 
+#include "node/common/consortium_objects.h"
 #include "node/daemon/log.h"
+#include "node/daemon/pepper_epochs.h"
 #include "protocol/message.h"
 
 namespace duanka::daemon {
@@ -98,7 +100,7 @@ struct SyncCore::Impl {
 
   SyncContext ctx;
   store::Store& store;
-  const crypto::TrustStore& ca;
+  crypto::TrustStore& ca;
   TrustHolder& trust;
   Ingest& ingest;
   Metrics& metrics;
@@ -131,15 +133,21 @@ struct SyncCore::Impl {
   std::set<crypto::Hash256> served_signature_ok;
   // Hashes of certificates the CA does not vouch for (another CA's, revoked): not checked again.
   std::set<crypto::Hash256> refused_certs;
+  // Signing keys a CRL revoked while this node ran: records they signed are not taken, but the
+  // relay (which may not have the CRL yet) is sent it rather than blamed.
+  std::set<crypto::Hash256> revoked_keys;
   // Every signing certificate (DER) of the store looked at: trusted and passed on when the CA
   // vouches for it, else never looked at again (the CA and CRL do not change while running).
   std::set<std::string> certs_seen;
   bool stopped = false;
   bool snapshot_stale = true;
   uint64_t ping_nonce = 0;
+  // Peers whose pepper holds epochs this node's lacks: entries under them are unfindable here.
+  PepperEpochWatch pepper_watch{options.pepper_epochs};
   // Read from other threads (status, health); written on the strand.
   mutable std::mutex snapshot_mutex;
   std::string peers_json = "[]";
+  std::string pepper_json = "{}";
   std::atomic<size_t> ready_peers{0};
 
   // ---- Sending ----
@@ -167,6 +175,9 @@ struct SyncCore::Impl {
         }
         Send(p, m);
       }
+    }
+    if (std::optional<crypto::CrlInfo> crl = ca.crl()) {
+      Send(p, msg::Objects{{msg::ConsortiumObject{std::string(node::kCrlObject), crl->pem}}});
     }
     SendHeads(p);
     // Evidence found before this peer connected reaches it too.
@@ -389,8 +400,12 @@ struct SyncCore::Impl {
     size_t ready = CountReady();
     ready_peers = ready;
     metrics.SetPeersConnected(static_cast<int64_t>(ready));
+    nlohmann::json pepper = {{"epochs", pepper_watch.ours()},
+                             {"epochs_missing", pepper_watch.Missing()},
+                             {"peers_ahead", pepper_watch.PeersAhead()}};
     std::lock_guard<std::mutex> lock(snapshot_mutex);
     peers_json = list.dump();
+    pepper_json = pepper.dump();
   }
 
   // ---- Fetching ----
@@ -582,6 +597,16 @@ struct SyncCore::Impl {
           "this node's clock wait until it reaches them",
           p.conn->institution(), p.conn->address(), skew, tolerance);
     }
+    std::vector<uint32_t> missing =
+        pepper_watch.OnHello(p.conn.get(), p.conn->institution(), h.pepper_epochs);
+    if (!missing.empty()) {
+      LogAlert(
+          "peer {} ({}) holds pepper epoch(s) {} that this node's pepper lacks: entries made "
+          "under them are stored here but no lookup here finds them; install the "
+          "consortium's current pepper (duanka-admin pepper install FILE) and restart duankad",
+          p.conn->institution(), p.conn->address(), EpochListText(missing));
+    }
+    metrics.SetPepperEpochsMissing(pepper_watch.Missing().size());
     LogInfo("peer {} ({}) ready", p.conn->institution(), p.conn->address());
     snapshot_stale = true;
   }
@@ -730,6 +755,20 @@ struct SyncCore::Impl {
       Penalise(p, RejectReason::kMalformed, "records: " + first.error().message);
       return;
     }
+    if (revoked_keys.count(first->signer_key_id)) {
+      // Signed with a key the CRL in force revokes: an honest relay without that CRL yet still
+      // holds it. Not taken, not blamed; the relay gets the CRL.
+      LogInfo("records of {} from {} via {} are signed by a revoked key: not taken; CRL sent",
+              issuer, want.from, p.conn->institution());
+      if (std::optional<crypto::CrlInfo> crl = ca.crl()) {
+        Send(p, msg::Objects{{msg::ConsortiumObject{std::string(node::kCrlObject), crl->pem}}});
+      }
+      // Not asked again of it for what it claimed there, until it claims anew.
+      if (auto claim = p.heads.find(issuer); claim != p.heads.end() && want.from > 0) {
+        claim->second.seq = std::min(claim->second.seq, want.from - 1);
+      }
+      return;
+    }
     if (first->issuer != issuer || first->seq != want.from ||
         r.records.size() > size_t{want.count} + protocol::kMaxUncheckedRun - 1) {
       Penalise(p, RejectReason::kMalformed, "records that were not asked for");
@@ -834,6 +873,82 @@ struct SyncCore::Impl {
     if (outcome.forks > 0) RefreshLocalHeads(true);
   }
 
+  void On(Peer& p, msg::Objects& o) {
+    for (const msg::ConsortiumObject& object : o.objects) {
+      if (object.name != node::kCrlObject) continue;  // a kind this version does not know yet
+      Result<crypto::CrlInfo> crl = node::AdmitCrl(store, ca, object.body);
+      if (!crl) {
+        const Error& e = crl.error();
+        if (e.kind == ErrorKind::kConflict) continue;  // ours is as new: the usual echo
+        if (e.kind == ErrorKind::kIo) {
+          LogError("cannot keep a CRL from {}: {}", p.conn->institution(), e.message);
+          continue;
+        }
+        // A relay passes on only CRLs it verified: one that is not the CA's is its doing.
+        Penalise(p, RejectReason::kUnauthorized, "CRL: " + e.message);
+        return;
+      }
+      CrlInForce(*crl, p.conn.get());
+    }
+  }
+
+  // A newer CRL is in force in `ca` (from a peer, or from the store after an import): signers it
+  // revokes are trusted no more, links whose certificate it revokes are closed, and every other
+  // peer gets it.
+  void CrlInForce(const crypto::CrlInfo& crl, const PeerLink* from) {
+    const std::set<std::string> revoked(crl.revoked_serials.begin(), crl.revoked_serials.end());
+    LogWarn("CRL number {} in force: {} certificate(s) revoked{}", crl.number, revoked.size(),
+            crl.next_update < now() ? "; its nextUpdate is PAST, so every certificate is refused "
+                                      "until the CA issues a newer one"
+                                    : "");
+    metrics.SetCrl(crl.number, crl.this_update, crl.next_update);
+    // Trust anew from every certificate held: the CA's Verify now consults the newer CRL.
+    std::vector<protocol::Signer> signers;
+    certified.clear();
+    certs_seen.clear();
+    refused_certs.clear();
+    if (Result<std::vector<std::string>> held = store.Certificates()) {
+      for (std::string& der : *held) {
+        Result<crypto::CertificateInfo> cert =
+            ca.Verify(der, crypto::CertKind::kSigning, std::nullopt);
+        certs_seen.insert(std::move(der));
+        if (!cert) continue;
+        certified.insert(cert->institution);
+        signers.push_back(protocol::Signer{cert->institution, cert->role, cert->public_key,
+                                           cert->not_before, cert->not_after});
+      }
+    }
+    const std::vector<crypto::Hash256> before = trust.Get()->KeyIds();
+    trust.Replace(signers);
+    std::shared_ptr<const protocol::Trust> now_trusted = trust.Get();
+    for (const crypto::Hash256& id : before) {
+      if (now_trusted->Find(id) == nullptr) revoked_keys.insert(id);
+    }
+    for (auto& [conn, p] : peers) {
+      if (revoked.count(p.conn->certificate_serial())) {
+        LogWarn("peer {} ({}) closed: its certificate {} is revoked by CRL {}",
+                p.conn->institution(), p.conn->address(), p.conn->certificate_serial(), crl.number);
+        p.refused = true;
+        DropWantsOf(p);
+        p.conn->Close("certificate revoked by CRL " + std::to_string(crl.number));
+      }
+    }
+    Broadcast(msg::Objects{{msg::ConsortiumObject{std::string(node::kCrlObject), crl.pem}}}, from);
+    snapshot_stale = true;
+  }
+
+  // A CRL imported into the store by another process (duanka-admin import).
+  void CheckHeldCrl() {
+    Result<bool> applied = node::ApplyHeldCrl(store, ca);
+    if (!applied) {
+      LogError("cannot apply the store's CRL: {}", applied.error().message);
+      return;
+    }
+    if (*applied) {
+      if (std::optional<crypto::CrlInfo> crl = ca.crl()) CrlInForce(*crl, nullptr);
+    }
+  }
+
   void On(Peer& p, msg::Ping& ping) { Send(p, msg::Pong{ping.nonce}); }
   void On(Peer&, msg::Pong&) {}
 
@@ -904,6 +1019,9 @@ SyncCore::Intervals SyncCore::intervals() const {
 }
 
 void SyncCore::Start() {
+  if (std::optional<crypto::CrlInfo> crl = impl_->ca.crl()) {
+    impl_->metrics.SetCrl(crl->number, crl->this_update, crl->next_update);
+  }
   impl_->ShareNewCertificates();
   impl_->RefreshLocalHeads(false);
   impl_->UpdateSnapshot();
@@ -921,6 +1039,7 @@ void SyncCore::Stop() {
 void SyncCore::OnLocalChange() {
   Impl& impl = *impl_;
   if (impl.stopped) return;
+  impl.CheckHeldCrl();
   // Certificates before heads: an imported bundle's signers must reach peers before its feeds.
   impl.ShareNewCertificates();
   impl.RefreshLocalHeads(true);
@@ -957,6 +1076,11 @@ void SyncCore::TickSnapshot() {
 std::string SyncCore::PeersJson() const {
   std::lock_guard<std::mutex> lock(impl_->snapshot_mutex);
   return impl_->peers_json;
+}
+
+std::string SyncCore::PepperJson() const {
+  std::lock_guard<std::mutex> lock(impl_->snapshot_mutex);
+  return impl_->pepper_json;
 }
 
 size_t SyncCore::connected() const {
@@ -1017,6 +1141,8 @@ void SyncCore::OnClose(PeerLink& c, const std::string& reason, bool misbehaved) 
   // Bytes that are not frames are invalid data like any other (design section 6).
   if (misbehaved) impl.Ban(c.institution(), c.address(), RejectReason::kMalformed, reason);
   impl.DropWantsOf(it->second);
+  impl.pepper_watch.OnGone(&c);
+  impl.metrics.SetPepperEpochsMissing(impl.pepper_watch.Missing().size());
   impl.metrics.ForgetPeer(c.institution());
   impl.peers.erase(it);
   impl.snapshot_stale = true;

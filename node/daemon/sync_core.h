@@ -40,7 +40,7 @@ struct SyncOptions {
 // What the core is given to work with. All references outlive the core.
 struct SyncContext {
   store::Store& store;
-  const crypto::TrustStore& ca;
+  crypto::TrustStore& ca;  // a newer CRL from a peer or the store is put in force in it
   TrustHolder& trust;
   Ingest& ingest;
   Metrics& metrics;
@@ -84,6 +84,9 @@ class SyncCore {
 
   // From any thread: a snapshot kept up to date by TickSnapshot.
   std::string PeersJson() const;
+  // {"epochs": […], "epochs_missing": […], "peers_ahead": […]}: this node's pepper epochs and
+  // those connected peers hold that it lacks.
+  std::string PepperJson() const;
   size_t connected() const;
 
   // For the simulator: how many wants are outstanding and how many peers this node keeps state

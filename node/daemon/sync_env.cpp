@@ -14,4 +14,11 @@ void TrustHolder::Add(const std::vector<protocol::Signer>& signers) {
   trust_ = std::move(next);
 }
 
+void TrustHolder::Replace(const std::vector<protocol::Signer>& signers) {
+  auto next = std::make_shared<protocol::Trust>();
+  for (const protocol::Signer& s : signers) next->Add(s);
+  std::lock_guard<std::mutex> lock(mutex_);
+  trust_ = std::move(next);
+}
+
 }  // namespace duanka::daemon

@@ -27,6 +27,8 @@ class PeerLink {
   virtual const std::string& institution() const = 0;
   // For logs and status: where the peer is ("127.0.0.1:7401").
   virtual const std::string& address() const = 0;
+  // The serial of the peer's TLS certificate (uppercase hex), to close it when a CRL revokes it.
+  virtual const std::string& certificate_serial() const = 0;
   // Whether this node dialled the peer.
   virtual bool outbound() const = 0;
   // Queues one message (an encoded protocol::Message) for the peer.
@@ -47,6 +49,8 @@ class TrustHolder {
   std::shared_ptr<const protocol::Trust> Get() const;
   // Adds signers: copies the current Trust, adds, and swaps it in.
   void Add(const std::vector<protocol::Signer>& signers);
+  // Replaces every signer (a CRL revoked some).
+  void Replace(const std::vector<protocol::Signer>& signers);
 
  private:
   mutable std::mutex mutex_;

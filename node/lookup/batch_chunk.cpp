@@ -70,7 +70,8 @@ Deriver::Deriver(const crypto::Pepper& pepper, bool keep_current, unsigned threa
 }
 
 void Deriver::DeriveRange(Chunk& chunk, size_t begin, size_t end,
-                          std::vector<std::pair<uint32_t, std::string>>& errors) {
+                          std::vector<std::pair<uint32_t, std::string>>& errors,
+                          std::vector<Keyed>& legacy) {
   const size_t per_line = epochs_.size();
   for (size_t i = begin; i < end; ++i) {
     ChunkLine& l = chunk.lines[i];
@@ -106,6 +107,14 @@ void Deriver::DeriveRange(Chunk& chunk, size_t begin, size_t end,
       out[e].line = static_cast<uint32_t>(i);
     }
     if (keep_current_) chunk.current[i] = out[0].subject;
+    // As node::Lookuper::Subjects: entries listed under the old form of a succeeded type.
+    if (const std::optional<protocol::LegacyForm> old = protocol::LegacyFormOf(*type, *canonical)) {
+      const std::string_view old_tag = protocol::IdTypeName(old->type);
+      for (uint32_t epoch : epochs_) {
+        legacy.push_back(
+            {pepper_.Subject(epoch, old_tag, old->canonical), static_cast<uint32_t>(i)});
+      }
+    }
     l.status = LineStatus::kValid;
   }
 }
@@ -113,19 +122,24 @@ void Deriver::DeriveRange(Chunk& chunk, size_t begin, size_t end,
 void Deriver::Derive(Chunk& chunk) {
   const size_t n = chunk.lines.size();
   keyed_.resize(n * epochs_.size());
+  legacy_.clear();
   if (keep_current_) chunk.current.resize(n);
   chunk.errors.clear();
   if (threads_ >= 2 && n >= kMinLinesForTwoThreads) {
     // Two halves on two threads; each writes only its own lines' slots.
     const size_t mid = n / 2;
     std::vector<std::pair<uint32_t, std::string>> second_errors;
-    std::thread second([&] { DeriveRange(chunk, mid, n, second_errors); });
-    DeriveRange(chunk, 0, mid, chunk.errors);
+    std::vector<Keyed> second_legacy;
+    std::thread second([&] { DeriveRange(chunk, mid, n, second_errors, second_legacy); });
+    DeriveRange(chunk, 0, mid, chunk.errors, legacy_);
     second.join();
     for (auto& e : second_errors) chunk.errors.push_back(std::move(e));
+    legacy_.insert(legacy_.end(), second_legacy.begin(), second_legacy.end());
   } else {
-    DeriveRange(chunk, 0, n, chunk.errors);
+    DeriveRange(chunk, 0, n, chunk.errors, legacy_);
   }
+  // Resolve maps every slot back to its line, so the extra slots need no place of their own.
+  keyed_.insert(keyed_.end(), legacy_.begin(), legacy_.end());
 }
 
 void Resolver::Sort(std::vector<Deriver::Keyed>& keyed) {

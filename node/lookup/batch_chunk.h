@@ -66,7 +66,8 @@ class Deriver {
   void Derive(Chunk& chunk);
 
   // The subjects of the last Derive, as (subject, line index), E slots per line (E epochs);
-  // slots of invalid lines hold a line index of UINT32_MAX. Resolve sorts them in place.
+  // slots of invalid lines hold a line index of UINT32_MAX. After them, E more for each line whose
+  // type succeeded another (passport-icao): its old form's subjects. Resolve sorts them in place.
   struct Keyed {
     crypto::Hash256 subject;
     uint32_t line;
@@ -75,13 +76,15 @@ class Deriver {
 
  private:
   void DeriveRange(Chunk& chunk, size_t begin, size_t end,
-                   std::vector<std::pair<uint32_t, std::string>>& errors);
+                   std::vector<std::pair<uint32_t, std::string>>& errors,
+                   std::vector<Keyed>& legacy);
 
   const crypto::Pepper& pepper_;
   std::vector<uint32_t> epochs_;  // current first, as node::Lookuper::Subjects orders them
   bool keep_current_;
   unsigned threads_;
   std::vector<Keyed> keyed_;
+  std::vector<Keyed> legacy_;  // the old-form slots, appended to keyed_ after deriving
 };
 
 // Sorts the derived subjects, reads them in key order in one read transaction and fills

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "node/common/human_time.h"
 #include "node/lookup/text.h"
 
 namespace duanka::lookup {
@@ -104,7 +105,16 @@ std::string HumanAnswer(const node::LookupAnswer& answer, bool all,
     Append(out, "  (%zu revoked or expired entr%s not shown; --all shows %s)\n", hidden,
            hidden == 1 ? "y" : "ies", hidden == 1 ? "it" : "them");
   }
-  Append(out, "Dates are China Standard Time (UTC+8).\n");
+  // Entries made under the type this one succeeded (a passport number listed without its
+  // issuing state) match every state's passport of that number: the reader must know.
+  for (const store::Listing& l : answer.listings) {
+    if (l.id_type == answer.type || !(all || l.state == store::EntryState::kActive)) continue;
+    Append(out,
+           "  %s was listed as %s, without an issuing state: it may be another state's "
+           "passport with the same number\n",
+           l.id.ToString().c_str(), Str(protocol::IdTypeName(l.id_type)).c_str());
+  }
+  Append(out, "%s\n", std::string(node::kHumanTimeZoneNote).c_str());
   out += HumanFreshness(heads, now);
   Append(out, "Subject %s…\n", answer.subject.Hex().substr(0, 16).c_str());
   return out;

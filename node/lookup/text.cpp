@@ -5,6 +5,7 @@
 #include <cerrno>
 
 #include "node/common/audit.h"
+#include "node/common/human_time.h"
 #include "protocol/identifier.h"
 
 namespace duanka::lookup {
@@ -27,13 +28,11 @@ std::string TypeNames() {
 }
 
 std::string CstDate(int64_t unix_seconds) {
-  return node::IsoTime(unix_seconds + node::kChinaStandardTimeOffsetSeconds).substr(0, 10);
+  return node::HumanDate(unix_seconds);
 }
 
 std::string CstMinute(int64_t unix_seconds) {
-  // "2026-11-28T01:02:03Z" → "2026-11-28 09:02 CST"
-  std::string t = node::IsoTime(unix_seconds + node::kChinaStandardTimeOffsetSeconds);
-  return t.substr(0, 10) + " " + t.substr(11, 5) + " CST";
+  return node::HumanMinute(unix_seconds);
 }
 
 std::string Ago(int64_t seconds) {

@@ -14,8 +14,8 @@ std::string OneLine(std::string s);
 // "cn-id, phone, bank-card, …": every identifier type, for help and messages.
 std::string TypeNames();
 
-// People read dates in China Standard Time (UTC+8), the zone in which expiry dates are given
-// (node/common/audit.h): "2026-11-28" and "2026-11-28 09:02 CST".
+// node::HumanDate and node::HumanMinute (node/common/human_time.h), which duanka-admin uses too:
+// "2026-11-28" and "2026-11-28 09:02 CST".
 std::string CstDate(int64_t unix_seconds);
 std::string CstMinute(int64_t unix_seconds);
 

@@ -88,6 +88,17 @@ struct Error {
 }
 
 # The root of every frame's payload.
+# An object signed by the consortium's authority (the CA or a regulator), carried as it is; the
+# receiver verifies it before use, and the newest of each name wins. Added in the second wave.
+struct ConsortiumObject {
+  name @0 :Text;                # what it is: "crl" (the consortium CA's CRL, PEM)
+  body @1 :Data;                # its exact bytes
+}
+
+struct ConsortiumObjects {
+  objects @0 :List(ConsortiumObject);
+}
+
 struct Message {
   union {
     unspecified @0 :Void;       # refused: a zeroed message is not any kind
@@ -101,5 +112,6 @@ struct Message {
     ping @8 :Ping;
     pong @9 :Pong;
     error @10 :Error;
+    objects @11 :ConsortiumObjects;  # sent after certs in the greeting, and when one is newer
   }
 }

@@ -22,6 +22,7 @@ enum IdType {
   email @9;
   passport @10;
   ecnyWallet @11;
+  passportIcao @12;  # passport with its issuing state; passport (10) stays for older entries
 }
 
 enum Category {

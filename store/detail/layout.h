@@ -22,7 +22,9 @@ inline constexpr const char* kRevokedTable = "revoked";       // code ‖ 0 ‖ 
 inline constexpr const char* kPendingTable = "pending";  // code ‖ 0 ‖ seq → RevokedValue (dups)
 inline constexpr const char* kCertsTable = "certs";      // key id → DER
 inline constexpr const char* kEvidenceTable = "evidence";  // id ‖ seq → bytes ‖ signature
-inline constexpr unsigned kTableCount = 9;
+// Consortium-signed objects (the CRL, …), as the node layer verified them: name → bytes.
+inline constexpr const char* kObjectsTable = "objects";
+inline constexpr unsigned kTableCount = 10;
 
 inline constexpr std::string_view kSchemaKey = "schema";
 inline constexpr std::string_view kNextIssuerIdKey = "next_issuer_id";

@@ -18,7 +18,8 @@ struct Store::Impl {
   Options options;
   MDB_env* env = nullptr;
   MDB_dbi meta = 0, heads = 0, issuer_ids = 0, records = 0, subjects = 0, revoked = 0, pending = 0,
-          certs = 0, evidence = 0;
+          certs = 0, evidence = 0,
+          objects = 0;  // 0: absent (a read-only open of a store made before the table)
 
   // Read transactions are reset and renewed instead of created per read (MDB_NOTLS lets any
   // thread renew any of them). Growing the map needs no transaction of ours active, so readers

@@ -125,6 +125,103 @@ TEST(Files, OverwriteReplacesAtomically) {
   EXPECT_EQ(files, 1u);
 }
 
+// ---- Rotation -------------------------------------------------------------------------------
+
+TEST(PepperRotation, RotateAddsTheNextEpochAndExtendsTheOld) {
+  Pepper old = Pepper::Generate(1);
+  Pepper next = old;  // copies share the old keys
+  EXPECT_EQ(next.Rotate(), 2u);
+  EXPECT_EQ(old.epochs(), (std::vector<uint32_t>{1}));  // the copy rotated, not the original
+  EXPECT_EQ(next.epochs(), (std::vector<uint32_t>{1, 2}));
+  EXPECT_EQ(next.NotExtending(old), std::nullopt);
+  EXPECT_EQ(next.Subject(1, "qq", "12345"), old.Subject(1, "qq", "12345"));
+  // The old does not extend the new, nor a pepper itself.
+  ASSERT_TRUE(old.NotExtending(next).has_value());
+  EXPECT_NE(old.NotExtending(next)->find("missing"), std::string::npos) << *old.NotExtending(next);
+  ASSERT_TRUE(old.NotExtending(old).has_value());
+  EXPECT_NE(old.NotExtending(old)->find("adds no epoch"), std::string::npos);
+}
+
+TEST(PepperRotation, AnotherConsortiumsPepperDoesNotExtend) {
+  Pepper ours = Pepper::Generate(1);
+  Pepper theirs = Pepper::Generate(1);
+  theirs.Rotate();
+  EXPECT_EQ(theirs.KeyConflict(ours), 1u);
+  ASSERT_TRUE(theirs.NotExtending(ours).has_value());
+  EXPECT_NE(theirs.NotExtending(ours)->find("different key"), std::string::npos);
+  EXPECT_EQ(ours.KeyConflict(ours), std::nullopt);
+}
+
+TEST(PepperRotation, RotateStopsAtTheLastEpoch) {
+  Result<Pepper> last = Pepper::Parse("duanka-pepper 1\nepoch 4294967295 " + std::string(kKey1));
+  ASSERT_TRUE(last.ok()) << last.error().message;
+  EXPECT_EQ(last->Rotate(), 0u);
+  EXPECT_EQ(last->epochs(), (std::vector<uint32_t>{4294967295u}));
+}
+
+TEST(PepperRotation, RetireDropsAnOldEpochButNeverTheCurrent) {
+  Result<Pepper> pepper = Pepper::Parse(PepperText());
+  ASSERT_TRUE(pepper.ok());
+  Status current = pepper->Retire(2);
+  ASSERT_FALSE(current.ok());
+  EXPECT_NE(current.error().message.find("current"), std::string::npos);
+  EXPECT_FALSE(pepper->Retire(7).ok());
+  ASSERT_TRUE(pepper->Retire(1).ok());
+  EXPECT_EQ(pepper->epochs(), (std::vector<uint32_t>{2}));
+  EXPECT_EQ(pepper->key(1), nullptr);
+  Result<Pepper> again = Pepper::Parse(pepper->Serialize());
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->epochs(), (std::vector<uint32_t>{2}));
+}
+
+// ---- Secrets at rest ----------------------------------------------------------------------
+
+TEST(SecretFiles, PepperOpenToGroupOrOthersIsRefusedWithTheChmodToRun) {
+  testing::TempDir dir;
+  const std::filesystem::path path = dir / "pepper.key";
+  ASSERT_TRUE(Pepper::Generate(1).Save(path, false).ok());
+  for (mode_t mode : {0640, 0644, 0604, 0620, 0660, 0601}) {
+    ASSERT_EQ(::chmod(path.c_str(), mode), 0);
+    Result<Pepper> pepper = Pepper::Load(path);
+    ASSERT_FALSE(pepper.ok()) << std::oct << mode;
+    EXPECT_EQ(pepper.error().kind, ErrorKind::kIo);
+    const std::string& m = pepper.error().message;
+    EXPECT_NE(m.find("run `chmod 600 " + path.string() + "`"), std::string::npos) << m;
+    EXPECT_EQ(m.find('\n'), std::string::npos) << m;
+  }
+  for (mode_t mode : {0600, 0400}) {
+    ASSERT_EQ(::chmod(path.c_str(), mode), 0);
+    EXPECT_TRUE(Pepper::Load(path).ok()) << std::oct << mode;
+  }
+}
+
+TEST(SecretFiles, ReadSecretFileNamesTheModeAndReadsWhatReadFileReads) {
+  testing::TempDir dir;
+  ASSERT_TRUE(WriteFileAtomic(dir / "s", "secret", 0640, false).ok());
+  Result<std::string> refused = ReadSecretFile(dir / "s", 100);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.error().message.find("(mode 0640)"), std::string::npos)
+      << refused.error().message;
+  // Ordinary files stay readable whatever their mode.
+  EXPECT_EQ(ReadFile(dir / "s", 100).value(), "secret");
+  ASSERT_EQ(::chmod((dir / "s").c_str(), 0600), 0);
+  EXPECT_EQ(ReadSecretFile(dir / "s", 100).value(), "secret");
+  // Larger than the first read buffer, exactly at the limit, and one byte over.
+  const std::string big(100'000, 'k');
+  ASSERT_TRUE(WriteFileAtomic(dir / "big", big, 0600, false).ok());
+  EXPECT_EQ(ReadSecretFile(dir / "big", big.size()).value(), big);
+  EXPECT_FALSE(ReadSecretFile(dir / "big", big.size() - 1).ok());
+}
+
+TEST(Files, ReadsAFileThatReportsNoSizeAndBoundsIt) {
+  // /proc files report size 0 and grow while read: the buffer must grow, and stop at the limit.
+  Result<std::string> self = ReadFile("/proc/self/maps", size_t{1} << 20);
+  ASSERT_TRUE(self.ok()) << self.error().message;
+  EXPECT_GT(self->size(), 0u);
+  Result<std::string> small = ReadFile("/proc/self/maps", 16);
+  EXPECT_FALSE(small.ok());
+}
+
 TEST(Institution, CodesAndRoles) {
   EXPECT_TRUE(IsValidInstitutionCode("BANKA"));
   EXPECT_TRUE(IsValidInstitutionCode("B1"));

@@ -3,6 +3,7 @@
 #include "crypto/pki.h"
 
 #include <gtest/gtest.h>
+#include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 #include <sys/wait.h>
 
@@ -705,6 +706,72 @@ TEST_F(PkiTest, ErrorMessagesAreOneLine) {
     EXPECT_EQ(error.message.find('\n'), std::string::npos) << error.message;
     EXPECT_EQ(error.message.find('\r'), std::string::npos) << error.message;
   }
+}
+
+// ---- Secrets at rest (issue 12, section 6) -------------------------------------------------
+
+// The one line every loader gives for a key file its group or others may access.
+void ExpectTooOpen(const Error& e, const fs::path& path) {
+  EXPECT_EQ(e.kind, ErrorKind::kIo) << e.message;
+  EXPECT_NE(e.message.find(path.string()), std::string::npos) << e.message;
+  EXPECT_NE(e.message.find("run `chmod 600 " + path.string() + "`"), std::string::npos)
+      << e.message;
+  EXPECT_EQ(e.message.find('\n'), std::string::npos) << e.message;
+}
+
+TEST_F(PkiTest, SigningAndCaKeysOpenToGroupOrOthersAreRefused) {
+  const fs::path key_path = temp_.path() / "signing.key";
+  ASSERT_TRUE(SavePrivateKey(key_path, SigningKey::Generate(), false).ok());
+  fs::permissions(key_path, fs::perms::group_read, fs::perm_options::add);
+  auto key = LoadPrivateKey(key_path);
+  ASSERT_FALSE(key.ok());
+  ExpectTooOpen(key.error(), key_path);
+
+  // The CA key, read by every command that issues or signs with it.
+  const fs::path ca_key = ca_dir_ / "ca.key";
+  fs::permissions(ca_key, fs::perms::others_read, fs::perm_options::add);
+  auto issued = IssueCertificate(ca_dir_, Options("BANKA", CertKind::kSigning));
+  ASSERT_FALSE(issued.ok());
+  ExpectTooOpen(issued.error(), ca_key);
+  fs::permissions(ca_key, fs::perms::owner_read | fs::perms::owner_write);
+  EXPECT_TRUE(IssueCertificate(ca_dir_, Options("BANKA", CertKind::kSigning)).ok());
+}
+
+TEST_F(PkiTest, TlsKeyOpenToGroupIsRefusedByTheTlsContext) {
+  SigningKey tls_key = SigningKey::Generate();
+  IssueOptions options = Options("BANKA", CertKind::kTls);
+  options.subject_key = tls_key.public_key();
+  const fs::path cert_path = temp_.path() / "tls.pem";
+  const fs::path key_path = temp_.path() / "tls.key";
+  ASSERT_TRUE(WriteFileAtomic(cert_path, IssuePem(options), 0644, false).ok());
+  ASSERT_TRUE(SavePrivateKey(key_path, tls_key, false).ok());
+  auto good = CreateTlsContext(store(), cert_path, key_path);
+  ASSERT_TRUE(good.ok()) << good.error().message;
+  SSL_CTX_free(*good);
+  fs::permissions(key_path, fs::perms::group_read, fs::perm_options::add);
+  auto refused = CreateTlsContext(store(), cert_path, key_path);
+  ASSERT_FALSE(refused.ok());
+  ExpectTooOpen(refused.error(), key_path);
+}
+
+TEST(PkiKeysTest, UsePrivateKeyFileTakesAnyKeyTypeOpensslReads) {
+  // An HTTPS key from an institution's own PKI need not be Ed25519.
+  TempDir temp;
+  fs::path key_path = temp.path() / "ec.key";
+  ASSERT_EQ(
+      RunOpenssl("genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out " + Quote(key_path)),
+      0);
+  fs::permissions(key_path, fs::perms::owner_read | fs::perms::owner_write);
+  SSL_CTX* ctx = SSL_CTX_new(TLS_method());
+  ASSERT_NE(ctx, nullptr);
+  Status used = UsePrivateKeyFile(ctx, key_path);
+  EXPECT_TRUE(used.ok()) << used.error().message;
+  WriteText(temp.path() / "junk.key", "not a key");
+  fs::permissions(temp.path() / "junk.key", fs::perms::owner_read | fs::perms::owner_write);
+  Status junk = UsePrivateKeyFile(ctx, temp.path() / "junk.key");
+  ASSERT_FALSE(junk.ok());
+  EXPECT_EQ(junk.error().kind, ErrorKind::kInvalidInput);
+  SSL_CTX_free(ctx);
 }
 
 }  // namespace

@@ -12,12 +12,8 @@
 #include <utility>  // Boost 1.74's asio headers need it first on GCC 12
 
 #include <gtest/gtest.h>
-#include <sys/socket.h>
-#include <sys/time.h>
 
 #include <atomic>
-#include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/http.hpp>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -29,6 +25,7 @@
 #include "node/common/identity.h"
 #include "protocol/bundle.h"
 #include "tests/integration/consortium.h"
+#include "tests/integration/http_probe.h"
 #include "tests/integration/rogue_peer.h"
 
 namespace duanka::integration {
@@ -38,7 +35,6 @@ using Clock = std::chrono::steady_clock;
 using protocol::IdType;
 using protocol::Message;
 namespace msg = protocol::msg;
-namespace http = boost::beast::http;
 
 // What the issue demands of honest propagation while an attack runs: from the moment
 // `duanka-admin report` returned at one node to the entry being listed at its neighbour.
@@ -162,36 +158,6 @@ std::optional<uint64_t> ResidentBytes(pid_t pid) {
 
 std::string Mib(uint64_t bytes) {
   return std::to_string(bytes >> 20) + " MiB";
-}
-
-// GET http://127.0.0.1:PORT/TARGET: the body of a 200 answer, or nullopt. Bounded: the socket's
-// receive and send timeouts end a call to a node that does not answer.
-std::optional<std::string> HttpGet(uint16_t port, const std::string& target) {
-  constexpr timeval kIoTimeout{10, 0};
-  asio::io_context io;
-  tcp::socket socket(io);
-  boost::system::error_code ec;
-  socket.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port), ec);
-  if (ec) return std::nullopt;
-  ::setsockopt(socket.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &kIoTimeout, sizeof kIoTimeout);
-  ::setsockopt(socket.native_handle(), SOL_SOCKET, SO_SNDTIMEO, &kIoTimeout, sizeof kIoTimeout);
-  http::request<http::empty_body> request{http::verb::get, target, 11};
-  request.set(http::field::host, "127.0.0.1");
-  http::write(socket, request, ec);
-  if (ec) return std::nullopt;
-  boost::beast::flat_buffer buffer;
-  http::response<http::string_body> response;
-  http::read(socket, buffer, response, ec);
-  if (ec || response.result_int() != 200) return std::nullopt;
-  return response.body();
-}
-
-// The value of one sample (NAME or NAME{LABELS}) in Prometheus text, or nullopt.
-std::optional<double> MetricValue(const std::string& metrics, const std::string& sample) {
-  for (const std::string& line : Lines(metrics)) {
-    if (line.rfind(sample + " ", 0) == 0) return std::stod(line.substr(sample.size() + 1));
-  }
-  return std::nullopt;
 }
 
 // GET /v1/status, parsed (a discarded value if it failed).

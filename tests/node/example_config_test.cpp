@@ -135,6 +135,12 @@ TEST_F(ExampleConfigTest, ExampleLoadsWithEveryValueAtItsDefault) {
   EXPECT_EQ(c.store, d.store);
   EXPECT_EQ(c.audit_log, d.audit_log);
   EXPECT_EQ(c.api_token, d.api_token);
+  EXPECT_EQ(c.api_tls_cert, d.api_tls_cert);  // no api-tls.pem in HOME: no TLS
+  EXPECT_FALSE(c.api_tls_cert.has_value());
+  EXPECT_EQ(c.api_tls_key, d.api_tls_key);
+  EXPECT_EQ(c.api_client_ca, d.api_client_ca);
+  EXPECT_FALSE(c.api_client_ca.has_value());
+  EXPECT_EQ(c.api_clients, d.api_clients);
   // [listing]
   EXPECT_EQ(c.listing.psb_identified_days, d.listing.psb_identified_days);
   EXPECT_EQ(c.listing.convicted_days, d.listing.convicted_days);
@@ -146,6 +152,8 @@ TEST_F(ExampleConfigTest, ExampleLoadsWithEveryValueAtItsDefault) {
   EXPECT_EQ(c.network.listen, d.network.listen);
   EXPECT_EQ(c.network.api, d.network.api);
   EXPECT_EQ(c.network.peers, d.network.peers);
+  EXPECT_EQ(c.network.api_host_names, d.network.api_host_names);
+  EXPECT_EQ(c.network.api_tls_min_version, d.network.api_tls_min_version);
   // [limits]: every DaemonLimits field.
   const node::DaemonLimits& l = c.limits;
   const node::DaemonLimits& dl = d.limits;
@@ -176,6 +184,8 @@ TEST_F(ExampleConfigTest, ExampleLoadsWithEveryValueAtItsDefault) {
   EXPECT_EQ(l.max_unknown_feeds_per_peer, dl.max_unknown_feeds_per_peer);
   EXPECT_EQ(l.max_unprocessed_bytes_per_peer, dl.max_unprocessed_bytes_per_peer);
   EXPECT_EQ(l.max_clock_skew_seconds, dl.max_clock_skew_seconds);
+  EXPECT_EQ(l.api_requests_per_second, dl.api_requests_per_second);
+  EXPECT_EQ(l.api_request_burst, dl.api_request_burst);
 }
 
 TEST_F(ExampleConfigTest, EmptyCrlMeansCrlPemWhenPresent) {

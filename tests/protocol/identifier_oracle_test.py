@@ -5,7 +5,9 @@ Usage: /usr/bin/python3 identifier_oracle_test.py PATH/TO/identifier_tool
 
 Generates a few thousand cases per type with a fixed seed: valid and corrupted resident identity
 numbers (stdnum.cn.ric), unified social credit codes (stdnum.cn.uscc), Luhn card numbers
-(stdnum.luhn), and mainland mobiles in many spellings plus foreign numbers (phonenumbers). Every
+(stdnum.luhn), mainland mobiles in many spellings plus foreign numbers (phonenumbers: valid
+numbers of many regions, and numbers of every length for every country calling code), and
+passports under every ISO 3166-1 alpha-3 code (iso-codes) and random three-letter codes. Every
 case is fed to identifier_tool and must agree with the oracle on validity and canonical form.
 
 Where protocol/identifiers.md deliberately differs from an oracle, the oracle's answer is adjusted
@@ -14,17 +16,22 @@ here by that documented rule, and the rule is named next to the adjustment:
     are converted to 18.
   * uscc: positions 1-2 may be any character of the GB 32100 alphabet (stdnum wants digits).
   * phone: +86 numbers must be mobiles (landlines refused); mobiles need only 1[3-9] + 9 digits
-    (no prefix allocation table); other numbers need 8..15 digits.
-Needs Debian's python3-stdnum and python3-phonenumbers, hence /usr/bin/python3.
+    (no prefix allocation table); other numbers need a national-number length that
+    libphonenumber calls possible (IS_POSSIBLE, not local-only) and at most 15 digits in all.
+  * passport-icao: ICAO 9303 codes are ISO 3166-1 alpha-3 plus ICAO's issuing organisations and
+    D for Germany (written DEU); nationality-only codes are refused.
+Needs Debian's python3-stdnum, python3-phonenumbers and iso-codes, hence /usr/bin/python3.
 """
 
 import datetime
+import json
 import random
 import subprocess
 import sys
 
 import phonenumbers
-from phonenumbers import PhoneNumberFormat, PhoneNumberType
+from phonenumbers import PhoneNumber, PhoneNumberFormat, PhoneNumberType, ValidationResult
+from phonenumbers.phonenumberutil import COUNTRY_CODE_TO_REGION_CODE
 from stdnum import luhn
 from stdnum.cn import ric, uscc
 from stdnum.exceptions import ValidationError
@@ -272,9 +279,12 @@ def add_bank_card_cases(cases):
 
 # ---------------------------------------------------------------- phone (phonenumbers)
 
+E164_MAX_DIGITS = 15
+
+
 def phone_oracle(spelling):
     """phonenumbers' answer (region CN, E.164) adjusted by identifiers.md: mainland numbers must
-    be mobiles; other numbers need 8..15 digits. Returns the canonical form or None."""
+    be mobiles; other numbers need at most 15 digits. Returns the canonical form or None."""
     try:
         number = phonenumbers.parse(spelling, "CN")
     except phonenumbers.NumberParseException:
@@ -286,7 +296,22 @@ def phone_oracle(spelling):
         mobile = phonenumbers.number_type(number) in (
             PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE)
         return e164 if mobile else None
-    return e164 if 8 <= len(e164) - 1 <= 15 else None
+    return e164 if len(e164) - 1 <= E164_MAX_DIGITS else None
+
+
+def length_oracle(country_code, national):
+    """identifiers.md's rule for a foreign number, from the library's own length check:
+    libphonenumber's IsPossibleNumberWithReason must say IS_POSSIBLE (local-only lengths are no
+    E.164 numbers), and E.164 caps code and number at 15 digits."""
+    number = PhoneNumber(country_code=country_code, national_number=int(national))
+    possible = phonenumbers.is_possible_number_with_reason(number) == ValidationResult.IS_POSSIBLE
+    e164 = "+%d%s" % (country_code, national)
+    return e164 if possible and len(e164) - 1 <= E164_MAX_DIGITS else None
+
+
+def is_assigned_country_code_prefix(digits):
+    """Whether some leading 1, 2 or 3 digits of `digits` are a country calling code."""
+    return any(int(digits[:n]) in COUNTRY_CODE_TO_REGION_CODE for n in range(1, 4))
 
 
 def mainland_mobile_spellings(national):
@@ -381,7 +406,7 @@ def add_phone_cases(cases):
                     continue
                 e164 = phonenumbers.format_number(number, PhoneNumberFormat.E164)
                 if len(e164) - 1 < 8:
-                    below_floor += 1
+                    below_floor += 1  # refused before issue 12; must be accepted now
                 international = phonenumbers.format_number(number, PhoneNumberFormat.INTERNATIONAL)
                 national = str(number.national_number)
                 if number.italian_leading_zero:
@@ -391,10 +416,105 @@ def add_phone_cases(cases):
                 for spelling in (e164, international, parenthesised, full_width(e164), too_long):
                     cases.add("phone", spelling, phone_oracle(spelling))
                     foreign += 1
-    cases.notes.append("phone: %d foreign cases in %d regions, %d mainland mobiles with an "
-                       "unallocated prefix (accepted by rule), %d foreign numbers under the "
-                       "8-digit floor (refused by rule)"
-                       % (foreign, len(FOREIGN_REGIONS), unallocated, below_floor))
+    # Every length from 1 to 17 national digits for every calling code: the lengths table in
+    # protocol/ must be libphonenumber's, code by code (a stale table fails here).
+    by_length = 0
+    possible = 0
+    for country_code in sorted(COUNTRY_CODE_TO_REGION_CODE):
+        if country_code == 86:
+            continue  # mainland numbers: the mobile rule above
+        for length in range(1, 18):
+            national = rng.choice("123456789") + random_digits(length - 1)
+            expected = length_oracle(country_code, national)
+            possible += expected is not None
+            spelling = "+%d %s" % (country_code, national)
+            cases.add("phone", spelling if rng.random() < 0.5 else spelling.replace(" ", ""),
+                      expected)
+            by_length += 1
+    # Unassigned country codes: libphonenumber cannot parse them at all.
+    unassigned = 0
+    for prefix in range(100, 1000):  # three digits: a shorter one could begin an assigned code
+        digits = str(prefix)
+        if is_assigned_country_code_prefix(digits):
+            continue
+        number = digits + random_digits(max(1, 10 - len(digits)))
+        try:
+            phonenumbers.parse("+" + number)
+            sys.exit("identifier_oracle: phonenumbers parsed an unassigned code +" + digits)
+        except phonenumbers.NumberParseException:
+            pass
+        cases.add("phone", "+" + number, None)
+        unassigned += 1
+    cases.notes.append("phone: %d foreign cases in %d regions (%d with under 8 digits, which "
+                       "libphonenumber accepts and so do we), %d mainland mobiles with an "
+                       "unallocated prefix (accepted by rule), %d cases of every length for %d "
+                       "calling codes (%d possible), %d unassigned calling codes"
+                       % (foreign, len(FOREIGN_REGIONS), below_floor, unallocated, by_length,
+                          len(COUNTRY_CODE_TO_REGION_CODE) - 1, possible, unassigned))
+
+
+# ---------------------------------------------------------------- passport-icao (iso-codes)
+
+ISO_3166_JSON = "/usr/share/iso-codes/json/iso_3166-1.json"
+
+# ICAO Doc 9303 Part 3, written out here from the document rather than from protocol/, so that a
+# slip in either shows: organisations that issue travel documents (and RKS, printed on Kosovo's
+# passports), and codes used only for nationalities.
+ICAO_ORGANISATIONS = {"EUE", "UNA", "UNK", "UNO", "XBA", "XCC", "XCE", "XCO", "XDC", "XEC", "XES",
+                      "XIM", "XMP", "XOM", "XPO", "RKS"}
+ICAO_NATIONALITY_ONLY = {"GBD", "GBN", "GBO", "GBP", "GBS", "XXA", "XXB", "XXC", "XXX"}
+LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+ALNUM = DIGITS + LETTERS
+
+
+def iso_alpha3_codes():
+    with open(ISO_3166_JSON, encoding="utf-8") as f:
+        return {c["alpha_3"] for c in json.load(f)["3166-1"]}
+
+
+def passport_icao_oracle(state, number):
+    state = state.upper()
+    if state == "D":
+        state = "DEU"
+    if state not in ISO_ALPHA3 and state not in ICAO_ORGANISATIONS:
+        return None
+    if not 5 <= len(number) <= 20 or any(c not in ALNUM for c in number.upper()):
+        return None
+    return state + ":" + number.upper()
+
+
+def random_passport_number():
+    return "".join(rng.choice(ALNUM) for _ in range(rng.randint(5, 12)))
+
+
+def add_passport_icao_cases(cases):
+    codes = sorted(ISO_ALPHA3 | ICAO_ORGANISATIONS) + ["D"]
+    for state in codes:
+        number = random_passport_number()
+        expected = passport_icao_oracle(state, number)
+        assert expected is not None, state
+        for spelling in (state + ":" + number, state.lower() + ":" + number.lower(),
+                         full_width(state + ":" + number)):
+            cases.add("passport-icao", spelling, expected)
+        cases.add("passport-icao", state + number, None)  # no colon: no issuing state
+        cases.add("passport-icao", state + ":" + number[:4], None)  # number too short
+    for state in sorted(ICAO_NATIONALITY_ONLY) + ["UTO"]:
+        cases.add("passport-icao", state + ":" + random_passport_number(), None)
+    refused_random = 0
+    while cases.counts["passport-icao"] < CASES_PER_TYPE:
+        state = "".join(rng.choice(LETTERS) for _ in range(rng.choice([1, 2, 3, 3, 3, 4])))
+        number = random_passport_number()
+        expected = passport_icao_oracle(state, number)
+        if state.upper() in ICAO_NATIONALITY_ONLY:
+            expected = None
+        refused_random += expected is None
+        cases.add("passport-icao", state + ":" + number, expected)
+    cases.notes.append("passport-icao: %d ISO 3166-1 codes and %d ICAO organisations accepted, "
+                       "%d random codes refused"
+                       % (len(ISO_ALPHA3), len(ICAO_ORGANISATIONS), refused_random))
+
+
+ISO_ALPHA3 = iso_alpha3_codes()
 
 
 # ---------------------------------------------------------------- the run
@@ -426,6 +546,7 @@ def main():
     add_uscc_cases(cases)
     add_bank_card_cases(cases)
     add_phone_cases(cases)
+    add_passport_icao_cases(cases)
     pre_normalisation_spellings(cases)
 
     answers = run_tool(sys.argv[1], cases.items)

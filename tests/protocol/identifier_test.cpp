@@ -11,6 +11,8 @@
 #include <string_view>
 #include <vector>
 
+#include "crypto/crypto.h"
+
 namespace duanka::protocol {
 namespace {
 
@@ -118,8 +120,8 @@ const Case kCases[] = {
     {"PhoneUsE164WithDashes", IdType::kPhone, "+1 212-555-0100", "+12125550100"},
     {"PhoneHongKongParenthesisedCode", IdType::kPhone, "(+852) 9123 4567", "+85291234567"},
     {"PhoneHongKongCompact", IdType::kPhone, "+85291234567", "+85291234567"},
-    {"PhoneE164SevenDigitsRefused", IdType::kPhone, "+1234567", kRefused},
-    {"PhoneE164FifteenDigitsAccepted", IdType::kPhone, "+123456789012345", "+123456789012345"},
+    {"PhoneUsSixDigitNationalNumberRefused", IdType::kPhone, "+1234567", kRefused},
+    {"PhoneE164FifteenDigitsAccepted", IdType::kPhone, "+49 30 12345678901", "+493012345678901"},
     {"PhoneE164EightDigitsMinimumAccepted", IdType::kPhone, "+50012345", "+50012345"},
     {"PhoneSecondDigit2Refused", IdType::kPhone, "12800138000", kRefused},
     {"PhoneSecondDigit0Refused", IdType::kPhone, "10086000000", kRefused},
@@ -156,6 +158,23 @@ const Case kCases[] = {
      "1380013\0"
      "8000"sv,
      kRefused},
+    // Lengths follow libphonenumber's per country code (issue 12): 7 E.164 digits exist.
+    {"PhoneNiueSevenDigitsAccepted", IdType::kPhone, "+683 7012", "+6837012"},
+    {"PhoneTokelauSevenDigitsAccepted", IdType::kPhone, "+690 3101", "+6903101"},
+    {"PhoneTokelauMobileSevenDigitsAccepted", IdType::kPhone, "+690 7290", "+6907290"},
+    {"PhoneStHelenaSevenDigitsAccepted", IdType::kPhone, "+290 2256", "+2902256"},
+    {"PhoneStHelenaEightDigitsAccepted", IdType::kPhone, "+290 22158", "+29022158"},
+    {"PhoneNiueParenthesisedCodeAccepted", IdType::kPhone, "(+683) 7012", "+6837012"},
+    {"PhoneAustriaSixDigitsAccepted", IdType::kPhone, "+43 1234", "+431234"},
+    {"PhoneNiueThreeDigitNationalRefused", IdType::kPhone, "+683 701", kRefused},
+    {"PhoneNiueFiveDigitNationalRefused", IdType::kPhone, "+683 70123", kRefused},
+    {"PhoneUsNineDigitNationalRefused", IdType::kPhone, "+1 212 555 010", kRefused},
+    {"PhoneUsElevenDigitNationalRefused", IdType::kPhone, "+1 212 555 01000", kRefused},
+    {"PhoneUkFourDigitNationalRefused", IdType::kPhone, "+44 2079", kRefused},
+    {"PhoneUnassignedCountryCode28Refused", IdType::kPhone, "+28 1234 5678", kRefused},
+    {"PhoneUnassignedCountryCode999Refused", IdType::kPhone, "+999 1234 5678", kRefused},
+    {"PhoneCountryCodeAloneRefused", IdType::kPhone, "+683", kRefused},
+    {"PhoneJapanBeyondFifteenDigitsRefused", IdType::kPhone, "+81 1234567890123456", kRefused},
 
     // ---- bank-card ----
     {"BankCard19DigitsKept", IdType::kBankCard, "6222020200000000006", "6222020200000000006"},
@@ -321,6 +340,43 @@ const Case kCases[] = {
     {"PassportInnerSpaceRefused", IdType::kPassport, "E 12345678", kRefused},
     {"PassportDashRefused", IdType::kPassport, "E-12345678", kRefused},
     {"PassportEmptyRefused", IdType::kPassport, "", kRefused},
+
+    // ---- passport-icao ----
+    {"PassportIcaoChineseKept", IdType::kPassportIcao, "CHN:E12345678", "CHN:E12345678"},
+    {"PassportIcaoLowercaseUppercased", IdType::kPassportIcao, "chn:e12345678", "CHN:E12345678"},
+    {"PassportIcaoFullWidthColon", IdType::kPassportIcao, "CHN\uff1aE12345678", "CHN:E12345678"},
+    {"PassportIcaoFullWidthWhole", IdType::kPassportIcao,
+     "\uff23\uff28\uff2e\uff1a\uff25\uff11\uff12\uff13\uff14\uff15", "CHN:E12345"},
+    {"PassportIcaoSurroundingSpacesTrimmed", IdType::kPassportIcao, " USA:123456789 ",
+     "USA:123456789"},
+    {"PassportIcaoGermanyDIsDeu", IdType::kPassportIcao, "D:C01X00T47", "DEU:C01X00T47"},
+    {"PassportIcaoGermanyLowercaseD", IdType::kPassportIcao, "d:c01x00t47", "DEU:C01X00T47"},
+    {"PassportIcaoGermanyDeuKept", IdType::kPassportIcao, "DEU:C01X00T47", "DEU:C01X00T47"},
+    {"PassportIcaoHongKongKept", IdType::kPassportIcao, "HKG:K12345678", "HKG:K12345678"},
+    {"PassportIcaoUnitedNationsKept", IdType::kPassportIcao, "UNO:123456789", "UNO:123456789"},
+    {"PassportIcaoEuropeanUnionKept", IdType::kPassportIcao, "EUE:AB1234567", "EUE:AB1234567"},
+    {"PassportIcaoKosovoRksKept", IdType::kPassportIcao, "RKS:P12345678", "RKS:P12345678"},
+    {"PassportIcaoMaximumLength", IdType::kPassportIcao, "GBR:AB345678901234567890",
+     "GBR:AB345678901234567890"},
+    {"PassportIcaoNoStateRefused", IdType::kPassportIcao, "E12345678", kRefused},
+    {"PassportIcaoSpaceInsteadOfColonRefused", IdType::kPassportIcao, "CHN E12345678", kRefused},
+    {"PassportIcaoUnknownStateRefused", IdType::kPassportIcao, "ZZZ:E12345678", kRefused},
+    {"PassportIcaoTwoLetterStateRefused", IdType::kPassportIcao, "CN:E12345678", kRefused},
+    {"PassportIcaoFourLetterStateRefused", IdType::kPassportIcao, "CHNA:E12345678", kRefused},
+    {"PassportIcaoOtherOneLetterStateRefused", IdType::kPassportIcao, "F:12AB34567", kRefused},
+    {"PassportIcaoMrzFillerRefused", IdType::kPassportIcao, "D<<:C01X00T47", kRefused},
+    {"PassportIcaoSpecimenUtopiaRefused", IdType::kPassportIcao, "UTO:L898902C3", kRefused},
+    {"PassportIcaoNationalityOnlyGbnRefused", IdType::kPassportIcao, "GBN:123456789", kRefused},
+    {"PassportIcaoStatelessXxaRefused", IdType::kPassportIcao, "XXA:123456789", kRefused},
+    {"PassportIcaoDigitsAsStateRefused", IdType::kPassportIcao, "156:E12345678", kRefused},
+    {"PassportIcaoEmptyStateRefused", IdType::kPassportIcao, ":E12345678", kRefused},
+    {"PassportIcaoEmptyNumberRefused", IdType::kPassportIcao, "CHN:", kRefused},
+    {"PassportIcaoShortNumberRefused", IdType::kPassportIcao, "CHN:E123", kRefused},
+    {"PassportIcaoLongNumberRefused", IdType::kPassportIcao, "CHN:AB3456789012345678901", kRefused},
+    {"PassportIcaoSecondColonRefused", IdType::kPassportIcao, "CHN:E1234:5678", kRefused},
+    {"PassportIcaoSpaceAfterColonRefused", IdType::kPassportIcao, "CHN: E12345678", kRefused},
+    {"PassportIcaoDashInNumberRefused", IdType::kPassportIcao, "CHN:E-12345678", kRefused},
+    {"PassportIcaoEmptyRefused", IdType::kPassportIcao, "", kRefused},
 
     // ---- ecny-wallet ----
     {"EcnyWalletDigitsKept", IdType::kEcnyWallet, "0021123456789012", "0021123456789012"},
@@ -515,18 +571,21 @@ TEST(IdTypes, NamesRoundTrip) {
 
 TEST(IdTypes, NamesAreTheProtocolNames) {
   const std::vector<std::string_view> expected = {
-      "cn-id", "phone", "bank-card", "bank-account", "wechat",     "alipay",
-      "qq",    "uscc",  "email",     "passport",     "ecny-wallet"};
+      "cn-id", "phone", "bank-card", "bank-account", "wechat",      "alipay",
+      "qq",    "uscc",  "email",     "passport",     "ecny-wallet", "passport-icao"};
   std::vector<std::string_view> names;
   for (IdType type : AllIdTypes()) names.push_back(IdTypeName(type));
   EXPECT_EQ(names, expected);
 }
 
-TEST(IdTypes, WireValuesAreOneToEleven) {
+TEST(IdTypes, WireValuesAreOneToTwelve) {
   uint8_t wire = 1;
   for (IdType type : AllIdTypes()) EXPECT_EQ(static_cast<uint8_t>(type), wire++);
+  EXPECT_EQ(wire, 13);
   EXPECT_FALSE(IdTypeFromWire(0).has_value());
-  EXPECT_FALSE(IdTypeFromWire(12).has_value());
+  EXPECT_EQ(IdTypeFromWire(10), IdType::kPassport);
+  EXPECT_EQ(IdTypeFromWire(12), IdType::kPassportIcao);
+  EXPECT_FALSE(IdTypeFromWire(13).has_value());
   EXPECT_FALSE(IdTypeFromWire(255).has_value());
   EXPECT_EQ(IdTypeFromWire(8), IdType::kUscc);
 }
@@ -546,6 +605,79 @@ TEST(IdTypes, OutOfRangeTypeRefusedNotCrashed) {
   EXPECT_EQ(result.error().message.find("13800138000"), std::string::npos);
   EXPECT_FALSE(Canonicalize(static_cast<IdType>(200), "13800138000").ok());
   EXPECT_EQ(IdTypeName(static_cast<IdType>(200)), "unknown");
+}
+
+// Subjects of passports listed before issue 12 must not move: the old type keeps its tag
+// "passport" and its canonical form. The expected values are HMAC-SHA256 computed outside this
+// code base (Python's hmac) under the fixed key 00 01 .. 1f.
+constexpr std::string_view kFixedPepperKey =
+    "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
+
+std::string SubjectHex(IdType type, std::string_view raw) {
+  const Result<std::string> canonical = Canonicalize(type, raw);
+  if (!canonical.ok()) return "refused: " + canonical.error().message;
+  const std::string message = std::string(IdTypeName(type)) + '\0' + *canonical;
+  return crypto::HmacSha256(crypto::FromHex(kFixedPepperKey).value(), crypto::AsBytes(message))
+      .Hex();
+}
+
+TEST(PassportSubjects, OldPassportSubjectIsUnchanged) {
+  EXPECT_EQ(SubjectHex(IdType::kPassport, "e12345678"),
+            "94dc775b557f69325182e7bd74439f2b55182941355268e3c593998439f45b64");
+}
+
+TEST(PassportSubjects, NewTypeHasItsOwnTagAndForm) {
+  EXPECT_EQ(SubjectHex(IdType::kPassportIcao, "chn:e12345678"),
+            "49cbf93a4bec457b2619bdd258c5ee8e084cfe3b33bf02a9befcb44cb9d981fb");
+  EXPECT_NE(SubjectHex(IdType::kPassportIcao, "CHN:E12345678"),
+            SubjectHex(IdType::kPassportIcao, "USA:E12345678"));
+}
+
+TEST(PassportSubjects, NewFormLeadsBackToTheOldForm) {
+  const Result<std::string> canonical = Canonicalize(IdType::kPassportIcao, "d:c01x00t47");
+  ASSERT_TRUE(canonical.ok());
+  const std::optional<LegacyForm> legacy = LegacyFormOf(IdType::kPassportIcao, *canonical);
+  ASSERT_TRUE(legacy.has_value());
+  EXPECT_EQ(legacy->type, IdType::kPassport);
+  EXPECT_EQ(legacy->canonical, "C01X00T47");
+  EXPECT_EQ(Canonicalize(IdType::kPassport, "c01x00t47").value(), legacy->canonical);
+  for (IdType type : AllIdTypes()) {
+    if (type != IdType::kPassportIcao) {
+      EXPECT_FALSE(LegacyFormOf(type, "CHN:E12345678"));
+    }
+  }
+}
+
+TEST(PassportSubjects, OnlyTheOldPassportTypeIsClosedToNewReports) {
+  for (IdType type : AllIdTypes()) {
+    EXPECT_EQ(AcceptsNewReports(type), type != IdType::kPassport) << IdTypeName(type);
+  }
+}
+
+TEST(IdentifierErrors, PassportIcaoRefusalsNameTheReason) {
+  EXPECT_NE(Canonicalize(IdType::kPassportIcao, "E12345678")
+                .error()
+                .message.find("passport-icao: has no issuing state"),
+            std::string::npos);
+  EXPECT_NE(Canonicalize(IdType::kPassportIcao, "ZZZ:E12345678")
+                .error()
+                .message.find("not an ICAO 9303 code"),
+            std::string::npos);
+  EXPECT_NE(Canonicalize(IdType::kPassportIcao, "GBN:E12345678")
+                .error()
+                .message.find("only for nationalities"),
+            std::string::npos);
+}
+
+TEST(IdentifierErrors, PhoneLengthRefusalsNameTheReason) {
+  EXPECT_NE(Canonicalize(IdType::kPhone, "+683 701")
+                .error()
+                .message.find("phone: has a number of digits that its country code does not use"),
+            std::string::npos);
+  EXPECT_NE(Canonicalize(IdType::kPhone, "+28 1234 5678")
+                .error()
+                .message.find("country code is not in use"),
+            std::string::npos);
 }
 
 }  // namespace

@@ -43,6 +43,7 @@ std::vector<Message> OneOfEachKind() {
       msg::Ping{0xfedcba9876543210},
       msg::Pong{0},
       msg::Error{msg::ErrorCode::kShuttingDown, "node is restarting; 稍后重试"},
+      msg::Objects{{msg::ConsortiumObject{"crl", "-----BEGIN X509 CRL-----\n..."}}},
   };
 }
 
@@ -192,6 +193,23 @@ TEST(MessageTest, UnknownKindFromNewerPeerRejected) {
 }
 
 // ---- Fields out of range -------------------------------------------------------------------
+
+TEST(MessageTest, ConsortiumObjectsOutsideTheirBoundsRejected) {
+  MessageLimits limits;
+  limits.max_objects = 1;
+  limits.max_object_bytes = 8;
+  auto object = [](std::string name, std::string body) {
+    return EncodeMessage(msg::Objects{{msg::ConsortiumObject{std::move(name), std::move(body)}}});
+  };
+  EXPECT_TRUE(DecodeMessage(object("crl", "12345678"), limits).ok());
+  ExpectMalformed(object("crl", "123456789"), "expected 1 to 8", limits);
+  ExpectMalformed(object("crl", ""), "expected 1 to 8", limits);
+  ExpectMalformed(object("CRL", "x"), "name", limits);
+  ExpectMalformed(object("", "x"), "name", limits);
+  ExpectMalformed(object(std::string(kMaxObjectNameBytes + 1, 'a'), "x"), "name", limits);
+  msg::Objects two{{{"crl", "a"}, {"crl", "b"}}};
+  ExpectMalformed(EncodeMessage(two), "consortium objects has 2 entries; the limit is 1", limits);
+}
 
 TEST(MessageTest, TooManyRecordsRejected) {
   MessageLimits limits;

@@ -33,7 +33,8 @@ class SimPki {
   static SimPki& Get();
   ~SimPki();
 
-  const crypto::TrustStore& ca() const { return *ca_; }
+  // Shared by every node; never given a CRL in the simulator, so nothing changes it.
+  crypto::TrustStore& ca() const { return *ca_; }
   const std::string& consortium() const { return consortium_; }
   // The institution's identity, issued on first use. Thread-safe.
   const SimIdentity& Identity(const std::string& institution);

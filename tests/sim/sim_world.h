@@ -100,6 +100,7 @@ class SimLink final : public daemon::PeerLink {
   void Close(std::string reason) override;
   void FrameHandled(size_t) override {}  // no reader to pause: frames arrive as events
   size_t send_backlog() const override;
+  const std::string& certificate_serial() const override { return serial_; }
   uint64_t conn() const { return conn_; }
 
  private:
@@ -108,6 +109,7 @@ class SimLink final : public daemon::PeerLink {
   int side_;
   std::string peer_;
   std::string address_;
+  std::string serial_;  // the simulator issues no CRL, so no link's certificate is ever revoked
   bool outbound_;
 };
 

@@ -484,6 +484,22 @@ TEST_F(StoreTest, UnopenablePathIsIoError) {
   EXPECT_NE(s.error().message.find("afile"), std::string::npos);
 }
 
+TEST_F(StoreTest, ConsortiumObjectsAreKeptReplacedAndReadByReaders) {
+  Result<std::optional<std::string>> none = store_->GetObject("crl");
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->has_value());
+  ASSERT_TRUE(store_->PutObject("crl", "first").ok());
+  ASSERT_TRUE(store_->PutObject("crl", "second").ok());
+  Options o;
+  o.read_only = true;
+  std::unique_ptr<Store> reader = OpenStore(o);
+  ASSERT_NE(reader, nullptr);
+  Result<std::optional<std::string>> held = reader->GetObject("crl");
+  ASSERT_TRUE(held.ok());
+  EXPECT_EQ(held->value_or(""), "second");
+  EXPECT_FALSE(reader->GetObject("other")->has_value());
+}
+
 TEST_F(StoreTest, ReadOnlyStoreRefusesWrites) {
   Append({bank_a_.Entry(TestSubject(1))});
   Options o;

@@ -3,7 +3,7 @@
 # nothing: speed is shown, never tested.
 #
 #   bench_cli.sh --duanka PATH --fixture PATH [--work DIR] [--entries N] [--lines N] [--big]
-#                [--runs N]
+#                [--runs N] [--epochs N]
 #
 #  1. one `duanka lookup` (not listed, and listed with --json): whole-process time, median of
 #     --runs runs (default 300) with hyperfine, beside the floor of the same process refusing
@@ -12,9 +12,11 @@
 #     10007 invalid): lines/s on the machine as it is, and pinned to one core with taskset.
 # The store has --entries random mobile numbers (default 1,000,000; --big: 10,000,000), built once
 # by fixture_tool in WORK (default ./lookup-bench) and reused by later runs.
+# --epochs N (default 1) measures the same store through a HOME whose pepper holds N epochs (the
+# entries all under the first), as after a rotation: every lookup derives and reads N subjects.
 set -euo pipefail
 
-duanka= fixture= work=./lookup-bench entries=1000000 lines=1000000 runs=300
+duanka= fixture= work=./lookup-bench entries=1000000 lines=1000000 runs=300 epochs=1
 while [[ $# -gt 0 ]]; do
   case $1 in
     --duanka) duanka=$2; shift 2 ;;
@@ -24,6 +26,7 @@ while [[ $# -gt 0 ]]; do
     --lines) lines=$2; shift 2 ;;
     --big) entries=10000000; shift ;;
     --runs) runs=$2; shift 2 ;;
+    --epochs) epochs=$2; shift 2 ;;
     *) echo "bench_cli.sh: unknown argument $1 (see the comment at the top)" >&2; exit 2 ;;
   esac
 done
@@ -52,12 +55,27 @@ if [[ ! -e $batch ]]; then
     --invalid-every 10007 > /dev/null
 fi
 
+if (( epochs > 1 )); then
+  # The same store (a symlink), a pepper rotated epochs-1 times.
+  rotated=$work/home-$entries-epochs-$epochs
+  if [[ ! -e $rotated/.complete ]]; then
+    rm -rf "$rotated"
+    mkdir -p "$rotated"
+    cp "$home/duanka.toml" "$rotated/"
+    cp -p "$home/pepper.key" "$rotated/"
+    ln -s "$(cd "$home" && pwd)/store" "$rotated/store"
+    for ((e = 1; e < epochs; e++)); do "$fixture" "$rotated" --rotate-pepper > /dev/null; done
+    touch "$rotated/.complete"
+  fi
+  home=$rotated
+fi
+
 median_ms() {  # hyperfine --export-json file → median in ms
   python3 -c 'import json,statistics,sys; t=json.load(open(sys.argv[1]))["results"][0]["times"]; print("%.3f" % (statistics.median(t)*1e3))' "$1"
 }
 
 echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "store: $entries entries, $(du -sh "$home/store" | cut -f1) on disk"
+echo "store: $entries entries, $(du -shL "$home/store" | cut -f1) on disk; pepper epochs: $epochs"
 echo
 echo "== one lookup, whole process (median of $runs runs) =="
 # A mobile number of the other random stream: not listed (almost surely).

@@ -1,0 +1,27 @@
+// Times for people, as both duanka and duanka-admin print them: one zone for both programs, so
+// that an operator comparing `duanka-admin list` with `duanka lookup` sees the same dates.
+//
+// The zone is China Standard Time (UTC+8): the consortium's members and regulators work in it,
+// China has had one zone and no daylight saving since 1991, and it is the zone in which operators
+// give `--expires` dates (ParseExpiryDate), so a date typed in reads back as the same date. Output
+// for machines (--json, the batch CSV, the audit log) stays ISO 8601 in UTC with its "Z".
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace duanka::node {
+
+// The zone's abbreviation, as HumanMinute ends, and a sentence naming it for output that shows
+// bare dates.
+inline constexpr std::string_view kHumanTimeZone = "CST";
+inline constexpr std::string_view kHumanTimeZoneNote = "Dates are China Standard Time (UTC+8).";
+
+// "2026-11-28": the calendar date in China Standard Time.
+std::string HumanDate(int64_t unix_seconds);
+
+// "2026-11-28 09:02 CST".
+std::string HumanMinute(int64_t unix_seconds);
+
+}  // namespace duanka::node
