@@ -148,8 +148,9 @@ void Network::Open(uint64_t id) {
   if (c.closing || !endpoints_[c.ep[0]]->up() || !endpoints_[c.ep[1]]->up() ||
       loop_.now() < spec.cut_until) {
     spec.conn = 0;
+    const size_t spec_index = c.spec;  // `c` goes with the erase
     conns_.erase(it);
-    ScheduleRedial(c.spec);
+    ScheduleRedial(spec_index);
     return;
   }
   c.open = true;
