@@ -56,6 +56,8 @@ void FuzzOne(std::span<const uint8_t> input) {
   tight.max_want_count = 2;
   tight.max_evidence = 1;
   tight.max_pepper_epochs = 2;
+  tight.max_objects = 1;
+  tight.max_object_bytes = 64;
   Result<Message> under_tight = DecodeMessage(payload, tight);
   CheckRefusal(under_tight);
   if (under_tight && !decoded) Fail("tight limits accept what the defaults refuse");

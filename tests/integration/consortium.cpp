@@ -80,6 +80,19 @@ std::map<std::string, std::string> FakeClock(int64_t offset_seconds) {
           {"FAKETIME_DONT_FAKE_MONOTONIC", "1"}};
 }
 
+std::optional<uint64_t> ResidentBytes(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("VmRSS:", 0) == 0) {
+      std::istringstream fields(line.substr(6));
+      uint64_t kib = 0;
+      fields >> kib;
+      return kib * 1024;
+    }
+  }
+  return std::nullopt;
+}
+
 bool Eventually(const std::function<bool()>& condition, Millis deadline) {
   const auto until = Clock::now() + deadline;
   while (true) {

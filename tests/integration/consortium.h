@@ -93,6 +93,9 @@ std::map<std::string, std::string> FakeClock(int64_t offset_seconds);
 // Calls `condition` every kPollInterval until it holds or `deadline` passes.
 bool Eventually(const std::function<bool()>& condition, Millis deadline = kEventually);
 
+// A process's resident set (VmRSS of /proc/PID/status) in bytes, or nullopt if it is gone.
+std::optional<uint64_t> ResidentBytes(pid_t pid);
+
 // A loopback port nobody uses now (it could be bound), below the ephemeral range. Never the
 // same port twice within this process.
 uint16_t FreeLoopbackPort();

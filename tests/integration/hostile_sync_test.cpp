@@ -118,44 +118,6 @@ std::string DerOfPem(const std::string& pem) {
   return der.ok() && !der->empty() ? der->front() : std::string();
 }
 
-// One signed entry of `issuer` at `seq` after `prev`, by `key`.
-protocol::SignedRecord SignedEntry(const crypto::SigningKey& key, const std::string& issuer,
-                                   uint64_t seq, const crypto::Hash256& prev,
-                                   const std::string& subject_text) {
-  constexpr int64_t kOneYear = 365LL * 24 * 3600;
-  protocol::Record r;
-  r.issuer = issuer;
-  r.seq = seq;
-  r.prev = prev;
-  r.issued_at = node::SystemNow();
-  r.signer_key_id = protocol::KeyId(key.public_key());
-  protocol::EntryBody e;
-  e.subject = crypto::Sha256(crypto::AsBytes(subject_text));
-  e.id_type = IdType::kQq;
-  e.pepper_epoch = 1;
-  e.category = protocol::Category::kSold;
-  e.basis = protocol::Basis::kInstitution;
-  e.expires_at = r.issued_at + kOneYear;
-  r.body = e;
-  Result<protocol::SignedRecord> s = protocol::SignRecord(r, key);
-  EXPECT_TRUE(s.ok()) << s.error().message;
-  return s.ok() ? *s : protocol::SignedRecord{};
-}
-
-// The daemon's resident set (VmRSS of /proc/PID/status), or nullopt if it is gone.
-std::optional<uint64_t> ResidentBytes(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  for (std::string line; std::getline(in, line);) {
-    if (line.rfind("VmRSS:", 0) == 0) {
-      std::istringstream fields(line.substr(6));
-      uint64_t kib = 0;
-      fields >> kib;
-      return kib * 1024;
-    }
-  }
-  return std::nullopt;
-}
-
 std::string Mib(uint64_t bytes) {
   return std::to_string(bytes >> 20) + " MiB";
 }

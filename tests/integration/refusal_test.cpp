@@ -54,30 +54,6 @@ std::string CertificateDer(const std::filesystem::path& pem) {
   return der.ok() ? der->front() : std::string();
 }
 
-// One signed entry of `issuer` at `seq` after `prev`, by `key` (certified or not).
-protocol::SignedRecord SignedEntry(const crypto::SigningKey& key, const std::string& issuer,
-                                   uint64_t seq, const crypto::Hash256& prev,
-                                   const std::string& subject_text) {
-  constexpr int64_t kOneYear = 365LL * 24 * 3600;
-  protocol::Record r;
-  r.issuer = issuer;
-  r.seq = seq;
-  r.prev = prev;
-  r.issued_at = node::SystemNow();
-  r.signer_key_id = protocol::KeyId(key.public_key());
-  protocol::EntryBody e;
-  e.subject = crypto::Sha256(crypto::AsBytes(subject_text));
-  e.id_type = IdType::kQq;
-  e.pepper_epoch = 1;
-  e.category = protocol::Category::kSold;
-  e.basis = protocol::Basis::kInstitution;
-  e.expires_at = r.issued_at + kOneYear;
-  r.body = e;
-  Result<protocol::SignedRecord> s = protocol::SignRecord(r, key);
-  EXPECT_TRUE(s.ok()) << s.error().message;
-  return s.ok() ? *s : protocol::SignedRecord{};
-}
-
 // Two members, BANKB dialling BANKA, and certificates for a rogue member the tests play.
 class RefusalTest : public ::testing::Test {
  protected:
@@ -427,8 +403,8 @@ TEST_F(RefusalTest, RecordsSignedByAnUncertifiedKeyArePenalised) {
   protocol::SignedRecord one = SignedEntry(stranger, kRogue, 1, crypto::Hash256{}, "r1");
   protocol::SignedRecord two = SignedEntry(stranger, kRogue, 2, protocol::RecordHash(one), "r2");
   Clock::time_point offence;
-  std::unique_ptr<RogueConnection> conn = AnswerWantWith(
-      {one, two}, kRogue, {CertificateDer(rogue_home_ / "signing.pem")}, offence);
+  std::unique_ptr<RogueConnection> conn =
+      AnswerWantWith({one, two}, kRogue, {CertificateDer(rogue_home_ / "signing.pem")}, offence);
   ASSERT_NE(conn, nullptr);
   ExpectPenalised(*conn, msg::ErrorCode::kUnauthorized, offence);
   EXPECT_EQ(c_.Head(*a_, kRogue), std::nullopt) << "a record of an unknown signer was stored";

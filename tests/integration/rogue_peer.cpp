@@ -1,5 +1,7 @@
 #include "tests/integration/rogue_peer.h"
 
+#include <gtest/gtest.h>
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -14,8 +16,32 @@
 #include <cstring>
 
 #include "crypto/pki.h"
+#include "node/common/audit.h"
 
 namespace duanka::integration {
+
+protocol::SignedRecord SignedEntry(const crypto::SigningKey& key, const std::string& issuer,
+                                   uint64_t seq, const crypto::Hash256& prev,
+                                   const std::string& subject_text) {
+  constexpr int64_t kOneYear = 365LL * 24 * 3600;
+  protocol::Record r;
+  r.issuer = issuer;
+  r.seq = seq;
+  r.prev = prev;
+  r.issued_at = node::SystemNow();
+  r.signer_key_id = protocol::KeyId(key.public_key());
+  protocol::EntryBody e;
+  e.subject = crypto::Sha256(crypto::AsBytes(subject_text));
+  e.id_type = protocol::IdType::kQq;
+  e.pepper_epoch = 1;
+  e.category = protocol::Category::kSold;
+  e.basis = protocol::Basis::kInstitution;
+  e.expires_at = r.issued_at + kOneYear;
+  r.body = e;
+  Result<protocol::SignedRecord> s = protocol::SignRecord(r, key);
+  EXPECT_TRUE(s.ok()) << s.error().message;
+  return s.ok() ? *s : protocol::SignedRecord{};
+}
 namespace {
 
 using Clock = std::chrono::steady_clock;

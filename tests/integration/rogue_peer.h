@@ -26,15 +26,23 @@
 #include <string_view>
 #include <vector>
 
+#include "crypto/crypto.h"
 #include "crypto/result.h"
 #include "protocol/frame.h"
 #include "protocol/message.h"
+#include "protocol/record.h"
 
 namespace duanka::integration {
 
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 using Millis = std::chrono::milliseconds;
+
+// One signed entry (a qq subject made from `subject_text`, sold, institution's finding, a year)
+// of `issuer` at `seq` after `prev`, by `key`, certified or not: what a rogue member publishes.
+protocol::SignedRecord SignedEntry(const crypto::SigningKey& key, const std::string& issuer,
+                                   uint64_t seq, const crypto::Hash256& prev,
+                                   const std::string& subject_text);
 
 // The TLS side of a rogue peer.
 using TlsContext = std::shared_ptr<asio::ssl::context>;
