@@ -118,7 +118,8 @@ struct Config {
 
   // The defaults for a HOME: every file at its standard name inside it.
   static Config Defaults(const std::filesystem::path& home, std::string institution);
-  // duanka.toml text with every key this Config differs from the defaults in, plus comments.
+  // The duanka.toml that `duanka-admin init` writes: the institution and the [network] keys
+  // (listen when set, api, peers), with a pointer to the example listing every other key.
   std::string ToToml() const;
 };
 

@@ -1,6 +1,7 @@
-// The one path by which records from outside (a peer, an imported bundle) enter the store:
-// verified exactly as protocol/ says, then appended. The daemon and `duanka-admin import` both
-// call it, so the two can never verify differently.
+// How records from outside (a peer, an imported bundle) enter the store: verified exactly as
+// protocol/ says (VerifyRun), appended, and each refusal named one way (RefusalOf).
+// `duanka-admin import` calls IngestFeed; the daemon's pipeline calls VerifyRun and RefusalOf
+// itself, since it groups several peers' batches into one commit. So the two verify alike.
 #pragma once
 
 #include <optional>
