@@ -50,24 +50,24 @@ struct NetworkSettings {
 
 // The daemon's limits and timeouts, each a config key under [limits] with this default.
 struct DaemonLimits {
-  size_t max_frame_bytes = 8 << 20;       // a frame over this ends the connection
-  uint32_t records_per_want = 2048;       // records asked for in one `want`
-  uint32_t wants_in_flight = 4;           // per feed, across peers: bounds memory in catch-up
-  uint32_t handshake_timeout_ms = 10000;  // TCP connect + TLS handshake + hello
-  uint32_t idle_timeout_ms = 45000;       // nothing received for this long: the peer is gone
-  uint32_t ping_interval_ms = 15000;      // keepalive, well inside idle_timeout_ms
-  uint32_t want_hedge_ms = 500;           // a `want` unanswered this long is also asked elsewhere
-  uint32_t want_timeout_ms = 30000;       // a `want` unanswered this long: the peer is refused
-  uint32_t heads_interval_ms = 30000;     // heads re-sent to repair anything missed
-  uint32_t shutdown_timeout_ms = 3000;    // TLS close_notify; a silent peer is then cut off
-  uint32_t connections_per_peer = 2;      // per institution (one each way)
+  size_t max_frame_bytes = 8 << 20;        // a frame over this ends the connection
+  uint32_t records_per_want = 2048;        // records asked for in one `want`
+  uint32_t wants_in_flight = 4;            // per feed, across peers: bounds memory in catch-up
+  uint32_t handshake_timeout_ms = 10000;   // TCP connect + TLS handshake + hello
+  uint32_t idle_timeout_ms = 45000;        // nothing received for this long: the peer is gone
+  uint32_t ping_interval_ms = 15000;       // keepalive, well inside idle_timeout_ms
+  uint32_t want_hedge_ms = 500;            // a `want` unanswered this long is also asked elsewhere
+  uint32_t want_timeout_ms = 30000;        // a `want` unanswered this long: the peer is refused
+  uint32_t heads_interval_ms = 30000;      // heads re-sent to repair anything missed
+  uint32_t shutdown_timeout_ms = 3000;     // TLS close_notify; a silent peer is then cut off
+  uint32_t connections_per_peer = 2;       // per institution (one each way)
   uint32_t max_inbound_connections = 256;  // established (TLS done) inbound peer links
   // Inbound connections still in the TLS handshake (strangers until it ends): their own budget, so
   // that they never take an established link's place; when full, the oldest handshake of the
   // source holding the most is dropped for a newcomer from a source holding fewer.
   uint32_t max_handshaking_connections = 64;
   uint32_t handshakes_per_address = 8;  // of those, from one source IP address
-  uint32_t reconnect_min_ms = 250;  // backoff doubles from here, with jitter
+  uint32_t reconnect_min_ms = 250;      // backoff doubles from here, with jitter
   uint32_t reconnect_max_ms = 60000;
   uint32_t ban_base_seconds = 30;  // a misbehaving peer is refused for this, doubling
   uint32_t ban_max_seconds = 3600;
@@ -79,8 +79,8 @@ struct DaemonLimits {
   // at start, like max_inbound_connections, if they do not fit the descriptor limit.
   uint32_t max_api_connections = 256;
   // Hostile peers (sync layer): a peer's claims and per-peer state are bounded.
-  uint32_t wants_per_peer = 8;                     // wants one connection may have outstanding
-  uint32_t max_unknown_feeds_per_peer = 64;        // heads of uncertified issuers before a penalty
+  uint32_t wants_per_peer = 8;               // wants one connection may have outstanding
+  uint32_t max_unknown_feeds_per_peer = 64;  // heads of uncertified issuers before a penalty
   size_t max_unprocessed_bytes_per_peer = 16 << 20;  // frames waiting: the reader pauses beyond
   uint32_t max_clock_skew_seconds = 300;  // records dated further ahead wait; peers flagged
   // HTTP API, per client (its name, or its address without clients): requests per second, 0 for
