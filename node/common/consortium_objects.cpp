@@ -21,6 +21,11 @@ Result<bool> ApplyHeldCrl(const store::Store& store, crypto::TrustStore& ca) {
   Result<std::optional<std::string>> held = store.GetObject(kCrlObject);
   if (!held) return std::move(held).error();
   if (!*held) return false;
+  // The usual case (called at every commit the daemon sees): the held CRL is the one in force,
+  // and nothing needs parsing or a signature check.
+  if (std::optional<crypto::CrlInfo> in_force = ca.crl(); in_force && in_force->pem == **held) {
+    return false;
+  }
   Result<crypto::CrlInfo> info = ca.InspectCrl(**held);
   if (!info) return MakeError(ErrorKind::kIo, "the store's CRL: " + info.error().message);
   if (std::optional<crypto::CrlInfo> in_force = ca.crl();

@@ -29,11 +29,6 @@ constexpr const char* kListedQq = "10001";
 constexpr const char* kTokenClient = "crm";
 constexpr const char* kCertificateClient = "teller.app";
 
-std::string ReadAll(const std::filesystem::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
 // The institution's own PKI for API clients (not the consortium's): a CA and a client certificate
 // CN=teller.app for TLS clients; and a stranger's CA with a certificate of the same CN.
 void MakeClientPki(const std::filesystem::path& dir) {

@@ -50,11 +50,6 @@ constexpr const char* kKeepLogsVariable = "DUANKA_INTEGRATION_LOG_DIR";
 // stays open in a daemon and keeps that connection alive after the test closed it.
 constexpr int kMaxInheritedFd = 4096;
 
-std::string ReadAll(const std::filesystem::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
 std::string Tail(const std::string& text) {
   return text.size() <= kLogTailBytes ? text : "…" + text.substr(text.size() - kLogTailBytes);
 }
@@ -78,6 +73,11 @@ std::map<std::string, std::string> FakeClock(int64_t offset_seconds) {
   return {{"LD_PRELOAD", library.string()},
           {"FAKETIME", (offset_seconds < 0 ? "" : "+") + std::to_string(offset_seconds)},
           {"FAKETIME_DONT_FAKE_MONOTONIC", "1"}};
+}
+
+std::string ReadAll(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
 std::optional<uint64_t> ResidentBytes(pid_t pid) {

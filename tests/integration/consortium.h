@@ -93,6 +93,9 @@ std::map<std::string, std::string> FakeClock(int64_t offset_seconds);
 // Calls `condition` every kPollInterval until it holds or `deadline` passes.
 bool Eventually(const std::function<bool()>& condition, Millis deadline = kEventually);
 
+// A file's whole contents ("" if it cannot be read).
+std::string ReadAll(const std::filesystem::path& p);
+
 // A process's resident set (VmRSS of /proc/PID/status) in bytes, or nullopt if it is gone.
 std::optional<uint64_t> ResidentBytes(pid_t pid);
 

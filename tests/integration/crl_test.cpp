@@ -21,11 +21,6 @@ constexpr Millis kCutOff{2000};
 // How long the revoked member is watched failing to come back.
 constexpr Millis kStaysOut{3000};
 
-std::string ReadAll(const std::filesystem::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
 nlohmann::json Status(const Node& n) {
   std::optional<std::string> body = HttpGet(n.api_port, "/v1/status");
   return body ? nlohmann::json::parse(*body, nullptr, false) : nlohmann::json();

@@ -187,11 +187,6 @@ size_t AcceptFailureLines(const std::string& log) {
   return n;
 }
 
-std::string ReadAll(const std::filesystem::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
 // The audit log's lookup lines, parsed.
 std::vector<nlohmann::json> LookupLines(const std::filesystem::path& path) {
   std::vector<nlohmann::json> out;

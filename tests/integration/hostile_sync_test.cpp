@@ -62,11 +62,6 @@ Millis WantTimeout() {
   return Millis(TestLimits().at("want_timeout_ms"));
 }
 
-std::string ReadAll(const std::filesystem::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
 std::vector<std::string> Lines(const std::string& text) {
   std::vector<std::string> lines;
   std::istringstream in(text);
@@ -104,11 +99,6 @@ std::vector<std::string> PenaltiesOf(const Consortium& c, const Node& n, const s
   }
   if (found.empty()) return ::testing::AssertionSuccess();
   return ::testing::AssertionFailure() << "an honest node penalised another:\n" << found;
-}
-
-msg::Hello HelloFrom(const std::string& institution, const std::string& consortium,
-                     int64_t node_time = node::SystemNow()) {
-  return msg::Hello{protocol::kProtocolVersion, consortium, institution, {1}, node_time};
 }
 
 // The DER of the first certificate in a PEM text.

@@ -38,15 +38,6 @@ Millis FirstBan() {
   return std::chrono::seconds(TestLimits().at("ban_base_seconds"));
 }
 
-std::string ReadAll(const std::filesystem::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
-msg::Hello HelloFrom(const std::string& institution, const std::string& consortium) {
-  return msg::Hello{protocol::kProtocolVersion, consortium, institution, {1}, node::SystemNow()};
-}
-
 // The DER of the first certificate in a PEM file.
 std::string CertificateDer(const std::filesystem::path& pem) {
   Result<std::vector<std::string>> der = crypto::PemCertificatesToDer(ReadAll(pem));

@@ -20,6 +20,15 @@
 
 namespace duanka::integration {
 
+protocol::msg::Hello HelloFrom(const std::string& institution, const std::string& consortium) {
+  return HelloFrom(institution, consortium, node::SystemNow());
+}
+
+protocol::msg::Hello HelloFrom(const std::string& institution, const std::string& consortium,
+                               int64_t node_time) {
+  return protocol::msg::Hello{protocol::kProtocolVersion, consortium, institution, {1}, node_time};
+}
+
 protocol::SignedRecord SignedEntry(const crypto::SigningKey& key, const std::string& issuer,
                                    uint64_t seq, const crypto::Hash256& prev,
                                    const std::string& subject_text) {

@@ -44,6 +44,12 @@ protocol::SignedRecord SignedEntry(const crypto::SigningKey& key, const std::str
                                    uint64_t seq, const crypto::Hash256& prev,
                                    const std::string& subject_text);
 
+// A hello as a member `institution` of `consortium` sends it, pepper epoch 1, its clock at
+// `node_time` (Unix seconds; now when not given).
+protocol::msg::Hello HelloFrom(const std::string& institution, const std::string& consortium);
+protocol::msg::Hello HelloFrom(const std::string& institution, const std::string& consortium,
+                               int64_t node_time);
+
 // The TLS side of a rogue peer.
 using TlsContext = std::shared_ptr<asio::ssl::context>;
 

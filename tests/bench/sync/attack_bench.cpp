@@ -130,10 +130,6 @@ constexpr int kSquatSources = 32;
 constexpr Millis kSquatTick{50};
 constexpr int kDefaultSquatters = 256;
 
-msg::Hello HelloFrom(const std::string& institution, const std::string& consortium) {
-  return msg::Hello{protocol::kProtocolVersion, consortium, institution, {1}, node::SystemNow()};
-}
-
 // What an attack needs to know of the scenario.
 struct Target {
   uint16_t port = 0;              // the victim's peer port
