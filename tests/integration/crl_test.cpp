@@ -170,5 +170,43 @@ TEST_F(CrlTest, ForeignOlderOrMalformedCrlIsRefusedAndChangesNothing) {
   EXPECT_TRUE(c_.Running(*a_));
 }
 
+// The operator's commands refuse what does not fit in one line, naming it, and write no CRL.
+TEST(PkiRevokeTest, BadInputIsRefusedInOneLineAndWritesNothing) {
+  Consortium c;
+  c.Add("BANKA");
+  const std::string ca = c.ca_dir().string();
+  auto one_line = [](const testing::RunResult& r) {
+    return !r.err.empty() && r.err.find('\n') == r.err.size() - 1;
+  };
+  testing::RunResult none = c.AdminTool({"pki", "crl", "--ca-dir", ca});
+  EXPECT_EQ(none.exit_code, 2);
+  EXPECT_NE(none.err.find("no CRL"), std::string::npos) << none.err;
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"--institution", "BANKZ", "--reason", "key-compromise"}, "issued no certificate to BANKZ"},
+      {{"--serial", "ABCDEF", "--reason", "key-compromise"}, "was not issued by this CA"},
+      {{"--institution", "BANKA", "--reason", "stolen"}, "is not one of"},
+      {{"--institution", "BANKA", "--serial", "01", "--reason", "superseded"}, "not both"},
+      {{"--reason", "superseded"}, "not both"},
+  };
+  for (const auto& [args, words] : cases) {
+    std::vector<std::string> argv = {"pki", "revoke", "--ca-dir", ca};
+    argv.insert(argv.end(), args.begin(), args.end());
+    testing::RunResult r = c.AdminTool(argv);
+    EXPECT_EQ(r.exit_code, 2) << words << ": " << r.err;
+    EXPECT_NE(r.err.find(words), std::string::npos) << r.err;
+    EXPECT_TRUE(one_line(r)) << r.err;
+    EXPECT_FALSE(std::filesystem::exists(c.ca_dir() / "crl.pem")) << words;
+  }
+  // And the good case, shown by `pki crl`.
+  ASSERT_EQ(c.AdminTool({"pki", "revoke", "--ca-dir", ca, "--institution", "BANKA", "--reason",
+                         "superseded"})
+                .exit_code,
+            0);
+  testing::RunResult shown = c.AdminTool({"pki", "crl", "--ca-dir", ca});
+  EXPECT_EQ(shown.exit_code, 0) << shown.err;
+  EXPECT_NE(shown.out.find("BANKA signing superseded"), std::string::npos) << shown.out;
+  EXPECT_NE(shown.out.find("BANKA tls superseded"), std::string::npos) << shown.out;
+}
+
 }  // namespace
 }  // namespace duanka::integration
