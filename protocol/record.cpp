@@ -110,6 +110,10 @@ Result<VerifiedRecord> Verify(const SignedRecord& in, const Trust& trust,
   return out;
 }
 
+bool IssueTimeFollows(int64_t prev_issued_at, int64_t next_issued_at) {
+  return prev_issued_at < kIssueTimesRiseFrom || next_issued_at >= prev_issued_at;
+}
+
 Result<std::vector<VerifiedRecord>> VerifyChain(std::span<const SignedRecord> records,
                                                 const Trust& trust, const VerifyOptions& options) {
   std::vector<VerifiedRecord> out;
@@ -139,6 +143,11 @@ Result<std::vector<VerifiedRecord>> VerifyChain(std::span<const SignedRecord> re
         return Refuse(ErrorKind::kMalformed, v.record_,
                       "prev does not match the hash of " + before.record_.id().ToString() +
                           " (broken chain or altered record)");
+      }
+      if (!IssueTimeFollows(before.record_.issued_at, v.record_.issued_at)) {
+        return Refuse(ErrorKind::kMalformed, v.record_,
+                      "is dated before " + before.record_.id().ToString() +
+                          ", which it follows (issue times rise along a feed)");
       }
     }
     newest_signer = signer;

@@ -75,6 +75,12 @@ inline constexpr int64_t kDefaultMaxClockSkewSeconds = 300;
 // that no receiver is ever handed a record whose signature nobody checked as the end of a chain.
 inline constexpr size_t kMaxUncheckedRun = 256;
 
+// Issue times rise along a feed: a record may not be dated before the record it follows, so a
+// thief holding a stolen key cannot date its records before the last honest one (and out of a
+// key withdrawal's reach). Feeds written before the rule keep verifying: it binds only records
+// that follow one issued at or after this time (2026-12-01T00:00:00Z).
+inline constexpr int64_t kIssueTimesRiseFrom = 1796083200;
+
 // ---- Records -------------------------------------------------------------------------------
 
 // "ISSUER:SEQ", e.g. "BANKA:42".
@@ -114,6 +120,9 @@ struct Record {
   const RevocationBody* revocation() const { return std::get_if<RevocationBody>(&body); }
   EntryId id() const { return EntryId{issuer, seq}; }
 };
+
+// False when `next` (the record after `prev` in its feed) breaks the rule of kIssueTimesRiseFrom.
+bool IssueTimeFollows(int64_t prev_issued_at, int64_t next_issued_at);
 
 struct SignedRecord {
   std::string bytes;      // canonical Cap'n Proto encoding of a Record

@@ -98,3 +98,21 @@ struct Bundle {
   certificates @2 :List(Data);   # DER X.509 signing certificates
   records @3 :List(SignedRecord);
 }
+
+const evidenceFileVersion :UInt16 = 1;
+
+# Two records one issuer signed for one seq.
+struct EvidencePair {
+  a @0 :SignedRecord;
+  b @1 :SignedRecord;
+}
+
+# A self-contained proof of forks (`duanka-admin evidence export`), checkable offline by anyone
+# holding the consortium CA certificate.
+struct EvidenceFile {
+  version @0 :UInt16;        # evidenceFileVersion
+  consortium @1 :Text;
+  certificates @2 :List(Data);   # DER X.509 signing certificates of the records' signers
+  pairs @3 :List(EvidencePair);
+  losing @4 :List(SignedRecord); # records of a losing branch a fork resolution set aside
+}

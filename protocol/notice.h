@@ -1,0 +1,72 @@
+// Consortium notices (design section 9): what the consortium's authority says about members'
+// keys and feeds, signed by the CA's key or a regulator's signing key. This header knows their
+// bytes and signatures; which signer is entitled to which notice, and the certificate checks,
+// are the node's (node/common/consortium_objects.h), since only it links the PKI.
+// Format in protocol/README.md section 6.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <variant>
+
+#include "crypto/crypto.h"
+
+namespace duanka::protocol {
+
+using crypto::Hash256;
+
+inline constexpr uint16_t kNoticeVersion = 1;
+// A notice is a few hundred bytes plus at most one signing certificate (< 2 KiB).
+inline constexpr size_t kMaxNoticeBytes = 8 << 10;
+// A notice file: this line, then the SignedNotice's Cap'n Proto bytes.
+inline constexpr std::string_view kNoticeFileMagic = "duanka-notice-1\n";
+// The peer protocol's object name for a notice (one object per notice).
+inline constexpr std::string_view kNoticeObjectName = "notice";
+
+struct KeyWithdrawal {
+  std::string issuer;
+  std::string certificate_serial;  // uppercase hex
+  int64_t since = 0;               // compromise time, Unix seconds
+  bool operator==(const KeyWithdrawal&) const = default;
+};
+
+struct ForkResolution {
+  std::string issuer;
+  uint64_t seq = 0;
+  Hash256 keep;
+  bool operator==(const ForkResolution&) const = default;
+};
+
+struct Notice {
+  std::string consortium;
+  int64_t issued_at = 0;
+  std::string signer_certificate;  // DER; empty when the CA's own key signs
+  std::variant<KeyWithdrawal, ForkResolution> body;
+
+  const KeyWithdrawal* withdrawal() const { return std::get_if<KeyWithdrawal>(&body); }
+  const ForkResolution* resolution() const { return std::get_if<ForkResolution>(&body); }
+  // What the notice is about: notices with one subject replace each other, the newest winning.
+  // "withdrawal:BANKA:1F2E…", "resolution:BANKA".
+  std::string Subject() const;
+};
+
+struct SignedNotice {
+  std::string bytes;      // canonical Cap'n Proto encoding of a Notice
+  std::string signature;  // Ed25519 over `bytes`
+};
+
+// Range-checks, encodes canonically and signs. kInvalidInput names the field out of range.
+Result<SignedNotice> SignNotice(const Notice& notice, const crypto::SigningKey& key);
+
+// Decodes a SignedNotice (as carried in an `objects` message) and its Notice, range-checked, the
+// signature not checked. kMalformed names what is wrong.
+Result<std::pair<SignedNotice, Notice>> DecodeSignedNotice(std::string_view bytes);
+std::string EncodeSignedNotice(const SignedNotice& notice);
+
+// The notice file: kNoticeFileMagic then EncodeSignedNotice. DecodeNoticeFile refuses a file
+// without the magic line with kMalformed ("not a duanka notice").
+std::string EncodeNoticeFile(const SignedNotice& notice);
+Result<std::pair<SignedNotice, Notice>> DecodeNoticeFile(std::string_view bytes);
+
+}  // namespace duanka::protocol

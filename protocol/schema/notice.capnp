@@ -1,0 +1,40 @@
+# Consortium notices: objects signed by the consortium's authority (the CA key or a regulator),
+# carried over the peer protocol (`objects`, name "notice") and in files, verified by every node
+# before use; of notices about one thing the newest (issuedAt) wins. Ordinals are never renumbered
+# or reused. See protocol/README.md section 6.
+@0x85b3be5a410a659b;
+
+using Cxx = import "/capnp/c++.capnp";
+$Cxx.namespace("duanka::protocol::wire");
+
+const noticeVersion :UInt16 = 1;
+
+# A stolen signing key: every record that key signed at or after `since` is suspended.
+struct KeyWithdrawal {
+  issuer @0 :Text;             # the institution the certificate names
+  certificateSerial @1 :Text;  # its signing certificate's serial, uppercase hex
+  since @2 :Int64;             # compromise time, Unix seconds
+}
+
+# A forked feed: of the records at `seq`, the one hashing to `keep` (and its successors) stays.
+struct ForkResolution {
+  issuer @0 :Text;
+  seq @1 :UInt64;
+  keep @2 :Data;               # record hash, 32 bytes
+}
+
+struct Notice {
+  version @0 :UInt16;          # noticeVersion
+  consortium @1 :Text;         # the CA's O: a notice of one consortium is no use in another
+  issuedAt @2 :Int64;          # Unix seconds; the newest notice about one thing wins
+  signerCertificate @3 :Data;  # DER signing certificate of a regulator; empty: the CA's own key
+  body :union {
+    keyWithdrawal @4 :KeyWithdrawal;
+    forkResolution @5 :ForkResolution;
+  }
+}
+
+struct SignedNotice {
+  notice @0 :Data;             # canonical bytes of a Notice
+  signature @1 :Data;          # Ed25519 over `notice`, 64 bytes
+}
