@@ -63,6 +63,11 @@ struct CertificateInfo {
   std::string der;  // the certificate's exact DER bytes
 };
 
+// What a DER certificate says (institution, role, key, validity, serial), its trust NOT checked:
+// for certificates this node verified when it took them (the store's), e.g. to find the key a
+// withdrawal notice names by serial. kMalformed / kUnauthorized name what does not parse.
+Result<CertificateInfo> InspectCertificate(std::string_view der);
+
 // PEM text with one or more certificates → their DER bytes, in order. kInvalidInput if none.
 Result<std::vector<std::string>> PemCertificatesToDer(std::string_view pem);
 std::string DerCertificateToPem(std::string_view der);
@@ -126,6 +131,9 @@ class TrustStore {
 
   // The consortium name (the CA's O).
   const std::string& consortium() const;
+  // The CA's own Ed25519 key: it signs consortium notices as well as certificates and CRLs.
+  // nullopt for a CA whose key is not Ed25519 (such a CA cannot sign notices).
+  std::optional<PublicKey> ca_key() const;
 
   // Checks that the DER certificate chains to the CA, is of `kind`, carries a valid institution
   // code and role, is not on the CRL, and (when check_time_at is set) is within its validity at

@@ -119,6 +119,10 @@ struct TrustStore::Impl {
 };
 
 TrustStore::TrustStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+std::optional<PublicKey> TrustStore::ca_key() const {
+  return detail::FromEvpPublicKey(X509_get0_pubkey(impl_->ca.get()));
+}
 TrustStore::TrustStore(TrustStore&&) noexcept = default;
 TrustStore& TrustStore::operator=(TrustStore&&) noexcept = default;
 TrustStore::~TrustStore() = default;
@@ -233,8 +237,9 @@ void* TrustStore::x509_store() const {
   return impl_->store.get();
 }
 
-Result<CertificateInfo> TrustStore::Verify(std::string_view der, CertKind kind,
-                                           std::optional<int64_t> check_time_at) const {
+namespace {
+
+Result<detail::X509Ptr> ParseDer(std::string_view der) {
   if (der.empty() || der.size() > detail::kMaxCertificateDerSize) {
     return MakeError(ErrorKind::kMalformed, "certificate of " + std::to_string(der.size()) +
                                                 " bytes; expected 1 to " +
@@ -250,6 +255,50 @@ Result<CertificateInfo> TrustStore::Verify(std::string_view der, CertKind kind,
   if (cursor != begin + der.size()) {
     return MakeError(ErrorKind::kMalformed, "certificate DER has bytes after its end");
   }
+  return cert;
+}
+
+// What a certificate says (CN, OU, key, validity, serial), without judging its trust.
+Result<CertificateInfo> InfoOf(X509* cert, std::string_view der) {
+  const X509_NAME* subject = X509_get_subject_name(cert);
+  CertificateInfo info;
+  auto institution = detail::SingleNameEntry(subject, NID_commonName);
+  if (!institution || !IsValidInstitutionCode(*institution)) {
+    return Unauthorized(cert, "CN is not one institution code of 2 to 16 A-Z and 0-9");
+  }
+  info.institution = std::move(*institution);
+  auto role_name = detail::SingleNameEntry(subject, NID_organizationalUnitName);
+  std::optional<Role> role = role_name ? ParseRole(*role_name) : std::nullopt;
+  if (!role) return Unauthorized(cert, "OU is not one role, member or regulator");
+  info.role = *role;
+  auto key = detail::FromEvpPublicKey(X509_get0_pubkey(cert));
+  if (!key) return Unauthorized(cert, "key is not Ed25519");
+  info.public_key = *key;
+  auto not_before = detail::ToUnixSeconds(X509_get0_notBefore(cert));
+  auto not_after = detail::ToUnixSeconds(X509_get0_notAfter(cert));
+  if (!not_before || !not_after) {
+    return MakeError(ErrorKind::kMalformed, Describe(cert) + ": validity does not parse");
+  }
+  info.not_before = *not_before;
+  info.not_after = *not_after;
+  info.serial_hex = detail::SerialHex(X509_get0_serialNumber(cert));
+  info.der = std::string(der);
+  return info;
+}
+
+}  // namespace
+
+Result<CertificateInfo> InspectCertificate(std::string_view der) {
+  Result<detail::X509Ptr> cert = ParseDer(der);
+  if (!cert) return std::move(cert).error();
+  return InfoOf(cert->get(), der);
+}
+
+Result<CertificateInfo> TrustStore::Verify(std::string_view der, CertKind kind,
+                                           std::optional<int64_t> check_time_at) const {
+  Result<detail::X509Ptr> parsed = ParseDer(der);
+  if (!parsed) return std::move(parsed).error();
+  detail::X509Ptr cert = std::move(*parsed);
 
   detail::X509StoreCtxPtr context(X509_STORE_CTX_new());
   if (!context ||
@@ -272,34 +321,14 @@ Result<CertificateInfo> TrustStore::Verify(std::string_view der, CertKind kind,
   }
 
   if (auto problem = KindProblem(cert.get(), kind)) return Unauthorized(cert.get(), *problem);
-  const X509_NAME* subject = X509_get_subject_name(cert.get());
-  CertificateInfo info;
-  auto institution = detail::SingleNameEntry(subject, NID_commonName);
-  if (!institution || !IsValidInstitutionCode(*institution)) {
-    return Unauthorized(cert.get(), "CN is not one institution code of 2 to 16 A-Z and 0-9");
-  }
-  info.institution = std::move(*institution);
-  auto role_name = detail::SingleNameEntry(subject, NID_organizationalUnitName);
-  std::optional<Role> role = role_name ? ParseRole(*role_name) : std::nullopt;
-  if (!role) return Unauthorized(cert.get(), "OU is not one role, member or regulator");
-  info.role = *role;
-  auto organization = detail::SingleNameEntry(subject, NID_organizationName);
+  Result<CertificateInfo> info = InfoOf(cert.get(), der);
+  if (!info) return info;
+  auto organization =
+      detail::SingleNameEntry(X509_get_subject_name(cert.get()), NID_organizationName);
   if (!organization || *organization != impl_->consortium) {
     return Unauthorized(cert.get(), "O is not the consortium's name");
   }
-  auto key = detail::FromEvpPublicKey(X509_get0_pubkey(cert.get()));
-  if (!key) return Unauthorized(cert.get(), "key is not Ed25519");
-  info.public_key = *key;
-  auto not_before = detail::ToUnixSeconds(X509_get0_notBefore(cert.get()));
-  auto not_after = detail::ToUnixSeconds(X509_get0_notAfter(cert.get()));
-  if (!not_before || !not_after) {
-    return MakeError(ErrorKind::kMalformed, Describe(cert.get()) + ": validity does not parse");
-  }
-  info.not_before = *not_before;
-  info.not_after = *not_after;
-  info.kind = kind;
-  info.serial_hex = detail::SerialHex(X509_get0_serialNumber(cert.get()));
-  info.der = std::string(der);
+  info->kind = kind;
   return info;
 }
 

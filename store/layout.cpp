@@ -101,6 +101,21 @@ std::optional<RevokedValue> RevokedValue::Decode(std::string_view bytes) {
   return v;
 }
 
+std::string ResolvedValue::Encode() const {
+  std::string out(kSize, '\0');
+  PutU64(out.data(), seq);
+  std::memcpy(out.data() + 8, kept.bytes.data(), kept.bytes.size());
+  return out;
+}
+
+std::optional<ResolvedValue> ResolvedValue::Decode(std::string_view bytes) {
+  if (bytes.size() < kSize) return std::nullopt;
+  ResolvedValue v;
+  v.seq = GetU64(bytes.data());
+  std::memcpy(v.kept.bytes.data(), bytes.data() + 8, v.kept.bytes.size());
+  return v;
+}
+
 std::array<char, 12> RecordKey(uint32_t issuer_id, uint64_t seq) {
   std::array<char, 12> key{};
   PutU32(key.data(), issuer_id);

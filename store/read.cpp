@@ -26,6 +26,7 @@ EntryState StateOf(const SubjectValue& v, int64_t now) {
   if (v.flags & SubjectValue::kRevokedFlag) return EntryState::kRevoked;
   // An entry is listed up to, not at, its expiry second.
   if (v.expires_at <= now) return EntryState::kExpired;
+  if (v.flags & SubjectValue::kSuspendedFlag) return EntryState::kSuspended;
   return EntryState::kActive;
 }
 
@@ -56,6 +57,9 @@ Listing Store::Impl::ToListing(MDB_txn* txn, const Hash256& subject, const Subje
     if (r && r->entry() != nullptr) {
       l.case_ref = r->entry()->case_ref;
       l.pepper_epoch = r->entry()->pepper_epoch;
+      if (v.flags & SubjectValue::kSuspendedFlag) {
+        l.suspended_since = WithdrawnSince(txn, r->signer_key_id);
+      }
     }
   }
   if (std::optional<RevokedValue> rv = ReadRevoked(txn, revoked, l.id.issuer, l.id.seq)) {

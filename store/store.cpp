@@ -34,6 +34,8 @@ const char* EntryStateName(EntryState state) {
       return "revoked";
     case EntryState::kExpired:
       return "expired";
+    case EntryState::kSuspended:
+      return "suspended";
   }
   return "unknown";
 }
@@ -52,6 +54,10 @@ const char* AppendStatusName(AppendStatus status) {
       return "forked";
     case AppendStatus::kFrozen:
       return "frozen";
+    case AppendStatus::kLosing:
+      return "losing";
+    case AppendStatus::kMisdated:
+      return "misdated";
   }
   return "unknown";
 }
@@ -243,13 +249,20 @@ void OpenTables(Store::Impl& impl, MDB_txn* txn, unsigned create) {
   for (const Table& t : tables) {
     Check(mdb_dbi_open(txn, t.name, t.flags | create, t.dbi), "cannot open a table");
   }
-  // Added in the second wave without a schema change: a store made before it gets the table
-  // at its next writable open; until then a read-only open sees no objects.
-  int rc = mdb_dbi_open(txn, detail::kObjectsTable, create, &impl.objects);
-  if (rc == MDB_NOTFOUND && create == 0) {
-    impl.objects = 0;
-  } else {
-    Check(rc, "cannot open a table");
+  // Added in the second wave without a schema change: a store made before them gets these
+  // tables at its next writable open; until then a read-only open sees them as empty (dbi 0).
+  const Table second_wave[] = {
+      {detail::kObjectsTable, &impl.objects, 0},      {detail::kWithdrawnTable, &impl.withdrawn, 0},
+      {detail::kResolvedTable, &impl.resolved, 0},    {detail::kLosingTable, &impl.losing, 0},
+      {detail::kSeenHeadsTable, &impl.seen_heads, 0},
+  };
+  for (const Table& t : second_wave) {
+    int rc = mdb_dbi_open(txn, t.name, t.flags | create, t.dbi);
+    if (rc == MDB_NOTFOUND && create == 0) {
+      *t.dbi = 0;
+    } else {
+      Check(rc, "cannot open a table");
+    }
   }
 }
 

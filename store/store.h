@@ -18,6 +18,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "protocol/record.h"
@@ -58,7 +59,10 @@ struct Head {
   int64_t last_grew_at = 0;  // Unix seconds of the last append to this feed
 };
 
-enum class EntryState : uint8_t { kActive = 1, kRevoked = 2, kExpired = 3 };
+// kSuspended: signed at or after the compromise time of a withdrawn key (a key-withdrawal
+// notice). Like kRevoked it is never answered as listed; unlike it the issuer may re-affirm the
+// entry with its new key (a new entry), and a later notice may lift it.
+enum class EntryState : uint8_t { kActive = 1, kRevoked = 2, kExpired = 3, kSuspended = 4 };
 const char* EntryStateName(EntryState state);
 
 struct RevocationInfo {
@@ -81,6 +85,7 @@ struct Listing {
   // Filled when LookupOptions::details is set:
   std::string case_ref;
   std::optional<RevocationInfo> revocation;
+  std::optional<int64_t> suspended_since;  // kSuspended: the withdrawn key's compromise time
 };
 
 struct LookupOptions {
@@ -97,6 +102,10 @@ enum class AppendStatus : uint8_t {
                    // elsewhere; not written
   kForked = 5,     // a different record at a held seq: kept as evidence, feed frozen
   kFrozen = 6,     // the feed is frozen; not written
+  kLosing = 7,     // a record of a branch a fork resolution discarded: not written, not
+                   // evidence; the sender lacks the resolution
+  kMisdated = 8,   // issued before the record it follows (the rule of kIssueTimesRiseFrom); not
+                   // written
 };
 const char* AppendStatusName(AppendStatus status);
 
@@ -132,6 +141,13 @@ struct Evidence {
   SignedRecord other;  // the one that arrived later
 };
 
+// What Store::ResolveFork did to the feed.
+struct ResolveOutcome {
+  uint64_t set_aside = 0;      // records of the losing branch moved out of the feed
+  bool kept_appended = false;  // the kept record at seq came from the evidence into the feed
+  bool unfrozen = false;       // the feed was frozen and no longer is
+};
+
 class Store {
  public:
   // kIo for an unreadable store or a newer/unknown schema (the message says which and what to
@@ -162,11 +178,47 @@ class Store {
   // kMalformed unless the two are different records of one issuer and seq.
   Result<bool> AddEvidence(const VerifiedRecord& a, const VerifiedRecord& b, int64_t now);
 
+  // Applies a fork resolution: `kept` is the hash of the record at `seq` whose branch stays. A
+  // held record at seq with another hash is set aside with every record after it (their entries
+  // and revocations undone, the head moved back to seq - 1), the kept record is appended from the
+  // evidence when it extends the feed, and a feed frozen by this fork is unfrozen (one frozen by a
+  // later fork on the kept branch stays frozen). Replaces any earlier resolution of the issuer;
+  // the caller verified the notice and decided it is the newest. One write transaction.
+  // kInvalidInput for seq 0, kIo for an LMDB failure (nothing written).
+  Result<ResolveOutcome> ResolveFork(const std::string& issuer, uint64_t seq, const Hash256& kept,
+                                     int64_t now);
+  // The resolution applied to `issuer`'s feed (seq, kept hash), if any.
+  Result<std::optional<std::pair<uint64_t, Hash256>>> Resolution(const std::string& issuer) const;
+  // Records of `issuer` set aside from a losing branch, in seq order (evidence only).
+  Result<std::vector<SignedRecord>> LosingRecords(const std::string& issuer) const;
+
   // Keeps a consortium-signed object (the CRL, …) under its name, replacing what was there. The
   // store knows nothing of its meaning: the caller verified it and decided it is the newest.
   Status PutObject(std::string_view name, std::string_view bytes);
   // The object of that name, or nullopt.
   Result<std::optional<std::string>> GetObject(std::string_view name) const;
+
+  // The highest head of a feed that a peer has claimed (the daemon keeps it for its own feed):
+  // a store restored from a backup is then known to be behind, and the admin tool refuses to
+  // sign a second record at a seq the network already holds (a fork). Keeps the larger seq
+  // (with its time, Unix seconds); a smaller or equal one changes nothing.
+  Status NoteSeenHead(const std::string& issuer, uint64_t seq, int64_t now);
+  // (seq, noted at), or nullopt when none is held (or the store predates the table).
+  Result<std::optional<std::pair<uint64_t, int64_t>>> SeenHead(const std::string& issuer) const;
+  // Forgets it: the claim was found false (its peer did not serve what it claimed).
+  Status ClearSeenHead(const std::string& issuer);
+
+  // A signing key withdrawn since a compromise time (a key-withdrawal notice the caller
+  // verified and found newest): every entry of `issuer` that key signed at or after `since` is
+  // suspended, now and as such records arrive; entries it signed before stay as they were. A
+  // second call for the key replaces `since`, so entries between the two times are suspended or
+  // lifted to match. Returns how many entries are suspended under this key afterwards.
+  Result<uint64_t> WithdrawKey(const Hash256& key_id, const std::string& issuer, int64_t since);
+  // The compromise time in force for a key, or nullopt when it is not withdrawn.
+  Result<std::optional<int64_t>> WithdrawnSince(const Hash256& key_id) const;
+  // Every object whose name starts with `prefix`, in name order: (name, bytes).
+  Result<std::vector<std::pair<std::string, std::string>>> ObjectsWithPrefix(
+      std::string_view prefix) const;
 
   // Keeps a signing certificate (DER) under its key id. Idempotent.
   Status PutCertificate(const Hash256& key_id, std::string_view der);

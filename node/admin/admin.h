@@ -11,6 +11,8 @@
 namespace duanka::admin {
 
 inline constexpr int kExitOk = 0;
+// As grep's 1 (design section 7): nothing of what was asked for is held (evidence export).
+inline constexpr int kExitNotFound = 1;
 inline constexpr int kExitInvalid = 2;
 inline constexpr int kExitFailure = 3;
 
@@ -90,6 +92,8 @@ struct ReportOptions {
   std::string case_ref;
   std::string expires;
   bool json = false;
+  // Publish although a peer has claimed the own feed past this store's head (a fork if true).
+  bool i_know = false;
 };
 int Report(const ReportOptions& o);
 
@@ -105,6 +109,7 @@ struct BatchReportOptions {
   // one plans and signs (signing a feed is sequential, so it gets a core to itself), and the
   // calling thread verifies and writes. 0: 2 when the machine has two cores or more, else 1.
   unsigned threads = 0;
+  bool i_know = false;  // as ReportOptions::i_know
 };
 int ReportBatch(const BatchReportOptions& o);
 
@@ -113,6 +118,7 @@ struct RevokeOptions {
   std::string entry;
   std::string reason;
   bool json = false;
+  bool i_know = false;  // as ReportOptions::i_know
 };
 int Revoke(const RevokeOptions& o);
 

@@ -955,8 +955,8 @@ class BatchRun {
   bool Commit(Chunk& c) {
     const int64_t now = node::SystemNow();
     bool resigned = false;
-    Result<store::AppendResult> appended = home_.store->AppendOwn(
-        me_,
+    Result<store::AppendResult> appended = AppendToOwnFeed(
+        home_, o_.i_know,
         [&](const store::Head& head) -> Result<std::vector<protocol::VerifiedRecord>> {
           Result<std::vector<Decision>> plan = Plan(*home_.store, me_, c.pending, nullptr, now);
           if (!plan) return std::move(plan).error();
@@ -1132,6 +1132,7 @@ int ReportBatch(const BatchReportOptions& o) {
       {"seconds", std::round(seconds * 1000) / 1000},
       {"completed", !failure.has_value()},
   };
+  if (o.i_know) event["i_know"] = true;
   if (c.first) {
     event["first_entry"] = c.first->ToString();
     event["last_entry"] = c.last->ToString();

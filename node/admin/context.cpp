@@ -72,8 +72,47 @@ Result<node::SigningIdentity> LoadIdentity(Home& home) {
   return id;
 }
 
+Result<store::AppendResult> AppendToOwnFeed(Home& home, bool i_know,
+                                            const store::Store::MakeRecords& make, int64_t now) {
+  const std::string& me = home.config.institution;
+  return home.store->AppendOwn(
+      me,
+      [&](const store::Head& head) -> Result<std::vector<protocol::VerifiedRecord>> {
+        // Only duankad writes the seen head, and never while this transaction holds the writer
+        // lock: the read below sees the latest.
+        Result<std::optional<std::pair<uint64_t, int64_t>>> seen = home.store->SeenHead(me);
+        if (!seen) return std::move(seen).error();
+        if (*seen && (*seen)->first > head.seq) {
+          const std::string held = "the network has seen " + me + ":" +
+                                   std::to_string((*seen)->first) + " but this store holds " + me +
+                                   " up to " + std::to_string(head.seq);
+          if (!i_know) {
+            return MakeError(ErrorKind::kConflict,
+                             held +
+                                 ": this store may be restored from a backup; let duankad fetch "
+                                 "the rest (duanka status shows the own feed catching up) or "
+                                 "pass --i-know to publish anyway (a fork freezes " +
+                                 me + "'s feed everywhere)");
+          }
+          std::cerr << "duanka-admin: warning: --i-know: " << held << "; publishing " << me << ":"
+                    << head.seq + 1 << " anyway\n";
+        }
+        return make(head);
+      },
+      now);
+}
+
 Status Audit(const Home& home, const std::string& json_object) {
   return node::AuditLog(home.config.audit_log).Append(json_object, /*sync=*/true);
+}
+
+Result<protocol::VerifiedRecord> SignOwnRecord(protocol::Record record,
+                                               const node::SigningIdentity& id,
+                                               const protocol::Trust& trust, int64_t now) {
+  record.signer_key_id = protocol::KeyId(id.key.public_key());
+  Result<protocol::SignedRecord> signed_record = protocol::SignRecord(record, id.key);
+  if (!signed_record) return std::move(signed_record).error();
+  return protocol::Verify(*signed_record, trust, protocol::VerifyOptions{now});
 }
 
 }  // namespace duanka::admin

@@ -31,6 +31,20 @@ Result<Home> OpenHome(const std::optional<std::string>& home_flag);
 // The institution's signing identity; its certificate is added to the store and the Trust.
 Result<node::SigningIdentity> LoadIdentity(Home& home);
 
+// Store::AppendOwn on the institution's own feed, refused (kConflict, before make() runs) while
+// a peer has claimed the feed past the store's head, as duankad notes it: the store may be
+// restored from a backup, and signing at a seq the network holds forks the feed. `i_know`
+// publishes anyway, with a warning on stderr. Checked inside the write transaction, so the
+// head compared is the one signed on.
+Result<store::AppendResult> AppendToOwnFeed(Home& home, bool i_know,
+                                            const store::Store::MakeRecords& make, int64_t now);
+
+// Signs `record` (whose seq/prev the caller set from the head) with the institution's key and
+// verifies it as any peer will.
+Result<protocol::VerifiedRecord> SignOwnRecord(protocol::Record record,
+                                               const node::SigningIdentity& id,
+                                               const protocol::Trust& trust, int64_t now);
+
 // Appends an admin action to the audit log, fsync'ed.
 Status Audit(const Home& home, const std::string& json_object);
 

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "node/admin/context.h"
+#include "node/admin/notice_commands.h"
 #include "node/common/consortium_objects.h"
 #include "node/common/human_time.h"
 #include "node/common/ingest.h"
@@ -150,6 +151,7 @@ int Import(const ImportOptions& o) {
   // The file is the user's input: a missing or unreadable one is a usage error, like grep's.
   if (!bytes) return Fail(ErrorKind::kInvalidInput, bytes.error().message);
   if (bytes->find("-----BEGIN X509 CRL-----") != std::string::npos) return ImportCrl(o, *bytes);
+  if (bytes->starts_with(protocol::kNoticeFileMagic)) return ImportNotice(o.home, o.file, *bytes);
   Result<protocol::Bundle> bundle = protocol::DecodeBundle(*bytes);
   if (!bundle) return Fail(ErrorKind::kInvalidInput, o.file + ": " + bundle.error().message);
   Result<Home> home = OpenHome(o.home);
@@ -174,6 +176,11 @@ int Import(const ImportOptions& o) {
     Status kept = home->store->PutCertificate(protocol::KeyId(cert->public_key), der);
     if (!kept) return Fail(kept.error());
     ++trusted;
+  }
+  // A key withdrawal held here may name one of these certificates by serial: in force before
+  // the records it suspends are taken.
+  if (Result<size_t> applied = node::ApplyHeldWithdrawals(*home->store); !applied) {
+    return Fail(applied.error());
   }
   // Each issuer's records, in bundle order (which export writes in seq order).
   std::map<std::string, std::vector<protocol::SignedRecord>> feeds;

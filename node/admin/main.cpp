@@ -6,6 +6,8 @@
 #include "crypto/crypto.h"
 #include "node/admin/api_client_commands.h"
 #include "node/admin/context.h"
+#include "node/admin/evidence_commands.h"
+#include "node/admin/notice_commands.h"
 #include "protocol/identifier.h"
 #include "protocol/record.h"
 
@@ -183,6 +185,9 @@ int main(int argc, char** argv) {
   });
 
   // report (one identifier from the arguments, or many from a file with --batch)
+  static constexpr const char* kIKnowHelp =
+      "publish although a peer holds this institution's feed past this store's head (after "
+      "restoring a backup, wait for duankad to fetch it instead: signing there forks the feed)";
   ReportOptions report;
   BatchReportOptions batch;
   CLI::App* report_cmd = app.add_subcommand(
@@ -211,6 +216,7 @@ int main(int argc, char** argv) {
   report_cmd->add_flag("--json", report.json,
                        "print {\"entry\",\"subject\",\"expires_at\"}; with --batch one "
                        "{\"line\",\"result\",\"entry\"|\"reason\"} per line");
+  report_cmd->add_flag("--i-know", report.i_know, kIKnowHelp);
   report_cmd->footer(
       "Example: duanka-admin report phone '+86 138 0013 8000' --category rented-out --basis "
       "psb-identified --case-ref 'PSB-2026-0042'\n"
@@ -247,6 +253,7 @@ int main(int argc, char** argv) {
       }
       batch.home = home;
       batch.json = report.json;
+      batch.i_know = report.i_know;
       code = ReportBatch(batch);
       return;
     }
@@ -275,6 +282,7 @@ int main(int argc, char** argv) {
   revoke_cmd->add_option("--reason", revoke.reason, duanka::protocol::AllRevocationReasonNames())
       ->required();
   revoke_cmd->add_flag("--json", revoke.json, "print JSON");
+  revoke_cmd->add_flag("--i-know", revoke.i_know, kIKnowHelp);
   revoke_cmd->footer("Example: duanka-admin revoke BANKA:42 --reason appeal-upheld");
   revoke_cmd->callback([&] {
     revoke.home = home;
@@ -316,7 +324,9 @@ int main(int argc, char** argv) {
     code = Import(imp);
   });
 
-  AddApiClientCommands(app, home, code);  // api-client add|list|remove
+  AddApiClientCommands(app, home, code);     // api-client add|list|remove
+  AddEvidenceCommands(app, home, code);      // evidence export|verify
+  AddNoticeCommands(app, *pki, home, code);  // pki withdraw-key, withdraw-key, fork, reaffirm
 
   // CLI11 only says "a subcommand is required" for a misspelt one; name it instead.
   for (int i = 1; i < argc; ++i) {
@@ -331,7 +341,7 @@ int main(int argc, char** argv) {
     if (!known) {
       std::cerr << "duanka-admin: unknown command \"" << OneLine(arg)
                 << "\"; expected one of pki, pepper, init, report, revoke, list, export, import, "
-                   "api-client\n";
+                   "api-client, evidence\n";
       return kExitInvalid;
     }
     break;

@@ -8,15 +8,10 @@
 namespace duanka::admin {
 namespace {
 
-// Signs `record` (whose seq/prev the caller set from the head) and verifies it as any peer will.
 Result<std::vector<protocol::VerifiedRecord>> SignOwn(protocol::Record record,
                                                       const node::SigningIdentity& id,
                                                       const protocol::Trust& trust, int64_t now) {
-  record.signer_key_id = protocol::KeyId(id.key.public_key());
-  Result<protocol::SignedRecord> signed_record = protocol::SignRecord(record, id.key);
-  if (!signed_record) return std::move(signed_record).error();
-  Result<protocol::VerifiedRecord> verified =
-      protocol::Verify(*signed_record, trust, protocol::VerifyOptions{now});
+  Result<protocol::VerifiedRecord> verified = SignOwnRecord(std::move(record), id, trust, now);
   if (!verified) return std::move(verified).error();
   return std::vector<protocol::VerifiedRecord>{std::move(*verified)};
 }
@@ -76,8 +71,8 @@ int Report(const ReportOptions& o) {
   entry.case_ref = o.case_ref;
 
   protocol::EntryId entry_id;
-  Result<store::AppendResult> appended = home->store->AppendOwn(
-      home->config.institution,
+  Result<store::AppendResult> appended = AppendToOwnFeed(
+      *home, o.i_know,
       [&](const store::Head& head) -> Result<std::vector<protocol::VerifiedRecord>> {
         protocol::Record r;
         r.issuer = home->config.institution;
@@ -104,6 +99,7 @@ int Report(const ReportOptions& o) {
       {"expires_at", node::IsoTime(entry.expires_at)},
       {"case_ref", entry.case_ref},
   };
+  if (o.i_know) event["i_know"] = true;
   if (Status s = Audit(*home, event.dump()); !s) {
     return Fail(ErrorKind::kIo, "published " + entry_id.ToString() +
                                     " but could not audit it: " + s.error().message);
@@ -143,8 +139,8 @@ int Revoke(const RevokeOptions& o) {
   }
 
   protocol::EntryId revocation_id;
-  Result<store::AppendResult> appended = home->store->AppendOwn(
-      me,
+  Result<store::AppendResult> appended = AppendToOwnFeed(
+      *home, o.i_know,
       [&](const store::Head& head) -> Result<std::vector<protocol::VerifiedRecord>> {
         // Checked inside the write transaction, so that two administrators cannot both revoke.
         Result<std::optional<store::Listing>> listing = home->store->GetListing(*target, now);
@@ -183,6 +179,7 @@ int Revoke(const RevokeOptions& o) {
       {"target", target->ToString()},
       {"reason", protocol::RevocationReasonName(*reason)},
   };
+  if (o.i_know) event["i_know"] = true;
   if (Status s = Audit(*home, event.dump()); !s) {
     return Fail(ErrorKind::kIo,
                 "revoked " + target->ToString() + " but could not audit it: " + s.error().message);

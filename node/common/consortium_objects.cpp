@@ -1,5 +1,7 @@
 #include "node/common/consortium_objects.h"
 
+#include <map>
+
 namespace duanka::node {
 
 Result<crypto::CrlInfo> AdmitCrl(store::Store& store, crypto::TrustStore& ca,
@@ -35,6 +37,158 @@ Result<bool> ApplyHeldCrl(const store::Store& store, crypto::TrustStore& ca) {
   Result<crypto::CrlInfo> applied = ca.UpdateCrl(**held);
   if (!applied) return std::move(applied).error();
   return true;
+}
+
+}  // namespace duanka::node
+
+namespace duanka::node {
+namespace {
+
+Error Unauthorized(std::string what) {
+  return MakeError(ErrorKind::kUnauthorized, "notice: " + std::move(what));
+}
+
+// The signing keys of the certificates held, by (institution, serial): how a withdrawal, which
+// names a certificate by serial, finds its key. One pass over the certificates.
+using KeysBySerial = std::map<std::pair<std::string, std::string>, crypto::Hash256>;
+Result<KeysBySerial> HeldSigningKeys(const store::Store& store) {
+  Result<std::vector<std::string>> certs = store.Certificates();
+  if (!certs) return std::move(certs).error();
+  KeysBySerial out;
+  for (const std::string& der : *certs) {
+    if (Result<crypto::CertificateInfo> info = crypto::InspectCertificate(der)) {
+      out[{info->institution, info->serial_hex}] = protocol::KeyId(info->public_key);
+    }
+  }
+  return out;
+}
+
+Result<NoticeEffect> ApplyWithdrawal(store::Store& store, const protocol::KeyWithdrawal& w,
+                                     const KeysBySerial& keys) {
+  NoticeEffect effect;
+  auto key = keys.find({w.issuer, w.certificate_serial});
+  if (key == keys.end()) return effect;  // not held here: no record it signed can be either
+  effect.key_known = true;
+  Result<std::optional<int64_t>> since = store.WithdrawnSince(key->second);
+  if (!since) return std::move(since).error();
+  if (*since == w.since) return effect;  // in force already
+  Result<uint64_t> suspended = store.WithdrawKey(key->second, w.issuer, w.since);
+  if (!suspended) return std::move(suspended).error();
+  effect.suspended = *suspended;
+  return effect;
+}
+
+}  // namespace
+
+Result<VerifiedNotice> VerifyNotice(const crypto::TrustStore& ca, std::string_view bytes,
+                                    int64_t now) {
+  Result<std::pair<protocol::SignedNotice, protocol::Notice>> decoded =
+      protocol::DecodeSignedNotice(bytes);
+  if (!decoded) return std::move(decoded).error();
+  VerifiedNotice out{std::move(decoded->first), std::move(decoded->second), ""};
+  const protocol::Notice& n = out.notice;
+  if (n.consortium != ca.consortium()) {
+    return Unauthorized("of consortium " + n.consortium + ", not " + ca.consortium());
+  }
+  const int64_t latest = now + protocol::kDefaultMaxClockSkewSeconds;
+  if (n.issued_at > latest) {
+    return MakeError(ErrorKind::kInvalidInput, "notice: dated in the future (check the clocks)");
+  }
+  if (const protocol::KeyWithdrawal* w = n.withdrawal(); w && w->since > latest) {
+    return MakeError(ErrorKind::kInvalidInput, "notice: compromise time is in the future");
+  }
+  crypto::PublicKey key;
+  if (n.signer_certificate.empty()) {
+    std::optional<crypto::PublicKey> ca_key = ca.ca_key();
+    if (!ca_key) return Unauthorized("signed by the CA, whose key is not Ed25519");
+    key = *ca_key;
+    out.signer = "the consortium CA";
+  } else {
+    Result<crypto::CertificateInfo> signer =
+        ca.Verify(n.signer_certificate, crypto::CertKind::kSigning, n.issued_at);
+    if (!signer) return Unauthorized("signer's certificate: " + signer.error().message);
+    // Members speak for their own feeds only, in records; notices are the authority's.
+    if (signer->role != crypto::Role::kRegulator) {
+      return Unauthorized("signed by " + signer->institution +
+                          ", a member; only the CA or a regulator signs notices");
+    }
+    key = signer->public_key;
+    out.signer = "regulator " + signer->institution;
+  }
+  if (n.resolution() != nullptr && n.signer_certificate.empty()) {
+    return Unauthorized("a fork resolution is the regulator's to sign, not the CA's");
+  }
+  if (!crypto::VerifySignature(key, crypto::AsBytes(out.signed_notice.bytes),
+                               crypto::AsBytes(out.signed_notice.signature))) {
+    return Unauthorized("signature does not verify (altered, or not signed by " + out.signer + ")");
+  }
+  return out;
+}
+
+Result<bool> KeepNotice(store::Store& store, const VerifiedNotice& notice) {
+  const std::string name = std::string(kNoticeObjectPrefix) + notice.notice.Subject();
+  const std::string bytes = protocol::EncodeSignedNotice(notice.signed_notice);
+  Result<std::optional<std::string>> held = store.GetObject(name);
+  if (!held) return std::move(held).error();
+  if (*held) {
+    if (**held == bytes) return false;
+    Result<std::pair<protocol::SignedNotice, protocol::Notice>> old =
+        protocol::DecodeSignedNotice(**held);
+    if (old && old->second.issued_at >= notice.notice.issued_at) {
+      return MakeError(ErrorKind::kConflict, "notice about " + notice.notice.Subject() +
+                                                 " is not newer than the one held (issued at " +
+                                                 std::to_string(old->second.issued_at) + ")");
+    }
+  }
+  if (Status kept = store.PutObject(name, bytes); !kept) return std::move(kept).error();
+  return true;
+}
+
+Result<NoticeEffect> ApplyNotice(store::Store& store, const protocol::Notice& notice, int64_t now) {
+  NoticeEffect effect;
+  if (const protocol::KeyWithdrawal* w = notice.withdrawal()) {
+    Result<KeysBySerial> keys = HeldSigningKeys(store);
+    if (!keys) return std::move(keys).error();
+    return ApplyWithdrawal(store, *w, *keys);
+  }
+  const protocol::ForkResolution& r = *notice.resolution();
+  Result<std::optional<std::pair<uint64_t, crypto::Hash256>>> held = store.Resolution(r.issuer);
+  if (!held) return std::move(held).error();
+  if (*held && (*held)->first == r.seq && (*held)->second == r.keep) return effect;
+  Result<store::ResolveOutcome> outcome = store.ResolveFork(r.issuer, r.seq, r.keep, now);
+  if (!outcome) return std::move(outcome).error();
+  effect.resolved = *outcome;
+  return effect;
+}
+
+Result<std::vector<std::string>> HeldNotices(const store::Store& store) {
+  Result<std::vector<std::pair<std::string, std::string>>> held =
+      store.ObjectsWithPrefix(kNoticeObjectPrefix);
+  if (!held) return std::move(held).error();
+  std::vector<std::string> out;
+  for (auto& [name, bytes] : *held) out.push_back(std::move(bytes));
+  return out;
+}
+
+Result<size_t> ApplyHeldWithdrawals(store::Store& store) {
+  Result<std::vector<std::string>> held = HeldNotices(store);
+  if (!held) return std::move(held).error();
+  std::optional<KeysBySerial> keys;  // read only when some withdrawal is held
+  size_t known = 0;
+  for (const std::string& bytes : *held) {
+    Result<std::pair<protocol::SignedNotice, protocol::Notice>> n =
+        protocol::DecodeSignedNotice(bytes);
+    if (!n || n->second.withdrawal() == nullptr) continue;
+    if (!keys) {
+      Result<KeysBySerial> read = HeldSigningKeys(store);
+      if (!read) return std::move(read).error();
+      keys = std::move(*read);
+    }
+    Result<NoticeEffect> effect = ApplyWithdrawal(store, *n->second.withdrawal(), *keys);
+    if (!effect) return std::move(effect).error();
+    if (effect->key_known) ++known;
+  }
+  return known;
 }
 
 }  // namespace duanka::node

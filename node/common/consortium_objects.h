@@ -1,12 +1,17 @@
 // Consortium-signed objects (design section 9): signed by the consortium's authority, carried
 // like records and certificates (over the peer protocol, or as a file handed to any one node),
 // verified by every node before use, the newest of each name winning, and kept in the store so
-// that every program of the node applies the same. The CRL is the first kind.
+// that every program of the node applies the same. The CRL is one kind; consortium notices
+// (protocol/notice.h: key withdrawals, fork resolutions) are the others, each kept under its
+// subject ("notice:withdrawal:BANKA:1F2E…") so that a newer notice about one thing replaces the
+// older.
 #pragma once
 
 #include <string_view>
+#include <vector>
 
 #include "crypto/pki.h"
+#include "protocol/notice.h"
 #include "store/store.h"
 
 namespace duanka::node {
@@ -22,5 +27,48 @@ Result<crypto::CrlInfo> AdmitCrl(store::Store& store, crypto::TrustStore& ca, st
 // does this after opening its store: a CRL imported or received since the node's crl.pem was
 // written). True when it changed anything.
 Result<bool> ApplyHeldCrl(const store::Store& store, crypto::TrustStore& ca);
+
+// The store's names of notices start with this, then the notice's Subject().
+inline constexpr std::string_view kNoticeObjectPrefix = "notice:";
+
+// A notice whose signature, signer and consortium this node checked.
+struct VerifiedNotice {
+  protocol::SignedNotice signed_notice;
+  protocol::Notice notice;
+  std::string signer;  // "the consortium CA" or "regulator PBOC"
+};
+
+// Checks a SignedNotice's bytes (as carried in `objects` or a notice file): of this consortium,
+// not dated ahead of `now` by more than the records' clock skew, signed by the CA's own key or
+// (for a withdrawal or resolution) by a regulator whose signing certificate the CA issued and
+// had not revoked at the notice's time. A withdrawal's compromise time must not be in the future.
+// kMalformed (does not decode), kUnauthorized (signer, signature, consortium), kInvalidInput
+// (dated in the future).
+Result<VerifiedNotice> VerifyNotice(const crypto::TrustStore& ca, std::string_view bytes,
+                                    int64_t now);
+
+// Keeps a verified notice when it is newer (issue time) than the one held about its subject.
+// True when kept; false when this very notice is held already. kConflict for one older than (or
+// as old as, but different from) the one held, kIo (store).
+Result<bool> KeepNotice(store::Store& store, const VerifiedNotice& notice);
+
+// What applying a notice did, for the log.
+struct NoticeEffect {
+  uint64_t suspended = 0;          // withdrawal: entries now suspended under the key
+  bool key_known = false;          // withdrawal: a certificate with that serial is held here
+  store::ResolveOutcome resolved;  // resolution
+};
+
+// Puts a kept notice in force in the store: a withdrawal suspends what the withdrawn key signed
+// since the compromise time (the key found among the signing certificates held, by serial and
+// institution); a resolution unfreezes the feed on the kept branch. Idempotent.
+Result<NoticeEffect> ApplyNotice(store::Store& store, const protocol::Notice& notice, int64_t now);
+
+// Every notice the store holds, newest kept of each subject, as carried (SignedNotice bytes).
+Result<std::vector<std::string>> HeldNotices(const store::Store& store);
+
+// Applies every held withdrawal again: after new signing certificates arrive, a key a withdrawal
+// names by serial may have become known here. Returns how many withdrawals found their key.
+Result<size_t> ApplyHeldWithdrawals(store::Store& store);
 
 }  // namespace duanka::node

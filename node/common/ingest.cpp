@@ -88,6 +88,16 @@ std::optional<Error> RefusalOf(store::AppendStatus status, const protocol::Recor
     case store::AppendStatus::kFrozen:
       return MakeError(ErrorKind::kFrozen, "record " + r.id().ToString() + ": feed " + r.issuer +
                                                " is frozen after a fork");
+    case store::AppendStatus::kLosing:
+      return MakeError(ErrorKind::kConflict, "record " + r.id().ToString() + ": on a branch of " +
+                                                 r.issuer +
+                                                 "'s feed discarded by a fork resolution");
+    case store::AppendStatus::kMisdated:
+      // VerifyChain refuses the same inside a run; this is the run's first record against the
+      // head held. A record breaking the protocol's rule is its relay's doing, as any malformed.
+      return MakeError(ErrorKind::kMalformed, "record " + r.id().ToString() +
+                                                  " is dated before the record it follows "
+                                                  "(issue times rise along a feed)");
     default:
       return std::nullopt;
   }

@@ -38,6 +38,12 @@ nlohmann::json ListingObject(const store::Listing& l) {
         {"at", IsoTime(l.revocation->revoked_at)},
     };
   }
+  if (l.suspended_since) {
+    j["suspension"] = {
+        {"reason", "signed by a key withdrawn since its compromise time"},
+        {"since", IsoTime(*l.suspended_since)},
+    };
+  }
   return j;
 }
 

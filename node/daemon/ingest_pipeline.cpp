@@ -186,6 +186,7 @@ void IngestPipeline::CommitRound(std::vector<std::unique_ptr<Verified>>& round) 
         ++outcome.forks;
         metrics_.CountFork();
       }
+      if (s == store::AppendStatus::kLosing) outcome.losing = true;
       if (!outcome.refused) outcome.refused = node::RefusalOf(s, all[j].record());
     }
     bool whole_batch_early = end > begin && appended->statuses[begin] == store::AppendStatus::kGap;

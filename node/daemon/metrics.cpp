@@ -243,6 +243,9 @@ std::string Metrics::Render(const store::Stats& stats) const {
   AppendFamily(out, "duanka_peer_broken_claims_total", "counter",
                "Peers penalised for claiming a head and then serving nothing of it.");
   AppendSample(out, "duanka_peer_broken_claims_total", {}, Load(broken_claims_));
+  AppendFamily(out, "duanka_notices_applied_total", "counter",
+               "Consortium notices (key withdrawals, fork resolutions) put in force here.");
+  AppendSample(out, "duanka_notices_applied_total", {}, Load(notices_));
   AppendFamily(out, "duanka_records_not_yet_total", "counter",
                "Batches held back because their records are dated ahead of this node's clock.");
   AppendSample(out, "duanka_records_not_yet_total", {}, Load(records_not_yet_));

@@ -52,6 +52,7 @@ class Metrics {
   void CountUnknownFeeds(uint64_t n) { unknown_feeds_.fetch_add(n, std::memory_order_relaxed); }
   // Peers penalised for a head they claimed and then did not serve.
   void CountBrokenClaim() { broken_claims_.fetch_add(1, std::memory_order_relaxed); }
+  void CountNotice() { notices_.fetch_add(1, std::memory_order_relaxed); }
   // The CRL in force: its number, and its thisUpdate and nextUpdate (Unix seconds).
   void SetCrl(int64_t number, int64_t this_update, int64_t next_update) {
     crl_number_.store(number, std::memory_order_relaxed);
@@ -79,7 +80,7 @@ class Metrics {
   mutable std::mutex lag_mutex_;
   std::map<std::string, uint64_t> sync_lag_;
   std::map<std::string, int64_t> clock_skew_;
-  std::atomic<uint64_t> unknown_feeds_{0}, broken_claims_{0}, records_not_yet_{0};
+  std::atomic<uint64_t> unknown_feeds_{0}, broken_claims_{0}, records_not_yet_{0}, notices_{0};
   std::atomic<int64_t> crl_number_{0}, crl_this_update_{0}, crl_next_update_{0};
   std::atomic<int64_t> pepper_epochs_missing_{0};
 };

@@ -52,6 +52,9 @@ struct Want {
   uint32_t count = 0;
   uint64_t claimed = 0;  // the head the peer claimed when asked: what it promised to serve
   SteadyTime sent;
+  // A fork resolution moved the feed back since it was sent: the peer may have rolled back too
+  // and owes nothing of what it claimed.
+  bool excused = false;
   uint64_t last() const { return from + count - 1; }
 };
 
@@ -144,6 +147,9 @@ struct SyncCore::Impl {
   uint64_t ping_nonce = 0;
   // Peers whose pepper holds epochs this node's lacks: entries under them are unfindable here.
   PepperEpochWatch pepper_watch{options.pepper_epochs};
+  // Consortium notices held (as carried): what peers are sent at the greeting, and how a notice
+  // echoed back is told from a new one without verifying it again.
+  std::set<std::string> notices_known;
   // Read from other threads (status, health); written on the strand.
   mutable std::mutex snapshot_mutex;
   std::string peers_json = "[]";
@@ -179,6 +185,7 @@ struct SyncCore::Impl {
     if (std::optional<crypto::CrlInfo> crl = ca.crl()) {
       Send(p, msg::Objects{{msg::ConsortiumObject{std::string(node::kCrlObject), crl->pem}}});
     }
+    SendNotices(p, std::vector<std::string>(notices_known.begin(), notices_known.end()));
     SendHeads(p);
     // Evidence found before this peer connected reaches it too.
     std::vector<msg::EvidencePair> pairs = PassableEvidence(/*only_unsent=*/false);
@@ -640,6 +647,12 @@ struct SyncCore::Impl {
     }
     // Trusts them, and passes them on before any record they vouch for can be announced.
     if (kept_any) ShareNewCertificates(p.conn.get());
+    // A withdrawal held here may name one of them by serial.
+    if (kept_any) {
+      if (Result<size_t> applied = node::ApplyHeldWithdrawals(store); !applied) {
+        LogError("cannot apply the held key withdrawals: {}", applied.error().message);
+      }
+    }
   }
 
   void On(Peer& p, msg::Heads& h) {
@@ -654,6 +667,67 @@ struct SyncCore::Impl {
     if (!NoteRemoteHead(p, a.head)) return;
     snapshot_stale = true;
     PumpDirty();
+  }
+
+  // ---- Our own feed as peers hold it ----
+  // A store restored from a backup is behind what peers hold of our own feed; duanka-admin
+  // refuses to sign there (a second record at a held seq is a fork) while the store's seen head
+  // is above its own head. The seen head the store keeps, mirrored once read, so that only a
+  // claim that passes it costs a write.
+  std::optional<uint64_t> own_seen;
+
+  std::optional<uint64_t> OwnSeen() {
+    if (!own_seen) {
+      Result<std::optional<std::pair<uint64_t, int64_t>>> held =
+          store.SeenHead(options.institution);
+      if (!held) {
+        LogError("cannot read the seen head of {}: {}", options.institution, held.error().message);
+        return std::nullopt;
+      }
+      own_seen = *held ? (*held)->first : 0;
+    }
+    return own_seen;
+  }
+
+  void NoteOwnFeedClaim(const Peer& p, uint64_t seq) {
+    std::optional<uint64_t> seen = OwnSeen();
+    if (!seen || seq <= *seen || seq <= feeds[options.institution].seq) return;
+    if (Status kept = store.NoteSeenHead(options.institution, seq, now()); !kept) {
+      LogError("cannot keep the head of {} seen at a peer: {}", options.institution,
+               kept.error().message);
+      return;
+    }
+    own_seen = seq;
+    LogWarn(
+        "peer {} ({}) holds this node's own feed {} up to seq {}, past this store's seq {} (a "
+        "store restored from a backup?): duanka-admin refuses to publish until it is fetched",
+        p.conn->institution(), p.conn->address(), options.institution, seq,
+        feeds[options.institution].seq);
+  }
+
+  // What a peer that broke a promise about our own feed claimed of it: the want's claim or a
+  // higher one it made since. Read before the penalty, which may drop the peer.
+  uint64_t OwnClaimOf(const Peer& p, uint64_t asked) const {
+    auto it = p.heads.find(options.institution);
+    return it == p.heads.end() ? asked : std::max(asked, it->second.seq);
+  }
+
+  // A claim of our own feed at `claimed` was found false. If it was the one noted, the seen head
+  // falls back to what the peers still in good standing claim.
+  void OwnFeedClaimBroken(uint64_t claimed) {
+    std::optional<uint64_t> seen = OwnSeen();
+    if (!seen || *seen != claimed) return;
+    if (Status cleared = store.ClearSeenHead(options.institution); !cleared) {
+      LogError("cannot forget the seen head of {}: {}", options.institution,
+               cleared.error().message);
+      return;
+    }
+    own_seen = 0;
+    LogWarn("the claim of {} up to seq {} was false: forgotten", options.institution, claimed);
+    for (const auto& [conn, other] : peers) {
+      auto it = other.heads.find(options.institution);
+      if (!other.refused && it != other.heads.end()) NoteOwnFeedClaim(other, it->second.seq);
+    }
   }
 
   // False when the peer was penalised for it.
@@ -671,6 +745,7 @@ struct SyncCore::Impl {
       return true;
     }
     p.heads[head.issuer] = RemoteHead{head.seq, head.hash, head.frozen};
+    if (head.issuer == options.institution) NoteOwnFeedClaim(p, head.seq);
     Feed& f = feeds[head.issuer];
     dirty.insert(head.issuer);
     ProbeFork(p, head.issuer, f, head.seq, head.hash);
@@ -740,13 +815,19 @@ struct SyncCore::Impl {
       return;
     }
     auto& [issuer, want] = *popped;
+    if (r.records.empty() && want.excused) {
+      PumpDirty();
+      return;
+    }
     if (r.records.empty()) {
       // It claimed this feed up to want.claimed ≥ want.from, and serves nothing of it: a broken
       // promise (heads never move backwards), and the way to hold a feed back. Penalised.
       metrics.CountBrokenClaim();
+      const uint64_t own_claim = issuer == options.institution ? OwnClaimOf(p, want.claimed) : 0;
       Penalise(p, RejectReason::kMalformed,
                "claimed head " + std::to_string(want.claimed) + " of " + issuer +
                    " but served nothing from " + std::to_string(want.from));
+      if (own_claim > 0) OwnFeedClaimBroken(own_claim);
       PumpDirty();
       return;
     }
@@ -816,6 +897,11 @@ struct SyncCore::Impl {
               "and asked again every {} ms (check this node's NTP): {}",
               issuer, range.first, kNotYetRetry.count(), e.message);
         }
+      } else if (outcome.losing) {
+        // It lacks the resolution that discarded this branch: it gets it, and is not blamed.
+        LogInfo("feed {}: {} served records of a discarded branch; resolution sent", issuer,
+                p != nullptr ? p->conn->institution() : "a peer");
+        if (p != nullptr) SendNotices(*p, NoticesAbout(issuer));
       } else if (e.kind == ErrorKind::kConflict) {
         metrics.CountRejected(RejectReason::kChainBreak, 1);
         LogWarn("feed {}: {}", issuer, e.message);
@@ -875,6 +961,10 @@ struct SyncCore::Impl {
 
   void On(Peer& p, msg::Objects& o) {
     for (const msg::ConsortiumObject& object : o.objects) {
+      if (object.name == protocol::kNoticeObjectName) {
+        if (!OnNotice(p, object.body)) return;  // penalised
+        continue;
+      }
       if (object.name != node::kCrlObject) continue;  // a kind this version does not know yet
       Result<crypto::CrlInfo> crl = node::AdmitCrl(store, ca, object.body);
       if (!crl) {
@@ -937,6 +1027,131 @@ struct SyncCore::Impl {
     snapshot_stale = true;
   }
 
+  // ---- Consortium notices (key withdrawals, fork resolutions) ----
+
+  void SendNotices(Peer& p, const std::vector<std::string>& notices) {
+    const size_t per_message = protocol::MessageLimits{}.max_objects;
+    for (size_t i = 0; i < notices.size(); i += per_message) {
+      msg::Objects m;
+      for (size_t j = i; j < std::min(notices.size(), i + per_message); ++j) {
+        m.objects.push_back(
+            msg::ConsortiumObject{std::string(protocol::kNoticeObjectName), notices[j]});
+      }
+      Send(p, m);
+    }
+  }
+
+  // The held notices about `issuer`'s feed (its resolution), as carried.
+  std::vector<std::string> NoticesAbout(const std::string& issuer) {
+    std::vector<std::string> out;
+    const std::string name = std::string(node::kNoticeObjectPrefix) + "resolution:" + issuer;
+    if (Result<std::optional<std::string>> held = store.GetObject(name); held && *held) {
+      out.push_back(std::move(**held));
+    }
+    return out;
+  }
+
+  // False when `p` was penalised (nothing more of its message is read).
+  bool OnNotice(Peer& p, const std::string& bytes) {
+    if (notices_known.count(bytes)) return true;  // the usual echo
+    Result<node::VerifiedNotice> notice = node::VerifyNotice(ca, bytes, now());
+    if (!notice) {
+      const Error& e = notice.error();
+      if (e.kind == ErrorKind::kInvalidInput) {
+        // Dated ahead of our clock: ours may be the slow one. Not taken now; it comes again.
+        LogWarn("notice from {} not taken: {}", p.conn->institution(), e.message);
+        return true;
+      }
+      // A relay passes on only notices it verified.
+      Penalise(p, RejectReason::kUnauthorized, e.message);
+      return false;
+    }
+    Result<bool> kept = node::KeepNotice(store, *notice);
+    if (!kept) {
+      if (kept.error().kind == ErrorKind::kConflict) {
+        // It holds an older notice about the same thing: it gets ours.
+        SendNotices(p, HeldNoticeLike(notice->notice));
+        return true;
+      }
+      LogError("cannot keep a notice from {}: {}", p.conn->institution(), kept.error().message);
+      return true;
+    }
+    NoticeInForce(bytes, notice->notice, notice->signer, p.conn.get());
+    return true;
+  }
+
+  std::vector<std::string> HeldNoticeLike(const protocol::Notice& n) {
+    const std::string name = std::string(node::kNoticeObjectPrefix) + n.Subject();
+    if (Result<std::optional<std::string>> held = store.GetObject(name); held && *held) {
+      return {std::move(**held)};
+    }
+    return {};
+  }
+
+  // A notice newly kept in the store (from a peer, or imported by duanka-admin): applied, logged,
+  // passed on to every other peer.
+  void NoticeInForce(const std::string& bytes, const protocol::Notice& n, const std::string& signer,
+                     const PeerLink* from) {
+    notices_known.insert(bytes);
+    Result<node::NoticeEffect> effect = node::ApplyNotice(store, n, now());
+    if (!effect) {
+      LogError("cannot apply a notice: {}", effect.error().message);
+      return;
+    }
+    if (const protocol::KeyWithdrawal* w = n.withdrawal()) {
+      LogAlert(
+          "key withdrawal by {}: {}'s signing certificate {} is compromised since {}; {} "
+          "entries it signed since are SUSPENDED (not answered as listed){}",
+          signer, w->issuer, w->certificate_serial, w->since, effect->suspended,
+          effect->key_known ? "" : " (that certificate is not held here)");
+    } else {
+      const protocol::ForkResolution& r = *n.resolution();
+      LogWarn(
+          "fork of {} at seq {} resolved by {}: kept record {}, {} record(s) set aside as "
+          "evidence{}",
+          r.issuer, r.seq, signer, r.keep.Hex().substr(0, 16), effect->resolved.set_aside,
+          effect->resolved.unfrozen ? "; the feed is unfrozen" : "");
+      FeedMovedBack(r.issuer);
+    }
+    metrics.CountNotice();
+    Broadcast(
+        msg::Objects{{msg::ConsortiumObject{std::string(protocol::kNoticeObjectName), bytes}}},
+        from);
+    snapshot_stale = true;
+  }
+
+  // A resolution may have moved the feed's head back: claims of it made before are void (peers
+  // roll back too), wants for it are excused, and every peer hears our head as it is now.
+  void FeedMovedBack(const std::string& issuer) {
+    for (auto& [conn, p] : peers) p.heads.erase(issuer);
+    Feed& f = feeds[issuer];
+    for (Want& w : f.wants) w.excused = true;
+    Result<std::optional<store::Head>> head = store.GetHead(issuer);
+    if (head && *head) {
+      NoteLocalHead(**head, /*announce=*/false);
+      Broadcast(msg::Announce{ToWire(issuer, f)});
+    }
+    dirty.insert(issuer);
+    PumpDirty();
+  }
+
+  // Notices imported into the store by another process (duanka-admin import, fork resolve,
+  // withdraw-key): applied there already; here they are passed on.
+  void CheckHeldNotices() {
+    Result<std::vector<std::string>> held = node::HeldNotices(store);
+    if (!held) {
+      LogError("cannot read the store's notices: {}", held.error().message);
+      return;
+    }
+    for (const std::string& bytes : *held) {
+      if (notices_known.count(bytes)) continue;
+      Result<std::pair<protocol::SignedNotice, protocol::Notice>> n =
+          protocol::DecodeSignedNotice(bytes);
+      if (!n) continue;
+      NoticeInForce(bytes, n->second, "duanka-admin (this node)", nullptr);
+    }
+  }
+
   // A CRL imported into the store by another process (duanka-admin import).
   void CheckHeldCrl() {
     Result<bool> applied = node::ApplyHeldCrl(store, ca);
@@ -980,6 +1195,7 @@ struct SyncCore::Impl {
     const auto limit = std::chrono::milliseconds(options.limits.want_timeout_ms);
     const auto hedge = std::chrono::milliseconds(options.limits.want_hedge_ms);
     std::vector<std::pair<std::string, std::string>> silent;  // institution, address
+    std::vector<uint64_t> broken_own_claims;  // heads of our own feed claimed by silent peers
     for (auto& [issuer, f] : feeds) {
       for (const Want& w : f.wants) {
         if (at - w.sent >= hedge) dirty.insert(issuer);
@@ -996,12 +1212,14 @@ struct SyncCore::Impl {
       for (const Want& w : f.wants) {
         if (w.id == id && at - w.sent > limit) {
           silent.emplace_back(p.conn->institution(), p.conn->address());
+          if (issuer == options.institution) broken_own_claims.push_back(OwnClaimOf(p, w.claimed));
         }
       }
     }
     for (const auto& [who, address] : silent) {
       Ban(who, address, std::nullopt, "did not answer a want within limits.want_timeout_ms");
     }
+    for (uint64_t claimed : broken_own_claims) OwnFeedClaimBroken(claimed);
     PumpDirty();
   }
 };
@@ -1019,6 +1237,12 @@ SyncCore::Intervals SyncCore::intervals() const {
 }
 
 void SyncCore::Start() {
+  if (Result<std::vector<std::string>> held = node::HeldNotices(impl_->store)) {
+    impl_->notices_known.insert(held->begin(), held->end());
+  }
+  if (Result<size_t> applied = node::ApplyHeldWithdrawals(impl_->store); !applied) {
+    LogError("cannot apply the held key withdrawals: {}", applied.error().message);
+  }
   if (std::optional<crypto::CrlInfo> crl = impl_->ca.crl()) {
     impl_->metrics.SetCrl(crl->number, crl->this_update, crl->next_update);
   }
@@ -1040,6 +1264,7 @@ void SyncCore::OnLocalChange() {
   Impl& impl = *impl_;
   if (impl.stopped) return;
   impl.CheckHeldCrl();
+  impl.CheckHeldNotices();
   // Certificates before heads: an imported bundle's signers must reach peers before its feeds.
   impl.ShareNewCertificates();
   impl.RefreshLocalHeads(true);

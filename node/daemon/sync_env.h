@@ -65,6 +65,9 @@ struct BatchOutcome {
   // kNotYet (dated ahead of this node's clock: retry later), kGap/kConflict (chain does not link
   // here), kFrozen, kIo (ours).
   std::optional<Error> refused;
+  // Records of a branch a fork resolution discarded (refused as kConflict): the sender lacks the
+  // resolution, and is sent it rather than probed for a fork.
+  bool losing = false;
 };
 
 // Verifies and commits records and evidence from peers. `done` runs once the batch is committed

@@ -140,6 +140,12 @@ std::string HumanListing(const store::Listing& l, int64_t now) {
            CstMinute(l.revocation->revoked_at).c_str(),
            Str(protocol::RevocationReasonName(l.revocation->reason)).c_str());
   }
+  if (l.suspended_since) {
+    Append(out,
+           "Suspended   signed by %s's key withdrawn since %s (stolen key): not answered as "
+           "listed until %s re-affirms it with its new key\n",
+           l.id.issuer.c_str(), CstMinute(*l.suspended_since).c_str(), l.id.issuer.c_str());
+  }
   return out;
 }
 

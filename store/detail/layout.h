@@ -24,7 +24,15 @@ inline constexpr const char* kCertsTable = "certs";      // key id → DER
 inline constexpr const char* kEvidenceTable = "evidence";  // id ‖ seq → bytes ‖ signature
 // Consortium-signed objects (the CRL, …), as the node layer verified them: name → bytes.
 inline constexpr const char* kObjectsTable = "objects";
-inline constexpr unsigned kTableCount = 10;
+// Signing keys withdrawn since a compromise time: key id → i64 since ‖ issuer code.
+inline constexpr const char* kWithdrawnTable = "withdrawn";
+// Fork resolutions applied: issuer code → u64 seq ‖ 32-byte hash of the record kept at that seq.
+inline constexpr const char* kResolvedTable = "resolved";
+// Records of a losing fork branch, set aside as evidence only: id ‖ seq → bytes ‖ signature.
+inline constexpr const char* kLosingTable = "losing";
+// The highest head of a feed that a peer has claimed (own feed only): code → u64 seq ‖ i64 at.
+inline constexpr const char* kSeenHeadsTable = "seen_heads";
+inline constexpr unsigned kTableCount = 14;
 
 inline constexpr std::string_view kSchemaKey = "schema";
 inline constexpr std::string_view kNextIssuerIdKey = "next_issuer_id";
@@ -60,11 +68,12 @@ struct SubjectValue {
   uint8_t id_type = 0;
   uint8_t category = 0;
   uint8_t basis = 0;
-  uint8_t flags = 0;  // kRevokedFlag
+  uint8_t flags = 0;  // kRevokedFlag | kSuspendedFlag
   int64_t expires_at = 0;
   int64_t issued_at = 0;
 
   static constexpr uint8_t kRevokedFlag = 1;
+  static constexpr uint8_t kSuspendedFlag = 2;  // signed by a withdrawn key since its compromise
   static constexpr size_t kSize = 32;
   std::array<char, kSize> Encode() const;
   static SubjectValue Decode(const char* p);  // REQUIRES: kSize bytes
@@ -79,6 +88,16 @@ struct RevokedValue {
 
   std::string Encode() const;
   static std::optional<RevokedValue> Decode(std::string_view bytes);
+};
+
+// A fork resolution applied to a feed: the fork's seq and the hash of the record kept there.
+struct ResolvedValue {
+  uint64_t seq = 0;
+  Hash256 kept;
+
+  static constexpr size_t kSize = 8 + 32;
+  std::string Encode() const;
+  static std::optional<ResolvedValue> Decode(std::string_view bytes);
 };
 
 // id ‖ seq: the records and evidence tables' key.

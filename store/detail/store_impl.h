@@ -18,8 +18,9 @@ struct Store::Impl {
   Options options;
   MDB_env* env = nullptr;
   MDB_dbi meta = 0, heads = 0, issuer_ids = 0, records = 0, subjects = 0, revoked = 0, pending = 0,
-          certs = 0, evidence = 0,
-          objects = 0;  // 0: absent (a read-only open of a store made before the table)
+          certs = 0, evidence = 0;
+  // Second-wave tables; 0: absent (a read-only open of a store made before the table).
+  MDB_dbi objects = 0, withdrawn = 0, resolved = 0, losing = 0, seen_heads = 0;
 
   // Read transactions are reset and renewed instead of created per read (MDB_NOTLS lets any
   // thread renew any of them). Growing the map needs no transaction of ours active, so readers
@@ -54,6 +55,12 @@ struct Store::Impl {
   // Head of `issuer` as of `txn`.
   std::optional<detail::HeadValue> ReadHead(MDB_txn* txn, const std::string& issuer) const;
   std::optional<SignedRecord> ReadRecord(MDB_txn* txn, uint32_t issuer_id, uint64_t seq) const;
+  // The compromise time of a withdrawn signing key, as of `txn`.
+  std::optional<int64_t> WithdrawnSince(MDB_txn* txn, const Hash256& key_id) const;
+  // Sets or clears `flag` on the subjects index value of entry (issuer id, seq) about `subject`.
+  // Returns whether it changed; throws detail::LmdbError (MDB_CORRUPTED) if the entry is missing.
+  bool SetSubjectFlag(MDB_txn* txn, const Hash256& subject, uint32_t issuer_id, uint64_t seq,
+                      uint8_t flag, bool on);
   Listing ToListing(MDB_txn* txn, const Hash256& subject, const detail::SubjectValue& v,
                     const LookupOptions& options) const;
 

@@ -117,6 +117,13 @@ class FeedWriter {
     if (*head) {
       seq_ = (*head)->seq;
       prev_ = (*head)->hash;
+      Result<std::optional<protocol::SignedRecord>> held =
+          store_.Get(protocol::EntryId{issuer_.code, seq_});
+      if (!held) return std::move(held).error();
+      if (*held) {
+        Result<protocol::Record> r = protocol::DecodeRecord((*held)->bytes);
+        if (r) last_issued_at_ = r->issued_at;
+      }
     }
     return Ok();
   }
@@ -124,6 +131,15 @@ class FeedWriter {
   // Signs the next record; returns its entry id.
   Result<protocol::EntryId> Add(std::variant<protocol::EntryBody, protocol::RevocationBody> body,
                                 int64_t issued_at) {
+    // Issue times rise along a feed (protocol/README.md section 3): a record asked for with an
+    // earlier time than the one before is dated as that one, and an entry that was to have
+    // expired already still expires (a second later).
+    issued_at = std::max(issued_at, last_issued_at_);
+    if (auto* entry = std::get_if<protocol::EntryBody>(&body);
+        entry != nullptr && entry->expires_at <= issued_at && entry->expires_at <= now_) {
+      entry->expires_at = issued_at + 1;
+    }
+    last_issued_at_ = issued_at;
     protocol::Record r;
     r.issuer = issuer_.code;
     r.seq = seq_ + 1;
@@ -164,6 +180,7 @@ class FeedWriter {
   uint64_t seq_ = 0;
   crypto::Hash256 prev_;
   std::vector<protocol::SignedRecord> pending_;
+  int64_t last_issued_at_ = 0;
 };
 
 struct Args {

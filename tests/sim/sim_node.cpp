@@ -44,6 +44,10 @@ daemon::BatchOutcome OutcomeOf(const store::AppendResult& appended,
     } else if (s == store::AppendStatus::kFrozen) {
       outcome.refused = MakeError(
           ErrorKind::kFrozen, "record " + r.id().ToString() + ": the feed is frozen after a fork");
+    } else if (s == store::AppendStatus::kLosing) {
+      outcome.refused =
+          MakeError(ErrorKind::kConflict,
+                    "record " + r.id().ToString() + ": on a branch discarded by a fork resolution");
     }
   }
   return outcome;

@@ -1,0 +1,202 @@
+// A stolen signing key (issue 12, section 2), with real daemons in a 4-node line: the CA signs a
+// key-withdrawal notice, it is handed to the node at the far end and spreads; every node
+// suspends exactly the entries the key signed at or after the compromise time (the thief's and
+// the institution's own), and after the institution re-affirms its genuine ones with a new key,
+// every node lists those again and still suspends the thief's.
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "crypto/crypto.h"
+#include "crypto/pki.h"
+#include "tests/integration/consortium.h"
+
+namespace duanka::integration {
+namespace {
+
+namespace fs = std::filesystem;
+using protocol::IdType;
+using testing::RunResult;
+
+// The states of the qq entries about `value` at `n`, e.g. {"BANKA:3 suspended"}.
+std::vector<std::string> States(const Consortium& c, const Node& n, const std::string& value) {
+  std::vector<std::string> out;
+  for (const store::Listing& l : c.Find(n, IdType::kQq, value)) {
+    out.push_back(l.id.ToString() + " " + store::EntryStateName(l.state));
+  }
+  return out;
+}
+
+std::string SigningSerial(const Node& n) {
+  Result<std::string> pem = crypto::ReadFile(n.home / "signing.pem", 1 << 16);
+  if (!pem) return "";
+  Result<std::vector<std::string>> der = crypto::PemCertificatesToDer(*pem);
+  if (!der) return "";
+  Result<crypto::CertificateInfo> info = crypto::InspectCertificate(der->front());
+  return info ? info->serial_hex : "";
+}
+
+std::string IsoUtc(int64_t t) {
+  char buf[32];
+  std::tm tm{};
+  time_t tt = static_cast<time_t>(t);
+  gmtime_r(&tt, &tm);
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+TEST(KeyWithdrawal, SuspendsWhatTheKeySignedSinceTAndReaffirmationRestoresTheGenuine) {
+  Consortium c;
+  std::vector<Node*> line = c.Line({"BANKA", "BANKB", "BANKC", "BANKD"});
+  Node& a = *line[0];
+  Node& far = *line[3];
+  ASSERT_TRUE(c.StartAll());
+  ASSERT_EQ(c.Report(a, "qq", "51001", "sold"), "BANKA:1");
+  ASSERT_EQ(c.Report(a, "qq", "51002", "sold"), "BANKA:2");
+  // Issue times have one-second resolution: T falls strictly after BANKA:2.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  const int64_t compromised = static_cast<int64_t>(std::time(nullptr));
+  // After T the key signs one genuine entry (BANKA:3) and one the thief made (BANKA:4); the
+  // network cannot tell them apart.
+  ASSERT_EQ(c.Report(a, "qq", "51003", "sold"), "BANKA:3");
+  ASSERT_EQ(c.Report(a, "qq", "51004", "sold"), "BANKA:4");
+  ASSERT_TRUE(Eventually([&] { return c.SameHeads(line); })) << c.SameHeads(line);
+
+  const std::string serial = SigningSerial(a);
+  ASSERT_FALSE(serial.empty());
+  const fs::path notice = c.dir() / "withdraw.notice";
+  RunResult signed_notice =
+      c.AdminTool({"pki", "withdraw-key", "--ca-dir", c.ca_dir().string(), "--serial", serial,
+                   "--since", IsoUtc(compromised), "--out", notice.string()});
+  ASSERT_EQ(signed_notice.exit_code, 0) << signed_notice.err;
+  RunResult imported = c.Admin(far, {"import", notice.string()});
+  ASSERT_EQ(imported.exit_code, 0) << imported.err;
+  EXPECT_NE(imported.out.find("2 entries of BANKA"), std::string::npos) << imported.out;
+
+  // Every node: the two entries before T listed, the two at or after it suspended.
+  for (Node* n : line) {
+    EXPECT_TRUE(Eventually([&] {
+      return States(c, *n, "51003") == std::vector<std::string>{"BANKA:3 suspended"} &&
+             States(c, *n, "51004") == std::vector<std::string>{"BANKA:4 suspended"};
+    })) << n->code
+        << ": " << c.Log(*n);
+    EXPECT_TRUE(c.Listed(*n, IdType::kQq, "51001")) << n->code;
+    EXPECT_TRUE(c.Listed(*n, IdType::kQq, "51002")) << n->code;
+  }
+  // `duanka show` says why.
+  RunResult shown = c.Duanka(*line[1], {"show", "BANKA:4"});
+  EXPECT_EQ(shown.exit_code, 0) << shown.err;
+  EXPECT_NE(shown.out.find("Suspended"), std::string::npos) << shown.out;
+  EXPECT_NE(shown.out.find("(not listed)"), std::string::npos) << shown.out;
+
+  // Re-affirming with the withdrawn key is refused: it would only suspend the new entries too.
+  const fs::path not_ours = c.dir() / "not-ours.txt";
+  ASSERT_TRUE(crypto::WriteFileAtomic(not_ours, "# the thief's\nBANKA:4\n", 0600, false).ok());
+  RunResult too_early =
+      c.Admin(a, {"reaffirm", "--since", IsoUtc(compromised), "--except", not_ours.string()});
+  EXPECT_EQ(too_early.exit_code, 2) << too_early.err;
+  EXPECT_NE(too_early.err.find("withdrawn"), std::string::npos) << too_early.err;
+
+  // BANKA gets a new signing key and certificate, and re-affirms its genuine entry.
+  c.Stop(a);
+  RunResult reissued =
+      c.AdminTool({"--home", a.home.string(), "pki", "issue", "--ca-dir", c.ca_dir().string(),
+                   "--institution", "BANKA", "--host", "127.0.0.1", "--force"});
+  ASSERT_EQ(reissued.exit_code, 0) << reissued.err;
+  ASSERT_TRUE(c.Start(a));
+  RunResult reaffirmed =
+      c.Admin(a, {"reaffirm", "--since", IsoUtc(compromised), "--except", not_ours.string()});
+  ASSERT_EQ(reaffirmed.exit_code, 0) << reaffirmed.err;
+  EXPECT_EQ(reaffirmed.out, "BANKA:3,BANKA:5\n");
+  // Run again: nothing more to do.
+  RunResult again =
+      c.Admin(a, {"reaffirm", "--since", IsoUtc(compromised), "--except", not_ours.string()});
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_EQ(again.out, "");
+
+  for (Node* n : line) {
+    EXPECT_TRUE(Eventually([&] {
+      return States(c, *n, "51003") ==
+             std::vector<std::string>{"BANKA:3 suspended", "BANKA:5 active"};
+    })) << n->code
+        << ": " << c.Log(*n);
+    EXPECT_EQ(States(c, *n, "51004"), std::vector<std::string>{"BANKA:4 suspended"}) << n->code;
+    EXPECT_TRUE(c.Listed(*n, IdType::kQq, "51001")) << n->code;
+  }
+  // A node that joins later gets the notice with the feed and suspends the same.
+  Node& late = c.Add("BANKE");
+  c.Dial(late, far);
+  ASSERT_TRUE(c.Start(late));
+  EXPECT_TRUE(Eventually([&] {
+    return States(c, late, "51004") == std::vector<std::string>{"BANKA:4 suspended"} &&
+           c.Listed(late, IdType::kQq, "51003");
+  })) << ::testing::PrintToString(States(c, late, "51004"))
+      << ::testing::PrintToString(States(c, late, "51003")) << c.Log(late);
+}
+
+TEST(KeyWithdrawal, BadNoticesAreRefusedInOneLineAndChangeNothing) {
+  Consortium c;
+  Node& a = c.Add("BANKA");
+  ASSERT_TRUE(c.Start(a));
+  ASSERT_EQ(c.Report(a, "qq", "52001", "sold"), "BANKA:1");
+  const std::string serial = SigningSerial(a);
+  const std::string now = IsoUtc(static_cast<int64_t>(std::time(nullptr)));
+  // An unknown serial.
+  RunResult unknown = c.AdminTool({"pki", "withdraw-key", "--ca-dir", c.ca_dir().string(),
+                                   "--serial", "ABCDEF0123", "--since", now});
+  EXPECT_EQ(unknown.exit_code, 2);
+  EXPECT_NE(unknown.err.find("not issued by this CA"), std::string::npos) << unknown.err;
+  // A compromise time in the future.
+  RunResult future = c.AdminTool({"pki", "withdraw-key", "--ca-dir", c.ca_dir().string(),
+                                  "--serial", serial, "--since", "2099-01-01T00:00:00Z"});
+  EXPECT_EQ(future.exit_code, 2);
+  EXPECT_NE(future.err.find("in the future"), std::string::npos) << future.err;
+  // A time that is no time.
+  RunResult garbled = c.AdminTool({"pki", "withdraw-key", "--ca-dir", c.ca_dir().string(),
+                                   "--serial", serial, "--since", "yesterday"});
+  EXPECT_EQ(garbled.exit_code, 2);
+  EXPECT_NE(garbled.err.find("--since: expected"), std::string::npos) << garbled.err;
+  // A member's node does not sign notices.
+  RunResult member =
+      c.Admin(a, {"withdraw-key", "--institution", "BANKA", "--serial", serial, "--since", now});
+  EXPECT_EQ(member.exit_code, 2);
+  EXPECT_NE(member.err.find("only a regulator"), std::string::npos) << member.err;
+
+  // A notice signed by another consortium's CA.
+  Consortium other("OTHERNET");
+  Node& other_bank = other.Add("BANKA");
+  const fs::path foreign = c.dir() / "foreign.notice";
+  RunResult made =
+      other.AdminTool({"pki", "withdraw-key", "--ca-dir", other.ca_dir().string(), "--serial",
+                       SigningSerial(other_bank), "--since", now, "--out", foreign.string()});
+  ASSERT_EQ(made.exit_code, 0) << made.err;
+  RunResult refused = c.Admin(a, {"import", foreign.string()});
+  EXPECT_EQ(refused.exit_code, 2);
+  EXPECT_NE(refused.err.find("nothing imported"), std::string::npos) << refused.err;
+  EXPECT_EQ(std::count(refused.err.begin(), refused.err.end(), '\n'), 1) << refused.err;
+  // A notice with one byte of its signature changed.
+  const fs::path good = c.dir() / "good.notice";
+  ASSERT_EQ(c.AdminTool({"pki", "withdraw-key", "--ca-dir", c.ca_dir().string(), "--serial", serial,
+                         "--since", now, "--out", good.string()})
+                .exit_code,
+            0);
+  Result<std::string> bytes = crypto::ReadFile(good, 1 << 16);
+  ASSERT_TRUE(bytes.ok());
+  std::string tampered = *bytes;
+  tampered[tampered.size() - 10] ^= 0x01;
+  const fs::path bad = c.dir() / "bad.notice";
+  ASSERT_TRUE(crypto::WriteFileAtomic(bad, tampered, 0600, false).ok());
+  RunResult altered = c.Admin(a, {"import", bad.string()});
+  EXPECT_EQ(altered.exit_code, 2);
+  EXPECT_NE(altered.err.find("nothing imported"), std::string::npos) << altered.err;
+  // Nothing changed: the entry is listed.
+  EXPECT_TRUE(c.Listed(a, IdType::kQq, "52001"));
+  // The good one applies; the same file again is not newer.
+  RunResult applied = c.Admin(a, {"import", good.string()});
+  EXPECT_EQ(applied.exit_code, 0) << applied.err;
+  RunResult twice = c.Admin(a, {"import", good.string()});
+  EXPECT_EQ(twice.exit_code, 0) << twice.err;  // held already: nothing to do, not an error
+}
+
+}  // namespace
+}  // namespace duanka::integration
