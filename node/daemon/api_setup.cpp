@@ -1,5 +1,7 @@
 #include "node/daemon/api_setup.h"
 
+#include <sodium.h>
+
 #include <algorithm>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/ssl/context.hpp>
@@ -31,9 +33,11 @@ std::vector<std::string> Certificates(const std::filesystem::path& pem) {
 Result<std::optional<std::string>> LegacyToken(const node::Config& config) {
   std::error_code ec;
   if (!std::filesystem::exists(config.api_token, ec)) return std::optional<std::string>();
-  Result<std::string> text = crypto::ReadFile(config.api_token, kMaxTokenFileBytes);
+  // A bearer token is a secret like a key: refused when others may read it (issue 12, section 6).
+  Result<std::string> text = crypto::ReadSecretFile(config.api_token, kMaxTokenFileBytes);
   if (!text) return std::move(text).error();
   std::string t = *text;
+  sodium_memzero(text->data(), text->size());
   while (!t.empty() && (t.back() == '\n' || t.back() == '\r' || t.back() == ' ')) t.pop_back();
   if (t.empty()) return Invalid("files.api_token " + config.api_token.string() + " is empty");
   return std::optional<std::string>(std::move(t));
