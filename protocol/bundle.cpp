@@ -38,6 +38,11 @@ void AppendMessage(const Bundle& bundle, size_t from, size_t to, bool with_certs
     for (size_t i = 0; i < bundle.certificates.size(); ++i) {
       certs.set(static_cast<unsigned>(i), Bytes(bundle.certificates[i]));
     }
+    auto objects = root.initObjects(static_cast<unsigned>(bundle.objects.size()));
+    for (size_t i = 0; i < bundle.objects.size(); ++i) {
+      objects[static_cast<unsigned>(i)].setName(bundle.objects[i].name);
+      objects[static_cast<unsigned>(i)].setBody(Bytes(bundle.objects[i].body));
+    }
   }
   auto records = root.initRecords(static_cast<unsigned>(to - from));
   for (size_t i = from; i < to; ++i) {
@@ -65,6 +70,17 @@ Status ReadMessage(wire::Bundle::Reader root, bool first, Bundle& out) {
     if (out.certificates.size() >= kMaxBundleCertificates)
       return Malformed("too many certificates");
     out.certificates.emplace_back(View(cert));
+  }
+  for (wire::BundleObject::Reader o : root.getObjects()) {
+    if (out.objects.size() >= kMaxBundleObjects) return Malformed("too many consortium objects");
+    if (o.getName().size() == 0 || o.getName().size() > kMaxBundleObjectNameBytes) {
+      return Malformed("a consortium object's name is empty or longer than 32 bytes");
+    }
+    if (o.getBody().size() > kMaxBundleObjectBytes) {
+      return Malformed("a consortium object is larger than 4 MiB");
+    }
+    out.objects.push_back(BundleObject{std::string(o.getName().cStr(), o.getName().size()),
+                                       std::string(View(o.getBody()))});
   }
   for (wire::SignedRecord::Reader r : root.getRecords()) {
     if (r.getRecord().size() > kMaxRecordBytes) return Malformed("a record is too large");

@@ -19,11 +19,24 @@ inline constexpr size_t kMaxBundleMessageBytes = 16 << 20;
 // Certificates are a few hundred bytes; a consortium has at most a few hundred members.
 inline constexpr size_t kMaxBundleCertificateBytes = 16 << 10;
 inline constexpr size_t kMaxBundleCertificates = 4096;
+// Consortium objects: one CRL and a notice per withdrawn key or resolved feed.
+inline constexpr size_t kMaxBundleObjects = 4096;
+// A CRL listing every member of a large consortium is a few hundred KiB; notices are < 8 KiB.
+inline constexpr size_t kMaxBundleObjectBytes = 4 << 20;
+inline constexpr size_t kMaxBundleObjectNameBytes = 32;
+
+// A consortium-signed object, unverified: "crl" (PEM) or "notice" (protocol/notice.h).
+struct BundleObject {
+  std::string name;
+  std::string body;
+  bool operator==(const BundleObject&) const = default;
+};
 
 struct Bundle {
   std::string consortium;
   std::vector<std::string> certificates;  // DER
   std::vector<SignedRecord> records;      // each issuer's in seq order
+  std::vector<BundleObject> objects;      // verified by the importer before use
 };
 
 // The file's bytes: the magic line, then one or more framed Cap'n Proto messages.

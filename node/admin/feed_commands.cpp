@@ -97,6 +97,16 @@ int Export(const ExportOptions& o) {
       for (auto& r : *page) bundle.records.push_back(std::move(r));
     }
   }
+  // The CRL and the notices held travel with the records, so that a node fed by bundles alone
+  // refuses revoked members and suspends withdrawn keys' entries as a networked node does.
+  Result<std::optional<std::string>> crl = home->store->GetObject(node::kCrlObject);
+  if (!crl) return Fail(crl.error());
+  if (*crl) bundle.objects.push_back({std::string(node::kCrlObject), **crl});
+  Result<std::vector<std::string>> notices = node::HeldNotices(*home->store);
+  if (!notices) return Fail(notices.error());
+  for (std::string& n : *notices) {
+    bundle.objects.push_back({std::string(protocol::kNoticeObjectName), std::move(n)});
+  }
   Status written =
       crypto::WriteFileAtomic(o.out, protocol::EncodeBundle(bundle), 0600, /*overwrite=*/true);
   if (!written) return Fail(written.error());
@@ -107,11 +117,13 @@ int Export(const ExportOptions& o) {
                                                {"action", "export"},
                                                {"file", o.out},
                                                {"records", counts},
-                                               {"certificates", bundle.certificates.size()}}
+                                               {"certificates", bundle.certificates.size()},
+                                               {"objects", bundle.objects.size()}}
                                     .dump());
   if (!audited) return Fail(audited.error());
   std::cout << "exported " << bundle.records.size() << " records of " << per_issuer.size()
-            << " feeds and " << bundle.certificates.size() << " certificates to " << o.out << "\n";
+            << " feeds, " << bundle.certificates.size() << " certificates and "
+            << bundle.objects.size() << " consortium objects (CRL, notices) to " << o.out << "\n";
   return kExitOk;
 }
 
@@ -150,8 +162,12 @@ int Import(const ImportOptions& o) {
   Result<std::string> bytes = crypto::ReadFile(o.file, kMaxBundleFileBytes);
   // The file is the user's input: a missing or unreadable one is a usage error, like grep's.
   if (!bytes) return Fail(ErrorKind::kInvalidInput, bytes.error().message);
-  if (bytes->find("-----BEGIN X509 CRL-----") != std::string::npos) return ImportCrl(o, *bytes);
+  // A bundle may hold a CRL among its objects: its magic line decides first.
   if (bytes->starts_with(protocol::kNoticeFileMagic)) return ImportNotice(o.home, o.file, *bytes);
+  if (!bytes->starts_with(protocol::kBundleMagic) &&
+      bytes->find("-----BEGIN X509 CRL-----") != std::string::npos) {
+    return ImportCrl(o, *bytes);
+  }
   Result<protocol::Bundle> bundle = protocol::DecodeBundle(*bytes);
   if (!bundle) return Fail(ErrorKind::kInvalidInput, o.file + ": " + bundle.error().message);
   Result<Home> home = OpenHome(o.home);
@@ -161,7 +177,19 @@ int Import(const ImportOptions& o) {
                                               "\", this node belongs to \"" +
                                               home->ca->consortium() + "\"; nothing imported");
   }
-  // Certificates first: records are verified against the signers they make known.
+  int exit_code = kExitOk;
+  auto refused_object = [&](const std::string& what, const Error& e) {
+    std::cerr << "duanka-admin: " << o.file << ": " << what << " not taken: " << e.message << "\n";
+    exit_code = kExitInvalid;
+  };
+  // The CRL first: certificates it revokes are not trusted below.
+  for (const protocol::BundleObject& object : bundle->objects) {
+    if (object.name != node::kCrlObject) continue;
+    Result<crypto::CrlInfo> crl = node::AdmitCrl(*home->store, *home->ca, object.body);
+    if (!crl && crl.error().kind == ErrorKind::kIo) return Fail(crl.error());
+    if (!crl && crl.error().kind != ErrorKind::kConflict) refused_object("the CRL", crl.error());
+  }
+  // Certificates next: records are verified against the signers they make known.
   size_t trusted = 0;
   for (const std::string& der : bundle->certificates) {
     // Validity is checked per record against its issue time (see node::AddSigners).
@@ -176,6 +204,24 @@ int Import(const ImportOptions& o) {
     Status kept = home->store->PutCertificate(protocol::KeyId(cert->public_key), der);
     if (!kept) return Fail(kept.error());
     ++trusted;
+  }
+  // Notices before records: a withdrawal suspends entries as they are taken, a resolution
+  // refuses a discarded branch's records.
+  const int64_t now = node::SystemNow();
+  size_t notices = 0;
+  for (const protocol::BundleObject& object : bundle->objects) {
+    if (object.name != protocol::kNoticeObjectName) continue;
+    Result<node::VerifiedNotice> notice = node::VerifyNotice(*home->ca, object.body, now);
+    if (!notice) {
+      refused_object("a notice", notice.error());
+      continue;
+    }
+    Result<bool> kept = node::KeepNotice(*home->store, *notice);
+    if (!kept && kept.error().kind == ErrorKind::kIo) return Fail(kept.error());
+    if (!kept || !*kept) continue;  // this one, or a newer one about the same thing, is held
+    Result<node::NoticeEffect> applied = node::ApplyNotice(*home->store, notice->notice, now);
+    if (!applied) return Fail(applied.error());
+    ++notices;
   }
   // A key withdrawal held here may name one of these certificates by serial: in force before
   // the records it suspends are taken.
@@ -193,8 +239,6 @@ int Import(const ImportOptions& o) {
     if (!feeds.count(issuer)) order.push_back(issuer);
     feeds[issuer].push_back(std::move(r));
   }
-  const int64_t now = node::SystemNow();
-  int exit_code = kExitOk;
   nlohmann::json summary = nlohmann::json::object();
   for (const std::string& feed : order) {
     const std::string& issuer = feed;
@@ -229,6 +273,7 @@ int Import(const ImportOptions& o) {
                                                {"action", "import"},
                                                {"file", o.file},
                                                {"certificates_trusted", trusted},
+                                               {"notices_taken", notices},
                                                {"feeds", summary}}
                                     .dump());
   if (!audited) return Fail(audited.error());

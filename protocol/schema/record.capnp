@@ -91,12 +91,20 @@ struct SignedRecord {
   signature @1 :Data;
 }
 
-# A file for institutions without a network link: certificates and signed records.
+# A file for institutions without a network link: certificates, signed records, and the
+# consortium-signed objects (CRL, notices) a node holds.
 struct Bundle {
   version @0 :UInt16;        # bundleVersion
   consortium @1 :Text;
   certificates @2 :List(Data);   # DER X.509 signing certificates
   records @3 :List(SignedRecord);
+  objects @4 :List(BundleObject);  # in the first message only; older readers skip it
+}
+
+# A consortium object as the peer protocol's `objects` carries it: "crl" (PEM) or "notice".
+struct BundleObject {
+  name @0 :Text;
+  body @1 :Data;
 }
 
 const evidenceFileVersion :UInt16 = 1;

@@ -25,7 +25,7 @@ constexpr size_t kMaxErrorMessageLength = 300;
 }
 
 bool Same(const Bundle& a, const Bundle& b) {
-  if (a.consortium != b.consortium || a.certificates != b.certificates ||
+  if (a.consortium != b.consortium || a.certificates != b.certificates || a.objects != b.objects ||
       a.records.size() != b.records.size()) {
     return false;
   }

@@ -5,11 +5,13 @@
 // every node lists those again and still suspends the thief's.
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "crypto/crypto.h"
 #include "crypto/pki.h"
 #include "tests/integration/consortium.h"
+#include "tests/integration/http_probe.h"
 
 namespace duanka::integration {
 namespace {
@@ -132,6 +134,50 @@ TEST(KeyWithdrawal, SuspendsWhatTheKeySignedSinceTAndReaffirmationRestoresTheGen
            c.Listed(late, IdType::kQq, "51003");
   })) << ::testing::PrintToString(States(c, late, "51004"))
       << ::testing::PrintToString(States(c, late, "51003")) << c.Log(late);
+}
+
+TEST(KeyWithdrawal, ABundleCarriesTheCrlAndTheNoticesToANodeWithoutANetwork) {
+  Consortium c;
+  Node& a = c.Add("BANKA");
+  Node& gone = c.Add("BANKX");     // leaves the consortium: its certificates revoked
+  Node& offline = c.Add("BANKO");  // fed by bundles only
+  ASSERT_TRUE(c.Start(a));
+  ASSERT_EQ(c.Report(a, "qq", "53001", "sold"), "BANKA:1");
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  const int64_t compromised = static_cast<int64_t>(std::time(nullptr));
+  ASSERT_EQ(c.Report(a, "qq", "53002", "sold"), "BANKA:2");
+  RunResult revoked = c.AdminTool({"pki", "revoke", "--ca-dir", c.ca_dir().string(),
+                                   "--institution", gone.code, "--reason", "affiliation-changed"});
+  ASSERT_EQ(revoked.exit_code, 0) << revoked.err;
+  ASSERT_EQ(c.Admin(a, {"import", (c.ca_dir() / "crl.pem").string()}).exit_code, 0);
+  const fs::path notice = c.dir() / "withdraw.notice";
+  ASSERT_EQ(
+      c.AdminTool({"pki", "withdraw-key", "--ca-dir", c.ca_dir().string(), "--serial",
+                   SigningSerial(a), "--since", IsoUtc(compromised), "--out", notice.string()})
+          .exit_code,
+      0);
+  ASSERT_EQ(c.Admin(a, {"import", notice.string()}).exit_code, 0);
+
+  const fs::path bundle = c.dir() / "banka.bundle";
+  RunResult exported = c.Admin(a, {"export", "--out", bundle.string()});
+  ASSERT_EQ(exported.exit_code, 0) << exported.err;
+  EXPECT_NE(exported.out.find("2 consortium objects"), std::string::npos) << exported.out;
+  RunResult imported = c.Admin(offline, {"import", bundle.string()});
+  ASSERT_EQ(imported.exit_code, 0) << imported.err;
+  EXPECT_EQ(States(c, offline, "53001"), std::vector<std::string>{"BANKA:1 active"});
+  EXPECT_EQ(States(c, offline, "53002"), std::vector<std::string>{"BANKA:2 suspended"});
+  bool crl_held = false;
+  ASSERT_TRUE(c.WithStore(offline, [&](const store::Store& s) {
+    Result<std::optional<std::string>> crl = s.GetObject("crl");
+    crl_held = crl.ok() && crl->has_value();
+  }));
+  EXPECT_TRUE(crl_held);
+  // The CRL is in force there once its daemon starts.
+  ASSERT_TRUE(c.Start(offline));
+  std::optional<std::string> status = HttpGet(offline.api_port, "/v1/status");
+  ASSERT_TRUE(status.has_value());
+  nlohmann::json crl = nlohmann::json::parse(*status, nullptr, false)["crl"];
+  EXPECT_TRUE(crl.is_object() && crl.value("number", 0) > 0) << *status;
 }
 
 TEST(KeyWithdrawal, BadNoticesAreRefusedInOneLineAndChangeNothing) {

@@ -17,12 +17,14 @@ Bundle Sample(size_t records) {
   b.consortium = "TESTNET";
   b.certificates = {std::string(600, '\x30'), std::string(500, '\x31')};
   for (size_t i = 0; i < records; ++i) b.records.push_back(Fake(static_cast<char>('a' + i % 26)));
+  b.objects = {{"crl", "-----BEGIN X509 CRL-----\n...\n"}, {"notice", std::string(200, '\x07')}};
   return b;
 }
 
 void ExpectSame(const Bundle& a, const Bundle& b) {
   EXPECT_EQ(a.consortium, b.consortium);
   EXPECT_EQ(a.certificates, b.certificates);
+  EXPECT_EQ(a.objects, b.objects);
   ASSERT_EQ(a.records.size(), b.records.size());
   for (size_t i = 0; i < a.records.size(); ++i) {
     EXPECT_EQ(a.records[i].bytes, b.records[i].bytes) << i;
@@ -45,6 +47,15 @@ TEST(BundleTest, RoundTripsExactly) {
   Result<Bundle> back = DecodeBundle(file);
   ASSERT_TRUE(back.ok()) << back.error().message;
   ExpectSame(*back, b);
+}
+
+TEST(BundleTest, ObjectsOverTheLimitsAreRefusedInOneLine) {
+  Bundle b = Sample(1);
+  b.objects.push_back({std::string(kMaxBundleObjectNameBytes + 1, 'x'), "body"});
+  ExpectRefused(EncodeBundle(b), "name is empty or longer than 32 bytes");
+  b = Sample(1);
+  b.objects.push_back({"crl", std::string(kMaxBundleObjectBytes + 1, 'x')});
+  ExpectRefused(EncodeBundle(b), "larger than 4 MiB");
 }
 
 TEST(BundleTest, EmptyBundleRoundTrips) {
