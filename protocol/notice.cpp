@@ -156,7 +156,7 @@ std::string Notice::Subject() const {
   if (const KeyWithdrawal* w = withdrawal()) {
     return "withdrawal:" + w->issuer + ":" + w->certificate_serial;
   }
-  return "resolution:" + resolution()->issuer;
+  return "resolution:" + resolution()->issuer + ":" + std::to_string(resolution()->seq);
 }
 
 Result<SignedNotice> SignNotice(const Notice& notice, const crypto::SigningKey& key) {

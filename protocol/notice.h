@@ -47,7 +47,7 @@ struct Notice {
   const KeyWithdrawal* withdrawal() const { return std::get_if<KeyWithdrawal>(&body); }
   const ForkResolution* resolution() const { return std::get_if<ForkResolution>(&body); }
   // What the notice is about: notices with one subject replace each other, the newest winning.
-  // "withdrawal:BANKA:1F2E…", "resolution:BANKA".
+  // "withdrawal:BANKA:1F2E…", "resolution:BANKA:7" (a feed that forks twice gets two).
   std::string Subject() const;
 };
 

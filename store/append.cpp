@@ -57,6 +57,14 @@ Result<AppendResult> Store::AppendOwn(const std::string& issuer, const MakeRecor
       for (const VerifiedRecord& v : *made) {
         AppendStatus status = writer.Add(v);
         result.statuses.push_back(status);
+        if (status == AppendStatus::kMisdated && v.record().issuer == issuer) {
+          // Not a bug of ours but this machine's clock, stepped back since the last record.
+          refused = MakeError(ErrorKind::kConflict,
+                              "record " + v.record().id().ToString() +
+                                  " would be dated before the feed's last record: this "
+                                  "machine's clock is behind; check it (NTP) and try again");
+          return false;
+        }
         if (status != AppendStatus::kAppended || v.record().issuer != issuer) {
           refused = MakeError(ErrorKind::kInternal, "record " + v.record().id().ToString() +
                                                         " does not extend feed " + issuer + " (" +

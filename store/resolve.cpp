@@ -1,6 +1,7 @@
 // Fork resolution: a regulator names the record kept at a fork's seq; the losing branch held here
 // is set aside as evidence and its effects undone, so the store ends as if it had only ever
 // received the kept branch.
+#include <algorithm>
 #include <utility>
 #include <vector>
 
@@ -42,9 +43,16 @@ ResolveOutcome BatchWriter::Resolve(const std::string& issuer, uint64_t seq, con
   ResolveOutcome out;
   const ResolvedValue resolved{seq, kept};
   std::string value = resolved.Encode();
-  MDB_val k = Val(issuer), v = Val(value);
+  // One row per resolved fork: a feed that forks again later keeps its earlier resolutions, so
+  // their discarded branches stay recognisable.
+  std::string key = EntryKey(issuer, seq);
+  MDB_val k = Val(key), v = Val(value);
   Check(mdb_put(txn_, impl_.resolved, &k, &v, 0), "cannot keep a fork resolution");
-  resolutions_[issuer] = resolved;
+  std::vector<ResolvedValue>& known = ResolutionsOf(issuer);
+  std::erase_if(known, [&](const ResolvedValue& r) { return r.seq == seq; });
+  known.insert(std::upper_bound(known.begin(), known.end(), seq,
+                                [](uint64_t s, const ResolvedValue& r) { return s < r.seq; }),
+               resolved);
 
   HeadValue& head = HeadOf(issuer);
   const bool was_frozen = head.frozen;
@@ -247,9 +255,8 @@ void BatchWriter::RefreezeAtLaterForks(const std::string& issuer, HeadValue& hea
   for (const auto& [seq, pair] : later) {
     protocol::Record a = MustDecode(pair.held);
     protocol::Record b = MustDecode(pair.other);
-    if (KnownDiscarded(resolved, head.issuer_id, seq, protocol::RecordHash(pair.held), a.prev, 0) ||
-        KnownDiscarded(resolved, head.issuer_id, seq, protocol::RecordHash(pair.other), b.prev,
-                       0)) {
+    if (Settled(head, a, protocol::RecordHash(pair.held)) ||
+        Settled(head, b, protocol::RecordHash(pair.other))) {
       continue;
     }
     head.frozen = true;
@@ -295,7 +302,7 @@ Result<ResolveOutcome> Store::ResolveFork(const std::string& issuer, uint64_t se
       writer.Flush();
       // A claimed head of the feed (seen_heads) may be a head of the branch just set aside: a
       // guard against publishing behind it would block the issuer on the kept branch for good.
-      if (out.set_aside > 0 && impl_->seen_heads != 0) {
+      if (impl_->seen_heads != 0) {
         MDB_val k = Val(issuer);
         int rc = mdb_del(txn, impl_->seen_heads, &k, nullptr);
         if (rc != MDB_NOTFOUND) Check(rc, "cannot clear a seen head");
@@ -308,22 +315,28 @@ Result<ResolveOutcome> Store::ResolveFork(const std::string& issuer, uint64_t se
   return out;
 }
 
-Result<std::optional<std::pair<uint64_t, Hash256>>> Store::Resolution(
+Result<std::vector<std::pair<uint64_t, Hash256>>> Store::Resolutions(
     const std::string& issuer) const {
-  using Answer = std::optional<std::pair<uint64_t, Hash256>>;
-  if (impl_->resolved == 0) return Answer();
+  std::vector<std::pair<uint64_t, Hash256>> out;
+  if (impl_->resolved == 0) return out;
   try {
     Impl::Reader reader(*impl_);
-    MDB_val k = Val(issuer), v;
-    if (!Found(mdb_get(reader.txn(), impl_->resolved, &k, &v), "cannot read a fork resolution")) {
-      return Answer();
+    detail::Cursor c(reader.txn(), impl_->resolved);
+    Check(c.open_rc(), "cannot open a cursor");
+    const std::string prefix = detail::EntryKey(issuer, 0).substr(0, issuer.size() + 1);
+    MDB_val k = Val(prefix), v;
+    int rc = mdb_cursor_get(c.get(), &k, &v, MDB_SET_RANGE);
+    while (Found(rc, "cannot read fork resolutions") &&
+           View(k).substr(0, prefix.size()) == prefix) {
+      std::optional<ResolvedValue> resolved = ResolvedValue::Decode(View(v));
+      if (!resolved) throw LmdbError{MDB_CORRUPTED, "a fork resolution is truncated"};
+      out.emplace_back(resolved->seq, resolved->kept);
+      rc = mdb_cursor_get(c.get(), &k, &v, MDB_NEXT);
     }
-    std::optional<ResolvedValue> resolved = ResolvedValue::Decode(View(v));
-    if (!resolved) throw LmdbError{MDB_CORRUPTED, "a fork resolution is truncated"};
-    return Answer(std::make_pair(resolved->seq, resolved->kept));
   } catch (const LmdbError& e) {
     return StoreIo(e, *impl_);
   }
+  return out;
 }
 
 Result<std::vector<SignedRecord>> Store::LosingRecords(const std::string& issuer) const {

@@ -168,7 +168,8 @@ class Store {
   // For an institution's own new records: inside one write transaction (so two admin processes
   // can never both sign seq N+1), calls make(head) with the issuer's current head (seq 0 when
   // the feed is empty) and appends whatever records it returns, which must extend the feed.
-  // An error from make() aborts the transaction and is returned as is.
+  // An error from make() aborts the transaction and is returned as is; a record the store
+  // refuses as dated before the feed's last one (this clock stepped back) is kConflict.
   using MakeRecords = std::function<Result<std::vector<VerifiedRecord>>(const Head& head)>;
   Result<AppendResult> AppendOwn(const std::string& issuer, const MakeRecords& make, int64_t now);
 
@@ -182,13 +183,15 @@ class Store {
   // held record at seq with another hash is set aside with every record after it (their entries
   // and revocations undone, the head moved back to seq - 1), the kept record is appended from the
   // evidence when it extends the feed, and a feed frozen by this fork is unfrozen (one frozen by a
-  // later fork on the kept branch stays frozen). Replaces any earlier resolution of the issuer;
-  // the caller verified the notice and decided it is the newest. One write transaction.
+  // later fork on the kept branch stays frozen). Kept beside the issuer's resolutions of other
+  // forks (one per seq; one at the same seq is replaced); the caller verified the notice and
+  // decided it is the newest. One write transaction.
   // kInvalidInput for seq 0, kIo for an LMDB failure (nothing written).
   Result<ResolveOutcome> ResolveFork(const std::string& issuer, uint64_t seq, const Hash256& kept,
                                      int64_t now);
-  // The resolution applied to `issuer`'s feed (seq, kept hash), if any.
-  Result<std::optional<std::pair<uint64_t, Hash256>>> Resolution(const std::string& issuer) const;
+  // The resolutions applied to `issuer`'s feed, one per resolved fork: (seq, kept hash), in seq
+  // order.
+  Result<std::vector<std::pair<uint64_t, Hash256>>> Resolutions(const std::string& issuer) const;
   // Records of `issuer` set aside from a losing branch, in seq order (evidence only).
   Result<std::vector<SignedRecord>> LosingRecords(const std::string& issuer) const;
 

@@ -2,7 +2,7 @@
 // suspended, now (WithdrawKey) and as such records arrive (the append path asks WithdrawnSince).
 #include <cstring>
 
-#include "store/detail/store_impl.h"
+#include "store/detail/batch_writer.h"
 
 namespace duanka::store {
 
@@ -10,16 +10,12 @@ using detail::Check;
 using detail::Found;
 using detail::HeadValue;
 using detail::LmdbError;
+using detail::StoreIo;
 using detail::SubjectValue;
 using detail::Val;
 using detail::View;
 
 namespace {
-
-Error StoreIo(const LmdbError& e, const Store::Impl& impl) {
-  return MakeError(ErrorKind::kIo, "store " + impl.options.path.string() + ": " + e.what + ": " +
-                                       mdb_strerror(e.rc));
-}
 
 // withdrawn value: i64 since ‖ issuer code.
 std::string EncodeWithdrawn(int64_t since, const std::string& issuer) {
@@ -63,37 +59,60 @@ bool Store::Impl::SetSubjectFlag(MDB_txn* txn, const Hash256& subject, uint32_t 
   throw LmdbError{MDB_CORRUPTED, "an entry is missing from the subjects index"};
 }
 
+namespace detail {
+
+uint64_t BatchWriter::Withdraw(const std::string& issuer, const Hash256& key_id, int64_t since) {
+  std::string value = EncodeWithdrawn(since, issuer);
+  MDB_val k = Val(key_id.bytes.data(), key_id.bytes.size()), v = Val(value);
+  Check(mdb_put(txn_, impl_.withdrawn, &k, &v, 0), "cannot record a withdrawn key");
+  withdrawn_since_[key_id] = since;
+  HeadValue& head = HeadOf(issuer);
+  if (head.issuer_id == 0) return 0;
+  // Every record of the feed: a key signs only its institution's records, and the rare
+  // withdrawal may afford one pass over one feed. Read first, changed after, so that no cursor
+  // walks a table this changes.
+  std::vector<protocol::Record> signed_by_key;
+  {
+    Cursor c(txn_, impl_.records);
+    Check(c.open_rc(), "cannot open a cursor");
+    auto first = RecordKey(head.issuer_id, 1);
+    MDB_val rk = Val(first.data(), first.size()), rv;
+    int rc = mdb_cursor_get(c.get(), &rk, &rv, MDB_SET_RANGE);
+    while (Found(rc, "cannot read records") && rk.mv_size == first.size() &&
+           std::memcmp(rk.mv_data, first.data(), 4) == 0) {
+      std::optional<SignedRecord> held = DecodeSignedRecord(View(rv));
+      if (!held) throw LmdbError{MDB_CORRUPTED, "a stored record does not decode"};
+      Result<protocol::Record> r = protocol::DecodeRecord(held->bytes);
+      if (r && r->signer_key_id == key_id) signed_by_key.push_back(std::move(*r));
+      rc = mdb_cursor_get(c.get(), &rk, &rv, MDB_NEXT);
+    }
+  }
+  uint64_t suspended = 0;
+  for (const protocol::Record& r : signed_by_key) {
+    const bool after = r.issued_at >= since;
+    if (const protocol::EntryBody* e = r.entry()) {
+      impl_.SetSubjectFlag(txn_, e->subject, head.issuer_id, r.seq, SubjectValue::kSuspendedFlag,
+                           after);
+      if (after) ++suspended;
+    } else if (after) {
+      UndoRevocation(r, *r.revocation());  // changes nothing unless this record applied it
+    } else {
+      ApplyRevocation(r, *r.revocation());  // a narrower withdrawal: in force again
+    }
+  }
+  return suspended;
+}
+
+}  // namespace detail
+
 Result<uint64_t> Store::WithdrawKey(const Hash256& key_id, const std::string& issuer,
                                     int64_t since) {
   uint64_t suspended = 0;
   try {
     impl_->Write([&](MDB_txn* txn) {
-      suspended = 0;
-      std::string value = EncodeWithdrawn(since, issuer);
-      MDB_val k = Val(key_id.bytes.data(), key_id.bytes.size()), v = Val(value);
-      Check(mdb_put(txn, impl_->withdrawn, &k, &v, 0), "cannot record a withdrawn key");
-      std::optional<HeadValue> head = impl_->ReadHead(txn, issuer);
-      if (!head || head->issuer_id == 0) return true;
-      // Every record of the feed: a key signs only its institution's records, and the rare
-      // withdrawal may afford one pass over one feed.
-      detail::Cursor c(txn, impl_->records);
-      Check(c.open_rc(), "cannot open a cursor");
-      auto first = detail::RecordKey(head->issuer_id, 1);
-      MDB_val rk = Val(first.data(), first.size()), rv;
-      int rc = mdb_cursor_get(c.get(), &rk, &rv, MDB_SET_RANGE);
-      while (Found(rc, "cannot read records") && rk.mv_size == first.size() &&
-             std::memcmp(rk.mv_data, first.data(), 4) == 0) {
-        std::optional<SignedRecord> held = detail::DecodeSignedRecord(View(rv));
-        if (!held) throw LmdbError{MDB_CORRUPTED, "a stored record does not decode"};
-        Result<protocol::Record> r = protocol::DecodeRecord(held->bytes);
-        if (r && r->entry() != nullptr && r->signer_key_id == key_id) {
-          const bool suspend = r->issued_at >= since;
-          impl_->SetSubjectFlag(txn, r->entry()->subject, head->issuer_id, r->seq,
-                                SubjectValue::kSuspendedFlag, suspend);
-          if (suspend) ++suspended;
-        }
-        rc = mdb_cursor_get(c.get(), &rk, &rv, MDB_NEXT);
-      }
+      detail::BatchWriter writer(*impl_, txn, 0);
+      suspended = writer.Withdraw(issuer, key_id, since);
+      writer.Flush();
       return true;
     });
   } catch (const LmdbError& e) {

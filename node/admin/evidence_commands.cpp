@@ -195,10 +195,14 @@ int EvidenceVerify(const EvidenceVerifyOptions& o) {
         {"pairs", pairs},
         {"losing_records",
          {{"verified", verdict.losing_verified}, {"failures", verdict.losing_failures}}},
-        {"refused_certificates", verdict.refused_certificates}};
+        {"refused_certificates", verdict.refused_certificates},
+        {"consortium_failure", verdict.consortium_failure}};
     // The file's consortium name is outside text: never let a bad byte stop the report.
     std::cout << out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
     return verdict.proven() ? kExitOk : kExitInvalid;
+  }
+  if (!verdict.consortium_failure.empty()) {
+    return Fail(ErrorKind::kInvalidInput, o.file + ": " + verdict.consortium_failure);
   }
   for (const node::PairVerdict& p : verdict.pairs) {
     if (p.fork) std::cout << "pair " << p.pair << ": " << p.fork->Describe() << "\n";

@@ -225,7 +225,7 @@ int Import(const ImportOptions& o) {
   }
   // A key withdrawal held here may name one of these certificates by serial: in force before
   // the records it suspends are taken.
-  if (Result<size_t> applied = node::ApplyHeldWithdrawals(*home->store); !applied) {
+  if (Result<size_t> applied = node::ApplyHeldNotices(*home->store, node::SystemNow()); !applied) {
     return Fail(applied.error());
   }
   // Each issuer's records, in bundle order (which export writes in seq order).

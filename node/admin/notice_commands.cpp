@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 #include <ctime>
 #include <iostream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 
@@ -125,21 +126,79 @@ Result<node::SigningIdentity> RegulatorIdentity(Home& home, const std::string& c
   return id;
 }
 
-// Signs with the node's regulator identity, admits here, writes --out, audits, prints.
+// Signs with the node's regulator identity, admits here, audits, writes --out, prints.
 int SignAndAdmit(Home& home, const node::SigningIdentity& id, protocol::Notice notice,
                  const std::string& out, const std::string& action, int64_t now) {
+  // The file is written only once the notice is in force here (a refused one leaves none), so an
+  // existing one is refused before anything is signed.
+  if (!out.empty() && fs::exists(out)) {
+    return Fail(ErrorKind::kConflict,
+                "--out " + out + " already exists; name a new file (nothing was signed)");
+  }
   notice.signer_certificate = id.certificate.der;
   Result<protocol::SignedNotice> signed_notice = protocol::SignNotice(notice, id.key);
   if (!signed_notice) return Fail(signed_notice.error());
-  if (!out.empty()) {
-    if (Status s = WriteNoticeFile(out, *signed_notice); !s) return Fail(s.error());
-  }
   Result<node::NoticeEffect> effect = AdmitHere(home, *signed_notice, now);
   if (!effect) return Fail(effect.error());
   if (Status s = AuditNotice(home, notice, action, now); !s) return Fail(s.error());
+  if (!out.empty()) {
+    if (Status s = WriteNoticeFile(out, *signed_notice); !s) {
+      return Fail(s.error().kind, s.error().message +
+                                      "; the notice is in force here all the same and duankad "
+                                      "passes it to every peer");
+    }
+  }
   std::cout << action << " signed by regulator " << home.config.institution << ": "
             << EffectText(notice, *effect) << "; duankad passes it to every peer\n";
   return kExitOk;
+}
+
+// Suspended own entries to re-sign, with the ids they came from.
+struct ReaffirmList {
+  std::vector<protocol::EntryBody> bodies;
+  std::vector<std::string> from_ids;
+};
+
+// Own entries suspended at or after `since`, not excepted, and not re-affirmed already: skipped
+// when an own entry of the subject and category is active, or was issued at or after it in any
+// state but suspended (a re-affirmed entry revoked since must not bring its original back). Of
+// several of one subject and category, only the latest is re-signed.
+Result<ReaffirmList> ToReaffirm(const store::Store& store, const std::string& me, int64_t since,
+                                const std::set<protocol::EntryId>& except, int64_t now) {
+  using Topic = std::pair<crypto::Hash256, protocol::Category>;
+  std::map<Topic, int64_t> latest_unsuspended;
+  std::set<Topic> active;
+  std::map<Topic, protocol::EntryId> latest_suspended;
+  std::vector<Topic> order;  // feed order of the topics' first suspended entry
+  Status walked = store.ForEachListing(me, now, [&](const store::Listing& l) {
+    const Topic topic{l.subject, l.category};
+    if (l.state != store::EntryState::kSuspended) {
+      auto [it, added] = latest_unsuspended.emplace(topic, l.issued_at);
+      if (!added) it->second = std::max(it->second, l.issued_at);
+      if (l.state == store::EntryState::kActive) active.insert(topic);
+      return;
+    }
+    if (l.issued_at < since || except.count(l.id)) return;
+    auto [it, added] = latest_suspended.insert_or_assign(topic, l.id);
+    if (added) order.push_back(topic);
+  });
+  if (!walked) return std::move(walked).error();
+  ReaffirmList out;
+  for (const Topic& topic : order) {
+    const protocol::EntryId& id = latest_suspended.at(topic);
+    Result<std::optional<protocol::SignedRecord>> held = store.Get(id);
+    if (!held) return std::move(held).error();
+    if (!*held) continue;
+    Result<protocol::Record> r = protocol::DecodeRecord((*held)->bytes);
+    if (!r || r->entry() == nullptr || active.count(topic)) continue;
+    if (auto later = latest_unsuspended.find(topic);
+        later != latest_unsuspended.end() && later->second >= r->issued_at) {
+      continue;
+    }
+    out.bodies.push_back(*r->entry());
+    out.from_ids.push_back(id.ToString());
+  }
+  return out;
 }
 
 }  // namespace
@@ -215,23 +274,26 @@ int ForkResolve(const ForkResolveOptions& o) {
   if (!home) return Fail(home.error());
   Result<node::SigningIdentity> id = RegulatorIdentity(*home, "fork resolve");
   if (!id) return Fail(id.error());
+  // The fork to resolve is the one the feed is frozen at here (an earlier fork of the feed may
+  // be resolved already; its evidence stays).
+  Result<std::optional<store::Head>> head = home->store->GetHead(o.issuer);
+  if (!head) return Fail(head.error());
+  if (!*head || !(*head)->frozen) {
+    return Fail(ErrorKind::kInvalidInput,
+                "fork resolve: the feed of " + o.issuer +
+                    " is not frozen here: no fork to resolve (duanka status shows frozen feeds)");
+  }
+  const uint64_t fork_seq = (*head)->fork_seq;
   Result<std::vector<store::Evidence>> evidence = home->store->AllEvidence();
   if (!evidence) return Fail(evidence.error());
-  // The earliest fork of the feed: where it froze.
   const store::Evidence* fork = nullptr;
-  uint64_t fork_seq = 0;
   for (const store::Evidence& e : *evidence) {
     Result<protocol::Record> r = protocol::DecodeRecord(e.held.bytes);
-    if (!r || r->issuer != o.issuer) continue;
-    if (fork == nullptr || r->seq < fork_seq) {
-      fork = &e;
-      fork_seq = r->seq;
-    }
+    if (r && r->issuer == o.issuer && r->seq == fork_seq) fork = &e;
   }
   if (fork == nullptr) {
-    return Fail(ErrorKind::kInvalidInput, "fork resolve: no fork of " + o.issuer +
-                                              " is held here (duanka status shows "
-                                              "frozen feeds)");
+    return Fail(ErrorKind::kIo, "fork resolve: the feed of " + o.issuer + " is frozen at seq " +
+                                    std::to_string(fork_seq) + " but no evidence is held for it");
   }
   const crypto::Hash256 candidates[2] = {protocol::RecordHash(fork->held),
                                          protocol::RecordHash(fork->other)};
@@ -291,45 +353,28 @@ int Reaffirm(const ReaffirmOptions& o) {
                 "key and certificate first (duanka-admin pki issue ... --force at the CA)");
   }
 
-  // The suspended entries to re-sign: own, at or after --since, still otherwise listed, not
-  // excepted, and not re-affirmed already (an active own entry of the subject and category).
-  std::vector<protocol::EntryBody> bodies;
-  std::vector<std::string> from_ids;
-  Status walked = home->store->ForEachListing(me, now, [&](const store::Listing& l) {
-    if (l.state != store::EntryState::kSuspended || l.issued_at < *since || except.count(l.id)) {
-      return;
-    }
-    std::vector<store::Listing> same;
-    if (!home->store->Lookup(std::span(&l.subject, 1), store::LookupOptions{now, false}, same)) {
-      return;
-    }
-    for (const store::Listing& s : same) {
-      if (s.id.issuer == me && s.state == store::EntryState::kActive && s.category == l.category) {
-        return;
-      }
-    }
-    Result<std::optional<protocol::SignedRecord>> held = home->store->Get(l.id);
-    if (!held || !*held) return;
-    Result<protocol::Record> r = protocol::DecodeRecord((*held)->bytes);
-    if (!r || r->entry() == nullptr) return;
-    bodies.push_back(*r->entry());
-    from_ids.push_back(l.id.ToString());
-  });
-  if (!walked) return Fail(walked.error());
-  if (o.dry_run || bodies.empty()) {
-    for (const std::string& e : from_ids) std::cout << e << "\n";
-    std::cerr << bodies.size() << " suspended entries of " << me << " since "
+  Result<ReaffirmList> preview = ToReaffirm(*home->store, me, *since, except, now);
+  if (!preview) return Fail(preview.error());
+  if (o.dry_run || preview->bodies.empty()) {
+    for (const std::string& e : preview->from_ids) std::cout << e << "\n";
+    std::cerr << preview->bodies.size() << " suspended entries of " << me << " since "
               << node::HumanMinute(*since) << " to re-affirm"
               << (o.dry_run ? " (dry run: nothing signed)" : "") << "\n";
     return kExitOk;
   }
+  // Chosen again inside the write transaction: of two runs at once, the second sees what the
+  // first signed and re-signs nothing twice.
+  ReaffirmList listed;
   std::vector<std::string> new_ids;
   Result<store::AppendResult> appended = AppendToOwnFeed(
       *home, o.i_know,
       [&](const store::Head& head) -> Result<std::vector<protocol::VerifiedRecord>> {
         std::vector<protocol::VerifiedRecord> out;
         new_ids.clear();
-        for (const protocol::EntryBody& body : bodies) {
+        Result<ReaffirmList> chosen = ToReaffirm(*home->store, me, *since, except, now);
+        if (!chosen) return std::move(chosen).error();
+        listed = std::move(*chosen);
+        for (const protocol::EntryBody& body : listed.bodies) {
           protocol::Record r;
           r.issuer = me;
           r.seq = head.seq + 1 + out.size();
@@ -350,15 +395,16 @@ int Reaffirm(const ReaffirmOptions& o) {
                                                {"user", node::OsUserName()},
                                                {"action", "reaffirm"},
                                                {"since", node::IsoTime(*since)},
-                                               {"suspended", from_ids},
+                                               {"suspended", listed.from_ids},
                                                {"entries", new_ids}}
                                     .dump());
   if (!audited) return Fail(audited.error());
   for (size_t i = 0; i < new_ids.size(); ++i) {
     if (o.json) {
-      std::cout << nlohmann::json{{"suspended", from_ids[i]}, {"entry", new_ids[i]}}.dump() << "\n";
+      std::cout << nlohmann::json{{"suspended", listed.from_ids[i]}, {"entry", new_ids[i]}}.dump()
+                << "\n";
     } else {
-      std::cout << from_ids[i] << "," << new_ids[i] << "\n";
+      std::cout << listed.from_ids[i] << "," << new_ids[i] << "\n";
     }
   }
   std::cerr << new_ids.size() << " suspended entries re-affirmed with the new key\n";

@@ -92,10 +92,10 @@ Result<VerifiedNotice> VerifyNotice(const crypto::TrustStore& ca, std::string_vi
   }
   const int64_t latest = now + protocol::kDefaultMaxClockSkewSeconds;
   if (n.issued_at > latest) {
-    return MakeError(ErrorKind::kInvalidInput, "notice: dated in the future (check the clocks)");
+    return MakeError(ErrorKind::kNotYet, "notice: dated in the future (check the clocks)");
   }
   if (const protocol::KeyWithdrawal* w = n.withdrawal(); w && w->since > latest) {
-    return MakeError(ErrorKind::kInvalidInput, "notice: compromise time is in the future");
+    return MakeError(ErrorKind::kNotYet, "notice: compromise time is in the future");
   }
   crypto::PublicKey key;
   if (n.signer_certificate.empty()) {
@@ -106,7 +106,13 @@ Result<VerifiedNotice> VerifyNotice(const crypto::TrustStore& ca, std::string_vi
   } else {
     Result<crypto::CertificateInfo> signer =
         ca.Verify(n.signer_certificate, crypto::CertKind::kSigning, n.issued_at);
-    if (!signer) return Unauthorized("signer's certificate: " + signer.error().message);
+    if (!signer) {
+      // Trusted when the relay checked it, perhaps, and revoked by a CRL since: not the relay's
+      // doing, so told apart from a notice no honest node could have passed on.
+      return MakeError(
+          ErrorKind::kConflict,
+          "notice: its signer's certificate is not trusted here: " + signer.error().message);
+    }
     // Members speak for their own feeds only, in records; notices are the authority's.
     if (signer->role != crypto::Role::kRegulator) {
       return Unauthorized("signed by " + signer->institution +
@@ -134,7 +140,10 @@ Result<bool> KeepNotice(store::Store& store, const VerifiedNotice& notice) {
     if (**held == bytes) return false;
     Result<std::pair<protocol::SignedNotice, protocol::Notice>> old =
         protocol::DecodeSignedNotice(**held);
-    if (old && old->second.issued_at >= notice.notice.issued_at) {
+    // Equal times are ordered by the bytes, so that every node keeps the same one of two notices
+    // issued in one second and none sends its own back forever.
+    if (old && (old->second.issued_at > notice.notice.issued_at ||
+                (old->second.issued_at == notice.notice.issued_at && **held > bytes))) {
       return MakeError(ErrorKind::kConflict, "notice about " + notice.notice.Subject() +
                                                  " is not newer than the one held (issued at " +
                                                  std::to_string(old->second.issued_at) + ")");
@@ -152,9 +161,11 @@ Result<NoticeEffect> ApplyNotice(store::Store& store, const protocol::Notice& no
     return ApplyWithdrawal(store, *w, *keys);
   }
   const protocol::ForkResolution& r = *notice.resolution();
-  Result<std::optional<std::pair<uint64_t, crypto::Hash256>>> held = store.Resolution(r.issuer);
+  Result<std::vector<std::pair<uint64_t, crypto::Hash256>>> held = store.Resolutions(r.issuer);
   if (!held) return std::move(held).error();
-  if (*held && (*held)->first == r.seq && (*held)->second == r.keep) return effect;
+  for (const auto& [seq, kept] : *held) {
+    if (seq == r.seq && kept == r.keep) return effect;  // in force already
+  }
   Result<store::ResolveOutcome> outcome = store.ResolveFork(r.issuer, r.seq, r.keep, now);
   if (!outcome) return std::move(outcome).error();
   effect.resolved = *outcome;
@@ -170,7 +181,7 @@ Result<std::vector<std::string>> HeldNotices(const store::Store& store) {
   return out;
 }
 
-Result<size_t> ApplyHeldWithdrawals(store::Store& store) {
+Result<size_t> ApplyHeldNotices(store::Store& store, int64_t now) {
   Result<std::vector<std::string>> held = HeldNotices(store);
   if (!held) return std::move(held).error();
   std::optional<KeysBySerial> keys;  // read only when some withdrawal is held
@@ -178,7 +189,12 @@ Result<size_t> ApplyHeldWithdrawals(store::Store& store) {
   for (const std::string& bytes : *held) {
     Result<std::pair<protocol::SignedNotice, protocol::Notice>> n =
         protocol::DecodeSignedNotice(bytes);
-    if (!n || n->second.withdrawal() == nullptr) continue;
+    if (!n) continue;
+    if (n->second.resolution() != nullptr) {
+      Result<NoticeEffect> effect = ApplyNotice(store, n->second, now);
+      if (!effect) return std::move(effect).error();
+      continue;
+    }
     if (!keys) {
       Result<KeysBySerial> read = HeldSigningKeys(store);
       if (!read) return std::move(read).error();

@@ -41,15 +41,19 @@ struct VerifiedNotice {
 // Checks a SignedNotice's bytes (as carried in `objects` or a notice file): of this consortium,
 // not dated ahead of `now` by more than the records' clock skew, signed by the CA's own key or
 // (for a withdrawal or resolution) by a regulator whose signing certificate the CA issued and
-// had not revoked at the notice's time. A withdrawal's compromise time must not be in the future.
-// kMalformed (does not decode), kUnauthorized (signer, signature, consortium), kInvalidInput
-// (dated in the future).
+// this node trusts (valid at the notice's time, not on the CRL in force). A withdrawal's
+// compromise time must not be in the future. kMalformed (does not decode), kUnauthorized (a
+// member signer, a CA-signed resolution, a bad signature, another consortium), kNotYet (dated
+// ahead of `now`: this clock may be the slow one), kConflict (the signer's certificate is not
+// trusted here, e.g. revoked since the notice was made: a relay may have taken it before).
 Result<VerifiedNotice> VerifyNotice(const crypto::TrustStore& ca, std::string_view bytes,
                                     int64_t now);
 
-// Keeps a verified notice when it is newer (issue time) than the one held about its subject.
-// True when kept; false when this very notice is held already. kConflict for one older than (or
-// as old as, but different from) the one held, kIo (store).
+// Keeps a verified notice when it is newer than the one held about its subject: a later issue
+// time, or an equal one and SignedNotice bytes (as kept, EncodeSignedNotice) that compare greater
+// (std::string order). The order is total, so every node keeps the same one of two notices of
+// one second. True when kept; false when this very notice is held already. kConflict when the
+// held one wins, kIo (store).
 Result<bool> KeepNotice(store::Store& store, const VerifiedNotice& notice);
 
 // What applying a notice did, for the log.
@@ -67,8 +71,10 @@ Result<NoticeEffect> ApplyNotice(store::Store& store, const protocol::Notice& no
 // Every notice the store holds, newest kept of each subject, as carried (SignedNotice bytes).
 Result<std::vector<std::string>> HeldNotices(const store::Store& store);
 
-// Applies every held withdrawal again: after new signing certificates arrive, a key a withdrawal
-// names by serial may have become known here. Returns how many withdrawals found their key.
-Result<size_t> ApplyHeldWithdrawals(store::Store& store);
+// Applies every held notice again (idempotent; cheap when in force already): after new signing
+// certificates arrive a withdrawal may find the key it names by serial, and at a program's start
+// a notice kept but not applied (an I/O failure between the two) is put in force. Returns how
+// many withdrawals found their key.
+Result<size_t> ApplyHeldNotices(store::Store& store, int64_t now);
 
 }  // namespace duanka::node

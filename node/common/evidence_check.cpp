@@ -100,7 +100,7 @@ std::string ProvenFork::Describe() const {
 }
 
 bool EvidenceVerdict::proven() const {
-  if (pairs.empty() || !losing_failures.empty()) return false;
+  if (!consortium_failure.empty() || pairs.empty() || !losing_failures.empty()) return false;
   for (const PairVerdict& p : pairs) {
     if (!p.fork) return false;
   }
@@ -110,6 +110,10 @@ bool EvidenceVerdict::proven() const {
 EvidenceVerdict VerifyEvidence(const protocol::EvidenceFile& file, const crypto::TrustStore& ca,
                                int64_t now) {
   EvidenceVerdict verdict;
+  if (file.consortium != ca.consortium()) {
+    verdict.consortium_failure = "the file is evidence of consortium " + file.consortium +
+                                 ", but the CA is consortium " + ca.consortium() + "'s";
+  }
   protocol::Trust trust;
   std::map<crypto::Hash256, std::string> serials;
   for (const std::string& der : file.certificates) {

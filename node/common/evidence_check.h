@@ -43,9 +43,12 @@ struct EvidenceVerdict {
   // The CA's reason for each certificate of the file it does not vouch for (one line each, naming
   // the certificate by CN and serial).
   std::vector<std::string> refused_certificates;
+  // When the file names another consortium than the CA's: one line naming both. Such a file
+  // proves nothing here, whatever its certificates.
+  std::string consortium_failure;
 
-  // True when the file holds at least one pair, every pair proves a fork and every losing-branch
-  // record verifies.
+  // True when the file is of the CA's consortium, holds at least one pair, every pair proves a
+  // fork and every losing-branch record verifies.
   bool proven() const;
 };
 

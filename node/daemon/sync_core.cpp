@@ -26,6 +26,9 @@ constexpr std::chrono::milliseconds kWantCheckInterval{100};
 // How often the peers snapshot (status, lag metrics) is rebuilt when something changed: building
 // it costs peers × feeds, too much for every message.
 constexpr std::chrono::milliseconds kSnapshotInterval{250};
+// Notices a peer may send that this node cannot take through no fault of the peer (dated ahead
+// of our clock, or signed by a certificate revoked since): a few per connection are honest.
+constexpr uint64_t kMaxUntrustedNoticesPerPeer = 16;
 // A batch dated ahead of this node's clock is asked for again after this long.
 constexpr std::chrono::milliseconds kNotYetRetry{1000};
 // Record hashes whose own signature was checked when serving them as the end of a range; cleared
@@ -67,6 +70,7 @@ struct Peer {
   uint64_t evidence_pairs = 0;  // evidence pairs received on this connection
   uint64_t answers = 0;         // non-empty answers to our wants: a record of keeping promises
   bool refused = false;         // penalised: nothing it sends after that is read (one penalty each)
+  uint64_t untrusted_notices = 0;  // notices it sent this node could not take, not its fault
   std::set<crypto::Hash256> refused_certs;  // certificates it sent that the CA does not vouch for
   std::optional<int64_t> clock_skew;        // its hello's node_time minus ours
 };
@@ -185,7 +189,8 @@ struct SyncCore::Impl {
     if (std::optional<crypto::CrlInfo> crl = ca.crl()) {
       Send(p, msg::Objects{{msg::ConsortiumObject{std::string(node::kCrlObject), crl->pem}}});
     }
-    SendNotices(p, std::vector<std::string>(notices_known.begin(), notices_known.end()));
+    // The notices in force (not every one seen: a superseded notice helps nobody).
+    if (Result<std::vector<std::string>> held = node::HeldNotices(store)) SendNotices(p, *held);
     SendHeads(p);
     // Evidence found before this peer connected reaches it too.
     std::vector<msg::EvidencePair> pairs = PassableEvidence(/*only_unsent=*/false);
@@ -649,8 +654,8 @@ struct SyncCore::Impl {
     if (kept_any) ShareNewCertificates(p.conn.get());
     // A withdrawal held here may name one of them by serial.
     if (kept_any) {
-      if (Result<size_t> applied = node::ApplyHeldWithdrawals(store); !applied) {
-        LogError("cannot apply the held key withdrawals: {}", applied.error().message);
+      if (Result<size_t> applied = node::ApplyHeldNotices(store, now()); !applied) {
+        LogError("cannot apply the held notices: {}", applied.error().message);
       }
     }
   }
@@ -714,7 +719,7 @@ struct SyncCore::Impl {
 
   // A claim of our own feed at `claimed` was found false. If it was the one noted, the seen head
   // falls back to what the peers still in good standing claim.
-  void OwnFeedClaimBroken(uint64_t claimed) {
+  void OwnFeedClaimBroken(uint64_t claimed, std::string_view why = "was false") {
     std::optional<uint64_t> seen = OwnSeen();
     if (!seen || *seen != claimed) return;
     if (Status cleared = store.ClearSeenHead(options.institution); !cleared) {
@@ -723,7 +728,7 @@ struct SyncCore::Impl {
       return;
     }
     own_seen = 0;
-    LogWarn("the claim of {} up to seq {} was false: forgotten", options.institution, claimed);
+    LogWarn("the claim of {} up to seq {} {}: forgotten", options.institution, claimed, why);
     for (const auto& [conn, other] : peers) {
       auto it = other.heads.find(options.institution);
       if (!other.refused && it != other.heads.end()) NoteOwnFeedClaim(other, it->second.seq);
@@ -1041,12 +1046,13 @@ struct SyncCore::Impl {
     }
   }
 
-  // The held notices about `issuer`'s feed (its resolution), as carried.
+  // The held notices about `issuer`'s feed (its resolutions), as carried.
   std::vector<std::string> NoticesAbout(const std::string& issuer) {
     std::vector<std::string> out;
-    const std::string name = std::string(node::kNoticeObjectPrefix) + "resolution:" + issuer;
-    if (Result<std::optional<std::string>> held = store.GetObject(name); held && *held) {
-      out.push_back(std::move(**held));
+    const std::string prefix =
+        std::string(node::kNoticeObjectPrefix) + "resolution:" + issuer + ":";
+    if (auto held = store.ObjectsWithPrefix(prefix)) {
+      for (auto& [name, bytes] : *held) out.push_back(std::move(bytes));
     }
     return out;
   }
@@ -1057,13 +1063,25 @@ struct SyncCore::Impl {
     Result<node::VerifiedNotice> notice = node::VerifyNotice(ca, bytes, now());
     if (!notice) {
       const Error& e = notice.error();
-      if (e.kind == ErrorKind::kInvalidInput) {
-        // Dated ahead of our clock: ours may be the slow one. Not taken now; it comes again.
+      if (e.kind == ErrorKind::kNotYet || e.kind == ErrorKind::kConflict) {
+        // Dated ahead of our clock (ours may be the slow one; it comes again at the next
+        // greeting), or signed by a certificate trusted when the relay took it and revoked
+        // since: not the relay's doing. Bounded, since each costs a certificate check.
+        if (++p.untrusted_notices > kMaxUntrustedNoticesPerPeer) {
+          Penalise(p, RejectReason::kUnauthorized,
+                   "sent more than " + std::to_string(kMaxUntrustedNoticesPerPeer) +
+                       " notices this node cannot take");
+          return false;
+        }
         LogWarn("notice from {} not taken: {}", p.conn->institution(), e.message);
         return true;
       }
-      // A relay passes on only notices it verified.
-      Penalise(p, RejectReason::kUnauthorized, e.message);
+      // Bytes that do not decode, a bad signature, a member's or a foreign consortium's notice:
+      // no honest relay passes these on, since it verified what it passes on.
+      Penalise(
+          p,
+          e.kind == ErrorKind::kMalformed ? RejectReason::kMalformed : RejectReason::kUnauthorized,
+          e.message);
       return false;
     }
     Result<bool> kept = node::KeepNotice(store, *notice);
@@ -1124,6 +1142,8 @@ struct SyncCore::Impl {
   // roll back too), wants for it are excused, and every peer hears our head as it is now.
   void FeedMovedBack(const std::string& issuer) {
     for (auto& [conn, p] : peers) p.heads.erase(issuer);
+    // The store forgot the seen head of the resolved feed (it may be the discarded branch's).
+    if (issuer == options.institution) own_seen.reset();
     Feed& f = feeds[issuer];
     for (Want& w : f.wants) w.excused = true;
     Result<std::optional<store::Head>> head = store.GetHead(issuer);
@@ -1240,8 +1260,8 @@ void SyncCore::Start() {
   if (Result<std::vector<std::string>> held = node::HeldNotices(impl_->store)) {
     impl_->notices_known.insert(held->begin(), held->end());
   }
-  if (Result<size_t> applied = node::ApplyHeldWithdrawals(impl_->store); !applied) {
-    LogError("cannot apply the held key withdrawals: {}", applied.error().message);
+  if (Result<size_t> applied = node::ApplyHeldNotices(impl_->store, impl_->now()); !applied) {
+    LogError("cannot apply the held notices: {}", applied.error().message);
   }
   if (std::optional<crypto::CrlInfo> crl = impl_->ca.crl()) {
     impl_->metrics.SetCrl(crl->number, crl->this_update, crl->next_update);
@@ -1365,11 +1385,18 @@ void SyncCore::OnClose(PeerLink& c, const std::string& reason, bool misbehaved) 
   std::shared_ptr<PeerLink> link = it->second.conn;
   // Bytes that are not frames are invalid data like any other (design section 6).
   if (misbehaved) impl.Ban(c.institution(), c.address(), RejectReason::kMalformed, reason);
+  // A peer gone before serving what it claimed of our own feed proved nothing: its claim must
+  // not keep duanka-admin from publishing (peers still here that claim as much note it again).
+  uint64_t own_claim = 0;
+  for (const auto& [issuer, id] : it->second.wants) {
+    if (issuer == impl.options.institution) own_claim = impl.OwnClaimOf(it->second, 0);
+  }
   impl.DropWantsOf(it->second);
   impl.pepper_watch.OnGone(&c);
   impl.metrics.SetPepperEpochsMissing(impl.pepper_watch.Missing().size());
   impl.metrics.ForgetPeer(c.institution());
   impl.peers.erase(it);
+  if (own_claim > 0) impl.OwnFeedClaimBroken(own_claim, "went unserved (its peer left)");
   impl.snapshot_stale = true;
   LogInfo("peer {} ({}) disconnected: {}", c.institution(), c.address(), reason);
   impl.PumpDirty();

@@ -94,13 +94,16 @@ class BatchWriter {
     const VerifiedRecord& second = b_held ? a : b;
     // Peers without the resolution keep sending the resolved fork's evidence: it is proof worth
     // keeping, but that fork is settled, so it must not freeze the feed again.
-    bool settled = Discarded(head, a.record(), a.hash()) || Discarded(head, b.record(), b.hash());
+    bool settled = Settled(head, a.record(), a.hash()) || Settled(head, b.record(), b.hash());
     return KeepEvidence(issuer, head, a.record().seq, first.signed_record(), second.signed_record(),
                         !settled);
   }
 
   // Applies a fork resolution (resolve.cpp; Store::ResolveFork says what it does).
   ResolveOutcome Resolve(const std::string& issuer, uint64_t seq, const Hash256& kept);
+  // Withdraws a signing key since a compromise time (withdraw.cpp; Store::WithdrawKey says what
+  // it does). Returns the entries suspended under the key afterwards.
+  uint64_t Withdraw(const std::string& issuer, const Hash256& key_id, int64_t since);
 
  private:
   HeadValue& HeadOf(const std::string& issuer) {
@@ -110,30 +113,50 @@ class BatchWriter {
     return heads_.emplace(issuer, held.value_or(HeadValue{})).first->second;
   }
 
-  // The resolution applied to an issuer's feed, read once per batch.
-  const std::optional<ResolvedValue>& ResolutionOf(const std::string& issuer) {
+  // The resolutions applied to an issuer's feed, one per resolved fork, in seq order; read once
+  // per batch.
+  std::vector<ResolvedValue>& ResolutionsOf(const std::string& issuer) {
     auto it = resolutions_.find(issuer);
     if (it != resolutions_.end()) return it->second;
-    std::optional<ResolvedValue> resolved;
-    MDB_val k = Val(issuer), v;
-    if (impl_.resolved != 0 &&
-        Found(mdb_get(txn_, impl_.resolved, &k, &v), "cannot read a fork resolution")) {
-      resolved = ResolvedValue::Decode(View(v));
-      if (!resolved) throw LmdbError{MDB_CORRUPTED, "a fork resolution is truncated"};
+    std::vector<ResolvedValue> all;
+    if (impl_.resolved != 0) {
+      Cursor c(txn_, impl_.resolved);
+      Check(c.open_rc(), "cannot open a cursor");
+      const std::string prefix = EntryKey(issuer, 0).substr(0, issuer.size() + 1);
+      MDB_val k = Val(prefix), v;
+      int rc = mdb_cursor_get(c.get(), &k, &v, MDB_SET_RANGE);
+      while (Found(rc, "cannot read fork resolutions") &&
+             View(k).substr(0, prefix.size()) == prefix) {
+        std::optional<ResolvedValue> resolved = ResolvedValue::Decode(View(v));
+        if (!resolved) throw LmdbError{MDB_CORRUPTED, "a fork resolution is truncated"};
+        all.push_back(*resolved);
+        rc = mdb_cursor_get(c.get(), &k, &v, MDB_NEXT);
+      }
     }
-    return resolutions_.emplace(issuer, resolved).first->second;
+    return resolutions_.emplace(issuer, std::move(all)).first->second;
   }
 
-  // Whether a record lies on a branch the issuer's fork resolution discarded. At the fork's seq
-  // and the one after, the resolution alone decides; further along only a branch this node set
-  // aside or holds as evidence is recognisable, and a record that extends the held feed is not on
-  // one, so the common case costs no read.
+  // Whether a record lies on a branch one of the issuer's fork resolutions discarded. At a
+  // fork's seq and the one after, the resolution alone decides; further along only a branch this
+  // node set aside or holds as evidence is recognisable, and a record that extends the held feed
+  // is not on one, so the common case costs no read.
   bool Discarded(const HeadValue& head, const protocol::Record& r, const Hash256& hash) {
-    const std::optional<ResolvedValue>& resolved = ResolutionOf(r.issuer);
-    if (!resolved || r.seq < resolved->seq) return false;
-    bool extends = r.seq == head.seq + 1 && r.prev == head.hash;
-    if (extends && r.seq > resolved->seq + 1) return false;
-    return KnownDiscarded(*resolved, head.issuer_id, r.seq, hash, r.prev, 0);
+    const bool extends = r.seq == head.seq + 1 && r.prev == head.hash;
+    for (const ResolvedValue& resolved : ResolutionsOf(r.issuer)) {
+      if (r.seq < resolved.seq) break;
+      if (extends && r.seq > resolved.seq + 1) continue;
+      if (KnownDiscarded(resolved, head.issuer_id, r.seq, hash, r.prev, 0)) return true;
+    }
+    return false;
+  }
+  // Whether a record (of evidence, say) lies on a branch any resolution discarded: as Discarded,
+  // without the shortcut for records that extend the feed.
+  bool Settled(const HeadValue& head, const protocol::Record& r, const Hash256& hash) {
+    for (const ResolvedValue& resolved : ResolutionsOf(r.issuer)) {
+      if (r.seq < resolved.seq) break;
+      if (KnownDiscarded(resolved, head.issuer_id, r.seq, hash, r.prev, 0)) return true;
+    }
+    return false;
   }
   bool KnownDiscarded(const ResolvedValue& resolved, uint32_t issuer_id, uint64_t seq,
                       const Hash256& hash, const Hash256& prev, size_t depth);
@@ -214,7 +237,11 @@ class BatchWriter {
       IndexEntry(head, r, *e);
     } else {
       ++head.revocations;
-      ApplyRevocation(r, *r.revocation());
+      // A revocation signed by a withdrawn key since its compromise is kept in the feed but
+      // withdraws nothing: a thief must not be able to unlist an issuer's genuine entries.
+      if (std::optional<int64_t> since = SignerWithdrawnSince(r); !since || r.issued_at < *since) {
+        ApplyRevocation(r, *r.revocation());
+      }
     }
   }
 
@@ -350,7 +377,7 @@ class BatchWriter {
   int64_t now_;
   std::map<std::string, HeadValue> heads_;
   std::set<std::string> dirty_;
-  std::map<std::string, std::optional<ResolvedValue>> resolutions_;
+  std::map<std::string, std::vector<ResolvedValue>> resolutions_;
   std::string records_tail_;
   bool records_tail_loaded_ = false;
   std::map<std::string, int64_t> head_issued_at_;

@@ -26,7 +26,8 @@ inline constexpr const char* kEvidenceTable = "evidence";  // id ‖ seq → byt
 inline constexpr const char* kObjectsTable = "objects";
 // Signing keys withdrawn since a compromise time: key id → i64 since ‖ issuer code.
 inline constexpr const char* kWithdrawnTable = "withdrawn";
-// Fork resolutions applied: issuer code → u64 seq ‖ 32-byte hash of the record kept at that seq.
+// Fork resolutions applied, one per resolved fork: code ‖ 0 ‖ u64 seq → u64 seq ‖ 32-byte kept
+// hash.
 inline constexpr const char* kResolvedTable = "resolved";
 // Records of a losing fork branch, set aside as evidence only: id ‖ seq → bytes ‖ signature.
 inline constexpr const char* kLosingTable = "losing";

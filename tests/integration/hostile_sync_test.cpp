@@ -402,7 +402,7 @@ class HostileSyncTest : public ::testing::Test {
   void ImportFeedOf(const Node& issuer, size_t count) {
     Result<crypto::SigningKey> key = crypto::LoadPrivateKey(issuer.home / "signing.key");
     ASSERT_TRUE(key.ok()) << key.error().message;
-    protocol::Bundle bundle{c_.name(), {DerOfPem(ReadAll(issuer.home / "signing.pem"))}, {}};
+    protocol::Bundle bundle{c_.name(), {DerOfPem(ReadAll(issuer.home / "signing.pem"))}, {}, {}};
     crypto::Hash256 prev;
     for (size_t seq = 1; seq <= count; ++seq) {
       bundle.records.push_back(
@@ -710,7 +710,7 @@ TEST_F(HostileSyncTest, RecordsWhoseOwnSignatureNobodyCheckedNeverGetAnHonestRel
   }
   // The rogue hands its chain to BANKA, an honest node, as a bundle.
   testing::RunResult imported =
-      Import(*a_, protocol::Bundle{c_.name(), {RogueSigningCert()}, chain}, "inner.bundle");
+      Import(*a_, protocol::Bundle{c_.name(), {RogueSigningCert()}, chain, {}}, "inner.bundle");
   ASSERT_EQ(imported.exit_code, 0) << imported.out << imported.err;
   ASSERT_EQ(c_.HeadSeq(*a_, kRogue), kChain);
 

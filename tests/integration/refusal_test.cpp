@@ -467,7 +467,7 @@ TEST(EquivocationTest, TwoHistoriesOfOneIssuerFreezeTheFeedEverywhere) {
   protocol::SignedRecord other = SignedEntry(*key, "BANKX", 1, crypto::Hash256{}, "history two");
   ASSERT_NE(protocol::RecordHash(one), protocol::RecordHash(other));
   auto import = [&](Node& n, const protocol::SignedRecord& r, const std::string& file) {
-    protocol::Bundle bundle{c.name(), {cert}, {r}};
+    protocol::Bundle bundle{c.name(), {cert}, {r}, {}};
     ASSERT_TRUE(
         crypto::WriteFileAtomic(c.dir() / file, protocol::EncodeBundle(bundle), 0600, true).ok());
     testing::RunResult imported = c.Admin(n, {"import", (c.dir() / file).string()});

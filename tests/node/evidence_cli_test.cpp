@@ -131,6 +131,18 @@ class EvidenceCliTest : public ::testing::Test {
     return File(name);
   }
 
+  // Copies an evidence file under another consortium's name.
+  std::string Relabel(const std::string& from, const std::string& name,
+                      const std::string& consortium) {
+    Result<protocol::EvidenceFile> f = protocol::DecodeEvidenceFile(ReadAll(from));
+    EXPECT_TRUE(f.ok()) << (f.ok() ? "" : f.error().message);
+    f->consortium = consortium;
+    Result<std::string> bytes = protocol::EncodeEvidenceFile(*f);
+    EXPECT_TRUE(bytes.ok());
+    WriteAll(File(name), *bytes);
+    return File(name);
+  }
+
   void ExpectOneLine(const RunResult& r, int code, const std::vector<std::string>& words) {
     EXPECT_EQ(r.exit_code, code) << r.out << r.err;
     EXPECT_TRUE(r.err.starts_with("duanka-admin: ")) << r.err;
@@ -203,8 +215,10 @@ TEST_F(EvidenceCliTest, AnotherConsortiumsCaRefusesNamingTheCertificate) {
                         "ELSEWHERE"})
                 .exit_code,
             0);
+  // Named as of ELSEWHERE, so that the certificates are what the other CA refuses.
+  const std::string relabelled = Relabel(File("fork.ev"), "elsewhere.ev", "ELSEWHERE");
   for (bool json : {false, true}) {
-    std::vector<std::string> args = {"evidence", "verify", File("fork.ev"), "--ca",
+    std::vector<std::string> args = {"evidence", "verify", relabelled, "--ca",
                                      (other / "ca" / "ca.pem").string()};
     if (json) args.push_back("--json");
     RunResult r = Admin(args);
@@ -223,9 +237,38 @@ TEST_F(EvidenceCliTest, AnotherConsortiumsCaRefusesNamingTheCertificate) {
     EXPECT_TRUE(r.out.empty()) << r.out;
     ExpectOneLine(
         r, 2,
-        {"fork.ev: pair 1 (BANKA at seq 1), record a:", "no verified consortium certificate",
+        {"elsewhere.ev: pair 1 (BANKA at seq 1), record a:", "no verified consortium certificate",
          "certificate CN=BANKA serial=" + SigningSerial()});
   }
+}
+
+TEST_F(EvidenceCliTest, AFileOfAnotherConsortiumIsRefusedNamingBoth) {
+  MakeFork();
+  ASSERT_EQ(Admin({"--home", Home("BANKA"), "evidence", "export", File("fork.ev")}).exit_code, 0);
+  // Its certificates chain to this CA; only the consortium it claims differs.
+  const std::string claimed = Relabel(File("fork.ev"), "claimed.ev", "ELSEWHERE");
+  RunResult r = Admin({"evidence", "verify", claimed, "--ca", CaPem()});
+  EXPECT_TRUE(r.out.empty()) << r.out;
+  ExpectOneLine(r, 2, {"claimed.ev: ", "consortium ELSEWHERE", "consortium TESTNET"});
+  RunResult json = Admin({"evidence", "verify", claimed, "--ca", CaPem(), "--json"});
+  EXPECT_EQ(json.exit_code, 2) << json.err;
+  nlohmann::json j = nlohmann::json::parse(json.out);
+  EXPECT_EQ(j["proven"], false);
+  EXPECT_EQ(j["consortium"], "ELSEWHERE");
+  EXPECT_NE(j["consortium_failure"].get<std::string>().find("consortium TESTNET"),
+            std::string::npos)
+      << j;
+  // The same file under its own name still verifies.
+  EXPECT_EQ(Admin({"evidence", "verify", File("fork.ev"), "--ca", CaPem()}).exit_code, 0);
+  // And against another consortium's CA, the names are what is reported first.
+  testing::TempDir other;
+  ASSERT_EQ(RunProgram({kAdmin, "pki", "init-ca", "--dir", (other / "ca").string(), "--consortium",
+                        "ELSEWHERE"})
+                .exit_code,
+            0);
+  ExpectOneLine(
+      Admin({"evidence", "verify", File("fork.ev"), "--ca", (other / "ca" / "ca.pem").string()}), 2,
+      {"fork.ev: ", "consortium TESTNET", "consortium ELSEWHERE"});
 }
 
 TEST_F(EvidenceCliTest, ACrlThatRevokesTheSigningCertificateIsHonoured) {

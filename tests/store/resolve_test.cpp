@@ -184,11 +184,11 @@ TEST_F(ResolveTest, KeptBranchHeldUnfreezesWithoutRollback) {
   EXPECT_FALSE(head.frozen);
   EXPECT_EQ(head.seq, 3u);
   EXPECT_EQ(head.hash, RecordHash(r3));
-  Result<std::optional<std::pair<uint64_t, Hash256>>> resolution = store_->Resolution("BANKA");
+  Result<std::vector<std::pair<uint64_t, Hash256>>> resolution = store_->Resolutions("BANKA");
   ASSERT_TRUE(resolution.ok());
-  ASSERT_TRUE(resolution->has_value());
-  EXPECT_EQ((*resolution)->first, 2u);
-  EXPECT_EQ((*resolution)->second, RecordHash(r2));
+  ASSERT_EQ(resolution->size(), 1u);
+  EXPECT_EQ(resolution->front().first, 2u);
+  EXPECT_EQ(resolution->front().second, RecordHash(r2));
   EXPECT_TRUE(LosingBytes("BANKA").empty());
   EXPECT_EQ(StateOf(TestSubject(2)), EntryState::kActive);
   EXPECT_TRUE(Find(TestSubject(99)).empty());
@@ -299,10 +299,10 @@ TEST_F(ResolveTest, LosingBranchHeldIsSetAsideAndUndone) {
   ASSERT_NE(store_, nullptr);
   EXPECT_EQ(HeadOf("BANKA").seq, 6u);
   EXPECT_EQ(LosingBytes("BANKA").size(), 4u);
-  Result<std::optional<std::pair<uint64_t, Hash256>>> resolution = store_->Resolution("BANKA");
+  Result<std::vector<std::pair<uint64_t, Hash256>>> resolution = store_->Resolutions("BANKA");
   ASSERT_TRUE(resolution.ok());
-  ASSERT_TRUE(resolution->has_value());
-  EXPECT_EQ(**resolution, std::make_pair(uint64_t{3}, RecordHash(k3)));
+  ASSERT_EQ(resolution->size(), 1u);
+  EXPECT_EQ(resolution->front(), std::make_pair(uint64_t{3}, RecordHash(k3)));
   EXPECT_TRUE(Find(TestSubject(30)).empty());
   EXPECT_EQ(StateOf(TestSubject(1)), EntryState::kActive);
   EXPECT_EQ(Append({l3}), std::vector<S>{S::kLosing});
@@ -458,9 +458,9 @@ TEST_F(ResolveTest, SeqZeroRefusedAndNothingWritten) {
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().kind, ErrorKind::kInvalidInput);
   EXPECT_NE(r.error().message.find("seq 0"), std::string::npos) << r.error().message;
-  Result<std::optional<std::pair<uint64_t, Hash256>>> resolution = store_->Resolution("BANKA");
+  Result<std::vector<std::pair<uint64_t, Hash256>>> resolution = store_->Resolutions("BANKA");
   ASSERT_TRUE(resolution.ok());
-  EXPECT_FALSE(resolution->has_value());
+  EXPECT_TRUE(resolution->empty());
 }
 
 TEST_F(ResolveTest, ReadOnlyStoreRefusesAndReadsResolution) {
@@ -474,13 +474,61 @@ TEST_F(ResolveTest, ReadOnlyStoreRefusesAndReadsResolution) {
   options.read_only = true;
   Result<std::unique_ptr<Store>> ro = Store::Open(options);
   ASSERT_TRUE(ro.ok()) << ro.error().message;
-  Result<std::optional<std::pair<uint64_t, Hash256>>> resolution = (*ro)->Resolution("BANKA");
+  Result<std::vector<std::pair<uint64_t, Hash256>>> resolution = (*ro)->Resolutions("BANKA");
   ASSERT_TRUE(resolution.ok());
-  ASSERT_TRUE(resolution->has_value());
-  EXPECT_EQ((*resolution)->first, 2u);
+  ASSERT_EQ(resolution->size(), 1u);
+  EXPECT_EQ(resolution->front().first, 2u);
   Result<ResolveOutcome> refused = (*ro)->ResolveFork("BANKA", 1, RecordHash(r1), kTestNow);
   ASSERT_FALSE(refused.ok());
   EXPECT_EQ(refused.error().kind, ErrorKind::kIo);
+}
+
+}  // namespace
+}  // namespace duanka::store
+
+namespace duanka::store {
+namespace {
+
+TEST_F(ResolveTest, ASecondForkIsResolvedBesideTheFirstAndTheFirstStaysSettled) {
+  const std::vector<AppendStatus> kLosingOnly{AppendStatus::kLosing};
+  const std::vector<AppendStatus> kForkedOnly{AppendStatus::kForked};
+  SignedRecord r1 = bank_a_.Entry(TestSubject(1));
+  SignedRecord k2 = bank_a_.Entry(TestSubject(2));
+  Branch first_other(bank_a_, 1, RecordHash(r1));
+  SignedRecord l2 = first_other.Entry(TestSubject(20));
+  Append({r1, k2});
+  EXPECT_EQ(Append({l2}), kForkedOnly);
+  Resolve("BANKA", 2, k2);
+  EXPECT_FALSE(HeadOf("BANKA").frozen);
+
+  // The feed goes on, then forks again at seq 4.
+  SignedRecord k3 = bank_a_.Entry(TestSubject(3));
+  SignedRecord k4 = bank_a_.Entry(TestSubject(4));
+  Branch second_other(bank_a_, 3, RecordHash(k3));
+  SignedRecord l4 = second_other.Entry(TestSubject(40));
+  Append({k3, k4});
+  EXPECT_EQ(Append({l4}), kForkedOnly);
+  ASSERT_TRUE(HeadOf("BANKA").frozen);
+  EXPECT_EQ(HeadOf("BANKA").fork_seq, 4u);
+  // The first fork's losing record, sent again by a peer, is still recognised as settled.
+  EXPECT_EQ(Append({l2}), kLosingOnly);
+  EXPECT_EQ(HeadOf("BANKA").fork_seq, 4u);
+
+  Resolve("BANKA", 4, k4);
+  EXPECT_FALSE(HeadOf("BANKA").frozen);
+  Result<std::vector<std::pair<uint64_t, Hash256>>> both = store_->Resolutions("BANKA");
+  ASSERT_TRUE(both.ok());
+  EXPECT_EQ(*both,
+            (std::vector<std::pair<uint64_t, Hash256>>{{2, RecordHash(k2)}, {4, RecordHash(k4)}}));
+  // Neither fork freezes the feed again, whether its records or its evidence come back.
+  EXPECT_EQ(Append({l2}), kLosingOnly);
+  EXPECT_EQ(Append({l4}), kLosingOnly);
+  Result<bool> kept = store_->AddEvidence(MustVerify(k2, trust_), MustVerify(l2, trust_), kTestNow);
+  ASSERT_TRUE(kept.ok());
+  EXPECT_FALSE(HeadOf("BANKA").frozen);
+  // And the feed grows on the kept branch.
+  EXPECT_EQ(Append({bank_a_.Entry(TestSubject(5))}),
+            std::vector<AppendStatus>{AppendStatus::kAppended});
 }
 
 }  // namespace

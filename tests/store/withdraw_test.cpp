@@ -123,5 +123,65 @@ TEST_F(WithdrawTest, ObjectsAreListedByPrefixInNameOrder) {
   EXPECT_TRUE(store_->ObjectsWithPrefix("none:").value().empty());
 }
 
+TEST_F(WithdrawTest, AnOwnRecordDatedBeforeTheFeedsLastSaysToCheckTheClock) {
+  ASSERT_EQ(Append({At(1, kT)}), std::vector<AppendStatus>{AppendStatus::kAppended});
+  // This machine's clock stepped back between two of its own records.
+  const protocol::VerifiedRecord behind = duanka::testing::MustVerify(At(2, kT - 1), trust_, kT);
+  Result<AppendResult> r = store_->AppendOwn(
+      "BANKA",
+      [&](const Head&) -> Result<std::vector<protocol::VerifiedRecord>> {
+        return std::vector<protocol::VerifiedRecord>{behind};
+      },
+      kT + 100);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().kind, ErrorKind::kConflict) << r.error().message;
+  EXPECT_NE(r.error().message.find("BANKA:2 would be dated before the feed's last record"),
+            std::string::npos)
+      << r.error().message;
+  EXPECT_NE(r.error().message.find("clock"), std::string::npos) << r.error().message;
+  EXPECT_NE(r.error().message.find("NTP"), std::string::npos) << r.error().message;
+  EXPECT_EQ(r.error().message.find('\n'), std::string::npos) << r.error().message;
+  EXPECT_EQ(store_->GetHead("BANKA").value()->seq, 1u);
+}
+
+}  // namespace
+}  // namespace duanka::store
+
+namespace duanka::store {
+namespace {
+
+TEST_F(WithdrawTest, RevocationsTheKeySignedSinceTheTimeWithdrawNothing) {
+  // Genuine entries; then the thief revokes one of them with the stolen key.
+  Append({At(1, kT - 10), At(2, kT - 5)});
+  SignedRecord thief_revokes_1 =
+      bank_.Revoke(protocol::EntryId{"BANKA", 1}, protocol::RevocationReason::kIssuedInError);
+  // (TestIssuer dates revocations before kT; re-sign it dated after the compromise.)
+  protocol::Record r = protocol::DecodeRecord(thief_revokes_1.bytes).value();
+  r.issued_at = kT + 1;
+  thief_revokes_1 = protocol::SignRecord(r, bank_.key()).value();
+  Append({thief_revokes_1});
+  EXPECT_EQ(State(1), EntryState::kRevoked);
+  ASSERT_TRUE(store_->WithdrawKey(KeyId(), "BANKA", kT).ok());
+  EXPECT_EQ(State(1), EntryState::kActive);  // the thief's revocation undone
+  EXPECT_EQ(State(2), EntryState::kActive);
+  // A narrower withdrawal (the revocation was the issuer's after all) puts it back in force.
+  ASSERT_TRUE(store_->WithdrawKey(KeyId(), "BANKA", kT + 2).ok());
+  EXPECT_EQ(State(1), EntryState::kRevoked);
+}
+
+TEST_F(WithdrawTest, ARevocationTheWithdrawnKeySignsLaterWithdrawsNothingOnArrival) {
+  Append({At(1, kT - 10)});
+  ASSERT_TRUE(store_->WithdrawKey(KeyId(), "BANKA", kT).ok());
+  protocol::Record r =
+      protocol::DecodeRecord(
+          bank_.Revoke(protocol::EntryId{"BANKA", 1}, protocol::RevocationReason::kIssuedInError)
+              .bytes)
+          .value();
+  r.issued_at = kT + 1;
+  EXPECT_EQ(Append({protocol::SignRecord(r, bank_.key()).value()}),
+            std::vector<AppendStatus>{AppendStatus::kAppended});
+  EXPECT_EQ(State(1), EntryState::kActive);
+}
+
 }  // namespace
 }  // namespace duanka::store

@@ -1,0 +1,99 @@
+// node::KeepNotice's order of notices about one subject, on a real store with real signatures:
+// a later issue time wins, and of one issue time the greater SignedNotice bytes, whichever
+// arrives first, so that two nodes never keep different notices in force.
+#include <gtest/gtest.h>
+
+#include "node/common/consortium_objects.h"
+#include "tests/support/temp_dir.h"
+
+namespace duanka::node {
+namespace {
+
+constexpr int64_t kIssued = 1'790'000'000;
+
+class NoticeKeepTest : public ::testing::Test {
+ protected:
+  // A fresh store per call: each order of arrival starts from nothing held.
+  std::unique_ptr<store::Store> OpenStore() {
+    store::Options o;
+    o.path = dir_ / ("store-" + std::to_string(++stores_));
+    Result<std::unique_ptr<store::Store>> s = store::Store::Open(o);
+    EXPECT_TRUE(s.ok()) << (s.ok() ? "" : s.error().message);
+    return s.ok() ? std::move(*s) : nullptr;
+  }
+
+  // A withdrawal of BANKA's certificate 1F; `since` tells two notices of one second apart.
+  VerifiedNotice Withdrawal(int64_t issued_at, int64_t since) {
+    protocol::Notice n{"TESTNET", issued_at, "", protocol::KeyWithdrawal{"BANKA", "1F", since}};
+    Result<protocol::SignedNotice> s = protocol::SignNotice(n, ca_key_);
+    EXPECT_TRUE(s.ok()) << (s.ok() ? "" : s.error().message);
+    return VerifiedNotice{*s, n, "the consortium CA"};
+  }
+
+  static std::string Bytes(const VerifiedNotice& n) {
+    return protocol::EncodeSignedNotice(n.signed_notice);
+  }
+
+  static std::string Held(const store::Store& s, const VerifiedNotice& about) {
+    Result<std::optional<std::string>> held =
+        s.GetObject(std::string(kNoticeObjectPrefix) + about.notice.Subject());
+    EXPECT_TRUE(held.ok());
+    return held.ok() && *held ? **held : "";
+  }
+
+  duanka::testing::TempDir dir_;
+  int stores_ = 0;
+  crypto::SigningKey ca_key_ = crypto::SigningKey::Generate();
+};
+
+TEST_F(NoticeKeepTest, OfOneIssueTimeTheGreaterBytesWinInEitherOrder) {
+  const VerifiedNotice a = Withdrawal(kIssued, kIssued - 100);
+  const VerifiedNotice b = Withdrawal(kIssued, kIssued - 200);
+  ASSERT_EQ(a.notice.Subject(), b.notice.Subject());
+  ASSERT_NE(Bytes(a), Bytes(b));
+  const VerifiedNotice& winner = Bytes(a) > Bytes(b) ? a : b;
+  const VerifiedNotice& loser = Bytes(a) > Bytes(b) ? b : a;
+
+  // Loser first: the winner replaces it.
+  std::unique_ptr<store::Store> one = OpenStore();
+  ASSERT_TRUE(one);
+  ASSERT_EQ(KeepNotice(*one, loser).value(), true);
+  Result<bool> replaced = KeepNotice(*one, winner);
+  ASSERT_TRUE(replaced.ok()) << replaced.error().message;
+  EXPECT_TRUE(*replaced);
+  EXPECT_EQ(Held(*one, a), Bytes(winner));
+
+  // Winner first: the loser is refused, as older would be.
+  std::unique_ptr<store::Store> two = OpenStore();
+  ASSERT_TRUE(two);
+  ASSERT_EQ(KeepNotice(*two, winner).value(), true);
+  Result<bool> refused = KeepNotice(*two, loser);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().kind, ErrorKind::kConflict);
+  EXPECT_EQ(Held(*two, a), Bytes(winner));
+
+  // Each node sends its own back on a conflict: both now hold the same, and neither moves.
+  EXPECT_EQ(KeepNotice(*one, loser).error().kind, ErrorKind::kConflict);
+  EXPECT_EQ(KeepNotice(*two, winner).value(), false);
+}
+
+TEST_F(NoticeKeepTest, ALaterNoticeWinsAnOlderIsRefusedTheSameIsNoChange) {
+  const VerifiedNotice older = Withdrawal(kIssued, kIssued - 100);
+  const VerifiedNotice later = Withdrawal(kIssued + 1, kIssued - 300);
+  std::unique_ptr<store::Store> s = OpenStore();
+  ASSERT_TRUE(s);
+  ASSERT_EQ(KeepNotice(*s, older).value(), true);
+  EXPECT_EQ(KeepNotice(*s, older).value(), false);
+  ASSERT_EQ(KeepNotice(*s, later).value(), true);
+  EXPECT_EQ(Held(*s, later), Bytes(later));
+  Result<bool> refused = KeepNotice(*s, older);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().kind, ErrorKind::kConflict);
+  EXPECT_NE(refused.error().message.find("not newer"), std::string::npos)
+      << refused.error().message;
+  EXPECT_EQ(Held(*s, later), Bytes(later));
+  EXPECT_EQ(KeepNotice(*s, later).value(), false);
+}
+
+}  // namespace
+}  // namespace duanka::node
