@@ -26,9 +26,9 @@ constexpr std::chrono::milliseconds kWantCheckInterval{100};
 // How often the peers snapshot (status, lag metrics) is rebuilt when something changed: building
 // it costs peers × feeds, too much for every message.
 constexpr std::chrono::milliseconds kSnapshotInterval{250};
-// Notices a peer may send that this node cannot take through no fault of the peer (dated ahead
-// of our clock, or signed by a certificate revoked since): a few per connection are honest.
-constexpr uint64_t kMaxUntrustedNoticesPerPeer = 16;
+// Notices a peer sends that this node cannot take through no fault of the peer (dated ahead of
+// our clock, or signed by a certificate revoked since) are logged up to this many per connection.
+constexpr uint64_t kUntrustedNoticesLoggedPerPeer = 16;
 // A batch dated ahead of this node's clock is asked for again after this long.
 constexpr std::chrono::milliseconds kNotYetRetry{1000};
 // Record hashes whose own signature was checked when serving them as the end of a range; cleared
@@ -1066,14 +1066,11 @@ struct SyncCore::Impl {
       if (e.kind == ErrorKind::kNotYet || e.kind == ErrorKind::kConflict) {
         // Dated ahead of our clock (ours may be the slow one; it comes again at the next
         // greeting), or signed by a certificate trusted when the relay took it and revoked
-        // since: not the relay's doing. Bounded, since each costs a certificate check.
-        if (++p.untrusted_notices > kMaxUntrustedNoticesPerPeer) {
-          Penalise(p, RejectReason::kUnauthorized,
-                   "sent more than " + std::to_string(kMaxUntrustedNoticesPerPeer) +
-                       " notices this node cannot take");
-          return false;
+        // since: not the relay's doing, however many it holds. Each costs one certificate
+        // check, as a record costs a signature check; the log names the first few.
+        if (++p.untrusted_notices <= kUntrustedNoticesLoggedPerPeer) {
+          LogWarn("notice from {} not taken: {}", p.conn->institution(), e.message);
         }
-        LogWarn("notice from {} not taken: {}", p.conn->institution(), e.message);
         return true;
       }
       // Bytes that do not decode, a bad signature, a member's or a foreign consortium's notice:

@@ -180,6 +180,42 @@ TEST(KeyWithdrawal, ABundleCarriesTheCrlAndTheNoticesToANodeWithoutANetwork) {
   EXPECT_TRUE(crl.is_object() && crl.value("number", 0) > 0) << *status;
 }
 
+// A notice signed by a regulator whose certificate a CRL revoked later reaches a node that joins
+// afterwards: it cannot take the notice, but its relay did nothing wrong and is not refused.
+TEST(KeyWithdrawal, ANoticeOfARegulatorRevokedSinceGetsNoRelayBlamed) {
+  Consortium c;
+  std::vector<Node*> line = c.Line({"BANKA", "PBOC"});
+  Node& a = *line[0];
+  Node& regulator = *line[1];
+  RunResult role = c.AdminTool({"--home", regulator.home.string(), "pki", "issue", "--ca-dir",
+                                c.ca_dir().string(), "--institution", "PBOC", "--role", "regulator",
+                                "--host", "127.0.0.1", "--force"});
+  ASSERT_EQ(role.exit_code, 0) << role.err;
+  ASSERT_TRUE(c.StartAll());
+  ASSERT_EQ(c.Report(a, "qq", "54001", "sold"), "BANKA:1");
+  // The regulator names a certificate it holds: BANKA's arrives with its record.
+  ASSERT_TRUE(Eventually([&] { return c.HeadSeq(regulator, "BANKA") == 1; }));
+  RunResult withdrawn =
+      c.Admin(regulator, {"withdraw-key", "--institution", "BANKA", "--serial", SigningSerial(a),
+                          "--since", IsoUtc(static_cast<int64_t>(std::time(nullptr)))});
+  ASSERT_EQ(withdrawn.exit_code, 0) << withdrawn.err;
+  ASSERT_TRUE(Eventually([&] { return c.Logged(a, "key withdrawal by regulator PBOC"); }))
+      << c.Log(a);
+  // The regulator's signing certificate is revoked afterwards.
+  RunResult revoked = c.AdminTool({"pki", "revoke", "--ca-dir", c.ca_dir().string(), "--serial",
+                                   SigningSerial(regulator), "--reason", "superseded"});
+  ASSERT_EQ(revoked.exit_code, 0) << revoked.err;
+  ASSERT_EQ(c.Admin(a, {"import", (c.ca_dir() / "crl.pem").string()}).exit_code, 0);
+
+  Node& late = c.Add("BANKC");
+  c.Dial(late, a);
+  ASSERT_TRUE(c.Start(late));
+  EXPECT_TRUE(Eventually([&] { return c.Logged(late, "notice from BANKA not taken"); }))
+      << c.Log(late);
+  EXPECT_TRUE(Eventually([&] { return c.HeadSeq(late, "BANKA") == 1; })) << c.Log(late);
+  EXPECT_FALSE(c.Logged(late, ") refused for ")) << "BANKA was refused: " << c.Log(late);
+}
+
 TEST(KeyWithdrawal, BadNoticesAreRefusedInOneLineAndChangeNothing) {
   Consortium c;
   Node& a = c.Add("BANKA");
