@@ -222,6 +222,20 @@ struct SyncCore::Impl {
     }
   }
 
+  // A feed grew here: its new head goes to every peer but those that have claimed it already
+  // (usually the peer it came from, and the others that announced it first). The simulated
+  // consortium (docs/scale.md) spends most of its bytes on announces a peer did not need.
+  void AnnounceToPeersBehind(const std::string& issuer, const Feed& f) {
+    std::string payload = protocol::EncodeMessage(msg::Announce{ToWire(issuer, f)});
+    for (auto& [conn, p] : peers) {
+      auto claim = p.heads.find(issuer);
+      if (claim != p.heads.end() && claim->second.seq == f.seq && claim->second.hash == f.hash) {
+        continue;
+      }
+      p.conn->Send(payload);
+    }
+  }
+
   // ---- Local state ----
 
   // Takes the certificates that reached the store since the last call (from a peer's `certs`, an
@@ -300,7 +314,7 @@ struct SyncCore::Impl {
                h.fork_seq);
       BroadcastEvidence();
     }
-    if (announce && grew && f.seq > 0) Broadcast(msg::Announce{ToWire(h.issuer, f)});
+    if (announce && grew && f.seq > 0) AnnounceToPeersBehind(h.issuer, f);
     if (grew || froze) dirty.insert(h.issuer);
   }
 
