@@ -6,6 +6,7 @@
 
 #include <cstring>
 
+#include "protocol/detail/text.h"
 #include "protocol/schema/record.capnp.h"
 
 namespace duanka::protocol {
@@ -73,8 +74,9 @@ Status ReadMessage(wire::Bundle::Reader root, bool first, Bundle& out) {
   }
   for (wire::BundleObject::Reader o : root.getObjects()) {
     if (out.objects.size() >= kMaxBundleObjects) return Malformed("too many consortium objects");
-    if (o.getName().size() == 0 || o.getName().size() > kMaxBundleObjectNameBytes) {
-      return Malformed("a consortium object's name is empty or longer than 32 bytes");
+    // Names are words (as in `objects`): a NUL or other byte would not survive re-encoding.
+    if (!detail::IsObjectName(std::string_view(o.getName().begin(), o.getName().size()))) {
+      return Malformed("a consortium object's name is not 1 to 32 of a-z and '-'");
     }
     if (o.getBody().size() > kMaxBundleObjectBytes) {
       return Malformed("a consortium object is larger than 4 MiB");
@@ -134,7 +136,7 @@ Result<Bundle> DecodeBundle(std::string_view bytes) {
       bytes.remove_prefix(expected);
     }
   } catch (const kj::Exception& e) {
-    return Malformed(std::string("does not decode: ") + e.getDescription().cStr());
+    return Malformed("does not decode: " + detail::OneLine(e.getDescription().cStr()));
   }
   return out;
 }

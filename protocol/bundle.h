@@ -23,7 +23,6 @@ inline constexpr size_t kMaxBundleCertificates = 4096;
 inline constexpr size_t kMaxBundleObjects = 4096;
 // A CRL listing every member of a large consortium is a few hundred KiB; notices are < 8 KiB.
 inline constexpr size_t kMaxBundleObjectBytes = 4 << 20;
-inline constexpr size_t kMaxBundleObjectNameBytes = 32;
 
 // A consortium-signed object, unverified: "crl" (PEM) or "notice" (protocol/notice.h).
 struct BundleObject {

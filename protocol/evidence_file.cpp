@@ -7,6 +7,7 @@
 #include <cstring>
 #include <optional>
 
+#include "protocol/detail/text.h"
 #include "protocol/schema/record.capnp.h"
 
 namespace duanka::protocol {
@@ -200,14 +201,7 @@ Result<EvidenceFile> DecodeEvidenceFile(std::string_view bytes) {
     capnp::FlatArrayMessageReader reader(words.asPtr(), options);
     return ReadRoot(reader.getRoot<wire::EvidenceFile>());
   } catch (const kj::Exception& e) {
-    // kj's description can quote bytes of the file; the fuzz target holds errors to one line.
-    std::string why = e.getDescription().cStr();
-    for (char& c : why) {
-      if (c == '\n' || c == '\r') c = ' ';
-    }
-    constexpr size_t kMaxReasonBytes = 160;
-    if (why.size() > kMaxReasonBytes) why.resize(kMaxReasonBytes);
-    return Malformed("does not decode: " + why);
+    return Malformed("does not decode: " + detail::OneLine(e.getDescription().cStr()));
   }
 }
 

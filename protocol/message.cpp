@@ -61,17 +61,6 @@ std::string String(capnp::Text::Reader t) {
   return std::string(t.begin(), t.size());
 }
 
-// Cap'n Proto's descriptions are short sentences, but they go into logs: keep them one bounded
-// line.
-constexpr size_t kMaxLibraryErrorBytes = 160;
-std::string OneLine(std::string_view text) {
-  std::string out(text.substr(0, kMaxLibraryErrorBytes));
-  for (char& c : out) {
-    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = ' ';
-  }
-  return out;
-}
-
 // "heads has 5000 entries; the limit is 4096"
 std::string TooMany(std::string_view what, size_t n, size_t limit) {
   return std::string(what) + " has " + std::to_string(n) + " entries; the limit is " +
@@ -257,10 +246,9 @@ Result<Message> ReadObjects(wire::ConsortiumObjects::Reader in, const MessageLim
   msg::Objects out;
   for (wire::ConsortiumObject::Reader o : objects) {
     std::string name = String(o.getName());
-    bool word = !name.empty() && name.size() <= kMaxObjectNameBytes &&
-                std::all_of(name.begin(), name.end(),
-                            [](char c) { return (c >= 'a' && c <= 'z') || c == '-'; });
-    if (!word) return Malformed("a consortium object's name is not 1 to 32 of a-z and '-'");
+    if (!detail::IsObjectName(name)) {
+      return Malformed("a consortium object's name is not 1 to 32 of a-z and '-'");
+    }
     capnp::Data::Reader body = o.getBody();  // read once: the traversal limit counts visits
     if (body.size() == 0 || body.size() > limits.max_object_bytes) {
       return Malformed("consortium object " + name + " is " + std::to_string(body.size()) +
@@ -487,7 +475,7 @@ Result<Message> DecodeMessage(std::string_view payload, const MessageLimits& lim
     reader.getRoot<capnp::AnyPointer>().targetSize();
     return ReadMessage(reader.getRoot<wire::Message>(), limits);
   } catch (const kj::Exception& e) {
-    return Malformed("does not decode: " + OneLine(e.getDescription().cStr()));
+    return Malformed("does not decode: " + detail::OneLine(e.getDescription().cStr()));
   }
 }
 

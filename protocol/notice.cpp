@@ -7,6 +7,7 @@
 
 #include <cstring>
 
+#include "protocol/detail/text.h"
 #include "protocol/schema/notice.capnp.h"
 
 namespace duanka::protocol {
@@ -146,7 +147,8 @@ auto ReadCanonical(std::string_view bytes, std::string_view what, Read read)
     if (!reader.isCanonical()) return Malformed(std::string(what) + " is not canonical");
     return read(reader.getRoot<Root>());
   } catch (const kj::Exception& e) {
-    return Malformed(std::string(what) + " does not decode: " + e.getDescription().cStr());
+    return Malformed(std::string(what) +
+                     " does not decode: " + detail::OneLine(e.getDescription().cStr()));
   }
 }
 
@@ -168,7 +170,7 @@ Result<SignedNotice> SignNotice(const Notice& notice, const crypto::SigningKey& 
     out.bytes = EncodeNotice(notice);
   } catch (const kj::Exception& e) {
     return MakeError(ErrorKind::kInvalidInput,
-                     std::string("notice does not encode: ") + e.getDescription().cStr());
+                     "notice does not encode: " + detail::OneLine(e.getDescription().cStr()));
   }
   if (out.bytes.size() > kMaxNoticeBytes) {
     return MakeError(ErrorKind::kInvalidInput, "notice encodes to more than 8 KiB");

@@ -193,7 +193,7 @@ Result<Record> DecodeRecord(std::string_view bytes) {
     }
     return record;
   } catch (const kj::Exception& e) {
-    return Malformed(std::string("record does not decode: ") + e.getDescription().cStr());
+    return Malformed("record does not decode: " + detail::OneLine(e.getDescription().cStr()));
   }
 }
 

@@ -1,5 +1,7 @@
 #include "protocol/detail/text.h"
 
+#include "protocol/message.h"
+
 #include <cstddef>
 #include <cstdint>
 
@@ -26,6 +28,25 @@ bool IsCleanUtf8Text(std::string_view s) {
     if (cp < kMinForLength[len] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return false;
     if (cp >= 0x80 && cp <= 0x9f) return false;  // C1 controls
     i += len;
+  }
+  return true;
+}
+
+// Cap'n Proto's descriptions are short sentences, but they go into logs: one bounded line.
+constexpr size_t kMaxLibraryErrorBytes = 160;
+
+std::string OneLine(std::string_view text) {
+  std::string out(text.substr(0, kMaxLibraryErrorBytes));
+  for (char& c : out) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = ' ';
+  }
+  return out;
+}
+
+bool IsObjectName(std::string_view name) {
+  if (name.empty() || name.size() > kMaxObjectNameBytes) return false;
+  for (char c : name) {
+    if (!((c >= 'a' && c <= 'z') || c == '-')) return false;
   }
   return true;
 }

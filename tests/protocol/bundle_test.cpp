@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "protocol/bundle.h"
+#include "protocol/message.h"
 
 namespace duanka::protocol {
 namespace {
@@ -51,8 +52,11 @@ TEST(BundleTest, RoundTripsExactly) {
 
 TEST(BundleTest, ObjectsOverTheLimitsAreRefusedInOneLine) {
   Bundle b = Sample(1);
-  b.objects.push_back({std::string(kMaxBundleObjectNameBytes + 1, 'x'), "body"});
-  ExpectRefused(EncodeBundle(b), "name is empty or longer than 32 bytes");
+  b.objects.push_back({std::string(kMaxObjectNameBytes + 1, 'x'), "body"});
+  ExpectRefused(EncodeBundle(b), "name is not 1 to 32 of a-z and '-'");
+  b = Sample(1);
+  b.objects.push_back({"CRL", "body"});
+  ExpectRefused(EncodeBundle(b), "name is not 1 to 32 of a-z and '-'");
   b = Sample(1);
   b.objects.push_back({"crl", std::string(kMaxBundleObjectBytes + 1, 'x')});
   ExpectRefused(EncodeBundle(b), "larger than 4 MiB");
