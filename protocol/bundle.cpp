@@ -61,6 +61,10 @@ Status ReadMessage(wire::Bundle::Reader root, bool first, Bundle& out) {
                      " is not the version 1 this duanka reads");
   }
   std::string consortium(root.getConsortium().cStr(), root.getConsortium().size());
+  // A NUL or control character would not survive re-encoding, and the name reaches messages.
+  if (!detail::IsCleanUtf8Text(consortium)) {
+    return Malformed("the consortium name is not UTF-8 text without control characters");
+  }
   if (first) {
     out.consortium = consortium;
   } else if (consortium != out.consortium) {

@@ -62,6 +62,12 @@ TEST(BundleTest, ObjectsOverTheLimitsAreRefusedInOneLine) {
   ExpectRefused(EncodeBundle(b), "larger than 4 MiB");
 }
 
+TEST(BundleTest, AConsortiumNameWithControlCharactersIsRefused) {
+  Bundle b = Sample(1);
+  b.consortium = "TEST\x01NET";
+  ExpectRefused(EncodeBundle(b), "consortium name is not UTF-8 text without control characters");
+}
+
 TEST(BundleTest, EmptyBundleRoundTrips) {
   Bundle b;
   b.consortium = "TESTNET";
