@@ -11,16 +11,12 @@ using detail::Found;
 using detail::HeadValue;
 using detail::LmdbError;
 using detail::RevokedValue;
+using detail::StoreIo;
 using detail::SubjectValue;
 using detail::Val;
 using detail::View;
 
 namespace {
-
-Error StoreIo(const LmdbError& e, const Store::Impl& impl) {
-  return MakeError(ErrorKind::kIo, "store " + impl.options.path.string() + ": " + e.what + ": " +
-                                       mdb_strerror(e.rc));
-}
 
 EntryState StateOf(const SubjectValue& v, int64_t now) {
   if (v.flags & SubjectValue::kRevokedFlag) return EntryState::kRevoked;

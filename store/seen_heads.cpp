@@ -7,6 +7,7 @@ namespace duanka::store {
 using detail::Check;
 using detail::Found;
 using detail::LmdbError;
+using detail::StoreIo;
 using detail::Val;
 using detail::View;
 
@@ -14,11 +15,6 @@ namespace {
 
 // u64 seq ‖ i64 noted at; longer values (a later version's additions) are read by their prefix.
 constexpr size_t kSeenHeadBytes = 16;
-
-Error StoreIo(const LmdbError& e, const Store::Impl& impl) {
-  return MakeError(ErrorKind::kIo, "store " + impl.options.path.string() + ": " + e.what + ": " +
-                                       mdb_strerror(e.rc));
-}
 
 Error NoTable(const Store::Impl& impl) {
   return MakeError(ErrorKind::kIo, "store " + impl.options.path.string() +

@@ -14,11 +14,6 @@
 
 namespace duanka::store::detail {
 
-inline Error StoreIo(const LmdbError& e, const Store::Impl& impl) {
-  return MakeError(ErrorKind::kIo, "store " + impl.options.path.string() + ": " + e.what + ": " +
-                                       mdb_strerror(e.rc));
-}
-
 // Applies one batch inside a write transaction. Heads are cached and written back once at the
 // end, so a batch of one feed costs one head read and one head write in all.
 class BatchWriter {

@@ -72,4 +72,14 @@ struct Store::Impl {
   void AdoptMapSize() const;
 };
 
+namespace detail {
+
+// An LMDB failure as the store reports it: kIo naming the store, what it was doing, and why.
+inline Error StoreIo(const LmdbError& e, const Store::Impl& impl) {
+  return MakeError(ErrorKind::kIo, "store " + impl.options.path.string() + ": " + e.what + ": " +
+                                       mdb_strerror(e.rc));
+}
+
+}  // namespace detail
+
 }  // namespace duanka::store

@@ -10,6 +10,7 @@
 
 #include "crypto/crypto.h"
 #include "crypto/pki.h"
+#include "node/common/audit.h"
 #include "tests/integration/consortium.h"
 #include "tests/integration/http_probe.h"
 
@@ -38,15 +39,6 @@ std::string SigningSerial(const Node& n) {
   return info ? info->serial_hex : "";
 }
 
-std::string IsoUtc(int64_t t) {
-  char buf[32];
-  std::tm tm{};
-  time_t tt = static_cast<time_t>(t);
-  gmtime_r(&tt, &tm);
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
 TEST(KeyWithdrawal, SuspendsWhatTheKeySignedSinceTAndReaffirmationRestoresTheGenuine) {
   Consortium c;
   std::vector<Node*> line = c.Line({"BANKA", "BANKB", "BANKC", "BANKD"});
@@ -69,7 +61,7 @@ TEST(KeyWithdrawal, SuspendsWhatTheKeySignedSinceTAndReaffirmationRestoresTheGen
   const fs::path notice = c.dir() / "withdraw.notice";
   RunResult signed_notice =
       c.AdminTool({"pki", "withdraw-key", "--ca-dir", c.ca_dir().string(), "--serial", serial,
-                   "--since", IsoUtc(compromised), "--out", notice.string()});
+                   "--since", node::IsoTime(compromised), "--out", notice.string()});
   ASSERT_EQ(signed_notice.exit_code, 0) << signed_notice.err;
   RunResult imported = c.Admin(far, {"import", notice.string()});
   ASSERT_EQ(imported.exit_code, 0) << imported.err;
@@ -94,8 +86,8 @@ TEST(KeyWithdrawal, SuspendsWhatTheKeySignedSinceTAndReaffirmationRestoresTheGen
   // Re-affirming with the withdrawn key is refused: it would only suspend the new entries too.
   const fs::path not_ours = c.dir() / "not-ours.txt";
   ASSERT_TRUE(crypto::WriteFileAtomic(not_ours, "# the thief's\nBANKA:4\n", 0600, false).ok());
-  RunResult too_early =
-      c.Admin(a, {"reaffirm", "--since", IsoUtc(compromised), "--except", not_ours.string()});
+  RunResult too_early = c.Admin(
+      a, {"reaffirm", "--since", node::IsoTime(compromised), "--except", not_ours.string()});
   EXPECT_EQ(too_early.exit_code, 2) << too_early.err;
   EXPECT_NE(too_early.err.find("withdrawn"), std::string::npos) << too_early.err;
 
@@ -106,13 +98,13 @@ TEST(KeyWithdrawal, SuspendsWhatTheKeySignedSinceTAndReaffirmationRestoresTheGen
                    "--institution", "BANKA", "--host", "127.0.0.1", "--force"});
   ASSERT_EQ(reissued.exit_code, 0) << reissued.err;
   ASSERT_TRUE(c.Start(a));
-  RunResult reaffirmed =
-      c.Admin(a, {"reaffirm", "--since", IsoUtc(compromised), "--except", not_ours.string()});
+  RunResult reaffirmed = c.Admin(
+      a, {"reaffirm", "--since", node::IsoTime(compromised), "--except", not_ours.string()});
   ASSERT_EQ(reaffirmed.exit_code, 0) << reaffirmed.err;
   EXPECT_EQ(reaffirmed.out, "BANKA:3,BANKA:5\n");
   // Run again: nothing more to do.
-  RunResult again =
-      c.Admin(a, {"reaffirm", "--since", IsoUtc(compromised), "--except", not_ours.string()});
+  RunResult again = c.Admin(
+      a, {"reaffirm", "--since", node::IsoTime(compromised), "--except", not_ours.string()});
   ASSERT_EQ(again.exit_code, 0) << again.err;
   EXPECT_EQ(again.out, "");
 
@@ -151,11 +143,11 @@ TEST(KeyWithdrawal, ABundleCarriesTheCrlAndTheNoticesToANodeWithoutANetwork) {
   ASSERT_EQ(revoked.exit_code, 0) << revoked.err;
   ASSERT_EQ(c.Admin(a, {"import", (c.ca_dir() / "crl.pem").string()}).exit_code, 0);
   const fs::path notice = c.dir() / "withdraw.notice";
-  ASSERT_EQ(
-      c.AdminTool({"pki", "withdraw-key", "--ca-dir", c.ca_dir().string(), "--serial",
-                   SigningSerial(a), "--since", IsoUtc(compromised), "--out", notice.string()})
-          .exit_code,
-      0);
+  ASSERT_EQ(c.AdminTool({"pki", "withdraw-key", "--ca-dir", c.ca_dir().string(), "--serial",
+                         SigningSerial(a), "--since", node::IsoTime(compromised), "--out",
+                         notice.string()})
+                .exit_code,
+            0);
   ASSERT_EQ(c.Admin(a, {"import", notice.string()}).exit_code, 0);
 
   const fs::path bundle = c.dir() / "banka.bundle";
@@ -197,7 +189,7 @@ TEST(KeyWithdrawal, ANoticeOfARegulatorRevokedSinceGetsNoRelayBlamed) {
   ASSERT_TRUE(Eventually([&] { return c.HeadSeq(regulator, "BANKA") == 1; }));
   RunResult withdrawn =
       c.Admin(regulator, {"withdraw-key", "--institution", "BANKA", "--serial", SigningSerial(a),
-                          "--since", IsoUtc(static_cast<int64_t>(std::time(nullptr)))});
+                          "--since", node::IsoTime(static_cast<int64_t>(std::time(nullptr)))});
   ASSERT_EQ(withdrawn.exit_code, 0) << withdrawn.err;
   ASSERT_TRUE(Eventually([&] { return c.Logged(a, "key withdrawal by regulator PBOC"); }))
       << c.Log(a);
@@ -222,7 +214,7 @@ TEST(KeyWithdrawal, BadNoticesAreRefusedInOneLineAndChangeNothing) {
   ASSERT_TRUE(c.Start(a));
   ASSERT_EQ(c.Report(a, "qq", "52001", "sold"), "BANKA:1");
   const std::string serial = SigningSerial(a);
-  const std::string now = IsoUtc(static_cast<int64_t>(std::time(nullptr)));
+  const std::string now = node::IsoTime(static_cast<int64_t>(std::time(nullptr)));
   // An unknown serial.
   RunResult unknown = c.AdminTool({"pki", "withdraw-key", "--ca-dir", c.ca_dir().string(),
                                    "--serial", "ABCDEF0123", "--since", now});

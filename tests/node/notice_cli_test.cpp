@@ -6,6 +6,7 @@
 #include <ctime>
 
 #include "crypto/pki.h"
+#include "node/common/audit.h"
 #include "node/common/config.h"
 #include "protocol/notice.h"
 #include "store/store.h"
@@ -22,15 +23,6 @@ using testing::RunResult;
 const std::string kAdmin = DUANKA_ADMIN_BIN;
 // A notice dated this far ahead is still within the receiver's clock skew (300 s).
 constexpr int64_t kAheadSeconds = 120;
-
-std::string IsoUtc(int64_t t) {
-  char buf[32];
-  std::tm tm{};
-  time_t tt = static_cast<time_t>(t);
-  gmtime_r(&tt, &tm);
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 
 int64_t Now() {
   return static_cast<int64_t>(std::time(nullptr));
@@ -135,18 +127,18 @@ TEST_F(NoticeCliTest, ARefusedWithdrawalLeavesNoOutFile) {
   RunResult held = Admin({"--home", Home("PBOC"), "import", File("newer.notice")});
   ASSERT_EQ(held.exit_code, 0) << held.err;
 
-  RunResult refused =
-      Admin({"--home", Home("PBOC"), "withdraw-key", "--institution", "BANKA", "--serial",
-             SigningSerial("BANKA"), "--since", IsoUtc(now - 60), "--out", File("a.notice")});
+  RunResult refused = Admin({"--home", Home("PBOC"), "withdraw-key", "--institution", "BANKA",
+                             "--serial", SigningSerial("BANKA"), "--since", node::IsoTime(now - 60),
+                             "--out", File("a.notice")});
   EXPECT_EQ(refused.exit_code, 2) << refused.out << refused.err;
   EXPECT_NE(refused.err.find("not newer"), std::string::npos) << refused.err;
   EXPECT_EQ(testing::Lines(refused.err).size(), 1u) << refused.err;
   EXPECT_FALSE(fs::exists(File("a.notice")));
 
   // One admitted is written; an existing --out is refused before anything is signed.
-  RunResult admitted =
-      Admin({"--home", Home("PBOC"), "withdraw-key", "--institution", "BANKB", "--serial",
-             SigningSerial("BANKB"), "--since", IsoUtc(now - 60), "--out", File("b.notice")});
+  RunResult admitted = Admin({"--home", Home("PBOC"), "withdraw-key", "--institution", "BANKB",
+                              "--serial", SigningSerial("BANKB"), "--since",
+                              node::IsoTime(now - 60), "--out", File("b.notice")});
   ASSERT_EQ(admitted.exit_code, 0) << admitted.err;
   Result<std::string> written = crypto::ReadFile(File("b.notice"), protocol::kMaxNoticeBytes);
   ASSERT_TRUE(written.ok());
@@ -154,9 +146,9 @@ TEST_F(NoticeCliTest, ARefusedWithdrawalLeavesNoOutFile) {
       protocol::DecodeNoticeFile(*written);
   ASSERT_TRUE(decoded.ok()) << decoded.error().message;
   EXPECT_EQ(decoded->second.withdrawal()->issuer, "BANKB");
-  RunResult again =
-      Admin({"--home", Home("PBOC"), "withdraw-key", "--institution", "BANKB", "--serial",
-             SigningSerial("BANKB"), "--since", IsoUtc(now - 30), "--out", File("b.notice")});
+  RunResult again = Admin({"--home", Home("PBOC"), "withdraw-key", "--institution", "BANKB",
+                           "--serial", SigningSerial("BANKB"), "--since", node::IsoTime(now - 30),
+                           "--out", File("b.notice")});
   EXPECT_EQ(again.exit_code, 2) << again.err;
   EXPECT_NE(again.err.find("already exists"), std::string::npos) << again.err;
   EXPECT_EQ(crypto::ReadFile(File("b.notice"), protocol::kMaxNoticeBytes).value(), *written);
@@ -180,7 +172,7 @@ TEST_F(NoticeCliTest, ReaffirmSignsEachSubjectAndCategoryOnceAndNeverAgain) {
   ASSERT_EQ(reissued.exit_code, 0) << reissued.err;
 
   const std::vector<std::string> reaffirm = {"--home", Home("BANKA"), "reaffirm", "--since",
-                                             IsoUtc(since)};
+                                             node::IsoTime(since)};
   RunResult first = Admin(reaffirm);
   ASSERT_EQ(first.exit_code, 0) << first.err;
   // The latest of the two about 51001, and 51002's.
@@ -195,7 +187,7 @@ TEST_F(NoticeCliTest, ReaffirmSignsEachSubjectAndCategoryOnceAndNeverAgain) {
       Admin({"--home", Home("BANKA"), "revoke", "BANKA:4", "--reason", "issued-in-error"});
   ASSERT_EQ(revoked.exit_code, 0) << revoked.err;
   RunResult dry =
-      Admin({"--home", Home("BANKA"), "reaffirm", "--since", IsoUtc(since), "--dry-run"});
+      Admin({"--home", Home("BANKA"), "reaffirm", "--since", node::IsoTime(since), "--dry-run"});
   ASSERT_EQ(dry.exit_code, 0) << dry.err;
   EXPECT_EQ(dry.out, "");
   RunResult third = Admin(reaffirm);
