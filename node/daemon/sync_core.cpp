@@ -137,6 +137,7 @@ struct SyncCore::Impl {
   // Evidence pairs (hash ‖ hash) whose records both verify alone, and those that do not (kept
   // here, never passed on: a receiver would have to refuse them).
   std::set<std::string> evidence_ok, evidence_unverifiable, evidence_sent;
+  bool evidence_broadcast_due = false;
   std::set<crypto::Hash256> served_signature_ok;
   // Hashes of certificates the CA does not vouch for (another CA's, revoked): not checked again.
   std::set<crypto::Hash256> refused_certs;
@@ -975,7 +976,17 @@ struct SyncCore::Impl {
       }
       return;
     }
-    if (outcome.forks > 0) RefreshLocalHeads(true);
+    if (outcome.forks == 0) return;
+    RefreshLocalHeads(true);
+    // More evidence against a feed already frozen freezes nothing anew, so nothing else passes it
+    // on; one broadcast after the pairs committed together covers them all.
+    if (!evidence_broadcast_due) {
+      evidence_broadcast_due = true;
+      Later([](Impl& self) {
+        self.evidence_broadcast_due = false;
+        if (!self.stopped) self.BroadcastEvidence();
+      });
+    }
   }
 
   void On(Peer& p, msg::Objects& o) {

@@ -868,6 +868,32 @@ TEST_F(HostileSyncTest, EvidenceBeyondTheWireLimitReachesEveryNodeAndNodesThatCo
   EXPECT_TRUE(NoHonestPenalties(c_, {a_, victim_, &late}));
 }
 
+TEST_F(HostileSyncTest, EvidenceAgainstAFeedAlreadyFrozenIsPassedOnToo) {
+  // The first pair freezes the feed and goes out with the alert; a second pair, at another seq,
+  // arrives only after the feed is frozen and must travel all the same.
+  MakeLine();
+  ASSERT_NO_FATAL_FAILURE(StartLine());
+  const crypto::SigningKey key = RogueKey();
+  auto pair_at = [&](uint64_t seq) {
+    const crypto::Hash256 prev =
+        seq == 1 ? crypto::Hash256{}
+                 : crypto::Sha256(crypto::AsBytes("late pair " + std::to_string(seq)));
+    return msg::EvidencePair{SignedEntry(key, kRogue, seq, prev, "one"),
+                             SignedEntry(key, kRogue, seq, prev, "other")};
+  };
+  std::unique_ptr<RogueConnection> conn = Greeted(*a_);
+  ASSERT_NE(conn, nullptr) << c_.Log(*a_);
+  ASSERT_TRUE(conn->Send(msg::Certs{{RogueSigningCert()}}));
+  ASSERT_TRUE(conn->Send(msg::Evidence{{pair_at(1)}}));
+  auto pairs_held = [&](const Node& n) { return EvidenceByIssuer(c_, n)[kRogue]; };
+  ASSERT_TRUE(Eventually([&] { return pairs_held(*victim_) == 1; })) << c_.Log(*victim_);
+  ASSERT_TRUE(conn->Send(msg::Evidence{{pair_at(2)}}));
+  ASSERT_TRUE(Eventually([&] { return pairs_held(*a_) == 2; })) << c_.Log(*a_);
+  EXPECT_TRUE(Eventually([&] { return pairs_held(*victim_) == 2; }))
+      << c_.Log(*a_) << c_.Log(*victim_);
+  EXPECT_TRUE(NoHonestPenalties(c_, {a_, victim_}));
+}
+
 // ---- 4. Clocks ---------------------------------------------------------------------------------
 
 // How far a clock reading in a peer's hello may be from the truth by the time a slow machine took
