@@ -8,13 +8,16 @@
 #include <string>
 #include <vector>
 
+#include "node/common/exit_codes.h"
+
 namespace duanka::admin {
 
-inline constexpr int kExitOk = 0;
+// The codes shared by the three programs (node/common/exit_codes.h).
+inline constexpr int kExitOk = node::kExitOk;
 // As grep's 1 (design section 7): nothing of what was asked for is held (evidence export).
-inline constexpr int kExitNotFound = 1;
-inline constexpr int kExitInvalid = 2;
-inline constexpr int kExitFailure = 3;
+inline constexpr int kExitNotFound = node::kExitNotFound;
+inline constexpr int kExitInvalid = node::kExitInvalid;
+inline constexpr int kExitFailure = node::kExitFailure;
 
 struct InitCaOptions {
   std::string dir;

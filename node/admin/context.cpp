@@ -8,14 +8,7 @@ namespace duanka::admin {
 
 int Fail(ErrorKind kind, const std::string& message) {
   std::cerr << "duanka-admin: " << message << "\n";
-  switch (kind) {
-    case ErrorKind::kIo:
-    case ErrorKind::kInternal:
-    case ErrorKind::kOverloaded:
-      return kExitFailure;
-    default:
-      return kExitInvalid;
-  }
+  return node::ExitCodeFor(kind);
 }
 
 int Fail(const Error& error) {
@@ -35,11 +28,8 @@ Result<Home> OpenHome(const std::optional<std::string>& home_flag) {
   Result<crypto::TrustStore> ca = node::LoadTrustStore(home.config);
   if (!ca) return MakeError(ErrorKind::kIo, ca.error().message);
   home.ca = std::make_unique<crypto::TrustStore>(std::move(*ca));
-  store::Options options;
-  options.path = home.config.store;
-  options.initial_map_bytes = home.config.store_settings.initial_map_mb << 20;
-  options.max_map_bytes = home.config.store_settings.max_map_gb << 30;
-  Result<std::unique_ptr<store::Store>> store = store::Store::Open(options);
+  Result<std::unique_ptr<store::Store>> store =
+      store::Store::Open(node::StoreOptionsFrom(home.config));
   if (!store) return MakeError(ErrorKind::kIo, store.error().message);
   home.store = std::move(*store);
   // A CRL imported or received since crl.pem was written is in the store: it counts here too.

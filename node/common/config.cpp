@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "crypto/crypto.h"
+#include "node/common/host_port.h"
 #include "protocol/message.h"
 
 namespace duanka::node {
@@ -146,14 +147,8 @@ class Reader {
   std::filesystem::path home_;
 };
 
-// HOST:PORT with a port from 1 to 65535; IPv6 hosts in brackets.
 bool IsHostPort(const std::string& s) {
-  size_t colon = s.rfind(':');
-  if (colon == std::string::npos || colon == 0 || colon + 1 == s.size()) return false;
-  std::string port = s.substr(colon + 1);
-  if (port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos) return false;
-  int p = std::atoi(port.c_str());
-  return p >= 1 && p <= 65535;
+  return ParseHostPort(s).ok();
 }
 
 std::string Quote(const std::string& s) {
@@ -219,6 +214,14 @@ std::string Config::ToToml() const {
   }
   out += "]\n";
   return out;
+}
+
+store::Options StoreOptionsFrom(const Config& config) {
+  store::Options o;
+  o.path = config.store;
+  o.initial_map_bytes = config.store_settings.initial_map_mb << 20;
+  o.max_map_bytes = config.store_settings.max_map_gb << 30;
+  return o;
 }
 
 Result<PeerEntry> ParsePeerEntry(const std::string& text) {

@@ -9,7 +9,9 @@
 #include <vector>
 
 #include "crypto/result.h"
+#include "protocol/frame.h"
 #include "protocol/record.h"
+#include "store/store.h"
 
 namespace duanka::node {
 
@@ -32,9 +34,10 @@ struct ListingPolicy {
   int64_t LifetimeSeconds(protocol::Basis basis) const;
 };
 
+// [store]: the store's own defaults, in the units the file uses.
 struct StoreSettings {
-  uint64_t initial_map_mb = 64;
-  uint64_t max_map_gb = 1024;
+  uint64_t initial_map_mb = store::Options{}.initial_map_bytes >> 20;
+  uint64_t max_map_gb = store::Options{}.max_map_bytes >> 30;
 };
 
 // Daemon-only settings; the tools ignore them.
@@ -50,7 +53,8 @@ struct NetworkSettings {
 
 // The daemon's limits and timeouts, each a config key under [limits] with this default.
 struct DaemonLimits {
-  size_t max_frame_bytes = 8 << 20;        // a frame over this ends the connection
+  // A frame over this ends the connection.
+  size_t max_frame_bytes = protocol::kDefaultMaxFrameBytes;
   uint32_t records_per_want = 2048;        // records asked for in one `want`
   uint32_t wants_in_flight = 4;            // per feed, across peers: bounds memory in catch-up
   uint32_t handshake_timeout_ms = 10000;   // TCP connect + TLS handshake + hello
@@ -82,7 +86,8 @@ struct DaemonLimits {
   uint32_t wants_per_peer = 8;               // wants one connection may have outstanding
   uint32_t max_unknown_feeds_per_peer = 64;  // heads of uncertified issuers before a penalty
   size_t max_unprocessed_bytes_per_peer = 16 << 20;  // frames waiting: the reader pauses beyond
-  uint32_t max_clock_skew_seconds = 300;  // records dated further ahead wait; peers flagged
+  // Records dated further ahead wait; peers whose clock differs more are flagged.
+  uint32_t max_clock_skew_seconds = protocol::kDefaultMaxClockSkewSeconds;
   // HTTP API, per client (its name, or its address without clients): requests per second, 0 for
   // no limit, and the burst allowed above it; beyond, 429 with Retry-After.
   uint32_t api_requests_per_second = 100;
@@ -122,6 +127,9 @@ struct Config {
   // (listen when set, api, peers), with a pointer to the example listing every other key.
   std::string ToToml() const;
 };
+
+// The store's options from [store] and files.store: one adapter for the three programs.
+store::Options StoreOptionsFrom(const Config& config);
 
 // A `network.peers` entry: the institution expected at an address, "CODE@HOST:PORT" (e.g.
 // "BANKB@10.0.0.2:7400"). The daemon dialling it refuses any other member that answers there.

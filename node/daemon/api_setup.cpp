@@ -7,6 +7,7 @@
 #include <boost/asio/ssl/context.hpp>
 
 #include "crypto/pki.h"
+#include "node/common/host_port.h"
 #include "node/daemon/api_tls.h"
 
 namespace duanka::daemon {
@@ -46,14 +47,11 @@ Result<std::optional<std::string>> LegacyToken(const node::Config& config) {
 }  // namespace
 
 bool IsLoopbackListen(const std::string& host_port) {
-  size_t colon = host_port.rfind(':');
-  std::string host = host_port.substr(0, colon == std::string::npos ? host_port.size() : colon);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  }
-  if (host == "localhost") return true;
+  Result<node::HostPort> hp = node::ParseHostPort(host_port, node::PortZero::kAllowed);
+  if (!hp) return false;
+  if (hp->host == "localhost") return true;
   boost::system::error_code ec;
-  auto address = boost::asio::ip::make_address(host, ec);
+  auto address = boost::asio::ip::make_address(hp->host, ec);
   return !ec && address.is_loopback();
 }
 

@@ -37,17 +37,18 @@ using TlsStream = asio::ssl::stream<tcp::socket>;
 // other peer's. An honest peer has a few wants, answers and announces in flight.
 inline constexpr size_t kMaxUnprocessedFrames = 256;
 
+// Built by ConnectionOptionsFrom (daemon_options.h) from [limits], where the defaults are.
 struct ConnectionOptions {
-  size_t max_frame_bytes = protocol::kDefaultMaxFrameBytes;
-  std::chrono::milliseconds handshake_timeout{10000};
-  std::chrono::milliseconds idle_timeout{45000};
-  std::chrono::milliseconds shutdown_timeout{3000};
-  size_t max_send_queue_bytes = 64 << 20;
+  size_t max_frame_bytes = 0;
+  std::chrono::milliseconds handshake_timeout{};
+  std::chrono::milliseconds idle_timeout{};
+  std::chrono::milliseconds shutdown_timeout{};
+  size_t max_send_queue_bytes = 0;
   // Bytes of received frames the handler has not yet reported handled (FrameHandled): beyond
   // this the connection stops reading the peer until it catches up, so a peer that sends faster
   // than this node processes holds bounded memory. Reading stops too while more than this waits
   // to be sent to the peer: one that asks without reading the answers gets nothing more read.
-  size_t max_unprocessed_bytes = 16 << 20;
+  size_t max_unprocessed_bytes = 0;
 };
 
 class Connection;

@@ -10,8 +10,8 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core/bind_handler.hpp>
-#include <charconv>
 
+#include "node/common/host_port.h"
 #include "node/daemon/http_router.h"
 #include "node/daemon/http_session.h"
 
@@ -32,25 +32,13 @@ constexpr std::string_view kListenExpected =
     "api listen: expected HOST:PORT with an IP address, e.g. 127.0.0.1:7480 or [::1]:7480";
 
 Result<tcp::endpoint> ParseListen(std::string_view listen) {
-  size_t colon = listen.rfind(':');
-  if (colon == std::string_view::npos)
-    return MakeError(ErrorKind::kInvalidInput, std::string(kListenExpected));
-  std::string_view host = listen.substr(0, colon);
-  std::string_view port_text = listen.substr(colon + 1);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  }
-  if (host == "localhost") host = "127.0.0.1";
-  unsigned port = 0;
-  auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-  if (port_text.empty() || ec != std::errc() || end != port_text.data() + port_text.size() ||
-      port > 65535) {
-    return MakeError(ErrorKind::kInvalidInput, std::string(kListenExpected));
-  }
+  Result<node::HostPort> hp = node::ParseHostPort(listen, node::PortZero::kAllowed);
+  if (!hp) return MakeError(ErrorKind::kInvalidInput, std::string(kListenExpected));
+  const std::string host = hp->host == "localhost" ? "127.0.0.1" : hp->host;
   beast::error_code address_ec;
-  net::ip::address address = net::ip::make_address(std::string(host), address_ec);
+  net::ip::address address = net::ip::make_address(host, address_ec);
   if (address_ec) return MakeError(ErrorKind::kInvalidInput, std::string(kListenExpected));
-  return tcp::endpoint(address, static_cast<uint16_t>(port));
+  return tcp::endpoint(address, hp->port);
 }
 
 // Sent, best effort, to a connection beyond max_connections before closing it, so the client

@@ -6,6 +6,8 @@
 #include <boost/asio/ip/address.hpp>
 #include <exception>
 
+#include "node/common/host_port.h"
+
 namespace duanka::daemon {
 namespace {
 
@@ -76,9 +78,9 @@ std::optional<std::string> HostName(std::string_view host) {
 // The host of a HOST:PORT listen address, as HostName gives it; "" for an unspecified address
 // (0.0.0.0, ::), which no client can name.
 std::string ListenHost(std::string_view listen) {
-  size_t colon = listen.rfind(':');
-  std::optional<std::string> host =
-      HostName(colon == std::string_view::npos ? listen : listen.substr(0, colon));
+  Result<node::HostPort> hp = node::ParseHostPort(listen, node::PortZero::kAllowed);
+  if (!hp) return "";
+  std::optional<std::string> host = HostName(hp->ToString());
   if (!host) return "";
   boost::system::error_code ec;
   auto address = boost::asio::ip::make_address(*host, ec);

@@ -20,14 +20,15 @@
 
 namespace duanka::daemon {
 
+// verify_threads and max_clock_skew_seconds from [limits] (IngestOptionsFrom, daemon_options.h).
 struct IngestOptions {
-  unsigned verify_threads = 2;
+  unsigned verify_threads = 1;
   // Batches whose first record is ahead of the feed's head wait this many writer rounds for the
   // batches before them (verification on several threads may finish them out of order).
   unsigned gap_patience_rounds = 8;
   size_t max_waiting_batches = 64;
   // Records dated further ahead of this node's clock are refused as kNotYet (held back).
-  int64_t max_clock_skew_seconds = protocol::kDefaultMaxClockSkewSeconds;
+  int64_t max_clock_skew_seconds = 0;
 };
 
 class IngestPipeline : public Ingest {

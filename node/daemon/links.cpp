@@ -14,30 +14,12 @@
 #include <unordered_map>
 
 #include "node/common/config.h"
+#include "node/common/host_port.h"
 #include "node/daemon/log.h"
 
 namespace duanka::daemon {
 
 using boost::system::error_code;
-
-Result<std::pair<std::string, uint16_t>> SplitHostPort(const std::string& text) {
-  auto bad = [&] {
-    return MakeError(ErrorKind::kInvalidInput,
-                     "\"" + text + "\" is not HOST:PORT (e.g. 10.0.0.2:7400 or [::1]:7400)");
-  };
-  size_t colon = text.rfind(':');
-  if (colon == std::string::npos || colon == 0) return bad();
-  std::string host = text.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  }
-  unsigned port = 0;
-  const char* begin = text.data() + colon + 1;
-  const char* end = text.data() + text.size();
-  auto [ptr, ec] = std::from_chars(begin, end, port);
-  if (ec != std::errc() || ptr != end || port == 0 || port > 65535 || host.empty()) return bad();
-  return std::make_pair(host, static_cast<uint16_t>(port));
-}
 
 // ---- Listener ----------------------------------------------------------------------------------
 
@@ -279,15 +261,15 @@ Listener::~Listener() {
 }
 
 Status Listener::Start(const std::string& listen) {
-  Result<std::pair<std::string, uint16_t>> hp = SplitHostPort(listen);
+  Result<node::HostPort> hp = node::ParseHostPort(listen);
   if (!hp) return std::move(hp).error();
   error_code ec;
-  asio::ip::address address = asio::ip::make_address(hp->first, ec);
+  asio::ip::address address = asio::ip::make_address(hp->host, ec);
   if (ec) {
     return MakeError(ErrorKind::kInvalidInput,
-                     "listen address \"" + hp->first + "\" is not an IP address");
+                     "listen address \"" + hp->host + "\" is not an IP address");
   }
-  tcp::endpoint endpoint(address, hp->second);
+  tcp::endpoint endpoint(address, hp->port);
   impl_->acceptor.open(endpoint.protocol(), ec);
   if (!ec) impl_->acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
   if (!ec) impl_->acceptor.bind(endpoint, ec);
@@ -335,9 +317,8 @@ struct Dialer::Impl : std::enable_shared_from_this<Dialer::Impl> {
   asio::awaitable<void> Loop() {
     auto self = shared_from_this();
     Result<node::PeerEntry> entry = node::ParsePeerEntry(address);
-    Result<std::pair<std::string, uint16_t>> hp =
-        entry ? SplitHostPort(entry->address)
-              : Result<std::pair<std::string, uint16_t>>(entry.error());
+    Result<node::HostPort> hp =
+        entry ? node::ParseHostPort(entry->address) : Result<node::HostPort>(entry.error());
     if (!hp) {
       LogError("peer {}: {}", address, hp.error().message);
       co_return;
@@ -345,7 +326,7 @@ struct Dialer::Impl : std::enable_shared_from_this<Dialer::Impl> {
     std::chrono::milliseconds delay = backoff.min;
     while (!stopped) {
       auto started = std::chrono::steady_clock::now();
-      co_await DialOnce(entry->institution, hp->first, hp->second);
+      co_await DialOnce(entry->institution, hp->host, hp->port);
       if (stopped) break;
       bool healthy = std::chrono::steady_clock::now() - started > backoff.healthy_after;
       delay = healthy ? backoff.min : std::min(backoff.max, delay * 2);

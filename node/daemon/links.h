@@ -23,9 +23,6 @@
 
 namespace duanka::daemon {
 
-// "HOST:PORT" (IPv6 in brackets) → host and port; kInvalidInput naming what is expected.
-Result<std::pair<std::string, uint16_t>> SplitHostPort(const std::string& text);
-
 struct LinkContext {
   asio::io_context& io;
   asio::ssl::context& tls;
@@ -35,17 +32,18 @@ struct LinkContext {
   Metrics& metrics;
 };
 
-// The listener's budgets (main.cpp takes them from [limits], fitted to the descriptor limit).
+// The listener's budgets: InboundBudgetsFrom (daemon_options.h) takes them from [limits], fitted
+// to the descriptor limit.
 struct InboundBudgets {
   // Inbound links whose handshake finished (limits.max_inbound_connections).
-  uint32_t max_established = 256;
+  uint32_t max_established = 0;
   // Accepted connections still in the TLS handshake (limits.max_handshaking_connections). When
   // it is full, a newcomer from a source address holding fewer handshakes than the busiest source
   // takes the place of that source's oldest handshake; otherwise the newcomer is closed at once.
-  uint32_t max_handshaking = 64;
+  uint32_t max_handshaking = 0;
   // Handshakes in progress from one source address (limits.handshakes_per_address); a newcomer
   // beyond it is closed at once.
-  uint32_t handshakes_per_address = 8;
+  uint32_t handshakes_per_address = 0;
 };
 
 class Listener {
@@ -62,9 +60,10 @@ class Listener {
   std::shared_ptr<Impl> impl_;
 };
 
+// min and max from [limits] (BackoffOptionsFrom, daemon_options.h).
 struct BackoffOptions {
-  std::chrono::milliseconds min{250};
-  std::chrono::milliseconds max{60000};
+  std::chrono::milliseconds min{};
+  std::chrono::milliseconds max{};
   // A connection that lasted this long was healthy: the next failure starts from `min` again.
   std::chrono::milliseconds healthy_after{10000};
 };

@@ -17,9 +17,12 @@
 #include "node/common/audit.h"
 #include "node/common/config.h"
 #include "node/common/consortium_objects.h"
+#include "node/common/exit_codes.h"
 #include "node/common/identity.h"
 #include "node/common/lookup.h"
+#include "node/common/status_json.h"
 #include "node/daemon/api_setup.h"
+#include "node/daemon/daemon_options.h"
 #include "node/daemon/http_api.h"
 #include "node/daemon/ingest_pipeline.h"
 #include "node/daemon/links.h"
@@ -31,9 +34,10 @@
 namespace duanka::daemon {
 namespace {
 
-constexpr int kExitOk = 0;
-constexpr int kExitInvalid = 2;
-constexpr int kExitFailure = 3;
+// The codes shared by the three programs (node/common/exit_codes.h).
+using node::kExitFailure;
+using node::kExitInvalid;
+using node::kExitOk;
 // /v1/status and /metrics count expired entries with a pass over the index; a scrape every few
 // seconds must not turn into a full scan each time.
 constexpr int64_t kStatsCacheSeconds = 5;
@@ -169,25 +173,22 @@ Status FitDescriptorBudget(node::DaemonLimits& limits, size_t dialers) {
 int Run(const std::filesystem::path& home) {
   Result<node::Config> config = node::LoadConfig(home);
   if (!config) {
-    return Fail(config.error().kind == ErrorKind::kNotFound ? kExitFailure : kExitInvalid,
-                config.error().message);
+    return Fail(node::ConfigExitCodeFor(config.error().kind), config.error().message);
   }
   if (Status fits = FitDescriptorBudget(config->limits, config->network.peers.size()); !fits) {
-    return Fail(fits.error().kind == ErrorKind::kIo ? kExitFailure : kExitInvalid,
-                fits.error().message);
+    return Fail(node::ExitCodeFor(fits.error().kind), fits.error().message);
   }
   const node::DaemonLimits& limits = config->limits;
   std::function<int64_t()> now = node::SystemNow;
 
+  // HOME's own files (CA, pepper, store, TLS key) are the operator's: whatever is wrong with
+  // them is operational, whatever the error's kind (node/common/exit_codes.h).
   Result<crypto::TrustStore> ca = node::LoadTrustStore(*config);
   if (!ca) return Fail(kExitFailure, ca.error().message);
   Result<crypto::Pepper> pepper = crypto::Pepper::Load(config->pepper);
   if (!pepper) return Fail(kExitFailure, pepper.error().message);
-  store::Options store_options;
-  store_options.path = config->store;
-  store_options.initial_map_bytes = config->store_settings.initial_map_mb << 20;
-  store_options.max_map_bytes = config->store_settings.max_map_gb << 30;
-  Result<std::unique_ptr<store::Store>> opened = store::Store::Open(store_options);
+  Result<std::unique_ptr<store::Store>> opened =
+      store::Store::Open(node::StoreOptionsFrom(*config));
   if (!opened) return Fail(kExitFailure, opened.error().message);
   store::Store& store = **opened;
   // A CRL imported or received since crl.pem was written is in the store: it counts from the start.
@@ -234,45 +235,28 @@ int Run(const std::filesystem::path& home) {
   // TLS, named clients, Host names, rate limit; refused off loopback without TLS and clients.
   Result<ApiOptions> api_options = ApiOptionsFromConfig(*config);
   if (!api_options) {
-    return Fail(api_options.error().kind == ErrorKind::kIo ? kExitFailure : kExitInvalid,
-                api_options.error().message);
+    return Fail(node::ExitCodeFor(api_options.error().kind), api_options.error().message);
   }
 
   boost::asio::io_context net_io;
   boost::asio::io_context api_io;
   Metrics metrics;
-  IngestOptions ingest_options{limits.verify_threads};
-  ingest_options.max_clock_skew_seconds = limits.max_clock_skew_seconds;
-  IngestPipeline ingest(store, trust, metrics, now, ingest_options);
+  IngestPipeline ingest(store, trust, metrics, now, IngestOptionsFrom(limits));
   SyncOptions sync_options{config->institution, ca->consortium(), pepper->epochs(), limits};
   Sync sync(net_io, store, *ca, trust, ingest, metrics, sync_options, now);
 
-  ConnectionOptions connection_options;
-  connection_options.max_frame_bytes = limits.max_frame_bytes;
-  connection_options.handshake_timeout = std::chrono::milliseconds(limits.handshake_timeout_ms);
-  connection_options.idle_timeout = std::chrono::milliseconds(limits.idle_timeout_ms);
-  connection_options.shutdown_timeout = std::chrono::milliseconds(limits.shutdown_timeout_ms);
-  connection_options.max_send_queue_bytes = limits.max_send_queue_bytes;
-  connection_options.max_unprocessed_bytes = limits.max_unprocessed_bytes_per_peer;
-  LinkContext links{net_io, tls, *ca, connection_options, sync, metrics};
+  LinkContext links{net_io, tls, *ca, ConnectionOptionsFrom(limits), sync, metrics};
 
   std::unique_ptr<Listener> listener;
   if (!config->network.listen.empty()) {
     // Inbound budgets: handshakes apart from established links (issue 11, item 4).
-    InboundBudgets inbound{limits.max_inbound_connections, limits.max_handshaking_connections,
-                           limits.handshakes_per_address};
-    listener = std::make_unique<Listener>(links, inbound);
+    listener = std::make_unique<Listener>(links, InboundBudgetsFrom(limits));
     Status s = listener->Start(config->network.listen);
-    if (!s)
-      return Fail(s.error().kind == ErrorKind::kIo ? kExitFailure : kExitInvalid,
-                  s.error().message);
+    if (!s) return Fail(node::ExitCodeFor(s.error().kind), s.error().message);
   }
   std::vector<std::unique_ptr<Dialer>> dialers;
   for (const std::string& peer : config->network.peers) {
-    dialers.push_back(std::make_unique<Dialer>(
-        links, peer,
-        BackoffOptions{std::chrono::milliseconds(limits.reconnect_min_ms),
-                       std::chrono::milliseconds(limits.reconnect_max_ms)}));
+    dialers.push_back(std::make_unique<Dialer>(links, peer, BackoffOptionsFrom(limits)));
   }
 
   StoreWatch watch(net_io, config->store, [&sync] { sync.OnLocalChange(); });
@@ -300,26 +284,18 @@ int Run(const std::filesystem::path& home) {
   backend.healthy = [&store] { return store.Heads().ok(); };
   backend.log = [](const std::string& line) { LogWarn("{}", line); };
   backend.status_json = [&] {
-    store::Stats s = stats.Get();
-    nlohmann::json feeds = nlohmann::json::array();
-    for (const store::IssuerStats& i : s.issuers) {
-      feeds.push_back({{"issuer", i.issuer},
-                       {"records", i.records},
-                       {"entries", i.entries},
-                       {"active", i.active_entries},
-                       {"revoked", i.revoked_entries},
-                       {"expired", i.expired_entries},
-                       {"frozen", i.frozen},
-                       {"last_grew_at", node::IsoTime(i.last_grew_at)}});
+    // The shape `duanka status --json` shares, from the cached statistics and the live heads.
+    const int64_t at = now();
+    Result<node::StatusFacts> facts =
+        node::ReadStatusFacts(store, config->institution, stats.Get(), at);
+    if (!facts) {
+      LogWarn("GET /v1/status: {}; feeds are shown without heads or forks", facts.error().message);
+      facts = node::StatusFacts{config->institution, at, stats.Get(), {}, {}};
     }
-    nlohmann::json j = {{"institution", config->institution},
-                        {"consortium", ca->consortium()},
-                        {"feeds", feeds},
-                        {"peers", nlohmann::json::parse(sync.PeersJson())},
-                        {"pepper", nlohmann::json::parse(sync.PepperJson())},
-                        {"pending_revocations", s.pending_revocations},
-                        {"evidence", s.evidence},
-                        {"store_bytes", s.bytes_on_disk}};
+    nlohmann::json j = node::StatusJson(*facts);
+    j["consortium"] = ca->consortium();
+    j["peers"] = nlohmann::json::parse(sync.PeersJson());
+    j["pepper"] = nlohmann::json::parse(sync.PepperJson());
     if (std::optional<crypto::CrlInfo> crl = ca->crl()) {
       j["crl"] = {{"number", crl->number},
                   {"this_update", node::IsoTime(crl->this_update)},
@@ -331,7 +307,7 @@ int Run(const std::filesystem::path& home) {
   };
   ApiServer api(api_io, *api_options, backend);
   if (Status s = api.Start(); !s) {
-    return Fail(s.error().kind == ErrorKind::kIo ? kExitFailure : kExitInvalid, s.error().message);
+    return Fail(node::ExitCodeFor(s.error().kind), s.error().message);
   }
 
   sync.Start();
@@ -414,7 +390,7 @@ int main(int argc, char** argv) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
     std::cerr << "duankad: " << e.what() << "; see duankad --help\n";
-    return 2;
+    return duanka::node::kExitInvalid;
   }
   duanka::daemon::InitLog(verbose);
   return duanka::daemon::Run(duanka::node::ResolveHome(home));

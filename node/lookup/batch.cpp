@@ -14,18 +14,20 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
+#include <string>
 #include <thread>
 
 #include "node/common/audit.h"
+#include "node/common/line_reader.h"
 #include "node/common/lookup.h"
+#include "node/common/progress.h"
 #include "node/lookup/args.h"
 #include "node/lookup/batch_chunk.h"
 #include "node/lookup/batch_format.h"
-#include "node/lookup/batch_input.h"
 #include "node/lookup/cli.h"
 #include "node/lookup/home.h"
-#include "node/lookup/progress.h"
 #include "node/lookup/text.h"
 
 namespace duanka::lookup {
@@ -94,6 +96,16 @@ duanka::Status AuditChunk(const node::AuditLog& audit, const Chunk& chunk,
   return AuditLines(audit, lines.text());
 }
 
+void ShowProgress(node::Progress& progress, uint64_t lines, uint64_t bytes) {
+  progress.Update(bytes, [lines](double seconds) {
+    char text[64];
+    std::snprintf(text, sizeof text, "%llu lines  %.0f lines/s",
+                  static_cast<unsigned long long>(lines),
+                  seconds > 0 ? static_cast<double>(lines) / seconds : 0.0);
+    return std::string(text);
+  });
+}
+
 void Summary(const BatchCounts& total, double seconds) {
   char buf[256];
   std::snprintf(buf, sizeof buf,
@@ -130,8 +142,8 @@ int RunBatch(const BatchOptions& o) {
   // names its first hex digits.
   Deriver deriver(*home->pepper, /*keep_current=*/true, threads);
   Resolver resolver;
-  LineReader reader(input.fd());
-  Progress progress(::isatty(2) == 1, input.size());
+  node::LineReader reader(input.fd());
+  node::Progress progress(::isatty(2) == 1, input.size());
   Chunk chunk;
   BatchCounts total;
   std::string out;
@@ -142,23 +154,22 @@ int RunBatch(const BatchOptions& o) {
     chunk.first_line = total.lines + 1;
     while (chunk.lines.size() < kBatchChunkLines) {
       std::string_view line;
-      LineReader::Status s = reader.Next(line);
-      if (s == LineReader::Status::kLine) {
+      node::LineReader::Status s = reader.Next(line);
+      if (s == node::LineReader::Status::kLine) {
         chunk.Add(line);
-      } else if (s == LineReader::Status::kTooLong) {
+      } else if (s == node::LineReader::Status::kTooLong) {
         chunk.AddTooLong();
-      } else if (s == LineReader::Status::kEnd) {
+      } else if (s == node::LineReader::Status::kEnd) {
         more = false;
         break;
       } else {
-        const int read_errno = errno;  // before anything else can change it
         progress.Clear();
         return Fail(ErrorKind::kIo, std::string("cannot read the batch input: ") +
-                                        std::strerror(read_errno) + "; " +
+                                        std::strerror(reader.errno_value()) + "; " +
                                         std::to_string(total.lines) + " lines were answered");
       }
       if (chunk.lines.size() % kProgressEveryLines == 0) {
-        progress.Update(total.lines + chunk.lines.size(), reader.bytes_read());
+        ShowProgress(progress, total.lines + chunk.lines.size(), reader.bytes_read());
       }
     }
     // An empty input still gets its one audit line (with zero counts); a last empty chunk not.
@@ -184,7 +195,7 @@ int RunBatch(const BatchOptions& o) {
                   std::string("cannot write the results to stdout: ") + std::strerror(errno));
     }
     total += counts;
-    progress.Update(total.lines, reader.bytes_read());
+    ShowProgress(progress, total.lines, reader.bytes_read());
   }
   progress.Clear();
   Summary(total, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());

@@ -25,7 +25,7 @@ inline constexpr size_t kMinLinesForTwoThreads = 8192;
 enum class LineStatus : uint8_t {
   kPending,       // read, not yet derived
   kValid,         // subjects derived
-  kTooLong,       // longer than kMaxBatchLineBytes
+  kTooLong,       // longer than node::kMaxBatchLineBytes
   kEmpty,         // nothing (or only spaces) on the line
   kNoComma,       // not TYPE,VALUE
   kUnknownType,   // TYPE is not an identifier type

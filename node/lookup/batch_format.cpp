@@ -4,8 +4,8 @@
 #include <nlohmann/json.hpp>
 
 #include "node/common/audit.h"
+#include "node/common/line_reader.h"
 #include "node/common/lookup.h"
-#include "node/lookup/batch_input.h"
 #include "node/lookup/text.h"
 
 namespace duanka::lookup {
@@ -143,7 +143,8 @@ std::string InvalidLineMessage(const Chunk& chunk, size_t index, size_t* next_er
   const std::string expected(kExpectedLine);
   switch (chunk.lines[index].status) {
     case LineStatus::kTooLong:
-      return "line: longer than " + std::to_string(kMaxBatchLineBytes) + " bytes; " + expected;
+      return "line: longer than " + std::to_string(node::kMaxBatchLineBytes) + " bytes; " +
+             expected;
     case LineStatus::kEmpty:
       return "line: empty; " + expected;
     case LineStatus::kNoComma:

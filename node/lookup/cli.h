@@ -7,21 +7,28 @@
 #include <string>
 
 #include "crypto/result.h"
+#include "node/common/exit_codes.h"
 
 namespace duanka::lookup {
 
-// Exit codes, as grep's. Banks script against them: never renumber.
-inline constexpr int kExitListed = 0;     // listed (batch: at least one line listed); also "done"
-inline constexpr int kExitNotListed = 1;  // not listed (batch: no line listed); show: not held
-inline constexpr int kExitInvalid = 2;    // usage error or invalid input
-inline constexpr int kExitFailure = 3;    // operational: HOME, store, pepper or audit log
+// Exit codes, as grep's: the three programs' shared codes (node/common/exit_codes.h) under the
+// names of what they mean here.
+// Listed (batch: at least one line listed); also "done".
+inline constexpr int kExitListed = node::kExitOk;
+// Not listed (batch: no line listed); show: not held.
+inline constexpr int kExitNotListed = node::kExitNotFound;
+// Usage error or invalid input.
+inline constexpr int kExitInvalid = node::kExitInvalid;
+// Operational: HOME, store, pepper or audit log.
+inline constexpr int kExitFailure = node::kExitFailure;
 
 // The program name in messages and audit lines.
 inline constexpr const char* kProgram = "duanka";
 
 // Prints "duanka: <message>" as one line on stderr (newlines folded) and returns the exit code
-// for the error's kind: kInvalidInput → 2, everything else → 3. Callers only pass errors that
-// name no identifier (all of duanka's errors are built that way).
+// for the error's kind (node::ExitCodeFor). OpenHome turns every failure of HOME into kIo, so
+// only the command line's own errors are exit 2. Callers only pass errors that name no
+// identifier (all of duanka's errors are built that way).
 int Fail(const Error& error);
 int Fail(ErrorKind kind, std::string_view message);
 

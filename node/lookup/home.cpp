@@ -14,7 +14,7 @@ int Fail(ErrorKind kind, std::string_view message) {
   std::string line = "duanka: " + OneLine(std::string(message)) + "\n";
   std::fflush(stdout);
   WriteAll(2, line);
-  return kind == ErrorKind::kInvalidInput ? kExitInvalid : kExitFailure;
+  return node::ExitCodeFor(kind);
 }
 
 int Fail(const Error& error) {
@@ -41,10 +41,7 @@ Result<Home> OpenHome(const std::optional<std::string>& home_flag, unsigned need
     home.pepper.emplace(std::move(*pepper));
   }
   if (needs & kNeedStore) {
-    store::Options options;
-    options.path = home.config.store;
-    options.initial_map_bytes = home.config.store_settings.initial_map_mb << 20;
-    options.max_map_bytes = home.config.store_settings.max_map_gb << 30;
+    store::Options options = node::StoreOptionsFrom(home.config);
     options.read_only = true;
     options.create_if_missing = false;
     Result<std::unique_ptr<store::Store>> store = store::Store::Open(options);

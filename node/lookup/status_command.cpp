@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "node/common/audit.h"
+#include "node/common/status_json.h"
 #include "node/lookup/cli.h"
 #include "node/lookup/home.h"
 #include "node/lookup/human.h"
@@ -11,11 +12,6 @@
 
 namespace duanka::lookup {
 namespace {
-
-struct Fork {
-  std::string issuer;
-  uint64_t seq = 0;
-};
 
 struct Totals {
   uint64_t records = 0, entries = 0, active = 0, revoked = 0, expired = 0, revocations = 0;
@@ -42,60 +38,19 @@ std::string Mib(uint64_t bytes) {
   return buf;
 }
 
-std::string StatusJson(const Home& home, const store::Stats& stats,
-                       const std::map<std::string, store::Head>& heads,
-                       const std::vector<Fork>& forks, int64_t now) {
-  nlohmann::json feeds = nlohmann::json::array();
-  for (const store::IssuerStats& s : stats.issuers) {
-    nlohmann::json f = {
-        {"issuer", s.issuer},
-        {"records", s.records},
-        {"entries", s.entries},
-        {"active", s.active_entries},
-        {"revoked", s.revoked_entries},
-        {"expired", s.expired_entries},
-        {"revocations", s.revocations},
-        {"frozen", s.frozen},
-        {"last_grew_at", node::IsoTime(s.last_grew_at)},
-    };
-    if (auto it = heads.find(s.issuer); it != heads.end()) {
-      f["seq"] = it->second.seq;
-      f["head"] = it->second.hash.Hex();
-      if (it->second.frozen) f["fork_seq"] = it->second.fork_seq;
-    }
-    feeds.push_back(std::move(f));
-  }
-  nlohmann::json fork_list = nlohmann::json::array();
-  for (const Fork& f : forks) fork_list.push_back({{"issuer", f.issuer}, {"seq", f.seq}});
-  const Totals t = Sum(stats);
-  nlohmann::json j = {
-      {"institution", home.config.institution},
-      {"home", home.config.home.string()},
-      {"now", node::IsoTime(now)},
-      {"store",
-       {{"path", home.config.store.string()},
-        {"bytes_on_disk", stats.bytes_on_disk},
-        {"map_bytes", stats.map_bytes}}},
-      {"feeds", std::move(feeds)},
-      {"totals",
-       {{"feeds", stats.issuers.size()},
-        {"frozen_feeds", t.frozen},
-        {"records", t.records},
-        {"entries", t.entries},
-        {"active", t.active},
-        {"revoked", t.revoked},
-        {"expired", t.expired},
-        {"revocations", t.revocations}}},
-      {"pending_revocations", stats.pending_revocations},
-      {"evidence", stats.evidence},
-      {"forks", std::move(fork_list)},
-  };
+// The shape GET /v1/status shares (node/common/status_json.h), and where this command looked.
+std::string StatusJson(const Home& home, const node::StatusFacts& facts) {
+  nlohmann::json j = node::StatusJson(facts);
+  j["home"] = home.config.home.string();
+  j["store"]["path"] = home.config.store.string();
   return j.dump() + "\n";
 }
 
-std::string StatusText(const Home& home, const store::Stats& stats,
-                       const std::map<std::string, store::Head>& heads,
-                       const std::vector<Fork>& forks, int64_t now) {
+std::string StatusText(const Home& home, const node::StatusFacts& facts) {
+  const store::Stats& stats = facts.stats;
+  const int64_t now = facts.now;
+  std::map<std::string, const store::Head*> heads;
+  for (const store::Head& h : facts.heads) heads.emplace(h.issuer, &h);
   const Totals t = Sum(stats);
   std::string out;
   char buf[512];
@@ -119,8 +74,8 @@ std::string StatusText(const Home& home, const store::Stats& stats,
     uint64_t seq = 0;
     std::string head = "-";
     if (auto it = heads.find(s.issuer); it != heads.end()) {
-      seq = it->second.seq;
-      head = it->second.hash.Hex().substr(0, 16);
+      seq = it->second->seq;
+      head = it->second->hash.Hex().substr(0, 16);
     }
     line("  %-16s %10llu %-16s %-22s %-14s %9llu %9llu %9llu %9llu %9llu %11llu%s\n",
          s.issuer.c_str(), static_cast<unsigned long long>(seq), head.c_str(),
@@ -134,7 +89,7 @@ std::string StatusText(const Home& home, const store::Stats& stats,
   line("Pending      %llu revocation(s) waiting for their entry\n",
        static_cast<unsigned long long>(stats.pending_revocations));
   line("Evidence     %llu fork(s) held\n", static_cast<unsigned long long>(stats.evidence));
-  for (const Fork& f : forks) {
+  for (const node::StatusFork& f : facts.forks) {
     line("  %s forked at seq %llu: feed frozen, evidence kept\n", f.issuer.c_str(),
          static_cast<unsigned long long>(f.seq));
   }
@@ -149,22 +104,10 @@ int RunStatus(const StatusOptions& o) {
   const int64_t now = node::SystemNow();
   Result<store::Stats> stats = home->store->GetStats(now);
   if (!stats) return Fail(stats.error());
-  Result<std::vector<store::Head>> head_list = home->store->Heads();
-  if (!head_list) return Fail(head_list.error());
-  std::map<std::string, store::Head> heads;
-  for (store::Head& h : *head_list) heads.emplace(h.issuer, std::move(h));
-  std::vector<Fork> forks;
-  if (stats->evidence > 0) {
-    Result<std::vector<store::Evidence>> evidence = home->store->AllEvidence();
-    if (!evidence) return Fail(evidence.error());
-    for (const store::Evidence& e : *evidence) {
-      if (Result<protocol::Record> r = protocol::DecodeRecord(e.held.bytes); r) {
-        forks.push_back(Fork{r->issuer, r->seq});
-      }
-    }
-  }
-  std::string out = o.json ? StatusJson(*home, *stats, heads, forks, now)
-                           : StatusText(*home, *stats, heads, forks, now);
+  Result<node::StatusFacts> facts =
+      node::ReadStatusFacts(*home->store, home->config.institution, std::move(*stats), now);
+  if (!facts) return Fail(facts.error());
+  std::string out = o.json ? StatusJson(*home, *facts) : StatusText(*home, *facts);
   if (!WriteAll(1, out)) return Fail(ErrorKind::kIo, "cannot write to stdout");
   return kExitListed;
 }
