@@ -20,7 +20,7 @@
 #include <string_view>
 #include <vector>
 
-#include "crypto/result.h"
+#include "crypto/base/base.h"
 
 namespace duanka::crypto {
 
@@ -58,9 +58,7 @@ enum class Role : uint8_t { kMember = 1, kRegulator = 2 };
 const char* RoleName(Role role);  // "member", "regulator"
 std::optional<Role> ParseRole(std::string_view name);
 
-// Institution codes are [A-Z0-9]{2,16}, carried as certificates' CN.
-inline constexpr size_t kMaxInstitutionCodeLength = 16;
-bool IsValidInstitutionCode(std::string_view code);
+// Institution codes (base::IsValidInstitutionCode) are carried as certificates' CN.
 
 // ---- Ed25519 -------------------------------------------------------------------------------
 
@@ -174,19 +172,5 @@ class Pepper {
   std::map<uint32_t, std::shared_ptr<const Epoch>> epochs_;
   uint32_t current_ = 0;
 };
-
-// ---- Files ---------------------------------------------------------------------------------
-
-// Writes `data` to `path` with `mode` via a temporary file, fsync and rename, so that a reader
-// never sees half a file. Refuses (kConflict) to replace an existing file unless overwrite.
-Status WriteFileAtomic(const std::filesystem::path& path, std::string_view data, unsigned mode,
-                       bool overwrite);
-// Reads a whole file; kIo names the path and the OS reason. Files over max_bytes are refused.
-Result<std::string> ReadFile(const std::filesystem::path& path, size_t max_bytes);
-// As ReadFile, for a file that holds a secret (a private key, the pepper). Refuses (kIo), as ssh
-// does, a file its group or others may access, with one line naming it and the `chmod 600` to
-// run: a key that other accounts can read is a key to replace. The bytes pass through no buffer
-// but the result, which the caller wipes (sodium_memzero) once it has parsed them.
-Result<std::string> ReadSecretFile(const std::filesystem::path& path, size_t max_bytes);
 
 }  // namespace duanka::crypto

@@ -175,7 +175,7 @@ Result<Pepper> Pepper::Parse(std::string_view text) {
 }
 
 Result<Pepper> Pepper::Load(const std::filesystem::path& path) {
-  Result<std::string> text = ReadSecretFile(path, kMaxPepperFileBytes);
+  Result<std::string> text = base::ReadSecretFile(path, kMaxPepperFileBytes);
   if (!text) return std::move(text).error();
   Result<Pepper> pepper = Parse(*text);
   sodium_memzero(text->data(), text->size());
@@ -211,7 +211,7 @@ std::string Pepper::Serialize() const {
 
 Status Pepper::Save(const std::filesystem::path& path, bool overwrite) const {
   std::string text = Serialize();
-  Status status = WriteFileAtomic(path, text, 0600, overwrite);
+  Status status = base::WriteFileAtomic(path, text, 0600, overwrite);
   sodium_memzero(text.data(), text.size());
   return status;
 }

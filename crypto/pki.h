@@ -27,8 +27,8 @@ struct ssl_st;
 
 namespace duanka::crypto {
 
-// Role, RoleName, ParseRole and IsValidInstitutionCode are declared in crypto/crypto.h and
-// implemented in crypto/identity.cpp (the protocol checks them without linking OpenSSL).
+// Role, RoleName and ParseRole are declared in crypto/crypto.h, IsValidInstitutionCode in
+// crypto/base/base.h: the protocol checks them without linking OpenSSL.
 
 enum class CertKind : uint8_t { kSigning = 1, kTls = 2 };
 

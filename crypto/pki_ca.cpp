@@ -56,7 +56,7 @@ namespace detail {
 Result<CaMaterial> LoadCa(const std::filesystem::path& ca_dir) {
   fs::path cert_path = ca_dir / kCaCertificateFile;
   fs::path key_path = ca_dir / kCaKeyFile;
-  auto pem = ReadFile(cert_path, kMaxPemFileSize);
+  auto pem = base::ReadFile(cert_path, kMaxPemFileSize);
   if (!pem.ok()) return std::move(pem).error();
   auto certificate = ParseOneCertificatePem(*pem, cert_path.string());
   if (!certificate.ok()) return std::move(certificate).error();
@@ -136,7 +136,7 @@ Status CreateCa(const std::filesystem::path& ca_dir, const CaOptions& options) {
   if (pem.empty()) return InternalError("encoding the CA certificate");
 
   if (Status s = SavePrivateKey(key_path, key, /*overwrite=*/false); !s.ok()) return s;
-  if (Status s = WriteFileAtomic(cert_path, pem, kCertificateFileMode, /*overwrite=*/false);
+  if (Status s = base::WriteFileAtomic(cert_path, pem, kCertificateFileMode, /*overwrite=*/false);
       !s.ok()) {
     // A key without its certificate would block the next attempt with kConflict.
     fs::remove(key_path, error);

@@ -51,7 +51,7 @@ Result<std::set<std::string>> IssuedSerials(const fs::path& path) {
   std::set<std::string> serials;
   std::error_code error;
   if (!fs::exists(path, error)) return serials;
-  auto text = ReadFile(path, kMaxIssuedLogSize);
+  auto text = base::ReadFile(path, kMaxIssuedLogSize);
   if (!text.ok()) return std::move(text).error();
   std::istringstream lines(*text);
   for (std::string line; std::getline(lines, line);) {
@@ -74,7 +74,7 @@ Result<std::vector<IssuedCertificate>> IssuedCertificates(const std::filesystem:
   const fs::path path = ca_dir / detail::kIssuedLogFile;
   std::error_code error;
   if (!fs::exists(path, error)) return out;
-  auto text = ReadFile(path, kMaxIssuedLogSize);
+  auto text = base::ReadFile(path, kMaxIssuedLogSize);
   if (!text.ok()) return std::move(text).error();
   std::istringstream lines(*text);
   for (std::string line; std::getline(lines, line);) {
@@ -173,7 +173,8 @@ Result<std::string> CreateCrl(const std::filesystem::path& ca_dir,
     return InternalError("encoding the CRL");
   }
   std::string pem = detail::MemoryBioContents(bio.get());
-  if (Status s = WriteFileAtomic(ca_dir / detail::kCrlFile, pem, kCrlFileMode, /*overwrite=*/true);
+  if (Status s =
+          base::WriteFileAtomic(ca_dir / detail::kCrlFile, pem, kCrlFileMode, /*overwrite=*/true);
       !s.ok()) {
     return std::move(s).error();
   }

@@ -83,7 +83,7 @@ Status CheckIssueOptions(const IssueOptions& options) {
   auto invalid = [](std::string message) {
     return MakeError(ErrorKind::kInvalidInput, std::move(message));
   };
-  if (!IsValidInstitutionCode(options.institution)) {
+  if (!base::IsValidInstitutionCode(options.institution)) {
     return invalid("institution code " + detail::QuoteForMessage(options.institution) +
                    " is not 2 to 16 characters of A-Z and 0-9");
   }

@@ -99,7 +99,7 @@ Result<SigningKey> ParsePrivateKeyPem(std::string_view pem) {
 }
 
 Result<SigningKey> LoadPrivateKey(const std::filesystem::path& path) {
-  auto pem = ReadSecretFile(path, detail::kMaxPemFileSize);
+  auto pem = base::ReadSecretFile(path, detail::kMaxPemFileSize);
   if (!pem.ok()) return std::move(pem).error();
   WipeOnExit wipe_pem(*pem);
   auto key = ParsePrivateKeyPem(*pem);
@@ -110,7 +110,7 @@ Result<SigningKey> LoadPrivateKey(const std::filesystem::path& path) {
 }
 
 Status UsePrivateKeyFile(ssl_ctx_st* ctx, const std::filesystem::path& path) {
-  auto pem = ReadSecretFile(path, detail::kMaxPemFileSize);
+  auto pem = base::ReadSecretFile(path, detail::kMaxPemFileSize);
   if (!pem.ok()) return std::move(pem).error();
   WipeOnExit wipe_pem(*pem);
   if (pem->find(kEncryptedKeyLabel) != std::string::npos) {
@@ -142,7 +142,7 @@ Status SavePrivateKey(const std::filesystem::path& path, const SigningKey& key, 
                      detail::OpenSslError("encoding an Ed25519 private key as PKCS#8 PEM"));
   }
   WipeOnExit wipe_pem(pem);
-  return WriteFileAtomic(path, pem, kPrivateKeyFileMode, overwrite);
+  return base::WriteFileAtomic(path, pem, kPrivateKeyFileMode, overwrite);
 }
 
 }  // namespace duanka::crypto

@@ -18,7 +18,7 @@ constexpr size_t kMaxSerialHexInMessage = 40;
 std::string Describe(X509* cert) {
   std::string text = "certificate";
   auto cn = detail::SingleNameEntry(X509_get_subject_name(cert), NID_commonName);
-  if (cn && IsValidInstitutionCode(*cn)) text += " CN=" + *cn;
+  if (cn && base::IsValidInstitutionCode(*cn)) text += " CN=" + *cn;
   std::string serial = detail::SerialHex(X509_get0_serialNumber(cert));
   if (!serial.empty() && serial.size() <= kMaxSerialHexInMessage) text += " serial=" + serial;
   return text;
@@ -177,11 +177,11 @@ Result<TrustStore> TrustStore::Create(std::string_view ca_pem,
 
 Result<TrustStore> TrustStore::Load(const std::filesystem::path& ca_pem,
                                     const std::optional<std::filesystem::path>& crl_pem) {
-  auto ca_text = ReadFile(ca_pem, detail::kMaxPemFileSize);
+  auto ca_text = base::ReadFile(ca_pem, detail::kMaxPemFileSize);
   if (!ca_text.ok()) return std::move(ca_text).error();
   std::optional<std::string> crl_text;
   if (crl_pem) {
-    auto text = ReadFile(*crl_pem, detail::kMaxCrlFileSize);
+    auto text = base::ReadFile(*crl_pem, detail::kMaxCrlFileSize);
     if (!text.ok()) return std::move(text).error();
     crl_text = std::move(*text);
   }
@@ -263,7 +263,7 @@ Result<CertificateInfo> InfoOf(X509* cert, std::string_view der) {
   const X509_NAME* subject = X509_get_subject_name(cert);
   CertificateInfo info;
   auto institution = detail::SingleNameEntry(subject, NID_commonName);
-  if (!institution || !IsValidInstitutionCode(*institution)) {
+  if (!institution || !base::IsValidInstitutionCode(*institution)) {
     return Unauthorized(cert, "CN is not one institution code of 2 to 16 A-Z and 0-9");
   }
   info.institution = std::move(*institution);

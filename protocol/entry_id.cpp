@@ -18,7 +18,7 @@ Result<EntryId> ParseEntryId(std::string_view text) {
   }
   std::string_view issuer = text.substr(0, colon);
   std::string_view number = text.substr(colon + 1);
-  if (!crypto::IsValidInstitutionCode(issuer)) {
+  if (!base::IsValidInstitutionCode(issuer)) {
     return MakeError(ErrorKind::kInvalidInput,
                      std::string("entry id's issuer is not an institution code; ") + kExpected);
   }

@@ -150,7 +150,7 @@ struct Writer {
 
 Result<std::string> ReadIssuer(capnp::Text::Reader text, std::string_view where) {
   std::string issuer = String(text);
-  if (!crypto::IsValidInstitutionCode(issuer)) {
+  if (!base::IsValidInstitutionCode(issuer)) {
     return Malformed(std::string(where) + " issuer is not an institution code [A-Z0-9]{2,16}");
   }
   return issuer;
@@ -200,7 +200,7 @@ Result<Message> ReadHello(wire::Hello::Reader in, const MessageLimits& limits) {
     return Malformed("hello's consortium name is not UTF-8 text without control characters");
   }
   out.institution = String(in.getInstitution());
-  if (!crypto::IsValidInstitutionCode(out.institution)) {
+  if (!base::IsValidInstitutionCode(out.institution)) {
     return Malformed("hello's institution is not an institution code [A-Z0-9]{2,16}");
   }
   auto epochs = in.getPepperEpochs();

@@ -38,7 +38,7 @@ Status CheckNotice(const Notice& n) {
   }
   if (n.issued_at <= 0) return Malformed("issue time is not after 1970");
   if (const KeyWithdrawal* w = n.withdrawal()) {
-    if (!crypto::IsValidInstitutionCode(w->issuer)) {
+    if (!base::IsValidInstitutionCode(w->issuer)) {
       return Malformed("withdrawal's issuer is not an institution code [A-Z0-9]{2,16}");
     }
     if (w->certificate_serial.size() > kMaxSerialHexChars || !IsUpperHex(w->certificate_serial)) {
@@ -49,7 +49,7 @@ Status CheckNotice(const Notice& n) {
     return Ok();
   }
   const ForkResolution& r = *n.resolution();
-  if (!crypto::IsValidInstitutionCode(r.issuer)) {
+  if (!base::IsValidInstitutionCode(r.issuer)) {
     return Malformed("resolution's issuer is not an institution code [A-Z0-9]{2,16}");
   }
   if (r.seq == 0) return Malformed("resolution's sequence number is 0");

@@ -54,7 +54,7 @@ Status CheckEntry(const Record& r, const EntryBody& e) {
 }
 
 Status CheckRevocation(const Record& r, const RevocationBody& v) {
-  if (!crypto::IsValidInstitutionCode(v.target.issuer)) {
+  if (!base::IsValidInstitutionCode(v.target.issuer)) {
     return Malformed("revocation's target issuer is not an institution code");
   }
   if (v.target.seq == 0) return Malformed("revocation's target sequence number is 0");
@@ -65,7 +65,7 @@ Status CheckRevocation(const Record& r, const RevocationBody& v) {
 }
 
 Status CheckRecord(const Record& r) {
-  if (!crypto::IsValidInstitutionCode(r.issuer)) {
+  if (!base::IsValidInstitutionCode(r.issuer)) {
     return Malformed("issuer is not an institution code [A-Z0-9]{2,16}");
   }
   if (r.seq == 0) return Malformed("sequence number is 0; feeds start at 1");

@@ -9,7 +9,7 @@
 #include <utility>
 #include <vector>
 
-#include "crypto/result.h"
+#include "crypto/base/result.h"
 #include "node/admin/batch_report_parse.h"
 #include "node/common/config.h"
 #include "node/common/identity.h"

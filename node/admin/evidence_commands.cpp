@@ -57,7 +57,7 @@ nlohmann::json PairJson(const node::PairVerdict& p) {
 }  // namespace
 
 int EvidenceExport(const EvidenceExportOptions& o) {
-  if (!o.issuer.empty() && !crypto::IsValidInstitutionCode(o.issuer)) {
+  if (!o.issuer.empty() && !base::IsValidInstitutionCode(o.issuer)) {
     return Fail(ErrorKind::kInvalidInput, "--issuer: expected an institution code, e.g. BANKA");
   }
   if (o.file.empty()) return Fail(ErrorKind::kInvalidInput, "evidence export: FILE is empty");
@@ -134,7 +134,7 @@ int EvidenceExport(const EvidenceExportOptions& o) {
 
   Result<std::string> bytes = protocol::EncodeEvidenceFile(file);
   if (!bytes) return Fail(bytes.error());
-  Status written = crypto::WriteFileAtomic(o.file, *bytes, kEvidenceFileMode, o.force);
+  Status written = base::WriteFileAtomic(o.file, *bytes, kEvidenceFileMode, o.force);
   if (!written) return Fail(written.error());
   Status audited = Audit(*home, nlohmann::json{{"time", node::IsoTime(node::SystemNow())},
                                                {"program", "duanka-admin"},
@@ -173,7 +173,7 @@ int EvidenceVerify(const EvidenceVerifyOptions& o) {
     ca_path = config->ca;
     crl_path = config->crl;
   }
-  Result<std::string> bytes = crypto::ReadFile(o.file, protocol::kMaxEvidenceFileBytes);
+  Result<std::string> bytes = base::ReadFile(o.file, protocol::kMaxEvidenceFileBytes);
   // The file is the user's input: a missing or unreadable one is a usage error, as for import.
   if (!bytes) return Fail(ErrorKind::kInvalidInput, bytes.error().message);
   Result<protocol::EvidenceFile> file = protocol::DecodeEvidenceFile(*bytes);

@@ -36,7 +36,7 @@ void PrintListing(const store::Listing& l) {
 }  // namespace
 
 int List(const ListOptions& o) {
-  if (!o.issuer.empty() && !crypto::IsValidInstitutionCode(o.issuer)) {
+  if (!o.issuer.empty() && !base::IsValidInstitutionCode(o.issuer)) {
     return Fail(ErrorKind::kInvalidInput, "--issuer: expected an institution code, e.g. BANKA");
   }
   Result<Home> home = OpenHome(o.home);
@@ -66,7 +66,7 @@ int List(const ListOptions& o) {
 }
 
 int Export(const ExportOptions& o) {
-  if (!o.issuer.empty() && !crypto::IsValidInstitutionCode(o.issuer)) {
+  if (!o.issuer.empty() && !base::IsValidInstitutionCode(o.issuer)) {
     return Fail(ErrorKind::kInvalidInput, "--issuer: expected an institution code, e.g. BANKA");
   }
   if (o.from == 0) return Fail(ErrorKind::kInvalidInput, "--from: sequence numbers start at 1");
@@ -108,7 +108,7 @@ int Export(const ExportOptions& o) {
     bundle.objects.push_back({std::string(protocol::kNoticeObjectName), std::move(n)});
   }
   Status written =
-      crypto::WriteFileAtomic(o.out, protocol::EncodeBundle(bundle), 0600, /*overwrite=*/true);
+      base::WriteFileAtomic(o.out, protocol::EncodeBundle(bundle), 0600, /*overwrite=*/true);
   if (!written) return Fail(written.error());
   nlohmann::json counts = per_issuer;
   Status audited = Audit(*home, nlohmann::json{{"time", node::IsoTime(node::SystemNow())},
@@ -159,7 +159,7 @@ int ImportCrl(const ImportOptions& o, const std::string& pem) {
 }  // namespace
 
 int Import(const ImportOptions& o) {
-  Result<std::string> bytes = crypto::ReadFile(o.file, kMaxBundleFileBytes);
+  Result<std::string> bytes = base::ReadFile(o.file, kMaxBundleFileBytes);
   // The file is the user's input: a missing or unreadable one is a usage error, like grep's.
   if (!bytes) return Fail(ErrorKind::kInvalidInput, bytes.error().message);
   // A bundle may hold a CRL among its objects: its magic line decides first.

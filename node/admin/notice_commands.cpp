@@ -63,8 +63,8 @@ std::string NormalSerial(std::string serial) {
 }
 
 Status WriteNoticeFile(const std::string& path, const protocol::SignedNotice& notice) {
-  return crypto::WriteFileAtomic(path, protocol::EncodeNoticeFile(notice), kNoticeFileMode,
-                                 /*overwrite=*/false);
+  return base::WriteFileAtomic(path, protocol::EncodeNoticeFile(notice), kNoticeFileMode,
+                               /*overwrite=*/false);
 }
 
 std::string EffectText(const protocol::Notice& n, const node::NoticeEffect& e) {
@@ -321,7 +321,7 @@ int Reaffirm(const ReaffirmOptions& o) {
   if (!since) return Fail(since.error());
   std::set<protocol::EntryId> except;
   if (!o.except.empty()) {
-    Result<std::string> text = crypto::ReadFile(o.except, kMaxExceptFileBytes);
+    Result<std::string> text = base::ReadFile(o.except, kMaxExceptFileBytes);
     if (!text) return Fail(ErrorKind::kInvalidInput, text.error().message);
     size_t line_no = 0;
     for (size_t start = 0; start < text->size();) {

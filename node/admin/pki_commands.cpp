@@ -53,7 +53,7 @@ std::string ReasonList() {
 // serial → the rest of its ledger line (institution kind reason time).
 std::map<std::string, std::string> ReadLedger(const fs::path& path) {
   std::map<std::string, std::string> out;
-  Result<std::string> text = crypto::ReadFile(path, kMaxLedgerBytes);
+  Result<std::string> text = base::ReadFile(path, kMaxLedgerBytes);
   if (!text) return out;
   std::istringstream lines(*text);
   for (std::string line; std::getline(lines, line);) {
@@ -124,7 +124,7 @@ int PkiRevoke(const PkiRevokeOptions& o) {
   // Every CRL lists all revocations so far: a node needs only the newest.
   std::set<std::string> revoked;
   std::optional<crypto::CrlInfo> previous;
-  if (Result<std::string> held = crypto::ReadFile(ca_dir / "crl.pem", kMaxCrlBytes)) {
+  if (Result<std::string> held = base::ReadFile(ca_dir / "crl.pem", kMaxCrlBytes)) {
     Result<crypto::CrlInfo> info = ca->InspectCrl(*held);
     if (!info)
       return Fail(ErrorKind::kIo, (ca_dir / "crl.pem").string() + ": " + info.error().message);
@@ -167,7 +167,7 @@ int PkiShowCrl(const std::string& ca_dir_text) {
   const fs::path ca_dir(ca_dir_text);
   Result<crypto::TrustStore> ca = crypto::TrustStore::Load(ca_dir / "ca.pem", std::nullopt);
   if (!ca) return Fail(ErrorKind::kIo, ca.error().message);
-  Result<std::string> text = crypto::ReadFile(ca_dir / "crl.pem", kMaxCrlBytes);
+  Result<std::string> text = base::ReadFile(ca_dir / "crl.pem", kMaxCrlBytes);
   if (!text) {
     return Fail(ErrorKind::kNotFound,
                 "no CRL in " + ca_dir.string() + " yet (duanka-admin pki revoke makes one)");

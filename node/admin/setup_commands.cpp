@@ -28,9 +28,9 @@ Status MakePrivateDir(const fs::path& dir) {
 }
 
 Status CopyFile(const fs::path& from, const fs::path& to, unsigned mode, bool overwrite) {
-  Result<std::string> data = crypto::ReadFile(from, kMaxSmallFileBytes);
+  Result<std::string> data = base::ReadFile(from, kMaxSmallFileBytes);
   if (!data) return std::move(data).error();
-  return crypto::WriteFileAtomic(to, *data, mode, overwrite);
+  return base::WriteFileAtomic(to, *data, mode, overwrite);
 }
 
 void AuditIfHome(const fs::path& home, const nlohmann::json& event) {
@@ -53,7 +53,7 @@ int InitCa(const InitCaOptions& o) {
 }
 
 int Issue(const IssueOptions& o) {
-  if (!crypto::IsValidInstitutionCode(o.institution)) {
+  if (!base::IsValidInstitutionCode(o.institution)) {
     return Fail(ErrorKind::kInvalidInput,
                 "--institution: expected 2 to 16 capital letters and digits, e.g. BANKA");
   }
@@ -81,9 +81,9 @@ int Issue(const IssueOptions& o) {
       crypto::IssueOptions{o.institution, *role, crypto::CertKind::kTls, tls.public_key(), hosts});
   if (!tls_pem) return Fail(tls_pem.error());
   for (Status s : {crypto::SavePrivateKey(home / "signing.key", signing, o.force),
-                   crypto::WriteFileAtomic(home / "signing.pem", *signing_pem, 0644, true),
+                   base::WriteFileAtomic(home / "signing.pem", *signing_pem, 0644, true),
                    crypto::SavePrivateKey(home / "tls.key", tls, o.force),
-                   crypto::WriteFileAtomic(home / "tls.pem", *tls_pem, 0644, true)}) {
+                   base::WriteFileAtomic(home / "tls.pem", *tls_pem, 0644, true)}) {
     if (!s) return Fail(s.error());
   }
   if (!fs::exists(home / "ca.pem")) {
@@ -111,7 +111,7 @@ int PepperNew(const PepperNewOptions& o) {
 }
 
 int Init(const InitOptions& o) {
-  if (!crypto::IsValidInstitutionCode(o.institution)) {
+  if (!base::IsValidInstitutionCode(o.institution)) {
     return Fail(ErrorKind::kInvalidInput,
                 "--institution: expected 2 to 16 capital letters and digits, e.g. BANKA");
   }
@@ -127,7 +127,7 @@ int Init(const InitOptions& o) {
                     " already exists; refusing to overwrite it (use --force)");
   }
   // Check what we are given before writing anything.
-  Result<std::string> ca_pem = crypto::ReadFile(o.ca, kMaxSmallFileBytes);
+  Result<std::string> ca_pem = base::ReadFile(o.ca, kMaxSmallFileBytes);
   if (!ca_pem) return Fail(ca_pem.error());
   Result<crypto::TrustStore> ca = crypto::TrustStore::Create(*ca_pem, std::nullopt);
   if (!ca) return Fail(ErrorKind::kInvalidInput, "--ca " + o.ca + ": " + ca.error().message);
@@ -139,9 +139,9 @@ int Init(const InitOptions& o) {
   config.network.peers = o.peers;
   if (Status s = MakePrivateDir(home); !s) return Fail(s.error());
   for (Status s :
-       {crypto::WriteFileAtomic(home / "ca.pem", *ca_pem, 0644, true),
+       {base::WriteFileAtomic(home / "ca.pem", *ca_pem, 0644, true),
         pepper->Save(home / "pepper.key", true),
-        crypto::WriteFileAtomic(home / node::kConfigFileName, config.ToToml(), 0644, true)}) {
+        base::WriteFileAtomic(home / node::kConfigFileName, config.ToToml(), 0644, true)}) {
     if (!s) return Fail(s.error());
   }
   // Validate what we wrote exactly as every program will read it.

@@ -9,8 +9,8 @@
 #include <string>
 #include <string_view>
 
+#include "crypto/base/result.h"
 #include "crypto/crypto.h"
-#include "crypto/result.h"
 
 namespace duanka::node {
 

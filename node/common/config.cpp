@@ -226,7 +226,7 @@ store::Options StoreOptionsFrom(const Config& config) {
 
 Result<PeerEntry> ParsePeerEntry(const std::string& text) {
   size_t at = text.find('@');
-  if (at == std::string::npos || !crypto::IsValidInstitutionCode(text.substr(0, at)) ||
+  if (at == std::string::npos || !base::IsValidInstitutionCode(text.substr(0, at)) ||
       !IsHostPort(text.substr(at + 1))) {
     return MakeError(ErrorKind::kInvalidInput,
                      "\"" + text +
@@ -244,7 +244,7 @@ Result<Config> LoadConfig(const std::filesystem::path& home) {
                                                " (set --home or DUANKA_HOME, or run duanka-admin "
                                                "init to create one)");
   }
-  Result<std::string> text = crypto::ReadFile(file, kMaxConfigBytes);
+  Result<std::string> text = base::ReadFile(file, kMaxConfigBytes);
   if (!text) return std::move(text).error();
   toml::table root;
   try {
@@ -363,7 +363,7 @@ Result<Config> LoadConfig(const std::filesystem::path& home) {
                  "\"" + name + "\" is not a host name (no port, e.g. \"duanka.bank.example\")");
     }
   }
-  if (!crypto::IsValidInstitutionCode(c.institution)) {
+  if (!base::IsValidInstitutionCode(c.institution)) {
     return Bad(file, "institution",
                "expected an institution code of 2 to 16 capital letters and "
                "digits, e.g. BANKA");

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "crypto/result.h"
+#include "crypto/base/result.h"
 #include "protocol/frame.h"
 #include "protocol/record.h"
 #include "store/store.h"

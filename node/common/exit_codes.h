@@ -2,7 +2,7 @@
 // them (design.md section 7). Banks script against these numbers: never renumber.
 #pragma once
 
-#include "crypto/result.h"
+#include "crypto/base/result.h"
 
 namespace duanka::node {
 

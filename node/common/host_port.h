@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-#include "crypto/result.h"
+#include "crypto/base/result.h"
 
 namespace duanka::node {
 

@@ -20,7 +20,7 @@ Result<SigningIdentity> LoadSigningIdentity(const Config& config, const crypto::
   Result<crypto::SigningKey> key = crypto::LoadPrivateKey(config.signing_key);
   if (!key) return std::move(key).error();
   static constexpr size_t kMaxCertificateFileBytes = 64 * 1024;
-  Result<std::string> pem = crypto::ReadFile(config.signing_cert, kMaxCertificateFileBytes);
+  Result<std::string> pem = base::ReadFile(config.signing_cert, kMaxCertificateFileBytes);
   if (!pem) return std::move(pem).error();
   Result<std::vector<std::string>> ders = crypto::PemCertificatesToDer(*pem);
   if (!ders) {

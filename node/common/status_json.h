@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "crypto/result.h"
+#include "crypto/base/result.h"
 #include "store/store.h"
 
 namespace duanka::node {

@@ -36,7 +36,7 @@ Result<ApiClients> LoadApiClients(const std::filesystem::path& path) {
   if (!std::filesystem::exists(path, ec)) {
     return MakeError(ErrorKind::kNotFound, "no API clients file " + path.string());
   }
-  Result<std::string> text = crypto::ReadFile(path, kMaxApiClientsFileBytes);
+  Result<std::string> text = base::ReadFile(path, kMaxApiClientsFileBytes);
   if (!text) return std::move(text).error();
   toml::table root;
   try {
@@ -106,7 +106,7 @@ Status SaveApiClients(const std::filesystem::path& path, const ApiClients& clien
           "# Tokens are stored only as their SHA-256; duankad reads this file at start and on "
           "SIGHUP.\n";
   text << toml::table{{"clients", std::move(table)}} << "\n";
-  return crypto::WriteFileAtomic(path, text.str(), 0600, /*overwrite=*/true);
+  return base::WriteFileAtomic(path, text.str(), 0600, /*overwrite=*/true);
 }
 
 std::string NewApiToken() {

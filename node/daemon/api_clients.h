@@ -21,8 +21,8 @@
 #include <string_view>
 #include <vector>
 
+#include "crypto/base/result.h"
 #include "crypto/crypto.h"
-#include "crypto/result.h"
 
 namespace duanka::daemon {
 

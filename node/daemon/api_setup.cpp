@@ -25,7 +25,7 @@ Error Invalid(const std::string& message) {
 
 // The DER certificates of a PEM file, or none if it cannot be read (the caller reports that).
 std::vector<std::string> Certificates(const std::filesystem::path& pem) {
-  Result<std::string> text = crypto::ReadFile(pem, kMaxCaFileBytes);
+  Result<std::string> text = base::ReadFile(pem, kMaxCaFileBytes);
   if (!text) return {};
   Result<std::vector<std::string>> der = crypto::PemCertificatesToDer(*text);
   return der ? *der : std::vector<std::string>{};
@@ -35,7 +35,7 @@ Result<std::optional<std::string>> LegacyToken(const node::Config& config) {
   std::error_code ec;
   if (!std::filesystem::exists(config.api_token, ec)) return std::optional<std::string>();
   // A bearer token is a secret like a key: refused when others may read it (issue 12, section 6).
-  Result<std::string> text = crypto::ReadSecretFile(config.api_token, kMaxTokenFileBytes);
+  Result<std::string> text = base::ReadSecretFile(config.api_token, kMaxTokenFileBytes);
   if (!text) return std::move(text).error();
   std::string t = *text;
   sodium_memzero(text->data(), text->size());

@@ -6,7 +6,7 @@
 // Every refusal is one line naming the key to set.
 #pragma once
 
-#include "crypto/result.h"
+#include "crypto/base/result.h"
 #include "node/common/config.h"
 #include "node/daemon/api_clients.h"
 #include "node/daemon/http_api.h"

@@ -40,7 +40,7 @@ Result<std::string> ReadPem(const char* key, const std::filesystem::path& path) 
   if (!std::filesystem::exists(path, ec)) {
     return Refused(ErrorKind::kIo, key, path, "no such file");
   }
-  Result<std::string> text = crypto::ReadFile(path, kMaxPemBytes);
+  Result<std::string> text = base::ReadFile(path, kMaxPemBytes);
   if (!text) return Refused(ErrorKind::kIo, key, path, "cannot be read: " + text.error().message);
   return text;
 }

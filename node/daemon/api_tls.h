@@ -15,7 +15,7 @@
 #include <optional>
 #include <string>
 
-#include "crypto/result.h"
+#include "crypto/base/result.h"
 
 struct ssl_st;
 

@@ -20,7 +20,7 @@
 #include <string>
 #include <vector>
 
-#include "crypto/result.h"
+#include "crypto/base/result.h"
 #include "node/common/audit.h"
 #include "node/common/lookup.h"
 #include "node/daemon/api_clients.h"

@@ -206,7 +206,7 @@ int Run(const std::filesystem::path& home) {
       LogWarn("a stored certificate is no longer trusted: {}", e.message);
     }
     if (std::filesystem::exists(config->signing_cert)) {
-      Result<std::string> pem = crypto::ReadFile(config->signing_cert, kMaxTokenFileBytes * 16);
+      Result<std::string> pem = base::ReadFile(config->signing_cert, kMaxTokenFileBytes * 16);
       Result<std::vector<std::string>> der =
           pem ? crypto::PemCertificatesToDer(*pem) : Result<std::vector<std::string>>(pem.error());
       if (der) {

@@ -14,7 +14,7 @@
 #include <functional>
 #include <memory>
 
-#include "crypto/result.h"
+#include "crypto/base/result.h"
 
 namespace duanka::daemon {
 

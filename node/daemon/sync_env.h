@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "crypto/result.h"
+#include "crypto/base/result.h"
 #include "protocol/record.h"
 
 namespace duanka::daemon {

@@ -4,7 +4,7 @@
 
 #include <string_view>
 
-#include "crypto/result.h"
+#include "crypto/base/result.h"
 #include "node/common/lookup.h"
 #include "protocol/identifier.h"
 

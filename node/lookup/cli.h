@@ -6,7 +6,7 @@
 #include <optional>
 #include <string>
 
-#include "crypto/result.h"
+#include "crypto/base/result.h"
 #include "node/common/exit_codes.h"
 
 namespace duanka::lookup {

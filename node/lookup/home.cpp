@@ -59,7 +59,7 @@ constexpr const char* kPasswdFile = "/etc/passwd";
 
 // The name on the line "name:x:UID:…" of /etc/passwd, if any.
 std::optional<std::string> PasswdName(uid_t uid) {
-  Result<std::string> text = crypto::ReadFile(kPasswdFile, kMaxPasswdBytes);
+  Result<std::string> text = base::ReadFile(kPasswdFile, kMaxPasswdBytes);
   if (!text) return std::nullopt;
   const std::string wanted = std::to_string(uid);
   std::string_view rest = *text;

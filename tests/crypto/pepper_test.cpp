@@ -97,25 +97,25 @@ TEST(Pepper, MissingFileIsIoErrorNamingPath) {
 
 TEST(Files, OversizeFileRefused) {
   testing::TempDir dir;
-  ASSERT_TRUE(WriteFileAtomic(dir / "big", std::string(100, 'x'), 0600, false).ok());
-  Result<std::string> read = ReadFile(dir / "big", 99);
+  ASSERT_TRUE(base::WriteFileAtomic(dir / "big", std::string(100, 'x'), 0600, false).ok());
+  Result<std::string> read = base::ReadFile(dir / "big", 99);
   ASSERT_FALSE(read.ok());
   EXPECT_EQ(read.error().kind, ErrorKind::kInvalidInput);
-  EXPECT_TRUE(ReadFile(dir / "big", 100).ok());
+  EXPECT_TRUE(base::ReadFile(dir / "big", 100).ok());
 }
 
 TEST(Files, WriteIntoMissingDirectoryIsIoError) {
   testing::TempDir dir;
-  Status s = WriteFileAtomic(dir / "no" / "such" / "file", "x", 0600, false);
+  Status s = base::WriteFileAtomic(dir / "no" / "such" / "file", "x", 0600, false);
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.error().kind, ErrorKind::kIo);
 }
 
 TEST(Files, OverwriteReplacesAtomically) {
   testing::TempDir dir;
-  ASSERT_TRUE(WriteFileAtomic(dir / "f", "one", 0644, false).ok());
-  ASSERT_TRUE(WriteFileAtomic(dir / "f", "two", 0644, true).ok());
-  EXPECT_EQ(ReadFile(dir / "f", 10).value(), "two");
+  ASSERT_TRUE(base::WriteFileAtomic(dir / "f", "one", 0644, false).ok());
+  ASSERT_TRUE(base::WriteFileAtomic(dir / "f", "two", 0644, true).ok());
+  EXPECT_EQ(base::ReadFile(dir / "f", 10).value(), "two");
   // No temporary files left behind.
   size_t files = 0;
   for (const auto& e : std::filesystem::directory_iterator(dir.path())) {
@@ -197,38 +197,38 @@ TEST(SecretFiles, PepperOpenToGroupOrOthersIsRefusedWithTheChmodToRun) {
 
 TEST(SecretFiles, ReadSecretFileNamesTheModeAndReadsWhatReadFileReads) {
   testing::TempDir dir;
-  ASSERT_TRUE(WriteFileAtomic(dir / "s", "secret", 0640, false).ok());
-  Result<std::string> refused = ReadSecretFile(dir / "s", 100);
+  ASSERT_TRUE(base::WriteFileAtomic(dir / "s", "secret", 0640, false).ok());
+  Result<std::string> refused = base::ReadSecretFile(dir / "s", 100);
   ASSERT_FALSE(refused.ok());
   EXPECT_NE(refused.error().message.find("(mode 0640)"), std::string::npos)
       << refused.error().message;
   // Ordinary files stay readable whatever their mode.
-  EXPECT_EQ(ReadFile(dir / "s", 100).value(), "secret");
+  EXPECT_EQ(base::ReadFile(dir / "s", 100).value(), "secret");
   ASSERT_EQ(::chmod((dir / "s").c_str(), 0600), 0);
-  EXPECT_EQ(ReadSecretFile(dir / "s", 100).value(), "secret");
+  EXPECT_EQ(base::ReadSecretFile(dir / "s", 100).value(), "secret");
   // Larger than the first read buffer, exactly at the limit, and one byte over.
   const std::string big(100'000, 'k');
-  ASSERT_TRUE(WriteFileAtomic(dir / "big", big, 0600, false).ok());
-  EXPECT_EQ(ReadSecretFile(dir / "big", big.size()).value(), big);
-  EXPECT_FALSE(ReadSecretFile(dir / "big", big.size() - 1).ok());
+  ASSERT_TRUE(base::WriteFileAtomic(dir / "big", big, 0600, false).ok());
+  EXPECT_EQ(base::ReadSecretFile(dir / "big", big.size()).value(), big);
+  EXPECT_FALSE(base::ReadSecretFile(dir / "big", big.size() - 1).ok());
 }
 
 TEST(Files, ReadsAFileThatReportsNoSizeAndBoundsIt) {
   // /proc files report size 0 and grow while read: the buffer must grow, and stop at the limit.
-  Result<std::string> self = ReadFile("/proc/self/maps", size_t{1} << 20);
+  Result<std::string> self = base::ReadFile("/proc/self/maps", size_t{1} << 20);
   ASSERT_TRUE(self.ok()) << self.error().message;
   EXPECT_GT(self->size(), 0u);
-  Result<std::string> small = ReadFile("/proc/self/maps", 16);
+  Result<std::string> small = base::ReadFile("/proc/self/maps", 16);
   EXPECT_FALSE(small.ok());
 }
 
 TEST(Institution, CodesAndRoles) {
-  EXPECT_TRUE(IsValidInstitutionCode("BANKA"));
-  EXPECT_TRUE(IsValidInstitutionCode("B1"));
-  EXPECT_FALSE(IsValidInstitutionCode("banka"));
-  EXPECT_FALSE(IsValidInstitutionCode("A"));
-  EXPECT_FALSE(IsValidInstitutionCode("BANK-A"));
-  EXPECT_FALSE(IsValidInstitutionCode(std::string(17, 'A')));
+  EXPECT_TRUE(base::IsValidInstitutionCode("BANKA"));
+  EXPECT_TRUE(base::IsValidInstitutionCode("B1"));
+  EXPECT_FALSE(base::IsValidInstitutionCode("banka"));
+  EXPECT_FALSE(base::IsValidInstitutionCode("A"));
+  EXPECT_FALSE(base::IsValidInstitutionCode("BANK-A"));
+  EXPECT_FALSE(base::IsValidInstitutionCode(std::string(17, 'A')));
   EXPECT_EQ(ParseRole("regulator"), Role::kRegulator);
   EXPECT_EQ(ParseRole("admin"), std::nullopt);
 }

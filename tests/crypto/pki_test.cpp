@@ -148,13 +148,13 @@ TEST(PkiNamesTest, RoleNamesRoundTripAndUnknownNamesAreRefused) {
 }
 
 TEST(PkiNamesTest, InstitutionCodeIsTwoToSixteenUppercaseLettersAndDigits) {
-  EXPECT_TRUE(IsValidInstitutionCode("BANKA"));
-  EXPECT_TRUE(IsValidInstitutionCode("B1"));
-  EXPECT_TRUE(IsValidInstitutionCode("ABCDEFGHIJ123456"));
+  EXPECT_TRUE(base::IsValidInstitutionCode("BANKA"));
+  EXPECT_TRUE(base::IsValidInstitutionCode("B1"));
+  EXPECT_TRUE(base::IsValidInstitutionCode("ABCDEFGHIJ123456"));
   for (const char* bad : {"", "A", "banka", "BANK-A", "BANK A", "ABCDEFGHIJ1234567", "BANKÄ"}) {
-    EXPECT_FALSE(IsValidInstitutionCode(bad)) << bad;
+    EXPECT_FALSE(base::IsValidInstitutionCode(bad)) << bad;
   }
-  EXPECT_FALSE(IsValidInstitutionCode(std::string_view("BANK\0A", 6)));
+  EXPECT_FALSE(base::IsValidInstitutionCode(std::string_view("BANK\0A", 6)));
 }
 
 // ---- Keys ----------------------------------------------------------------------------------
@@ -743,7 +743,7 @@ TEST_F(PkiTest, TlsKeyOpenToGroupIsRefusedByTheTlsContext) {
   options.subject_key = tls_key.public_key();
   const fs::path cert_path = temp_.path() / "tls.pem";
   const fs::path key_path = temp_.path() / "tls.key";
-  ASSERT_TRUE(WriteFileAtomic(cert_path, IssuePem(options), 0644, false).ok());
+  ASSERT_TRUE(base::WriteFileAtomic(cert_path, IssuePem(options), 0644, false).ok());
   ASSERT_TRUE(SavePrivateKey(key_path, tls_key, false).ok());
   auto good = CreateTlsContext(store(), cert_path, key_path);
   ASSERT_TRUE(good.ok()) << good.error().message;

@@ -285,14 +285,14 @@ class ApiStartRefusalTest : public ::testing::Test {
 
 TEST_F(ApiStartRefusalTest, NonLoopbackApiWithoutTlsRefused) {
   // Even with the legacy token, which was enough before: lookups would cross the network in clear.
-  ASSERT_TRUE(crypto::WriteFileAtomic(a_->home / "api.token", "legacy-token\n", 0600, true).ok());
+  ASSERT_TRUE(base::WriteFileAtomic(a_->home / "api.token", "legacy-token\n", 0600, true).ok());
   std::string err = RefusedWith(2, Public());
   EXPECT_NE(err.find("is not a loopback address: set files.api_tls_cert"), std::string::npos)
       << err;
 }
 
 TEST_F(ApiStartRefusalTest, TokenFileOthersMayReadRefusedNamingTheChmod) {
-  ASSERT_TRUE(crypto::WriteFileAtomic(a_->home / "api.token", "legacy-token\n", 0640, true).ok());
+  ASSERT_TRUE(base::WriteFileAtomic(a_->home / "api.token", "legacy-token\n", 0640, true).ok());
   std::string err = RefusedWith(3, Loopback());
   EXPECT_NE(err.find((a_->home / "api.token").string()), std::string::npos) << err;
   EXPECT_NE(err.find("chmod 600"), std::string::npos) << err;

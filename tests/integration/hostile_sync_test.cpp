@@ -393,7 +393,7 @@ class HostileSyncTest : public ::testing::Test {
   // Writes a bundle and imports it at `n` with duanka-admin.
   testing::RunResult Import(Node& n, const protocol::Bundle& bundle, const std::string& name) {
     const std::filesystem::path file = c_.dir() / name;
-    EXPECT_TRUE(crypto::WriteFileAtomic(file, protocol::EncodeBundle(bundle), 0600, true).ok());
+    EXPECT_TRUE(base::WriteFileAtomic(file, protocol::EncodeBundle(bundle), 0600, true).ok());
     return c_.Admin(n, {"import", file.string()});
   }
 

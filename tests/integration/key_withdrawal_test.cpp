@@ -31,7 +31,7 @@ std::vector<std::string> States(const Consortium& c, const Node& n, const std::s
 }
 
 std::string SigningSerial(const Node& n) {
-  Result<std::string> pem = crypto::ReadFile(n.home / "signing.pem", 1 << 16);
+  Result<std::string> pem = base::ReadFile(n.home / "signing.pem", 1 << 16);
   if (!pem) return "";
   Result<std::vector<std::string>> der = crypto::PemCertificatesToDer(*pem);
   if (!der) return "";
@@ -85,7 +85,7 @@ TEST(KeyWithdrawal, SuspendsWhatTheKeySignedSinceTAndReaffirmationRestoresTheGen
 
   // Re-affirming with the withdrawn key is refused: it would only suspend the new entries too.
   const fs::path not_ours = c.dir() / "not-ours.txt";
-  ASSERT_TRUE(crypto::WriteFileAtomic(not_ours, "# the thief's\nBANKA:4\n", 0600, false).ok());
+  ASSERT_TRUE(base::WriteFileAtomic(not_ours, "# the thief's\nBANKA:4\n", 0600, false).ok());
   RunResult too_early = c.Admin(
       a, {"reaffirm", "--since", node::IsoTime(compromised), "--except", not_ours.string()});
   EXPECT_EQ(too_early.exit_code, 2) << too_early.err;
@@ -254,12 +254,12 @@ TEST(KeyWithdrawal, BadNoticesAreRefusedInOneLineAndChangeNothing) {
                          "--since", now, "--out", good.string()})
                 .exit_code,
             0);
-  Result<std::string> bytes = crypto::ReadFile(good, 1 << 16);
+  Result<std::string> bytes = base::ReadFile(good, 1 << 16);
   ASSERT_TRUE(bytes.ok());
   std::string tampered = *bytes;
   tampered[tampered.size() - 10] ^= 0x01;
   const fs::path bad = c.dir() / "bad.notice";
-  ASSERT_TRUE(crypto::WriteFileAtomic(bad, tampered, 0600, false).ok());
+  ASSERT_TRUE(base::WriteFileAtomic(bad, tampered, 0600, false).ok());
   RunResult altered = c.Admin(a, {"import", bad.string()});
   EXPECT_EQ(altered.exit_code, 2);
   EXPECT_NE(altered.err.find("nothing imported"), std::string::npos) << altered.err;

@@ -97,7 +97,7 @@ TEST(PepperRotation, EntriesUnderBothEpochsAreFoundEverywhereAndTheOldEpochRetir
 
   // Re-keying: BANKA re-publishes its list under epoch 2 and revokes the epoch-1 entry.
   const fs::path list = c.dir() / "list.csv";
-  ASSERT_TRUE(crypto::WriteFileAtomic(list, "qq,41001,sold\nqq,41002,sold\n", 0600, false).ok());
+  ASSERT_TRUE(base::WriteFileAtomic(list, "qq,41001,sold\nqq,41002,sold\n", 0600, false).ok());
   RunResult again = c.Admin(a, {"report", "--batch", list.string()});
   ASSERT_EQ(again.exit_code, 0) << again.err;
   EXPECT_EQ(again.out, "1,published,BANKA:3\n2,already-listed,BANKA:2\n");

@@ -250,7 +250,7 @@ TEST_F(RefusalTest, ClientWithExpiredCertificateIsRefused) {
   o.not_before_offset_seconds = -kThirtyDays;
   Result<std::string> pem = crypto::IssueCertificate(c_.ca_dir(), o);
   ASSERT_TRUE(pem.ok()) << pem.error().message;
-  ASSERT_TRUE(crypto::WriteFileAtomic(late / "tls.pem", *pem, 0644, true).ok());
+  ASSERT_TRUE(base::WriteFileAtomic(late / "tls.pem", *pem, 0644, true).ok());
   ASSERT_TRUE(crypto::SavePrivateKey(late / "tls.key", key, true).ok());
   std::filesystem::copy_file(c_.ca_pem(), late / "ca.pem");
   ASSERT_NO_FATAL_FAILURE(StartLinked());
@@ -268,7 +268,7 @@ TEST_F(RefusalTest, ClientWhoseCertificateIsOnTheCrlIsRefused) {
   ASSERT_TRUE(crl.ok()) << crl.error().message;
   // Only BANKA is configured with the CRL; it passes it to BANKB over their link (issue 12), so
   // BANKB, which was never given it, refuses the rogue too.
-  ASSERT_TRUE(crypto::WriteFileAtomic(a_->home / "crl.pem", *crl, 0644, true).ok());
+  ASSERT_TRUE(base::WriteFileAtomic(a_->home / "crl.pem", *crl, 0644, true).ok());
   a_->crl = a_->home / "crl.pem";
   ASSERT_NO_FATAL_FAILURE(StartLinked());
   ExpectRefusedBeforeAnyFrame(*a_, TlsOf(rogue_home_));
@@ -469,7 +469,7 @@ TEST(EquivocationTest, TwoHistoriesOfOneIssuerFreezeTheFeedEverywhere) {
   auto import = [&](Node& n, const protocol::SignedRecord& r, const std::string& file) {
     protocol::Bundle bundle{c.name(), {cert}, {r}, {}};
     ASSERT_TRUE(
-        crypto::WriteFileAtomic(c.dir() / file, protocol::EncodeBundle(bundle), 0600, true).ok());
+        base::WriteFileAtomic(c.dir() / file, protocol::EncodeBundle(bundle), 0600, true).ok());
     testing::RunResult imported = c.Admin(n, {"import", (c.dir() / file).string()});
     EXPECT_EQ(imported.exit_code, 0) << imported.out << imported.err;
   };

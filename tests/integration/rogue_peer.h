@@ -26,8 +26,8 @@
 #include <string_view>
 #include <vector>
 
+#include "crypto/base/result.h"
 #include "crypto/crypto.h"
-#include "crypto/result.h"
 #include "protocol/frame.h"
 #include "protocol/message.h"
 #include "protocol/record.h"

@@ -363,7 +363,7 @@ TEST_F(EvidenceCliTest, ALosingBranchSetAsideByAResolutionTravelsAndVerifies) {
   RunResult exported = Admin({"--home", Home("BANKA"), "evidence", "export", File("fork.ev")});
   ASSERT_EQ(exported.exit_code, 0) << exported.err;
   EXPECT_NE(exported.out.find("2 losing-branch record(s)"), std::string::npos) << exported.out;
-  Result<std::string> bytes = crypto::ReadFile(File("fork.ev"), protocol::kMaxEvidenceFileBytes);
+  Result<std::string> bytes = base::ReadFile(File("fork.ev"), protocol::kMaxEvidenceFileBytes);
   ASSERT_TRUE(bytes.ok());
   Result<protocol::EvidenceFile> file = protocol::DecodeEvidenceFile(*bytes);
   ASSERT_TRUE(file.ok()) << file.error().message;

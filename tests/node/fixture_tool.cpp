@@ -418,7 +418,7 @@ int main(int argc, char** argv) {
   Args a;
   if (std::optional<std::string> bad = ParseArgs(argc, argv, a)) return Usage(*bad);
   if (!a.make_batch.empty()) return MakeBatch(a);
-  if (!crypto::IsValidInstitutionCode(a.institution) || !crypto::IsValidInstitutionCode(a.issuer)) {
+  if (!base::IsValidInstitutionCode(a.institution) || !base::IsValidInstitutionCode(a.issuer)) {
     return Usage("institution codes are [A-Z0-9]{2,16}");
   }
   const int64_t now = Now();

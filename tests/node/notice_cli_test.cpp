@@ -92,7 +92,7 @@ class NoticeCliTest : public ::testing::Test {
 
   // The key id of `code`'s current signing certificate.
   crypto::Hash256 SigningKeyId(const std::string& code) {
-    Result<std::string> pem = crypto::ReadFile(dir_ / code / "signing.pem", 1 << 16);
+    Result<std::string> pem = base::ReadFile(dir_ / code / "signing.pem", 1 << 16);
     EXPECT_TRUE(pem.ok());
     Result<std::vector<std::string>> der = crypto::PemCertificatesToDer(*pem);
     EXPECT_TRUE(der.ok() && !der->empty());
@@ -121,8 +121,8 @@ TEST_F(NoticeCliTest, ARefusedWithdrawalLeavesNoOutFile) {
                          protocol::KeyWithdrawal{"BANKA", SigningSerial("BANKA"), now - 3600}};
   Result<protocol::SignedNotice> signed_newer = protocol::SignNotice(newer, *ca_key);
   ASSERT_TRUE(signed_newer.ok()) << signed_newer.error().message;
-  ASSERT_TRUE(crypto::WriteFileAtomic(File("newer.notice"),
-                                      protocol::EncodeNoticeFile(*signed_newer), 0644, false)
+  ASSERT_TRUE(base::WriteFileAtomic(File("newer.notice"), protocol::EncodeNoticeFile(*signed_newer),
+                                    0644, false)
                   .ok());
   RunResult held = Admin({"--home", Home("PBOC"), "import", File("newer.notice")});
   ASSERT_EQ(held.exit_code, 0) << held.err;
@@ -140,7 +140,7 @@ TEST_F(NoticeCliTest, ARefusedWithdrawalLeavesNoOutFile) {
                               "--serial", SigningSerial("BANKB"), "--since",
                               node::IsoTime(now - 60), "--out", File("b.notice")});
   ASSERT_EQ(admitted.exit_code, 0) << admitted.err;
-  Result<std::string> written = crypto::ReadFile(File("b.notice"), protocol::kMaxNoticeBytes);
+  Result<std::string> written = base::ReadFile(File("b.notice"), protocol::kMaxNoticeBytes);
   ASSERT_TRUE(written.ok());
   Result<std::pair<protocol::SignedNotice, protocol::Notice>> decoded =
       protocol::DecodeNoticeFile(*written);
@@ -151,7 +151,7 @@ TEST_F(NoticeCliTest, ARefusedWithdrawalLeavesNoOutFile) {
                            "--out", File("b.notice")});
   EXPECT_EQ(again.exit_code, 2) << again.err;
   EXPECT_NE(again.err.find("already exists"), std::string::npos) << again.err;
-  EXPECT_EQ(crypto::ReadFile(File("b.notice"), protocol::kMaxNoticeBytes).value(), *written);
+  EXPECT_EQ(base::ReadFile(File("b.notice"), protocol::kMaxNoticeBytes).value(), *written);
 }
 
 TEST_F(NoticeCliTest, ReaffirmSignsEachSubjectAndCategoryOnceAndNeverAgain) {

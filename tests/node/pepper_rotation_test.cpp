@@ -128,7 +128,7 @@ TEST_F(PepperRotationTest, RotateRefusesBadInputInOneLineAndWritesNothing) {
   ExpectOneLine(rotate(Path("absent.key")), kExitFailure, "duanka-admin: ", "absent.key");
   EXPECT_FALSE(fs::exists(out));
   // Not a pepper file.
-  ASSERT_TRUE(crypto::WriteFileAtomic(Path("junk.key"), "hello\n", 0600, false).ok());
+  ASSERT_TRUE(base::WriteFileAtomic(Path("junk.key"), "hello\n", 0600, false).ok());
   ExpectOneLine(rotate(Path("junk.key")), kExitInvalid, "duanka-admin: ", "pepper file line 1");
   EXPECT_FALSE(fs::exists(out));
   // Readable by its group.
@@ -138,14 +138,14 @@ TEST_F(PepperRotationTest, RotateRefusesBadInputInOneLineAndWritesNothing) {
   EXPECT_FALSE(fs::exists(out));
   ASSERT_EQ(::chmod(Path("pepper.key").c_str(), 0600), 0);
   // The last epoch a file can hold: no next one.
-  ASSERT_TRUE(crypto::WriteFileAtomic(Path("last.key"),
-                                      "duanka-pepper 1\nepoch 4294967295 " + std::string(64, 'a'),
-                                      0600, false)
+  ASSERT_TRUE(base::WriteFileAtomic(Path("last.key"),
+                                    "duanka-pepper 1\nepoch 4294967295 " + std::string(64, 'a'),
+                                    0600, false)
                   .ok());
   ExpectOneLine(rotate(Path("last.key")), kExitInvalid, "duanka-admin: ", "last");
   EXPECT_FALSE(fs::exists(out));
   // The output exists: never overwritten.
-  ASSERT_TRUE(crypto::WriteFileAtomic(out, "keep me", 0600, false).ok());
+  ASSERT_TRUE(base::WriteFileAtomic(out, "keep me", 0600, false).ok());
   ExpectOneLine(rotate(Path("pepper.key")), kExitInvalid, "duanka-admin: ", "already exists");
   EXPECT_EQ(ReadAll(out), "keep me");
 }
@@ -287,7 +287,7 @@ TEST_F(PepperRotationTest, RetireRefusesTheCurrentOrAnUnknownEpochAndAnExistingO
   ExpectOneLine(retire("2", Path("x.key")), kExitInvalid, "duanka-admin: ", "current");
   ExpectOneLine(retire("9", Path("x.key")), kExitInvalid, "duanka-admin: ", "no epoch 9");
   EXPECT_FALSE(fs::exists(Path("x.key")));
-  ASSERT_TRUE(crypto::WriteFileAtomic(Path("x.key"), "keep me", 0600, false).ok());
+  ASSERT_TRUE(base::WriteFileAtomic(Path("x.key"), "keep me", 0600, false).ok());
   ExpectOneLine(retire("1", Path("x.key")), kExitInvalid, "duanka-admin: ", "already exists");
   EXPECT_EQ(ReadAll(Path("x.key")), "keep me");
   ExpectOneLine(

@@ -1,4 +1,4 @@
-#include "crypto/result.h"
+#include "crypto/base/result.h"
 
 namespace duanka {
 

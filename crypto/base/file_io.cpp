@@ -11,9 +11,9 @@
 #include <fstream>
 #include <sstream>
 
-#include "crypto/crypto.h"
+#include "crypto/base/base.h"
 
-namespace duanka::crypto {
+namespace duanka::base {
 namespace {
 
 Error IoError(const std::string& what, const std::filesystem::path& path, int err) {
@@ -167,4 +167,4 @@ Result<std::string> ReadSecretFile(const std::filesystem::path& path, size_t max
   return ReadWhole(path, max_bytes, /*secret=*/true);
 }
 
-}  // namespace duanka::crypto
+}  // namespace duanka::base
