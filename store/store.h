@@ -253,6 +253,18 @@ class Store {
   // Counts per issuer; expired entries are counted by one pass over the subjects index.
   Result<Stats> GetStats(int64_t now) const;
 
+  // For reports that count (duanka-admin stats), in one read transaction so that the figures
+  // agree with each other: calls `entry` for every entry held, in subjects-index order (not feed
+  // order), with its state at `now` (only the index is read: case_ref, pepper_epoch, revocation
+  // and suspended_since stay empty); then `revocation` for every revocation applied (one per
+  // entry withdrawn; `pending` false) and every one waiting for its entry (`pending` true).
+  // One cursor pass over each of the three tables; no record is decoded. Visitors must not call
+  // back into the store.
+  using RevocationVisit =
+      std::function<void(const EntryId& target, const RevocationInfo& info, bool pending)>;
+  Status ScanIndex(int64_t now, const std::function<void(const Listing&)>& entry,
+                   const RevocationVisit& revocation) const;
+
   // Opaque; defined in store/detail/store_impl.h.
   struct Impl;
 

@@ -133,6 +133,15 @@ struct ListOptions {
 };
 int List(const ListOptions& o);
 
+// stats: the transparency report (issue 17, section 2) from the store, opened read-only: entries
+// per issuer, type, category, basis and month, expiries due and revocations per reason; counts
+// only. The JSON shape is in node/admin/README.md. Implementation: node/admin/stats_command.cpp.
+struct StatsOptions {
+  std::optional<std::string> home;
+  bool json = false;
+};
+int Stats(const StatsOptions& o);
+
 struct ExportOptions {
   std::optional<std::string> home;
   std::string out;
