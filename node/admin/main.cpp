@@ -8,6 +8,7 @@
 #include "node/admin/context.h"
 #include "node/admin/evidence_commands.h"
 #include "node/admin/notice_commands.h"
+#include "node/common/version.h"
 #include "protocol/identifier.h"
 #include "protocol/record.h"
 
@@ -35,6 +36,8 @@ int main(int argc, char** argv) {
   std::optional<std::string> home;
   app.add_option("--home", home,
                  "the institution's HOME (default $DUANKA_HOME, else /var/lib/duanka)");
+  app.set_version_flag("--version", std::string("duanka-admin ") + duanka::node::kVersion,
+                       "print the version and exit");
   app.footer(
       "Example: duanka-admin --home /var/lib/duanka report phone 13800138000 --category rented-out "
       "--basis psb-identified");
@@ -301,6 +304,17 @@ int main(int argc, char** argv) {
     code = List(list);
   });
 
+  // stats
+  StatsOptions stats;
+  CLI::App* stats_cmd = app.add_subcommand(
+      "stats", "transparency report: counts per issuer, type, category, basis, month and reason");
+  stats_cmd->add_flag("--json", stats.json, "one JSON object (shape: node/admin/README.md)");
+  stats_cmd->footer("Example: duanka-admin --home /var/lib/duanka stats --json");
+  stats_cmd->callback([&] {
+    stats.home = home;
+    code = Stats(stats);
+  });
+
   // export / import
   ExportOptions exp;
   CLI::App* export_cmd =
@@ -340,8 +354,8 @@ int main(int argc, char** argv) {
     for (const CLI::App* sub : app.get_subcommands({})) known = known || sub->check_name(arg);
     if (!known) {
       std::cerr << "duanka-admin: unknown command \"" << OneLine(arg)
-                << "\"; expected one of pki, pepper, init, report, revoke, list, export, import, "
-                   "api-client, evidence\n";
+                << "\"; expected one of pki, pepper, init, report, revoke, list, stats, export, "
+                   "import, api-client, evidence\n";
       return kExitInvalid;
     }
     break;
@@ -351,6 +365,8 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
     std::cerr << "duanka-admin: " << OneLine(e.what()) << "; see duanka-admin --help\n";

@@ -48,12 +48,38 @@ Result<int> AuditLog::OpenFile() const {
   return fd;
 }
 
+Status AuditLog::Note(Status outcome) const {
+  // Every lookup passes here: while all is well, one atomic read and no lock.
+  if (outcome && !failing_.load(std::memory_order_acquire)) return outcome;
+  bool changed = false;
+  std::string reason = outcome ? std::string() : outcome.error().message;
+  {
+    std::lock_guard<std::mutex> lock(problem_mutex_);
+    changed = problem_.empty() != reason.empty();
+    problem_ = reason;
+    failing_.store(!reason.empty(), std::memory_order_release);
+  }
+  if (changed && on_state_change_) on_state_change_(reason.empty(), reason);
+  return outcome;
+}
+
 Status AuditLog::Open() const {
   std::unique_lock<std::shared_mutex> lock(mutex_);
   if (fd_ >= 0) return Ok();
   Result<int> fd = OpenFile();
-  if (!fd) return std::move(fd).error();
+  if (!fd) {
+    lock.unlock();
+    return Note(std::move(fd).error());
+  }
   fd_ = *fd;
+  lock.unlock();
+  return Note(Ok());
+}
+
+Status AuditLog::Writable() const {
+  if (Status opened = Open(); !opened) return opened;
+  std::lock_guard<std::mutex> lock(problem_mutex_);
+  if (!problem_.empty()) return MakeError(ErrorKind::kIo, problem_);
   return Ok();
 }
 
@@ -68,16 +94,27 @@ Status AuditLog::Append(std::string_view json_object, bool sync) const {
 Status AuditLog::AppendLines(std::string_view lines, bool sync) const {
   {
     std::shared_lock<std::shared_mutex> lock(mutex_);
-    if (fd_ >= 0) return WriteAll(lines, sync);
+    if (fd_ >= 0) {
+      Status written = WriteAll(lines, sync);
+      lock.unlock();
+      return Note(std::move(written));
+    }
   }
   // Not open yet, or opening failed last time (a directory not yet made, permissions since fixed).
-  std::unique_lock<std::shared_mutex> lock(mutex_);
-  if (fd_ < 0) {
-    Result<int> fd = OpenFile();
-    if (!fd) return std::move(fd).error();
-    fd_ = *fd;
+  Status written = Ok();
+  {
+    std::unique_lock<std::shared_mutex> lock(mutex_);
+    if (fd_ < 0) {
+      Result<int> fd = OpenFile();
+      if (!fd) {
+        lock.unlock();
+        return Note(std::move(fd).error());
+      }
+      fd_ = *fd;
+    }
+    written = WriteAll(lines, sync);
   }
-  return WriteAll(lines, sync);
+  return Note(std::move(written));
 }
 
 Status AuditLog::WriteAll(std::string_view text, bool sync) const {
@@ -105,7 +142,16 @@ Status AuditLog::WriteAll(std::string_view text, bool sync) const {
 
 Status AuditLog::Reopen() const {
   Result<int> fd = OpenFile();
-  if (!fd) return std::move(fd).error();
+  if (!fd) {
+    // With no file held open, no line can be written: that is a failure of the log. With one,
+    // lines still go to the moved file; the caller reports the reason.
+    bool held = false;
+    {
+      std::shared_lock<std::shared_mutex> lock(mutex_);
+      held = fd_ >= 0;
+    }
+    return held ? std::move(fd).error() : Note(std::move(fd).error());
+  }
   int old = -1;
   {
     std::unique_lock<std::shared_mutex> lock(mutex_);
@@ -113,7 +159,8 @@ Status AuditLog::Reopen() const {
     fd_ = *fd;
   }
   if (old >= 0) ::close(old);
-  return Ok();
+  // A fresh file: appends are given another chance (the next one records how it goes).
+  return Note(Ok());
 }
 
 BatchItemAudit::BatchItemAudit(int64_t now, std::string_view program, std::string_view user,

@@ -3,8 +3,11 @@
 // appear in it: lookups record the type and the first 8 hex characters of the subject only.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
+#include <mutex>
 #include <shared_mutex>
 #include <string>
 #include <string_view>
@@ -54,16 +57,35 @@ class AuditLog {
 
   const std::filesystem::path& path() const { return path_; }
 
+  // Whether a line can be appended now: the file is open (opened here if it is not) and the last
+  // append did not fail. kIo with the reason otherwise. For a health check: lookups that cannot be
+  // audited are refused, so a node in that state must not report itself healthy.
+  Status Writable() const;
+
+  // Called once when appending starts to fail (writable = false, with the reason) and once when
+  // it works again (writable = true): a process serving many lookups reports an episode, not
+  // every refused lookup. Set before the log is shared between threads; called without locks held.
+  void OnStateChange(std::function<void(bool writable, const std::string& reason)> callback) {
+    on_state_change_ = std::move(callback);
+  }
+
  private:
   // REQUIRES: mutex_ held, shared or exclusive, and fd_ open.
   Status WriteAll(std::string_view text, bool sync) const;
   Result<int> OpenFile() const;
+  // Records the outcome of an open or append; reports a change of state to on_state_change_.
+  Status Note(Status outcome) const;
 
   std::filesystem::path path_;
   // Appends share it (O_APPEND writes on one descriptor need no lock among themselves); opening
   // and Reopen() take it alone, so no write ever sees a descriptor being closed.
   mutable std::shared_mutex mutex_;
   mutable int fd_ = -1;
+  // The reason the last open or append failed; empty while they succeed.
+  mutable std::mutex problem_mutex_;
+  mutable std::string problem_;
+  mutable std::atomic<bool> failing_{false};  // !problem_.empty(), read without the lock
+  std::function<void(bool, const std::string&)> on_state_change_;
 };
 
 // The audit lines of a batch's listed items: per item, exactly the fields of a single lookup's

@@ -267,6 +267,14 @@ ApiReply ApiRouter::Route(const ApiRequest& request) const {
     if (backend_.healthy && !backend_.healthy()) {
       return ErrorReply(kUnavailable, "the store is not readable");
     }
+    // A lookup that cannot be audited is refused: the node cannot do its work.
+    if (backend_.audit != nullptr) {
+      if (Status writable = backend_.audit->Writable(); !writable) {
+        return ErrorReply(kUnavailable, writable.error().message +
+                                            "; lookups are refused while the audit log cannot "
+                                            "be written");
+      }
+    }
     ApiReply reply = TextReply(kContentTypeText, "ok\n");
     reply.status = kOk;
     return reply;

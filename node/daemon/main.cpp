@@ -21,6 +21,7 @@
 #include "node/common/identity.h"
 #include "node/common/lookup.h"
 #include "node/common/status_json.h"
+#include "node/common/version.h"
 #include "node/daemon/api_setup.h"
 #include "node/daemon/daemon_options.h"
 #include "node/daemon/http_api.h"
@@ -43,6 +44,10 @@ using node::kExitOk;
 constexpr int64_t kStatsCacheSeconds = 5;
 // A bearer token file holds one line; anything longer is not a token.
 constexpr size_t kMaxTokenFileBytes = 4096;
+// A stop checks this often whether every peer is closed.
+constexpr std::chrono::milliseconds kStopPollInterval{20};
+// Beyond shutdown_timeout_ms, for the connections' own watchdogs to cut off the slow peers.
+constexpr std::chrono::milliseconds kStopGrace{200};
 
 int Fail(int code, const std::string& message) {
   LogError("{}", message);
@@ -170,7 +175,49 @@ Status FitDescriptorBudget(node::DaemonLimits& limits, size_t dialers) {
   return Ok();
 }
 
-int Run(const std::filesystem::path& home) {
+// ---- What the start loads before it opens the store ----
+
+// Everything duankad reads from HOME before it opens the store for writing or binds a port.
+// LoadForStart is the one path both the start and --check-config take, so a check that passes
+// means the start gets past every one of these.
+struct Loaded {
+  node::Config config;
+  crypto::TrustStore ca;
+  crypto::Pepper pepper;
+  // The certificates of files.signing_cert (DER), when it exists and parses: this node's own
+  // signing certificate, trusted beside those in the store.
+  std::vector<std::string> signing_ders;
+  boost::asio::ssl::context tls;
+  ApiOptions api_options;
+};
+
+// The institution a certificate names must be this node's: a node that presented another
+// member's certificates (or signed with another member's key) would get that member banned by
+// its peers. kUnauthorized, one line naming both codes.
+Status CheckCertificateInstitution(const node::Config& config, const std::filesystem::path& file,
+                                   const std::string& der) {
+  Result<crypto::CertificateInfo> info = crypto::InspectCertificate(der);
+  if (!info) return MakeError(info.error().kind, file.string() + ": " + info.error().message);
+  if (info->institution == config.institution) return Ok();
+  return MakeError(ErrorKind::kUnauthorized,
+                   file.string() + " is issued to institution " + info->institution +
+                       ", but duanka.toml says institution = \"" + config.institution +
+                       "\"; install " + config.institution +
+                       "'s certificates, or correct institution in duanka.toml");
+}
+
+// The DER certificates of a PEM file.
+Result<std::vector<std::string>> ReadCertificates(const std::filesystem::path& file) {
+  Result<std::string> pem = base::ReadFile(file, kMaxTokenFileBytes * 16);
+  if (!pem) return std::move(pem).error();
+  Result<std::vector<std::string>> der = crypto::PemCertificatesToDer(*pem);
+  if (!der) return MakeError(der.error().kind, file.string() + ": " + der.error().message);
+  return der;
+}
+
+// Loads and checks what the start needs before the store: kExitOk with `out` set, or the exit
+// code after logging the one-line reason.
+int LoadForStart(const std::filesystem::path& home, std::optional<Loaded>& out) {
   Result<node::Config> config = node::LoadConfig(home);
   if (!config) {
     return Fail(node::ConfigExitCodeFor(config.error().kind), config.error().message);
@@ -178,15 +225,73 @@ int Run(const std::filesystem::path& home) {
   if (Status fits = FitDescriptorBudget(config->limits, config->network.peers.size()); !fits) {
     return Fail(node::ExitCodeFor(fits.error().kind), fits.error().message);
   }
-  const node::DaemonLimits& limits = config->limits;
-  std::function<int64_t()> now = node::SystemNow;
-
   // HOME's own files (CA, pepper, store, TLS key) are the operator's: whatever is wrong with
   // them is operational, whatever the error's kind (node/common/exit_codes.h).
   Result<crypto::TrustStore> ca = node::LoadTrustStore(*config);
   if (!ca) return Fail(kExitFailure, ca.error().message);
   Result<crypto::Pepper> pepper = crypto::Pepper::Load(config->pepper);
   if (!pepper) return Fail(kExitFailure, pepper.error().message);
+
+  Result<ssl_ctx_st*> tls_native = crypto::CreateTlsContext(*ca, config->tls_cert, config->tls_key);
+  if (!tls_native) return Fail(kExitFailure, tls_native.error().message);
+  boost::asio::ssl::context tls(*tls_native);
+  // Read once more for its name: CreateTlsContext has just read the same file.
+  Result<std::vector<std::string>> tls_ders = ReadCertificates(config->tls_cert);
+  if (!tls_ders) return Fail(kExitFailure, tls_ders.error().message);
+  if (Status s = CheckCertificateInstitution(*config, config->tls_cert, tls_ders->front()); !s) {
+    return Fail(node::ExitCodeFor(s.error().kind), s.error().message);
+  }
+  std::vector<std::string> signing_ders;
+  if (std::filesystem::exists(config->signing_cert)) {
+    Result<std::vector<std::string>> der = ReadCertificates(config->signing_cert);
+    if (der) {
+      Status s = CheckCertificateInstitution(*config, config->signing_cert, der->front());
+      if (!s) return Fail(node::ExitCodeFor(s.error().kind), s.error().message);
+      signing_ders = std::move(*der);
+    } else {
+      LogWarn("{}; this node's own signing certificate is not trusted", der.error().message);
+    }
+  }
+
+  // TLS, named clients, Host names, rate limit; refused off loopback without TLS and clients.
+  Result<ApiOptions> api_options = ApiOptionsFromConfig(*config);
+  if (!api_options) {
+    return Fail(node::ExitCodeFor(api_options.error().kind), api_options.error().message);
+  }
+  out.emplace(Loaded{std::move(*config), std::move(*ca), std::move(*pepper),
+                     std::move(signing_ders), std::move(tls), std::move(*api_options)});
+  return kExitOk;
+}
+
+// --check-config: LoadForStart, and the store opened read-only (the start creates a missing one,
+// so that is no error); nothing is written, no port is bound.
+int CheckConfig(const std::filesystem::path& home) {
+  std::optional<Loaded> loaded;
+  if (int code = LoadForStart(home, loaded); code != kExitOk) return code;
+  store::Options options = node::StoreOptionsFrom(loaded->config);
+  options.read_only = true;
+  options.create_if_missing = false;
+  Result<std::unique_ptr<store::Store>> opened = store::Store::Open(options);
+  if (!opened && opened.error().kind != ErrorKind::kNotFound) {
+    return Fail(kExitFailure, opened.error().message);
+  }
+  std::cout << (home / node::kConfigFileName).string() << ": configuration OK (institution "
+            << loaded->config.institution << ")\n";
+  return kExitOk;
+}
+
+int Run(const std::filesystem::path& home) {
+  std::optional<Loaded> loaded;
+  if (int code = LoadForStart(home, loaded); code != kExitOk) return code;
+  // Pointers, so that the start below reads as before the split.
+  node::Config* config = &loaded->config;
+  crypto::TrustStore* ca = &loaded->ca;
+  crypto::Pepper* pepper = &loaded->pepper;
+  boost::asio::ssl::context& tls = loaded->tls;
+  ApiOptions* api_options = &loaded->api_options;
+  const node::DaemonLimits& limits = config->limits;
+  std::function<int64_t()> now = node::SystemNow;
+
   Result<std::unique_ptr<store::Store>> opened =
       store::Store::Open(node::StoreOptionsFrom(*config));
   if (!opened) return Fail(kExitFailure, opened.error().message);
@@ -205,18 +310,13 @@ int Run(const std::filesystem::path& home) {
     for (const Error& e : node::AddSigners(*ca, *certs, initial)) {
       LogWarn("a stored certificate is no longer trusted: {}", e.message);
     }
-    if (std::filesystem::exists(config->signing_cert)) {
-      Result<std::string> pem = base::ReadFile(config->signing_cert, kMaxTokenFileBytes * 16);
-      Result<std::vector<std::string>> der =
-          pem ? crypto::PemCertificatesToDer(*pem) : Result<std::vector<std::string>>(pem.error());
-      if (der) {
-        for (const Error& e : node::AddSigners(*ca, *der, initial)) {
-          LogWarn("our signing certificate is not trusted: {}", e.message);
-        }
-        Result<crypto::CertificateInfo> info =
-            ca->Verify(der->front(), crypto::CertKind::kSigning, std::nullopt);
-        if (info) (void)store.PutCertificate(protocol::KeyId(info->public_key), der->front());
+    if (const std::vector<std::string>& der = loaded->signing_ders; !der.empty()) {
+      for (const Error& e : node::AddSigners(*ca, der, initial)) {
+        LogWarn("our signing certificate is not trusted: {}", e.message);
       }
+      Result<crypto::CertificateInfo> info =
+          ca->Verify(der.front(), crypto::CertKind::kSigning, std::nullopt);
+      if (info) (void)store.PutCertificate(protocol::KeyId(info->public_key), der.front());
     }
     std::vector<protocol::Signer> signers;
     Result<std::vector<std::string>> all = store.Certificates();
@@ -226,16 +326,6 @@ int Run(const std::filesystem::path& home) {
       if (info) signers.push_back(node::SignerOf(*info));
     }
     trust.Add(signers);
-  }
-
-  Result<ssl_ctx_st*> tls_native = crypto::CreateTlsContext(*ca, config->tls_cert, config->tls_key);
-  if (!tls_native) return Fail(kExitFailure, tls_native.error().message);
-  boost::asio::ssl::context tls(*tls_native);
-
-  // TLS, named clients, Host names, rate limit; refused off loopback without TLS and clients.
-  Result<ApiOptions> api_options = ApiOptionsFromConfig(*config);
-  if (!api_options) {
-    return Fail(node::ExitCodeFor(api_options.error().kind), api_options.error().message);
   }
 
   boost::asio::io_context net_io;
@@ -265,10 +355,17 @@ int Run(const std::filesystem::path& home) {
   StatsCache stats(store, now);
   node::Lookuper lookuper(store, *pepper);
   node::AuditLog audit(config->audit_log);
+  // Once per episode, not per refused lookup; /healthz fails meanwhile (http_router.cpp).
+  audit.OnStateChange([](bool writable, const std::string& reason) {
+    if (writable) {
+      LogInfo("the audit log can be written again; API lookups are served");
+    } else {
+      LogError("{}; API lookups are refused (503) and /healthz fails until it can be written",
+               reason);
+    }
+  });
   // Held open from the start: at the descriptor limit, a lookup must not need a new descriptor.
-  if (Status opened = audit.Open(); !opened) {
-    LogWarn("{}; API lookups are refused until it can be written", opened.error().message);
-  }
+  (void)audit.Open();
   // Set here, not in ApiOptionsFromConfig: FitDescriptorBudget may have lowered it.
   api_options->max_connections = limits.max_api_connections;
   ApiBackend backend;
@@ -315,6 +412,7 @@ int Run(const std::filesystem::path& home) {
   // SIGTERM/SIGINT: stop accepting, finish the batch in hand, close peers within the deadline.
   boost::asio::signal_set signals(net_io, SIGTERM, SIGINT);
   boost::asio::steady_timer stop_timer(net_io);
+  std::function<void()> await_peers_closed;
   // SIGHUP: log rotation (logrotate moves the audit log away, then sends it) — new lines go to a
   // new file at the configured path; until then they went to the moved one, so none is lost.
   boost::asio::signal_set hangup(net_io, SIGHUP);
@@ -347,12 +445,20 @@ int Run(const std::filesystem::path& home) {
     watch.Stop();
     api.Stop();
     sync.Stop();
-    stop_timer.expires_after(std::chrono::milliseconds(limits.shutdown_timeout_ms) +
-                             std::chrono::milliseconds(200));
-    stop_timer.async_wait([&](boost::system::error_code) {
-      net_io.stop();
-      api_io.stop();
-    });
+    // Over as soon as every peer is closed; a peer that does not finish its TLS close is cut off
+    // at shutdown_timeout_ms, so the deadline only bounds a stop that something else holds up.
+    const auto deadline = std::chrono::steady_clock::now() +
+                          std::chrono::milliseconds(limits.shutdown_timeout_ms) + kStopGrace;
+    await_peers_closed = [&, deadline] {
+      if (sync.open_peers() == 0 || std::chrono::steady_clock::now() >= deadline) {
+        net_io.stop();
+        api_io.stop();
+        return;
+      }
+      stop_timer.expires_after(kStopPollInterval);
+      stop_timer.async_wait([&](boost::system::error_code) { await_peers_closed(); });
+    };
+    await_peers_closed();
   });
   // Only now: a SIGTERM sent by someone who saw this line must reach the handler above, not
   // the default action (which would kill the daemon without its clean stop).
@@ -380,18 +486,28 @@ int main(int argc, char** argv) {
   CLI::App app{"duankad: an institution's duanka node (peer sync over mutual TLS, local HTTP API)"};
   std::optional<std::string> home;
   bool verbose = false;
+  bool check_config = false;
   app.add_option("--home", home,
                  "the institution's HOME (default $DUANKA_HOME, else /var/lib/duanka)");
   app.add_flag("--verbose", verbose, "debug logging");
+  app.add_flag("--check-config", check_config,
+               "load and check duanka.toml and every file the start reads (CA, CRL, pepper, "
+               "certificates and keys, API options), then exit: 0 if the node would start; "
+               "opens the store read-only and binds no port");
+  app.set_version_flag("--version", std::string("duankad ") + duanka::node::kVersion,
+                       "print the version and exit");
   app.footer("Example: duankad --home /var/lib/duanka");
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
     std::cerr << "duankad: " << e.what() << "; see duankad --help\n";
     return duanka::node::kExitInvalid;
   }
   duanka::daemon::InitLog(verbose);
+  if (check_config) return duanka::daemon::CheckConfig(duanka::node::ResolveHome(home));
   return duanka::daemon::Run(duanka::node::ResolveHome(home));
 }

@@ -1,5 +1,6 @@
 #include "node/daemon/sync.h"
 
+#include <atomic>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
@@ -47,6 +48,7 @@ struct Sync::Impl : std::enable_shared_from_this<Sync::Impl> {
   SyncCore core;
   asio::steady_timer heads_timer, ping_timer, want_timer, snapshot_timer;
   std::map<Connection*, std::shared_ptr<ConnectionLink>> links;
+  std::atomic<size_t> open_links{0};  // links.size(), for other threads
   bool stopped = false;
 
   void Every(asio::steady_timer& timer, std::chrono::milliseconds period,
@@ -111,6 +113,10 @@ std::string Sync::PepperJson() const {
   return impl_->core.PepperJson();
 }
 
+size_t Sync::open_peers() const {
+  return impl_->open_links.load();
+}
+
 size_t Sync::connected() const {
   return impl_->core.connected();
 }
@@ -119,6 +125,7 @@ void Sync::OnOpen(const std::shared_ptr<Connection>& c) {
   asio::post(impl_->strand, [impl = impl_, c] {
     auto link = std::make_shared<ConnectionLink>(c);
     impl->links[c.get()] = link;
+    impl->open_links = impl->links.size();
     impl->core.OnOpen(link);
   });
 }
@@ -142,6 +149,7 @@ void Sync::OnClose(const std::shared_ptr<Connection>& c, const std::string& reas
     if (it == impl->links.end()) return;
     std::shared_ptr<ConnectionLink> link = it->second;
     impl->links.erase(it);
+    impl->open_links = impl->links.size();
     impl->core.OnClose(*link, reason, misbehaved);
   });
 }

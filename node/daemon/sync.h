@@ -35,6 +35,9 @@ class Sync : public ConnectionHandler {
   std::string PeersJson() const;
   std::string PepperJson() const;
   size_t connected() const;
+  // Peer connections opened and not yet fully closed (TLS close done or cut off), from any
+  // thread: a stop is over when this reaches 0.
+  size_t open_peers() const;
 
   void OnOpen(const std::shared_ptr<Connection>& c) override;
   void OnFrame(const std::shared_ptr<Connection>& c, std::string payload) override;

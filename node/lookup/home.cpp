@@ -24,9 +24,11 @@ int Fail(const Error& error) {
 Result<Home> OpenHome(const std::optional<std::string>& home_flag, unsigned needs) {
   Result<node::Config> config = node::LoadConfig(node::ResolveHome(home_flag));
   if (!config) {
-    // HOME belongs to the operator, not to the command line: whatever is wrong with it is
-    // operational.
-    return MakeError(ErrorKind::kIo, config.error().message);
+    // As duankad and duanka-admin report it (node::ConfigExitCodeFor): no duanka.toml (or one
+    // that cannot be read) is operational, 3; one wrongly written is invalid input, 2.
+    const bool operational = node::ConfigExitCodeFor(config.error().kind) == node::kExitFailure;
+    return MakeError(operational ? ErrorKind::kIo : ErrorKind::kInvalidInput,
+                     config.error().message);
   }
   Home home;
   home.config = std::move(*config);

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "node/common/lookup.h"
+#include "node/common/version.h"
 #include "node/lookup/cli.h"
 #include "node/lookup/text.h"
 
@@ -217,6 +218,8 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.fallthrough();
   app.add_option("--home", p.home, kHomeHelp);
+  app.set_version_flag("--version", std::string("duanka ") + duanka::node::kVersion,
+                       "print the version and exit");
   app.footer("Example: duanka --home /var/lib/duanka lookup phone '+86 138 0013 8000'");
   CLI::App* lookup_cmd = AddLookup(app, p, word == "lookup");
   CLI::App* hash_cmd = AddHash(app, p, word == "hash");
@@ -228,6 +231,8 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
     std::string where = "duanka";
