@@ -125,6 +125,24 @@ struct RevokeOptions {
 };
 int Revoke(const RevokeOptions& o);
 
+// revoke --batch FILE|- (entry ids, one a line) or revoke --issuer I --from T1 --to T2 (every
+// active entry of I issued in [T1, T2)): many revocations signed as one chain and appended in
+// large transactions, idempotently (the store is the state: a run again does only the rest).
+// Outputs and exit codes (0 done, 2 some lines bad, 3 operational failure or interrupted) are in
+// node/admin/README.md; the implementation is node/admin/bulk_revoke.cpp.
+struct BulkRevokeOptions {
+  std::optional<std::string> home;
+  std::string input;   // --batch: a file, or "-" for stdin; empty with --issuer
+  std::string issuer;  // --issuer
+  std::string from;    // --from / --to: times as node::ParseMoment takes them
+  std::string to;
+  std::string reason;
+  std::string note;  // kept in the audit log with the run (the records carry no free text)
+  bool json = false;
+  bool i_know = false;  // as ReportOptions::i_know
+};
+int RevokeBulk(const BulkRevokeOptions& o);
+
 struct ListOptions {
   std::optional<std::string> home;
   std::string issuer;

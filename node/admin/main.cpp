@@ -281,13 +281,51 @@ int main(int argc, char** argv) {
   RevokeOptions revoke;
   CLI::App* revoke_cmd =
       app.add_subcommand("revoke", "withdraw an entry (members: their own; the regulator: any)");
-  revoke_cmd->add_option("ENTRY_ID", revoke.entry, "ISSUER:SEQ, e.g. BANKA:42")->required();
+  BulkRevokeOptions bulk_revoke;
+  revoke_cmd->add_option("ENTRY_ID", revoke.entry, "ISSUER:SEQ, e.g. BANKA:42");
   revoke_cmd->add_option("--reason", revoke.reason, duanka::protocol::AllRevocationReasonNames())
       ->required();
+  revoke_cmd->add_option("--batch", bulk_revoke.input,
+                         "revoke every entry id of FILE (one a line; - for stdin)");
+  revoke_cmd->add_option("--issuer", bulk_revoke.issuer,
+                         "revoke every active entry of this issuer issued in [--from, --to)");
+  revoke_cmd->add_option("--from", bulk_revoke.from,
+                         "with --issuer: 2026-12-06T10:00:00Z (UTC) or \"2026-12-06 18:00\" (CST)");
+  revoke_cmd->add_option("--to", bulk_revoke.to, "with --issuer: the end, excluded");
+  revoke_cmd->add_option("--note", bulk_revoke.note,
+                         "with --batch/--issuer: why, kept in the audit log with the run");
   revoke_cmd->add_flag("--json", revoke.json, "print JSON");
   revoke_cmd->add_flag("--i-know", revoke.i_know, kIKnowHelp);
-  revoke_cmd->footer("Example: duanka-admin revoke BANKA:42 --reason appeal-upheld");
+  revoke_cmd->footer(
+      "Example: duanka-admin revoke BANKA:42 --reason appeal-upheld\n"
+      "         duanka-admin revoke --batch ids.txt --reason issued-in-error\n"
+      "         duanka-admin revoke --issuer BANKB --from \"2026-12-06 08:00\" --to \"2026-12-06 "
+      "12:00\" --reason issued-in-error");
   revoke_cmd->callback([&] {
+    const bool bulk = !bulk_revoke.input.empty() || !bulk_revoke.issuer.empty();
+    if (bulk && !revoke.entry.empty()) {
+      code = Fail(duanka::ErrorKind::kInvalidInput,
+                  "revoke: give an ENTRY_ID, --batch FILE or --issuer CODE, not more than one");
+      return;
+    }
+    if (bulk) {
+      bulk_revoke.home = home;
+      bulk_revoke.reason = revoke.reason;
+      bulk_revoke.json = revoke.json;
+      bulk_revoke.i_know = revoke.i_know;
+      code = RevokeBulk(bulk_revoke);
+      return;
+    }
+    if (revoke.entry.empty()) {
+      code = Fail(duanka::ErrorKind::kInvalidInput,
+                  "revoke: give an ENTRY_ID (ISSUER:SEQ), --batch FILE or --issuer CODE");
+      return;
+    }
+    if (!bulk_revoke.from.empty() || !bulk_revoke.to.empty() || !bulk_revoke.note.empty()) {
+      code = Fail(duanka::ErrorKind::kInvalidInput,
+                  "revoke: --from, --to and --note go with --batch or --issuer");
+      return;
+    }
     revoke.home = home;
     code = Revoke(revoke);
   });

@@ -21,28 +21,8 @@ constexpr size_t kMinHashPrefix = 8;
 constexpr unsigned kNoticeFileMode = 0644;
 // Lines of a --except file: entry ids, one per line.
 constexpr size_t kMaxExceptFileBytes = 16 << 20;
-constexpr int64_t kChinaStandardOffsetSeconds = 8 * 3600;
 
-// "2026-12-06T10:00:00Z" (UTC) or "2026-12-06 18:00" / "2026-12-06 18:00:00" (China Standard
-// Time, as the programs print times).
-Result<int64_t> ParseMoment(const std::string& flag, const std::string& text) {
-  std::tm tm{};
-  const char* end = strptime(text.c_str(), "%Y-%m-%dT%H:%M:%SZ", &tm);
-  int64_t offset = 0;
-  if (end == nullptr || *end != '\0') {
-    tm = std::tm{};
-    end = strptime(text.c_str(), "%Y-%m-%d %H:%M", &tm);
-    if (end != nullptr && *end == ':') end = strptime(end, ":%S", &tm);
-    offset = kChinaStandardOffsetSeconds;
-  }
-  if (end == nullptr || *end != '\0') {
-    return MakeError(ErrorKind::kInvalidInput,
-                     flag +
-                         ": expected a time as 2026-12-06T10:00:00Z (UTC) or "
-                         "\"2026-12-06 18:00\" (China Standard Time)");
-  }
-  return static_cast<int64_t>(timegm(&tm)) - offset;
-}
+using node::ParseMoment;  // shared with revoke --issuer --from/--to
 
 // The compromise time: parsed, and not in the future (a withdrawal names a past event).
 Result<int64_t> ParseSince(const std::string& text, int64_t now) {

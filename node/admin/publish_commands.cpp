@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "node/admin/context.h"
+#include "node/admin/revoke_checks.h"
 #include "protocol/identifier.h"
 
 namespace duanka::admin {
@@ -17,6 +18,34 @@ Result<std::vector<protocol::VerifiedRecord>> SignOwn(protocol::Record record,
 }
 
 }  // namespace
+
+Status MayRevoke(const std::string& me, const node::SigningIdentity& id,
+                 const protocol::EntryId& target) {
+  if (target.issuer == me || id.certificate.role == crypto::Role::kRegulator) return Ok();
+  return MakeError(ErrorKind::kUnauthorized, me + " may revoke only its own entries; " +
+                                                 target.ToString() + " was issued by " +
+                                                 target.issuer +
+                                                 " (only it or the regulator may revoke it)");
+}
+
+Result<store::Listing> RevocableListing(const store::Store& store, const protocol::EntryId& target,
+                                        int64_t now) {
+  Result<std::optional<store::Listing>> listing = store.GetListing(target, now);
+  if (!listing) return std::move(listing).error();
+  if (!*listing) {
+    return MakeError(ErrorKind::kNotFound, "no entry " + target.ToString() +
+                                               " is held here (check the id with "
+                                               "duanka-admin list)");
+  }
+  if ((*listing)->revocation) {
+    return MakeError(
+        ErrorKind::kConflict,
+        target.ToString() + " is already revoked by " + (*listing)->revocation->by.ToString() +
+            " (" + std::string(protocol::RevocationReasonName((*listing)->revocation->reason)) +
+            ")");
+  }
+  return std::move(**listing);
+}
 
 int Report(const ReportOptions& o) {
   std::optional<protocol::IdType> type = protocol::ParseIdType(o.type);
@@ -130,34 +159,15 @@ int Revoke(const RevokeOptions& o) {
   if (!id) return Fail(id.error());
   const int64_t now = node::SystemNow();
   const std::string& me = home->config.institution;
-  if (target->issuer != me && id->certificate.role != crypto::Role::kRegulator) {
-    return Fail(ErrorKind::kUnauthorized, me + " may revoke only its own entries; " +
-                                              target->ToString() + " was issued by " +
-                                              target->issuer +
-                                              " (only it or the regulator may "
-                                              "revoke it)");
-  }
+  if (Status may = MayRevoke(me, *id, *target); !may) return Fail(may.error());
 
   protocol::EntryId revocation_id;
   Result<store::AppendResult> appended = AppendToOwnFeed(
       *home, o.i_know,
       [&](const store::Head& head) -> Result<std::vector<protocol::VerifiedRecord>> {
         // Checked inside the write transaction, so that two administrators cannot both revoke.
-        Result<std::optional<store::Listing>> listing = home->store->GetListing(*target, now);
+        Result<store::Listing> listing = RevocableListing(*home->store, *target, now);
         if (!listing) return std::move(listing).error();
-        if (!*listing) {
-          return MakeError(ErrorKind::kNotFound, "no entry " + target->ToString() +
-                                                     " is held here (check the id with "
-                                                     "duanka-admin list)");
-        }
-        if ((*listing)->revocation) {
-          return MakeError(
-              ErrorKind::kConflict,
-              target->ToString() + " is already revoked by " +
-                  (*listing)->revocation->by.ToString() + " (" +
-                  std::string(protocol::RevocationReasonName((*listing)->revocation->reason)) +
-                  ")");
-        }
         protocol::Record r;
         r.issuer = me;
         r.seq = head.seq + 1;

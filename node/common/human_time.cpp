@@ -1,5 +1,7 @@
 #include "node/common/human_time.h"
 
+#include <ctime>
+
 #include "node/common/audit.h"
 
 namespace duanka::node {
@@ -13,6 +15,25 @@ std::string HumanMinute(int64_t unix_seconds) {
   // "2026-11-28T01:02:03Z" → "2026-11-28 09:02 CST"
   const std::string t = IsoTime(unix_seconds + kChinaStandardTimeOffsetSeconds);
   return t.substr(0, 10) + " " + t.substr(11, 5) + " " + std::string(kHumanTimeZone);
+}
+
+Result<int64_t> ParseMoment(const std::string& flag, const std::string& text) {
+  std::tm tm{};
+  const char* end = strptime(text.c_str(), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  int64_t offset = 0;
+  if (end == nullptr || *end != '\0') {
+    tm = std::tm{};
+    end = strptime(text.c_str(), "%Y-%m-%d %H:%M", &tm);
+    if (end != nullptr && *end == ':') end = strptime(end, ":%S", &tm);
+    offset = kChinaStandardTimeOffsetSeconds;
+  }
+  if (end == nullptr || *end != '\0') {
+    return MakeError(ErrorKind::kInvalidInput,
+                     flag +
+                         ": expected a time as 2026-12-06T10:00:00Z (UTC) or "
+                         "\"2026-12-06 18:00\" (China Standard Time)");
+  }
+  return static_cast<int64_t>(timegm(&tm)) - offset;
 }
 
 }  // namespace duanka::node

@@ -11,6 +11,8 @@
 #include <string>
 #include <string_view>
 
+#include "crypto/base/result.h"
+
 namespace duanka::node {
 
 // The zone's abbreviation, as HumanMinute ends, and a sentence naming it for output that shows
@@ -23,5 +25,9 @@ std::string HumanDate(int64_t unix_seconds);
 
 // "2026-11-28 09:02 CST".
 std::string HumanMinute(int64_t unix_seconds);
+
+// A time an operator types after `flag` (named in the error): "2026-12-06T10:00:00Z" (UTC) or
+// "2026-12-06 18:00" / "2026-12-06 18:00:00" (China Standard Time, as the programs print times).
+Result<int64_t> ParseMoment(const std::string& flag, const std::string& text);
 
 }  // namespace duanka::node

@@ -1,0 +1,73 @@
+#include "node/admin/bulk_revoke_plan.h"
+
+#include "node/admin/revoke_checks.h"
+
+namespace duanka::admin::bulk {
+
+const char* OutcomeName(Outcome o) {
+  switch (o) {
+    case Outcome::kRevoked:
+      return "revoked";
+    case Outcome::kAlreadyRevoked:
+      return "already-revoked";
+    case Outcome::kInvalid:
+      return "invalid";
+  }
+  return "invalid";
+}
+
+Result<std::vector<Decision>> Plan(const store::Store& store, std::span<const Item> items,
+                                   int64_t now) {
+  std::vector<Decision> plan(items.size());
+  for (size_t i = 0; i < items.size(); ++i) {
+    const Item& item = items[i];
+    if (!item.invalid.empty()) {
+      plan[i] = Decision{Outcome::kInvalid, item.invalid};
+      continue;
+    }
+    if (item.repeats != 0) {
+      plan[i] = Decision{Outcome::kAlreadyRevoked, item.target.ToString() + " is named on line " +
+                                                       std::to_string(item.repeats) + " too"};
+      continue;
+    }
+    Result<store::Listing> listing = RevocableListing(store, item.target, now);
+    if (listing) continue;  // kRevoked
+    const Error& e = listing.error();
+    if (e.kind == ErrorKind::kConflict) {
+      plan[i] = Decision{Outcome::kAlreadyRevoked, e.message};
+    } else if (e.kind == ErrorKind::kNotFound) {
+      plan[i] = Decision{Outcome::kInvalid, e.message};
+    } else {
+      return e;
+    }
+  }
+  return plan;
+}
+
+Result<Signed> SignChain(std::span<const Item> items, const std::vector<Decision>& plan,
+                         const store::Head& head, int64_t issued_at, const std::string& me,
+                         protocol::RevocationReason reason, const node::SigningIdentity& id,
+                         const crypto::Hash256& key_id) {
+  Signed out;
+  out.base = head;
+  out.by.assign(items.size(), 0);
+  protocol::Record r;
+  r.issuer = me;
+  r.issued_at = issued_at;
+  r.signer_key_id = key_id;
+  r.seq = head.seq;
+  r.prev = head.hash;
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (plan[i].outcome != Outcome::kRevoked) continue;
+    r.seq += 1;
+    r.body = protocol::RevocationBody{items[i].target, reason};
+    Result<protocol::SignedRecord> signed_record = protocol::SignRecord(r, id.key);
+    if (!signed_record) return std::move(signed_record).error();
+    r.prev = protocol::RecordHash(*signed_record);
+    out.by[i] = r.seq;
+    out.records.push_back(std::move(*signed_record));
+  }
+  return out;
+}
+
+}  // namespace duanka::admin::bulk
