@@ -122,15 +122,15 @@ Status UsePrivateKeyFile(ssl_ctx_st* ctx, const std::filesystem::path& path) {
   ERR_clear_error();
   detail::EvpPkeyPtr pkey(PEM_read_bio_PrivateKey(bio.get(), nullptr, RefusePassphrase, nullptr));
   if (!pkey) {
-    ERR_clear_error();
-    return MakeError(ErrorKind::kInvalidInput,
-                     path.string() +
-                         ": no private key found; expected a PEM \"BEGIN PRIVATE "
-                         "KEY\" block");
+    return MakeError(
+        ErrorKind::kInvalidInput,
+        detail::OpenSslError(path.string() + ": no private key found; expected a PEM \"BEGIN "
+                                             "PRIVATE KEY\" block"));
   }
+  ERR_clear_error();
   if (SSL_CTX_use_PrivateKey(ctx, pkey.get()) != 1) {
-    ERR_clear_error();
-    return MakeError(ErrorKind::kInvalidInput, "cannot use the key in " + path.string());
+    return MakeError(ErrorKind::kInvalidInput,
+                     detail::OpenSslError("cannot use the key in " + path.string()));
   }
   return Ok();
 }

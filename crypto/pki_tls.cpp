@@ -32,16 +32,18 @@ Result<ssl_ctx_st*> CreateTlsContext(const TrustStore& trust, const std::filesys
   // current CRL).
   SSL_CTX_set_session_cache_mode(ctx.get(), SSL_SESS_CACHE_OFF);
   SSL_CTX_set_options(ctx.get(), SSL_OP_NO_TICKET);
+  ERR_clear_error();
   if (SSL_CTX_use_certificate_chain_file(ctx.get(), cert_pem.c_str()) != 1) {
-    ERR_clear_error();
-    return MakeError(ErrorKind::kIo, "cannot load the TLS certificate " + cert_pem.string());
+    // OpenSSL's queue holds the reason (the OS error for a missing or unreadable file).
+    return MakeError(ErrorKind::kIo,
+                     detail::OpenSslError("cannot load the TLS certificate " + cert_pem.string()));
   }
   // Not SSL_CTX_use_PrivateKey_file: the key file's mode is checked and its bytes wiped.
   if (Status key = UsePrivateKeyFile(ctx.get(), key_pem); !key.ok()) return key.error();
   if (SSL_CTX_check_private_key(ctx.get()) != 1) {
-    ERR_clear_error();
     return MakeError(ErrorKind::kInvalidInput,
-                     "the TLS key " + key_pem.string() + " does not match " + cert_pem.string());
+                     detail::OpenSslError("the TLS key " + key_pem.string() + " does not match " +
+                                          cert_pem.string()));
   }
   return ctx.release();
 }

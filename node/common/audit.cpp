@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <pwd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -36,6 +37,32 @@ void AppendJsonText(std::string& out, std::string_view text) {
   out += text;
 }
 
+std::string UserName(uid_t uid) {
+  if (const passwd* pw = ::getpwuid(uid); pw != nullptr) return pw->pw_name;
+  return "uid " + std::to_string(uid);
+}
+
+// Who must write the audit log: the owner of the file, or of its directory while there is none.
+// Another user (root above all) writing there would leave a file its owner cannot append to (every
+// API lookup then refused), or write through a link that owner planted into a file of its own
+// choosing. Root-owned places are the administrator's own: anyone allowed in may write there.
+Status CheckOwner(const std::filesystem::path& path) {
+  struct stat st {};
+  std::filesystem::path held = path;
+  if (::lstat(path.c_str(), &st) != 0) {
+    if (errno != ENOENT) return Ok();  // open() reports it, with the reason
+    held = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
+    if (::stat(held.c_str(), &st) != 0) return Ok();
+  }
+  const uid_t me = ::geteuid();
+  if (st.st_uid == me || st.st_uid == 0) return Ok();
+  const std::string owner = UserName(st.st_uid);
+  return MakeError(ErrorKind::kIo, "the audit log " + path.string() + " is not to be written by " +
+                                       UserName(me) + ": " + held.string() + " belongs to " +
+                                       owner + "; run as its owner (e.g. runuser -u " + owner +
+                                       " -- COMMAND)");
+}
+
 }  // namespace
 
 AuditLog::~AuditLog() {
@@ -43,6 +70,7 @@ AuditLog::~AuditLog() {
 }
 
 Result<int> AuditLog::OpenFile() const {
+  if (Status owner = CheckOwner(path_); !owner) return std::move(owner).error();
   int fd = ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
   if (fd < 0) return AuditIoError("cannot open", path_, std::strerror(errno));
   return fd;

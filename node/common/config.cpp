@@ -2,6 +2,9 @@
 #include "node/common/config.h"
 
 #include <toml++/toml.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdlib>
 #include <set>
 #include <sstream>
@@ -204,7 +207,8 @@ Config Config::Defaults(const std::filesystem::path& home, std::string instituti
 std::string Config::ToToml() const {
   std::string out =
       "# duanka node configuration. Relative paths are relative to this HOME directory.\n"
-      "# Every key, its default and meaning: ops/duanka.example.toml.\n";
+      "# Every key, its default and meaning: " +
+      std::string(kExampleConfigPath) + "\n";
   out += "institution = " + Quote(institution) + "\n\n[network]\n";
   if (!network.listen.empty()) out += "listen = " + Quote(network.listen) + "\n";
   out += "api = " + Quote(network.api) + "\n";
@@ -239,13 +243,27 @@ Result<PeerEntry> ParsePeerEntry(const std::string& text) {
 Result<Config> LoadConfig(const std::filesystem::path& home) {
   const std::filesystem::path file = home / kConfigFileName;
   std::error_code ec;
-  if (!std::filesystem::exists(file, ec)) {
+  const bool present = std::filesystem::exists(file, ec);
+  // exists() clears ec for a missing file: what is left (EACCES on HOME, most often) says that
+  // whether the file is there cannot be told, and "no duanka.toml" would send the operator astray.
+  const std::string owner_hint =
+      " (run as the owner of " + home.string() + ", e.g. runuser -u duanka -- COMMAND)";
+  if (ec) {
+    return MakeError(ErrorKind::kIo,
+                     "cannot read " + file.string() + ": " + ec.message() +
+                         (ec == std::errc::permission_denied ? owner_hint : std::string()));
+  }
+  if (!present) {
     return MakeError(ErrorKind::kNotFound, "no " + file.string() +
                                                " (set --home or DUANKA_HOME, or run duanka-admin "
                                                "init to create one)");
   }
   Result<std::string> text = base::ReadFile(file, kMaxConfigBytes);
-  if (!text) return std::move(text).error();
+  if (!text) {
+    Error e = std::move(text).error();
+    if (::access(file.c_str(), R_OK) != 0 && errno == EACCES) e.message += owner_hint;
+    return e;
+  }
   toml::table root;
   try {
     root = toml::parse(*text, file.string());
@@ -258,7 +276,9 @@ Result<Config> LoadConfig(const std::filesystem::path& home) {
   CollectKeys(root, "", keys);
   for (const std::string& key : keys) {
     if (!KnownKeys().count(key)) {
-      return Bad(file, key, "unknown key (see ops/duanka.example.toml for the keys there are)");
+      return Bad(
+          file, key,
+          "unknown key (see " + std::string(kExampleConfigPath) + " for the keys there are)");
     }
   }
   Config c = Config::Defaults(home, "");

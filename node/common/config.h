@@ -17,6 +17,9 @@ namespace duanka::node {
 
 inline constexpr const char* kDefaultHome = "/var/lib/duanka";
 inline constexpr const char* kConfigFileName = "duanka.toml";
+// Where the package installs the example with every key (what messages point operators to).
+inline constexpr const char* kExampleConfigPath =
+    "/usr/share/doc/duanka/examples/duanka.example.toml";
 // A duanka.toml is a few dozen lines; anything far larger is a mistake, not a config.
 inline constexpr size_t kMaxConfigBytes = 1 << 20;
 

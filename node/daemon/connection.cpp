@@ -247,6 +247,7 @@ void Connection::Close(std::string reason) {
 void Connection::Terminate(const std::string& reason) {
   if (closed_) return;
   closed_ = true;
+  end_reason_ = reason;
   error_code ignored;
   stream_.next_layer().shutdown(tcp::socket::shutdown_both, ignored);
   stream_.next_layer().close(ignored);

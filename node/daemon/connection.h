@@ -120,6 +120,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // the connection's strand, e.g. in OnClose.
   bool peer_misbehaved() const { return peer_misbehaved_; }
   std::chrono::steady_clock::time_point opened_at() const { return opened_at_; }
+  // Why the connection ended, once it has: read on its strand or after on_terminated ran.
+  const std::string& end_reason() const { return end_reason_; }
 
  private:
   // Takes `self` as a parameter, not from shared_from_this() in its body: the coroutine's frame
@@ -159,6 +161,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool closed_ = false;
   bool peer_misbehaved_ = false;
   std::string close_reason_;
+  std::string end_reason_;
   std::function<void()> on_terminated_;
   Admission admission_;
 };

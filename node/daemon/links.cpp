@@ -10,6 +10,7 @@
 #include <charconv>
 #include <list>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <unordered_map>
 
@@ -297,7 +298,15 @@ uint16_t Listener::port() const {
 
 struct Dialer::Impl : std::enable_shared_from_this<Dialer::Impl> {
   Impl(LinkContext c, std::string p, BackoffOptions b)
-      : ctx(c), address(std::move(p)), backoff(b), strand(asio::make_strand(c.io)), timer(strand) {}
+      : ctx(c), address(std::move(p)), backoff(b), strand(asio::make_strand(c.io)), timer(strand) {
+    // Named before the first attempt: a status read at once shows whom it is for.
+    if (Result<node::PeerEntry> entry = node::ParsePeerEntry(address)) {
+      state.institution = entry->institution;
+      state.address = entry->address;
+    } else {
+      state.address = address;
+    }
+  }
   LinkContext ctx;
   std::string address;  // the peers entry, CODE@HOST:PORT: what every log line names
   BackoffOptions backoff;
@@ -306,6 +315,17 @@ struct Dialer::Impl : std::enable_shared_from_this<Dialer::Impl> {
   std::atomic<bool> stopped{false};
   std::shared_ptr<Connection> current;
   std::mt19937_64 rng{std::random_device{}()};
+  // Written on the strand and by the connection's callbacks, read by status() from any thread.
+  mutable std::mutex status_mutex;
+  DialerStatus state;
+
+  void SetState(DialerStatus::State st, std::optional<std::string> error = std::nullopt,
+                int64_t retry_at = 0) {
+    std::lock_guard<std::mutex> lock(status_mutex);
+    state.state = st;
+    state.retry_at = retry_at;
+    if (error) state.last_error = std::move(*error);
+  }
 
   // Waits `d` (or until Stop()).
   asio::awaitable<void> Sleep(std::chrono::milliseconds d) {
@@ -321,19 +341,26 @@ struct Dialer::Impl : std::enable_shared_from_this<Dialer::Impl> {
         entry ? node::ParseHostPort(entry->address) : Result<node::HostPort>(entry.error());
     if (!hp) {
       LogError("peer {}: {}", address, hp.error().message);
+      SetState(DialerStatus::State::kInvalid, hp.error().message);
       co_return;
     }
     std::chrono::milliseconds delay = backoff.min;
     while (!stopped) {
       auto started = std::chrono::steady_clock::now();
+      SetState(DialerStatus::State::kConnecting);
       co_await DialOnce(entry->institution, hp->host, hp->port);
       if (stopped) break;
       bool healthy = std::chrono::steady_clock::now() - started > backoff.healthy_after;
       delay = healthy ? backoff.min : std::min(backoff.max, delay * 2);
       // Jitter keeps a restarted consortium from reconnecting in lockstep.
       std::uniform_real_distribution<double> jitter(0.75, 1.25);
-      co_await Sleep(std::chrono::milliseconds(
-          static_cast<int64_t>(static_cast<double>(delay.count()) * jitter(rng))));
+      const std::chrono::milliseconds wait(
+          static_cast<int64_t>(static_cast<double>(delay.count()) * jitter(rng)));
+      // Rounded up: the status must not announce a retry earlier than it happens.
+      const auto retry_at = std::chrono::ceil<std::chrono::seconds>(
+          std::chrono::system_clock::now().time_since_epoch() + wait);
+      SetState(DialerStatus::State::kWaiting, std::nullopt, retry_at.count());
+      co_await Sleep(wait);
     }
   }
 
@@ -347,6 +374,7 @@ struct Dialer::Impl : std::enable_shared_from_this<Dialer::Impl> {
                                                      asio::redirect_error(asio::use_awaitable, ec));
     if (ec) {
       LogWarn("peer {}: cannot resolve: {}", address, ec.message());
+      SetState(DialerStatus::State::kConnecting, "cannot resolve: " + ec.message());
       co_return;
     }
     tcp::socket socket(asio::make_strand(ctx.io));
@@ -359,7 +387,9 @@ struct Dialer::Impl : std::enable_shared_from_this<Dialer::Impl> {
     co_await asio::async_connect(socket, endpoints, asio::redirect_error(asio::use_awaitable, ec));
     deadline.cancel();
     if (ec || !socket.is_open()) {
-      LogInfo("peer {}: cannot connect: {}", address, ec ? ec.message() : "timed out");
+      const std::string why = ec ? ec.message() : "timed out";
+      LogInfo("peer {}: cannot connect: {}", address, why);
+      SetState(DialerStatus::State::kConnecting, "cannot connect: " + why);
       co_return;
     }
     socket.set_option(tcp::no_delay(true), ec);
@@ -371,8 +401,11 @@ struct Dialer::Impl : std::enable_shared_from_this<Dialer::Impl> {
         [this, self, &ended] { asio::post(strand, [&ended] { ended.cancel(); }); });
     // Any member's certificate verifies; only the one the entry names may be spoken to here.
     conn->SetAdmission(
-        [expected](const crypto::CertificateInfo& peer) -> std::optional<std::string> {
-          if (peer.institution == expected) return std::nullopt;
+        [this, self, expected](const crypto::CertificateInfo& peer) -> std::optional<std::string> {
+          if (peer.institution == expected) {
+            SetState(DialerStatus::State::kConnected);
+            return std::nullopt;
+          }
           return "the certificate is of " + peer.institution + ", not of " + expected +
                  " as expected: closed before any frame";
         });
@@ -380,8 +413,15 @@ struct Dialer::Impl : std::enable_shared_from_this<Dialer::Impl> {
     conn->Start([this, self](const HandshakeFailure& f) {
       ctx.metrics.CountPeerRefused();
       LogWarn("peer {}: {}", address, f.reason);
+      SetState(DialerStatus::State::kConnecting, f.reason);
     });
     co_await ended.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    {
+      std::lock_guard<std::mutex> lock(status_mutex);
+      if (state.state == DialerStatus::State::kConnected) {
+        state.last_error = "disconnected: " + conn->end_reason();
+      }
+    }
     current.reset();
   }
 };
@@ -399,6 +439,25 @@ void Dialer::Start() {
 void Dialer::Stop() {
   impl_->stopped = true;
   asio::post(impl_->strand, [impl = impl_] { impl->timer.cancel(); });
+}
+
+DialerStatus Dialer::status() const {
+  std::lock_guard<std::mutex> lock(impl_->status_mutex);
+  return impl_->state;
+}
+
+std::string_view DialerStateName(DialerStatus::State state) {
+  switch (state) {
+    case DialerStatus::State::kConnecting:
+      return "connecting";
+    case DialerStatus::State::kConnected:
+      return "connected";
+    case DialerStatus::State::kWaiting:
+      return "waiting";
+    case DialerStatus::State::kInvalid:
+      return "invalid";
+  }
+  return "unknown";
 }
 
 }  // namespace duanka::daemon

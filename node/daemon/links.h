@@ -17,6 +17,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "node/daemon/connection.h"
 #include "node/daemon/metrics.h"
@@ -68,6 +69,22 @@ struct BackoffOptions {
   std::chrono::milliseconds healthy_after{10000};
 };
 
+// What a dialer is doing, for /v1/status: read from any thread.
+struct DialerStatus {
+  enum class State {
+    kConnecting,  // resolving, connecting or in the TLS handshake
+    kConnected,   // the TLS handshake is done; the sync layer has the connection
+    kWaiting,     // the last attempt ended; the next one starts at retry_at
+    kInvalid,     // the entry cannot be dialled (never retried)
+  };
+  std::string institution;  // the entry's CODE
+  std::string address;      // the entry's HOST:PORT
+  State state = State::kConnecting;
+  int64_t retry_at = 0;    // wall-clock seconds; kWaiting only
+  std::string last_error;  // why the last attempt ended ("" before any ended)
+};
+std::string_view DialerStateName(DialerStatus::State state);
+
 class Dialer {
  public:
   // `peer` is a `network.peers` entry, CODE@HOST:PORT (node::ParsePeerEntry): a connection whose
@@ -77,6 +94,7 @@ class Dialer {
   ~Dialer();
   void Start();
   void Stop();
+  DialerStatus status() const;
 
  private:
   struct Impl;

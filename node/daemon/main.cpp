@@ -392,6 +392,11 @@ int Run(const std::filesystem::path& home) {
     nlohmann::json j = node::StatusJson(*facts);
     j["consortium"] = ca->consortium();
     j["peers"] = nlohmann::json::parse(sync.PeersJson());
+    // Every network.peers entry, reached or not: "peers" above lists only open sessions.
+    std::vector<DialerStatus> dialing;
+    for (const auto& d : dialers) dialing.push_back(d->status());
+    j["configured_peers"] =
+        nlohmann::json::parse(ConfiguredPeersJson(dialing, sync.InstitutionStates(), at));
     j["pepper"] = nlohmann::json::parse(sync.PepperJson());
     if (std::optional<crypto::CrlInfo> crl = ca->crl()) {
       j["crl"] = {{"number", crl->number},

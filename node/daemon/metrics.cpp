@@ -208,8 +208,13 @@ std::string Metrics::Render(const store::Stats& stats) const {
   AppendSample(out, "duanka_lookup_duration_seconds_count", {}, cumulative);
 
   // ---- Peers and sync ----
-  AppendFamily(out, "duanka_peers_connected", "gauge", "Peers with an open session.");
+  AppendFamily(out, "duanka_peers_connected", "gauge",
+               "Peer institutions with a session past the hello (institutions, not connections).");
   AppendSample(out, "duanka_peers_connected", {}, peers_connected_.load(std::memory_order_relaxed));
+  AppendFamily(out, "duanka_peer_connections", "gauge",
+               "Peer sessions open, in either direction (an institution may hold two).");
+  AppendSample(out, "duanka_peer_connections", {},
+               peer_connections_.load(std::memory_order_relaxed));
   AppendFamily(out, "duanka_records_received_total", "counter", "Records received from peers.");
   AppendSample(out, "duanka_records_received_total", {}, Load(records_received_));
   AppendFamily(out, "duanka_records_appended_total", "counter",

@@ -42,7 +42,10 @@ class Metrics {
   void CountFork() { forks_.fetch_add(1, std::memory_order_relaxed); }
   void CountAuditFailure() { audit_failures_.fetch_add(1, std::memory_order_relaxed); }
   void CountPeerRefused() { peers_refused_.fetch_add(1, std::memory_order_relaxed); }
+  // Distinct institutions with a session past the hello.
   void SetPeersConnected(int64_t n) { peers_connected_.store(n, std::memory_order_relaxed); }
+  // Peer sessions open, in either direction (an institution may hold two).
+  void SetPeerConnections(int64_t n) { peer_connections_.store(n, std::memory_order_relaxed); }
   // Records a peer has (by its heads) that this node does not yet hold, per peer institution.
   void SetSyncLag(const std::string& peer, uint64_t records);
   // The peer's clock minus this node's, from its hello (seconds).
@@ -76,7 +79,7 @@ class Metrics {
   std::atomic<uint64_t> records_received_{0}, records_appended_{0};
   std::array<std::atomic<uint64_t>, kRejectReasons> rejected_{};
   std::atomic<uint64_t> forks_{0}, audit_failures_{0}, peers_refused_{0};
-  std::atomic<int64_t> peers_connected_{0};
+  std::atomic<int64_t> peers_connected_{0}, peer_connections_{0};
   mutable std::mutex lag_mutex_;
   std::map<std::string, uint64_t> sync_lag_;
   std::map<std::string, int64_t> clock_skew_;

@@ -5,6 +5,9 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <map>
+#include <nlohmann/json.hpp>
+
+#include "node/common/audit.h"
 
 namespace duanka::daemon {
 namespace {
@@ -117,6 +120,10 @@ size_t Sync::open_peers() const {
   return impl_->open_links.load();
 }
 
+std::map<std::string, InstitutionLinkState> Sync::InstitutionStates() const {
+  return impl_->core.InstitutionStates();
+}
+
 size_t Sync::connected() const {
   return impl_->core.connected();
 }
@@ -152,6 +159,39 @@ void Sync::OnClose(const std::shared_ptr<Connection>& c, const std::string& reas
     impl->open_links = impl->links.size();
     impl->core.OnClose(*link, reason, misbehaved);
   });
+}
+
+std::string ConfiguredPeersJson(const std::vector<DialerStatus>& dialers,
+                                const std::map<std::string, InstitutionLinkState>& links,
+                                int64_t now) {
+  nlohmann::json list = nlohmann::json::array();
+  for (const DialerStatus& d : dialers) {
+    auto it = links.find(d.institution);
+    const InstitutionLinkState none;
+    const InstitutionLinkState& link = it == links.end() ? none : it->second;
+    nlohmann::json peer = {
+        {"institution", d.institution}, {"address", d.address}, {"connections", link.connections}};
+    // A penalty outranks everything: while it runs, any session the peer opens is closed at once.
+    if (link.refused_until > now) {
+      peer["state"] = "refused";
+      peer["until"] = node::IsoTime(link.refused_until);
+      peer["reason"] = "penalised by this node: " + link.refused_why;
+    } else if (link.ready) {
+      peer["state"] = "ready";
+    } else if (d.state == DialerStatus::State::kInvalid) {
+      peer["state"] = "invalid";
+      peer["reason"] = d.last_error;
+    } else if (d.state == DialerStatus::State::kWaiting) {
+      peer["state"] = "refused";
+      peer["until"] = node::IsoTime(d.retry_at);
+      peer["reason"] = d.last_error;
+    } else {
+      peer["state"] = "connecting";
+      if (!d.last_error.empty()) peer["last_error"] = d.last_error;
+    }
+    list.push_back(std::move(peer));
+  }
+  return list.dump();
 }
 
 }  // namespace duanka::daemon

@@ -6,12 +6,15 @@
 #include <utility>  // Boost 1.74's asio/awaitable.hpp needs it first on GCC 12
 
 #include <boost/asio/io_context.hpp>
+#include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "crypto/pki.h"
 #include "node/daemon/connection.h"
 #include "node/daemon/ingest_pipeline.h"
+#include "node/daemon/links.h"
 #include "node/daemon/metrics.h"
 #include "node/daemon/sync_core.h"
 #include "store/store.h"
@@ -34,6 +37,8 @@ class Sync : public ConnectionHandler {
   // For /v1/status and /healthz, from any thread: a snapshot kept up to date on the strand.
   std::string PeersJson() const;
   std::string PepperJson() const;
+  std::map<std::string, InstitutionLinkState> InstitutionStates() const;
+  // Distinct institutions with a session past the hello.
   size_t connected() const;
   // Peer connections opened and not yet fully closed (TLS close done or cut off), from any
   // thread: a stop is over when this reaches 0.
@@ -47,5 +52,17 @@ class Sync : public ConnectionHandler {
   struct Impl;
   std::shared_ptr<Impl> impl_;
 };
+
+// /v1/status's "configured_peers": one object per network.peers entry, in the config's order,
+// {"institution", "address", "state", "connections"} and, by state:
+//   "ready"       a session with the institution is past the hello (either direction);
+//   "connecting"  a dial or handshake is under way ("last_error": why the previous one ended);
+//   "refused"     "until" (ISO time) and "reason": penalised by this node, or the last attempt
+//                 failed and the dialer waits until then to try again;
+//   "invalid"     the entry cannot be dialled ("reason").
+// `now` (wall-clock seconds) tells a penalty that has run out from one in force.
+std::string ConfiguredPeersJson(const std::vector<DialerStatus>& dialers,
+                                const std::map<std::string, InstitutionLinkState>& links,
+                                int64_t now);
 
 }  // namespace duanka::daemon

@@ -91,6 +91,8 @@ struct Feed {
 struct Penalty {
   uint32_t strikes = 0;
   SteadyTime banned_until{};
+  int64_t banned_until_wall = 0;  // the same moment on the wall clock, for the status
+  std::string why;
 };
 
 }  // namespace
@@ -160,6 +162,7 @@ struct SyncCore::Impl {
   std::string peers_json = "[]";
   std::string pepper_json = "{}";
   std::atomic<size_t> ready_peers{0};
+  std::map<std::string, InstitutionLinkState> institution_states;
 
   // ---- Sending ----
 
@@ -424,15 +427,30 @@ struct SyncCore::Impl {
       if (p.clock_skew) peer["clock_skew_seconds"] = *p.clock_skew;
       list.push_back(std::move(peer));
     }
-    size_t ready = CountReady();
+    std::map<std::string, InstitutionLinkState> states;
+    for (const auto& [conn, p] : peers) {
+      InstitutionLinkState& st = states[p.conn->institution()];
+      ++st.connections;
+      st.ready = st.ready || p.hello;
+    }
+    for (const auto& [who, pen] : penalties) {
+      InstitutionLinkState& st = states[who];
+      st.refused_until = pen.banned_until_wall;
+      st.refused_why = pen.why;
+    }
+    // Institutions, not connections: two links to one peer (one each way) are one peer reached.
+    size_t ready = 0;
+    for (const auto& [who, st] : states) ready += st.ready ? 1 : 0;
     ready_peers = ready;
     metrics.SetPeersConnected(static_cast<int64_t>(ready));
+    metrics.SetPeerConnections(static_cast<int64_t>(peers.size()));
     nlohmann::json pepper = {{"epochs", pepper_watch.ours()},
                              {"epochs_missing", pepper_watch.Missing()},
                              {"peers_ahead", pepper_watch.PeersAhead()}};
     std::lock_guard<std::mutex> lock(snapshot_mutex);
     peers_json = list.dump();
     pepper_json = pepper.dump();
+    institution_states = std::move(states);
   }
 
   // ---- Fetching ----
@@ -559,6 +577,9 @@ struct SyncCore::Impl {
     for (uint32_t i = 1; i < pen.strikes && seconds < l.ban_max_seconds; ++i) seconds *= 2;
     seconds = std::min<uint64_t>(seconds, l.ban_max_seconds);
     pen.banned_until = steady() + std::chrono::seconds(seconds);
+    pen.banned_until_wall = now() + static_cast<int64_t>(seconds);
+    pen.why = why;
+    snapshot_stale = true;
     if (reason) metrics.CountRejected(*reason, 1);
     LogWarn("peer {} ({}) refused for {} s: {}", who, address, seconds, why);
     if (ctx.on_penalty) ctx.on_penalty(who, why);
@@ -1210,6 +1231,13 @@ struct SyncCore::Impl {
   void On(Peer&, msg::Pong&) {}
 
   void On(Peer& p, msg::Error& e) {
+    // A peer stopping says goodbye first: the routine end of a session, not a fault of anyone's.
+    if (e.code == msg::ErrorCode::kShuttingDown) {
+      LogInfo("peer {} ({}) is shutting down: {}", p.conn->institution(), p.conn->address(),
+              e.message);
+      p.conn->Close("peer shutting down");
+      return;
+    }
     LogWarn("peer {} says {}: {}", p.conn->institution(), protocol::msg::ErrorCodeName(e.code),
             e.message);
     p.conn->Close("peer reported an error");
@@ -1218,12 +1246,6 @@ struct SyncCore::Impl {
   Peer* FindPeer(PeerLink* c) {
     auto it = peers.find(c);
     return it == peers.end() ? nullptr : &it->second;
-  }
-
-  size_t CountReady() const {
-    size_t n = 0;
-    for (const auto& [c, p] : peers) n += p.hello ? 1 : 0;
-    return n;
   }
 
   // ---- Timers ----
@@ -1348,6 +1370,11 @@ std::string SyncCore::PeersJson() const {
 std::string SyncCore::PepperJson() const {
   std::lock_guard<std::mutex> lock(impl_->snapshot_mutex);
   return impl_->pepper_json;
+}
+
+std::map<std::string, InstitutionLinkState> SyncCore::InstitutionStates() const {
+  std::lock_guard<std::mutex> lock(impl_->snapshot_mutex);
+  return impl_->institution_states;
 }
 
 size_t SyncCore::connected() const {

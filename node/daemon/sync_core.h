@@ -18,6 +18,7 @@
 
 #include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -35,6 +36,14 @@ struct SyncOptions {
   std::string consortium;
   std::vector<uint32_t> pepper_epochs;
   node::DaemonLimits limits;
+};
+
+// How this node stands with one institution, whatever the connection's direction.
+struct InstitutionLinkState {
+  size_t connections = 0;     // sessions open with it
+  bool ready = false;         // one of them past the hello
+  int64_t refused_until = 0;  // wall-clock seconds it is refused (penalised) until; 0 if never
+  std::string refused_why;    // the last penalty's reason
 };
 
 // What the core is given to work with. All references outlive the core.
@@ -87,6 +96,9 @@ class SyncCore {
   // {"epochs": […], "epochs_missing": […], "peers_ahead": […]}: this node's pepper epochs and
   // those connected peers hold that it lacks.
   std::string PepperJson() const;
+  // Institutions with a session open or a penalty given, by code: the same snapshot.
+  std::map<std::string, InstitutionLinkState> InstitutionStates() const;
+  // Distinct institutions with a session past the hello.
   size_t connected() const;
 
   // For the simulator: how many wants are outstanding and how many peers this node keeps state

@@ -2,15 +2,20 @@
 // duankad --check-config, a HOME whose certificates name another institution, /healthz while
 // lookups cannot be audited, config errors' exit code in duanka, and a prompt stop.
 #include <signal.h>
+#include <unistd.h>
 
 #include <gtest/gtest.h>
 
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "node/common/config.h"
+#include "node/common/exit_codes.h"
 #include "tests/integration/consortium.h"
+#include "tests/integration/http_probe.h"
 #include "tests/support/process.h"
 
 namespace duanka::integration {
@@ -225,6 +230,120 @@ TEST(Operator, AStopClosesConnectedPeersAndEndsWhenTheyAreClosed) {
   EXPECT_LT(std::chrono::steady_clock::now() - began, std::chrono::seconds(10));
   EXPECT_TRUE(Eventually([&] { return c.Logged(*line[1], "node shutting down"); }))
       << c.Log(*line[1]);
+}
+
+// root running `duanka lookup` in a HOME that belongs to the daemon's user must not leave a
+// root-owned audit log there (the daemon could no longer append to it: every API lookup refused).
+TEST(Operator, ALookupByAnotherUserThanHomesOwnerIsRefusedAndCreatesNoFile) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root, to run as another user than HOME's owner";
+  // The conventional unprivileged id: no process of this test runs as it.
+  constexpr uid_t kOtherUser = 65534;
+  Consortium c;
+  Node& a = c.Add("BANKA");
+  ASSERT_TRUE(c.Start(a));  // creates the store
+  ASSERT_EQ(c.Stop(a), 0) << c.Log(a);
+  const std::filesystem::path audit = a.home / "audit.log";
+  std::filesystem::remove(audit);
+  ASSERT_EQ(::chown(a.home.c_str(), kOtherUser, kOtherUser), 0);
+
+  RunResult r = c.Duanka(a, {"lookup", "qq", "10001"});
+  EXPECT_EQ(r.exit_code, node::kExitFailure) << r.err;
+  EXPECT_EQ(r.out, "");
+  EXPECT_EQ(Lines(r.err), 1u) << r.err;
+  EXPECT_NE(r.err.find(audit.string()), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("run as its owner"), std::string::npos) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(audit));
+
+  // A file already there, its owner's: not written through by root either.
+  ASSERT_TRUE(std::ofstream(audit).good());
+  ASSERT_EQ(::chown(audit.c_str(), kOtherUser, kOtherUser), 0);
+  r = c.Duanka(a, {"lookup", "qq", "10001"});
+  EXPECT_EQ(r.exit_code, node::kExitFailure) << r.err;
+  EXPECT_EQ(std::filesystem::file_size(audit), 0u);
+
+  // As HOME's owner again, the same lookup is answered and audited.
+  ASSERT_EQ(::chown(a.home.c_str(), 0, 0), 0);
+  std::filesystem::remove(audit);
+  r = c.Duanka(a, {"lookup", "qq", "10001"});
+  EXPECT_EQ(r.exit_code, node::kExitNotFound) << r.err;
+  EXPECT_GT(std::filesystem::file_size(audit), 0u);
+}
+
+nlohmann::json ConfiguredPeer(const Node& n, const std::string& code) {
+  Http h = Curl(n, "/v1/status");
+  nlohmann::json j = nlohmann::json::parse(h.body, nullptr, false);
+  if (!j.is_object() || !j.contains("configured_peers")) return nlohmann::json();
+  for (const nlohmann::json& p : j["configured_peers"]) {
+    if (p.value("institution", "") == code) return p;
+  }
+  return nlohmann::json();
+}
+
+std::optional<double> Metric(const Node& n, const std::string& sample) {
+  return MetricValue(Curl(n, "/metrics").body, sample);
+}
+
+// /v1/status names every network.peers entry with its state, not only the connected ones; the
+// peer metric counts institutions, not connections.
+TEST(Operator, StatusListsEveryConfiguredPeerWithItsState) {
+  Consortium c;
+  Node& a = c.Add("BANKA");
+  Node& b = c.Add("BANKB");
+  Node& down = c.Add("PAYC");  // configured, never started: nothing listens on its port
+  c.Dial(a, b);
+  c.Dial(b, a);  // two sessions between BANKA and BANKB, one each way
+  c.Dial(a, down);
+  ASSERT_TRUE(c.Start(a));
+  ASSERT_TRUE(c.Start(b));
+
+  ASSERT_TRUE(Eventually([&] { return ConfiguredPeer(a, "BANKB").value("state", "") == "ready"; }))
+      << Curl(a, "/v1/status").body;
+  nlohmann::json ready = ConfiguredPeer(a, "BANKB");
+  EXPECT_EQ(ready["address"], b.address());
+
+  // The dialer's backoff after a refused connection: refused, until when and why.
+  nlohmann::json refused;
+  ASSERT_TRUE(Eventually([&] {
+    refused = ConfiguredPeer(a, "PAYC");
+    return refused.value("state", "") == "refused";
+  })) << Curl(a, "/v1/status").body;
+  EXPECT_EQ(refused["address"], down.address());
+  EXPECT_EQ(refused["connections"], 0);
+  EXPECT_NE(refused.value("reason", "").find("cannot connect"), std::string::npos) << refused;
+  EXPECT_TRUE(refused.contains("until") && refused["until"].is_string()) << refused;
+
+  // Both sessions up: one institution reached over two connections.
+  ASSERT_TRUE(Eventually([&] { return Metric(a, "duanka_peer_connections") == 2.0; }))
+      << Curl(a, "/metrics").body;
+  EXPECT_EQ(ConfiguredPeer(a, "BANKB")["connections"], 2);
+  ASSERT_TRUE(Eventually([&] { return Metric(a, "duanka_peers_connected").has_value(); }));
+  EXPECT_EQ(Metric(a, "duanka_peers_connected"), 1.0);
+
+  // The "peers" list (open sessions) is kept as it was.
+  nlohmann::json status = nlohmann::json::parse(Curl(a, "/v1/status").body, nullptr, false);
+  ASSERT_TRUE(status.is_object());
+  EXPECT_EQ(status["peers"].size(), 2u) << status;
+  EXPECT_EQ(status["configured_peers"].size(), 2u) << status;
+}
+
+// A peer that stops says goodbye and closes TLS politely: the other side logs that at info, never
+// as a warning or an error.
+TEST(Operator, APeersCleanShutdownIsLoggedAsInformation) {
+  Consortium c;
+  std::vector<Node*> line = c.Line({"BANKA", "BANKB"});
+  ASSERT_TRUE(c.StartAll());
+  ASSERT_TRUE(Eventually([&] {
+    return ConfiguredPeer(*line[0], "BANKB").value("state", "") == "ready";
+  })) << Curl(*line[0], "/v1/status").body;
+  ASSERT_EQ(c.Stop(*line[0]), 0) << c.Log(*line[0]);
+  ASSERT_TRUE(Eventually([&] { return c.Logged(*line[1], "disconnected"); })) << c.Log(*line[1]);
+  EXPECT_EQ(c.Stop(*line[1]), 0) << c.Log(*line[1]);
+  std::istringstream log(c.LogText(*line[1]));
+  for (std::string l; std::getline(log, l);) {
+    if (l.find("BANKA") == std::string::npos) continue;
+    EXPECT_EQ(l.find(" warning "), std::string::npos) << l;
+    EXPECT_EQ(l.find(" error "), std::string::npos) << l;
+  }
 }
 
 }  // namespace

@@ -12,7 +12,8 @@ namespace duanka::integration {
 namespace {
 
 // Keys only one side has: the daemon's live state, and where the CLI looked.
-const std::set<std::string> kDaemonOnly = {"consortium", "peers", "pepper", "crl"};
+const std::set<std::string> kDaemonOnly = {"consortium", "peers", "configured_peers", "pepper",
+                                           "crl"};
 const std::set<std::string> kCliOnly = {"home"};
 // Read at different moments (the daemon writes its seen heads): compared by presence only.
 const std::set<std::string> kMoving = {"now", "store", "store_bytes"};

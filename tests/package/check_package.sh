@@ -55,6 +55,21 @@ fi
   fail "usr/share/doc/duanka/examples/duanka.example.toml missing"
 [ -f "$work/root/usr/share/doc/duanka/examples/logrotate.duanka" ] ||
   fail "usr/share/doc/duanka/examples/logrotate.duanka missing"
+doc=$work/root/usr/share/doc/duanka
+grep -q '^Format: https://www.debian.org/doc/packaging-manuals/copyright-format/' \
+  "$doc/copyright" 2>/dev/null || fail "usr/share/doc/duanka/copyright missing or not DEP-5"
+if ! changelog=$(gzip -dc "$doc/changelog.gz" 2>/dev/null); then
+  fail "usr/share/doc/duanka/changelog.gz missing or not gzip"
+else
+  # The newest entry must be the package's own version, or the changelog was forgotten.
+  top=$(sed -n '1s/^duanka (\([^)]*\)).*/\1/p' <<<"$changelog")
+  [ "$top" = "$(dpkg-deb -f "$deb" Version)" ] ||
+    fail "changelog's newest entry is '$top', the package's Version $(dpkg-deb -f "$deb" Version)"
+fi
+# Installed documents point to installed paths, never to the source tree's.
+if grep -rlE '(^|[^/])ops/(duanka\.example\.toml|systemd/|logrotate/)' "$doc" >"$work/srcpaths"; then
+  fail "documents naming source-tree paths: $(tr '\n' ' ' <"$work/srcpaths")"
+fi
 
 # ---- Control fields ----
 [ "$(dpkg-deb -f "$deb" Package)" = duanka ] || fail "Package is not duanka"
@@ -119,6 +134,16 @@ if grep -E "$starts_service" "$work/calls" >"$work/starts"; then
   fail "postinst on upgrade enables or starts the service: $(tr '\n' ';' <"$work/starts")"
 fi
 
+# A HOME already configured: no set-up hint (the script's HOME pointed at one that holds a
+# duanka.toml).
+mkdir -p "$work/configured"
+touch "$work/configured/duanka.toml"
+sed -i "s|^home=/var/lib/duanka\$|home=$work/configured|" "$work/control/postinst"
+run_script postinst configure 0.0.1
+if grep -qi 'not.*started\|neither.*enabled' "$work/script.out"; then
+  fail "postinst prints the set-up hint although HOME holds duanka.toml: $(tr '\n' ' ' <"$work/script.out")"
+fi
+
 touch "$work/users-exist"
 for args in remove purge; do
   run_script postrm "$args"
@@ -132,6 +157,8 @@ for args in remove purge; do
     purge:no) fail "postrm purge does not delete the user duanka: $(tr '\n' ';' <"$work/calls")" ;;
   esac
 done
+grep -qE '^rm (-f )?/etc/systemd/system/multi-user\.target\.wants/duankad\.service$' "$work/calls" ||
+  fail "postrm purge leaves the enabled unit's link: $(tr '\n' ';' <"$work/calls")"
 # shellcheck disable=SC2016 # a literal $home in the script's text
 if grep -qE 'rm -[a-zA-Z]*r[a-zA-Z]* .*(/var/lib/duanka|\$home)' "$work/control/postrm"; then
   fail "postrm text removes /var/lib/duanka recursively"
