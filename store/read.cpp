@@ -37,7 +37,7 @@ std::optional<RevokedValue> ReadRevoked(MDB_txn* txn, MDB_dbi dbi, const std::st
 }  // namespace
 
 Listing Store::Impl::ToListing(MDB_txn* txn, const Hash256& subject, const SubjectValue& v,
-                               const LookupOptions& options) const {
+                               const LookupOptions& options, const protocol::Record* held) const {
   Listing l;
   l.subject = subject;
   l.id = EntryId{IssuerCode(txn, v.issuer_id), v.seq};
@@ -48,14 +48,20 @@ Listing Store::Impl::ToListing(MDB_txn* txn, const Hash256& subject, const Subje
   l.expires_at = v.expires_at;
   l.state = StateOf(v, options.now);
   if (!options.details) return l;
-  if (std::optional<SignedRecord> held = ReadRecord(txn, v.issuer_id, v.seq)) {
-    Result<protocol::Record> r = protocol::DecodeRecord(held->bytes);
-    if (r && r->entry() != nullptr) {
-      l.case_ref = r->entry()->case_ref;
-      l.pepper_epoch = r->entry()->pepper_epoch;
-      if (v.flags & SubjectValue::kSuspendedFlag) {
-        l.suspended_since = WithdrawnSince(txn, r->signer_key_id);
+  std::optional<protocol::Record> decoded;
+  if (held == nullptr) {
+    if (std::optional<SignedRecord> stored = ReadRecord(txn, v.issuer_id, v.seq)) {
+      if (Result<protocol::Record> r = protocol::DecodeRecord(stored->bytes)) {
+        decoded = std::move(*r);
+        held = &*decoded;
       }
+    }
+  }
+  if (held != nullptr && held->entry() != nullptr) {
+    l.case_ref = held->entry()->case_ref;
+    l.pepper_epoch = held->entry()->pepper_epoch;
+    if (v.flags & SubjectValue::kSuspendedFlag) {
+      l.suspended_since = WithdrawnSince(txn, held->signer_key_id);
     }
   }
   if (std::optional<RevokedValue> rv = ReadRevoked(txn, revoked, l.id.issuer, l.id.seq)) {
@@ -178,6 +184,50 @@ Result<std::optional<Listing>> Store::GetListing(const EntryId& id, int64_t now)
     if (l.id == id) return std::optional<Listing>(std::move(l));
   }
   return std::optional<Listing>();
+}
+
+Result<std::vector<std::optional<Listing>>> Store::GetListings(std::span<const EntryId> ids,
+                                                               int64_t now) const {
+  std::vector<std::optional<Listing>> out(ids.size());
+  try {
+    Impl::Reader reader(*impl_);
+    MDB_txn* txn = reader.txn();
+    detail::Cursor c(txn, impl_->subjects);
+    Check(c.open_rc(), "cannot open a cursor");
+    const LookupOptions options{now, /*details=*/true};
+    // Batches name few issuers, mostly one: its head is read once per run of equal issuers.
+    const std::string* head_of = nullptr;
+    std::optional<HeadValue> h;
+    for (size_t i = 0; i < ids.size(); ++i) {
+      const EntryId& id = ids[i];
+      if (head_of == nullptr || *head_of != id.issuer) {
+        h = impl_->ReadHead(txn, id.issuer);
+        head_of = &id.issuer;
+      }
+      if (!h || id.seq > h->seq) continue;
+      std::optional<SignedRecord> held = impl_->ReadRecord(txn, h->issuer_id, id.seq);
+      if (!held) continue;
+      Result<protocol::Record> r = protocol::DecodeRecord(held->bytes);
+      if (!r || r->entry() == nullptr) continue;
+      const Hash256& subject = r->entry()->subject;
+      MDB_val k = Val(subject.bytes.data(), subject.bytes.size()), v;
+      int rc = mdb_cursor_get(c.get(), &k, &v, MDB_SET);
+      while (Found(rc, "cannot read the subjects index")) {
+        if (v.mv_size != SubjectValue::kSize) {
+          throw LmdbError{MDB_CORRUPTED, "a subjects index value has the wrong size"};
+        }
+        SubjectValue sv = SubjectValue::Decode(static_cast<const char*>(v.mv_data));
+        if (sv.issuer_id == h->issuer_id && sv.seq == id.seq) {
+          out[i] = impl_->ToListing(txn, subject, sv, options, &*r);
+          break;
+        }
+        rc = mdb_cursor_get(c.get(), &k, &v, MDB_NEXT_DUP);
+      }
+    }
+  } catch (const LmdbError& e) {
+    return StoreIo(e, *impl_);
+  }
+  return out;
 }
 
 Status Store::ForEachListing(const std::string& issuer, int64_t now,

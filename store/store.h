@@ -245,6 +245,10 @@ class Store {
   Result<std::optional<SignedRecord>> Get(const EntryId& id) const;
   // The entry's current listing (state at `now`), or nullopt if no such entry is held.
   Result<std::optional<Listing>> GetListing(const EntryId& id, int64_t now) const;
+  // GetListing for many entries in one read transaction (each record decoded once), in `ids`
+  // order: what a caller checking a batch of entries needs to see one state of the store.
+  Result<std::vector<std::optional<Listing>>> GetListings(std::span<const EntryId> ids,
+                                                          int64_t now) const;
   // Every entry of `issuer` (or all issuers when empty), in feed order.
   Status ForEachListing(const std::string& issuer, int64_t now,
                         const std::function<void(const Listing&)>& visit) const;

@@ -19,24 +19,31 @@ const char* OutcomeName(Outcome o) {
 Result<std::vector<Decision>> Plan(const store::Store& store, std::span<const Item> items,
                                    int64_t now) {
   std::vector<Decision> plan(items.size());
+  // The items the store is asked about, checked together in one read transaction.
+  std::vector<size_t> asked;
+  std::vector<protocol::EntryId> targets;
   for (size_t i = 0; i < items.size(); ++i) {
     const Item& item = items[i];
     if (!item.invalid.empty()) {
       plan[i] = Decision{Outcome::kInvalid, item.invalid};
-      continue;
-    }
-    if (item.repeats != 0) {
+    } else if (item.repeats != 0) {
       plan[i] = Decision{Outcome::kAlreadyRevoked, item.target.ToString() + " is named on line " +
                                                        std::to_string(item.repeats) + " too"};
-      continue;
+    } else {
+      asked.push_back(i);
+      targets.push_back(item.target);
     }
-    Result<store::Listing> listing = RevocableListing(store, item.target, now);
-    if (listing) continue;  // kRevoked
-    const Error& e = listing.error();
+  }
+  Result<std::vector<Status>> checked = CheckRevocable(store, targets, now);
+  if (!checked) return std::move(checked).error();
+  for (size_t j = 0; j < asked.size(); ++j) {
+    const Status& check = (*checked)[j];
+    if (check) continue;  // kRevoked
+    const Error& e = check.error();
     if (e.kind == ErrorKind::kConflict) {
-      plan[i] = Decision{Outcome::kAlreadyRevoked, e.message};
+      plan[asked[j]] = Decision{Outcome::kAlreadyRevoked, e.message};
     } else if (e.kind == ErrorKind::kNotFound) {
-      plan[i] = Decision{Outcome::kInvalid, e.message};
+      plan[asked[j]] = Decision{Outcome::kInvalid, e.message};
     } else {
       return e;
     }

@@ -33,7 +33,9 @@ struct Decision {
 };
 
 // What each item is to become at `now`, by the rules the single revoke applies
-// (RevocableListing): revoke it, already revoked (skipped), or invalid (not held here).
+// (RevocableListing): revoke it, already revoked (skipped), or invalid (not held here). The
+// store is asked about all of them in one read transaction (CheckRevocable), so the plan is
+// of one state of the store.
 Result<std::vector<Decision>> Plan(const store::Store& store, std::span<const Item> items,
                                    int64_t now);
 

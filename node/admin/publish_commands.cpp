@@ -28,23 +28,46 @@ Status MayRevoke(const std::string& me, const node::SigningIdentity& id,
                                                  " (only it or the regulator may revoke it)");
 }
 
-Result<store::Listing> RevocableListing(const store::Store& store, const protocol::EntryId& target,
-                                        int64_t now) {
-  Result<std::optional<store::Listing>> listing = store.GetListing(target, now);
-  if (!listing) return std::move(listing).error();
-  if (!*listing) {
+namespace {
+
+// The refusal RevocableListing and CheckRevocable give for a listing as the store holds it.
+Result<store::Listing> Revocable(std::optional<store::Listing> listing,
+                                 const protocol::EntryId& target) {
+  if (!listing) {
     return MakeError(ErrorKind::kNotFound, "no entry " + target.ToString() +
                                                " is held here (check the id with "
                                                "duanka-admin list)");
   }
-  if ((*listing)->revocation) {
+  if (listing->revocation) {
     return MakeError(
         ErrorKind::kConflict,
-        target.ToString() + " is already revoked by " + (*listing)->revocation->by.ToString() +
-            " (" + std::string(protocol::RevocationReasonName((*listing)->revocation->reason)) +
-            ")");
+        target.ToString() + " is already revoked by " + listing->revocation->by.ToString() + " (" +
+            std::string(protocol::RevocationReasonName(listing->revocation->reason)) + ")");
   }
-  return std::move(**listing);
+  return std::move(*listing);
+}
+
+}  // namespace
+
+Result<std::vector<Status>> CheckRevocable(const store::Store& store,
+                                           std::span<const protocol::EntryId> targets,
+                                           int64_t now) {
+  Result<std::vector<std::optional<store::Listing>>> listings = store.GetListings(targets, now);
+  if (!listings) return std::move(listings).error();
+  std::vector<Status> checked;
+  checked.reserve(targets.size());
+  for (size_t i = 0; i < targets.size(); ++i) {
+    Result<store::Listing> revocable = Revocable(std::move((*listings)[i]), targets[i]);
+    checked.push_back(revocable ? Ok() : Status(std::move(revocable).error()));
+  }
+  return checked;
+}
+
+Result<store::Listing> RevocableListing(const store::Store& store, const protocol::EntryId& target,
+                                        int64_t now) {
+  Result<std::optional<store::Listing>> listing = store.GetListing(target, now);
+  if (!listing) return std::move(listing).error();
+  return Revocable(std::move(*listing), target);
 }
 
 int Report(const ReportOptions& o) {

@@ -4,7 +4,9 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
+#include <vector>
 
 #include "crypto/base/result.h"
 #include "node/common/identity.h"
@@ -23,5 +25,11 @@ Status MayRevoke(const std::string& me, const node::SigningIdentity& id,
 // inside the write transaction that appends the revocation, so that no entry is revoked twice.
 Result<store::Listing> RevocableListing(const store::Store& store, const protocol::EntryId& target,
                                         int64_t now);
+
+// RevocableListing for many targets, all checked in one read transaction (a chunk of
+// revoke --batch): per target, in order, Ok() where RevocableListing would give the listing, else
+// the same refusal. Only a failing store read fails the whole call.
+Result<std::vector<Status>> CheckRevocable(const store::Store& store,
+                                           std::span<const protocol::EntryId> targets, int64_t now);
 
 }  // namespace duanka::admin

@@ -61,8 +61,9 @@ struct Store::Impl {
   // Returns whether it changed; throws detail::LmdbError (MDB_CORRUPTED) if the entry is missing.
   bool SetSubjectFlag(MDB_txn* txn, const Hash256& subject, uint32_t issuer_id, uint64_t seq,
                       uint8_t flag, bool on);
+  // `held`: the entry's record, when the caller decoded it already (else it is read again).
   Listing ToListing(MDB_txn* txn, const Hash256& subject, const detail::SubjectValue& v,
-                    const LookupOptions& options) const;
+                    const LookupOptions& options, const protocol::Record* held = nullptr) const;
 
   // Runs body in a write transaction and commits; on MDB_MAP_FULL aborts, doubles the map and
   // runs body again from the start. Throws detail::LmdbError for other failures.

@@ -386,6 +386,54 @@ TEST_F(StoreTest, ListingsOfOneIssuer) {
   EXPECT_EQ(all, 3u);
 }
 
+TEST_F(StoreTest, GetListingsAnswersAsGetListingDoesForEachId) {
+  // BANKA:1 and BANKB:1 share a subject (two index values to tell apart); BANKA:2 expires
+  // before `now`; BANKA:3 is revoked by BANKA:4, itself no entry.
+  Append({bank_a_.Entry(TestSubject(1)), bank_b_.Entry(TestSubject(1)),
+          bank_a_.Entry(TestSubject(2), protocol::Category::kRentedOut, kTestNow + 10),
+          bank_a_.Entry(TestSubject(3)),
+          bank_a_.Revoke(EntryId{"BANKA", 3}, protocol::RevocationReason::kCourtOrder)});
+  const int64_t now = kTestNow + 20;
+  // Issuers interleaved, one id twice, ids past the head and of an issuer not held.
+  const std::vector<EntryId> ids = {{"BANKA", 1}, {"BANKB", 1}, {"BANKA", 2}, {"BANKA", 3},
+                                    {"BANKA", 4}, {"BANKA", 5}, {"PBOC", 1},  {"BANKB", 1}};
+  Result<std::vector<std::optional<Listing>>> many = store_->GetListings(ids, now);
+  ASSERT_TRUE(many.ok()) << many.error().message;
+  ASSERT_EQ(many->size(), ids.size());
+  for (size_t i = 0; i < ids.size(); ++i) {
+    SCOPED_TRACE(ids[i].ToString());
+    Result<std::optional<Listing>> one = store_->GetListing(ids[i], now);
+    ASSERT_TRUE(one.ok());
+    const std::optional<Listing>& got = (*many)[i];
+    ASSERT_EQ(got.has_value(), one->has_value());
+    if (!got) continue;
+    const Listing& want = **one;
+    EXPECT_EQ(got->id, ids[i]);
+    EXPECT_EQ(got->id, want.id);
+    EXPECT_EQ(got->subject, want.subject);
+    EXPECT_EQ(got->state, want.state);
+    EXPECT_EQ(got->issued_at, want.issued_at);
+    EXPECT_EQ(got->expires_at, want.expires_at);
+    EXPECT_EQ(got->case_ref, want.case_ref);
+    EXPECT_EQ(got->pepper_epoch, want.pepper_epoch);
+    ASSERT_EQ(got->revocation.has_value(), want.revocation.has_value());
+    if (got->revocation) {
+      EXPECT_EQ(got->revocation->by, want.revocation->by);
+      EXPECT_EQ(got->revocation->reason, want.revocation->reason);
+      EXPECT_EQ(got->revocation->revoked_at, want.revocation->revoked_at);
+    }
+  }
+  // What the comparison rests on, stated outright.
+  EXPECT_TRUE((*many)[0] && (*many)[1] && (*many)[2] && (*many)[3] && (*many)[7]);
+  EXPECT_FALSE((*many)[4] || (*many)[5] || (*many)[6]);
+  EXPECT_EQ((*many)[1]->id, (EntryId{"BANKB", 1}));
+  EXPECT_EQ((*many)[2]->state, EntryState::kExpired);
+  EXPECT_EQ((*many)[3]->state, EntryState::kRevoked);
+  ASSERT_TRUE((*many)[3]->revocation.has_value());
+  EXPECT_EQ((*many)[3]->revocation->by, (EntryId{"BANKA", 4}));
+  EXPECT_TRUE(store_->GetListings({}, now).value().empty());
+}
+
 TEST_F(StoreTest, CertificatesAreKeptOnce) {
   crypto::Hash256 id = protocol::KeyId(bank_a_.key().public_key());
   ASSERT_TRUE(store_->PutCertificate(id, "der-bytes").ok());
