@@ -364,7 +364,13 @@ class Run {
     out += OutcomeName(d.outcome);
     out += ',';
     if (d.outcome == Outcome::kInvalid) {
-      out += d.reason;
+      // The reason last, quoted as CSV quotes a field: reasons hold commas.
+      out += '"';
+      for (char ch : d.reason) {
+        if (ch == '"') out += '"';
+        out += ch;
+      }
+      out += '"';
     } else {
       out += item.target.ToString();
       if (by) {
@@ -464,9 +470,30 @@ int RevokeBulk(const BulkRevokeOptions& o) {
   }
   if (!items) return Fail(items.error());
 
+  const size_t targets = items->size();
+  // Written (and synced) before the first commit, so that a run killed part way (SIGKILL, power)
+  // still leaves who started it, on what and why; the closing line below gives the outcome.
+  nlohmann::json opening = {
+      {"time", node::IsoTime(started_at)},
+      {"program", "duanka-admin"},
+      {"user", node::OsUserName()},
+      {"action", by_batch ? "revoke-batch-started" : "revoke-range-started"},
+      {"reason", protocol::RevocationReasonName(*reason)},
+      {"targets", targets},
+  };
+  if (by_batch) {
+    opening["input"] = o.input == "-" ? "stdin" : o.input;
+  } else {
+    opening["issuer"] = o.issuer;
+    opening["from"] = node::IsoTime(from);
+    opening["to"] = node::IsoTime(to);
+  }
+  if (Status s = Audit(*home, opening.dump()); !s) {
+    return Fail(ErrorKind::kIo, "nothing revoked: cannot audit the run: " + s.error().message);
+  }
+
   batch::InterruptHandlers handlers;
   auto started = std::chrono::steady_clock::now();
-  const size_t targets = items->size();
   bulk::Run run(o, *home, *id, *reason, std::move(*items));
   run.Go();
   const double seconds =

@@ -26,10 +26,9 @@ Result<std::vector<Decision>> Plan(const store::Store& store, std::span<const It
     const Item& item = items[i];
     if (!item.invalid.empty()) {
       plan[i] = Decision{Outcome::kInvalid, item.invalid};
-    } else if (item.repeats != 0) {
-      plan[i] = Decision{Outcome::kAlreadyRevoked, item.target.ToString() + " is named on line " +
-                                                       std::to_string(item.repeats) + " too"};
     } else {
+      // A repeat is asked about too: one not held is invalid as its first line is; one held is
+      // revoked by its first line (in this run or before), never twice.
       asked.push_back(i);
       targets.push_back(item.target);
     }
@@ -38,6 +37,13 @@ Result<std::vector<Decision>> Plan(const store::Store& store, std::span<const It
   if (!checked) return std::move(checked).error();
   for (size_t j = 0; j < asked.size(); ++j) {
     const Status& check = (*checked)[j];
+    const Item& item = items[asked[j]];
+    if (item.repeats != 0 && (check || check.error().kind == ErrorKind::kConflict)) {
+      plan[asked[j]] =
+          Decision{Outcome::kAlreadyRevoked, item.target.ToString() + " is named on line " +
+                                                 std::to_string(item.repeats) + " too"};
+      continue;
+    }
     if (check) continue;  // kRevoked
     const Error& e = check.error();
     if (e.kind == ErrorKind::kConflict) {

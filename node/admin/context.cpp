@@ -28,6 +28,12 @@ Result<Home> OpenHome(const std::optional<std::string>& home_flag) {
   Result<crypto::TrustStore> ca = node::LoadTrustStore(home.config);
   if (!ca) return MakeError(ErrorKind::kIo, ca.error().message);
   home.ca = std::make_unique<crypto::TrustStore>(std::move(*ca));
+  // Commands that open HOME write to its store and audit what they did: one that could not audit
+  // (another user than the log's owner, a log that cannot be opened) refuses here, before it acts,
+  // not after its work is committed and passed on.
+  if (Status auditable = node::AuditLog(home.config.audit_log).Open(); !auditable) {
+    return MakeError(ErrorKind::kIo, auditable.error().message);
+  }
   Result<std::unique_ptr<store::Store>> store =
       store::Store::Open(node::StoreOptionsFrom(home.config));
   if (!store) return MakeError(ErrorKind::kIo, store.error().message);

@@ -42,25 +42,34 @@ std::string UserName(uid_t uid) {
   return "uid " + std::to_string(uid);
 }
 
-// Who must write the audit log: the owner of the file, or of its directory while there is none.
-// Another user (root above all) writing there would leave a file its owner cannot append to (every
-// API lookup then refused), or write through a link that owner planted into a file of its own
-// choosing. Root-owned places are the administrator's own: anyone allowed in may write there.
+Error NotOurs(const std::filesystem::path& path, const std::filesystem::path& held,
+              uid_t owner_uid) {
+  const std::string owner = UserName(owner_uid);
+  return MakeError(ErrorKind::kIo,
+                   "the audit log " + path.string() + " is not to be written by " +
+                       UserName(::geteuid()) + ": " + held.string() + " belongs to " + owner +
+                       "; run as its owner (e.g. runuser -u " + owner + " -- COMMAND)");
+}
+
+bool OursOrRoots(uid_t uid) {
+  return uid == ::geteuid() || uid == 0;
+}
+
+// Who may write the audit log: the owner of its directory and of the file. Another user (root
+// above all) writing there would leave a file the owner cannot append to (every API lookup then
+// refused), or write through a link the owner planted into a file of its own choosing. Root-owned
+// places are the administrator's own: anyone allowed in may write there. The file itself is
+// checked again on the open descriptor (OpenFile), so that nothing swapped in between is written.
 Status CheckOwner(const std::filesystem::path& path) {
   struct stat st {};
-  std::filesystem::path held = path;
-  if (::lstat(path.c_str(), &st) != 0) {
-    if (errno != ENOENT) return Ok();  // open() reports it, with the reason
-    held = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
-    if (::stat(held.c_str(), &st) != 0) return Ok();
+  const std::filesystem::path dir =
+      path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
+  if (::stat(dir.c_str(), &st) == 0 && !OursOrRoots(st.st_uid))
+    return NotOurs(path, dir, st.st_uid);
+  if (::lstat(path.c_str(), &st) == 0 && !OursOrRoots(st.st_uid)) {
+    return NotOurs(path, path, st.st_uid);
   }
-  const uid_t me = ::geteuid();
-  if (st.st_uid == me || st.st_uid == 0) return Ok();
-  const std::string owner = UserName(st.st_uid);
-  return MakeError(ErrorKind::kIo, "the audit log " + path.string() + " is not to be written by " +
-                                       UserName(me) + ": " + held.string() + " belongs to " +
-                                       owner + "; run as its owner (e.g. runuser -u " + owner +
-                                       " -- COMMAND)");
+  return Ok();  // whatever else is wrong, open() reports it with the reason
 }
 
 }  // namespace
@@ -71,8 +80,19 @@ AuditLog::~AuditLog() {
 
 Result<int> AuditLog::OpenFile() const {
   if (Status owner = CheckOwner(path_); !owner) return std::move(owner).error();
-  int fd = ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+  // No link followed: a link in the log's place is refused (ELOOP), never written through.
+  int fd = ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY,
+                  0600);
   if (fd < 0) return AuditIoError("cannot open", path_, std::strerror(errno));
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return AuditIoError("cannot open", path_, "not a regular file");
+  }
+  if (!OursOrRoots(st.st_uid)) {
+    ::close(fd);
+    return NotOurs(path_, path_, st.st_uid);
+  }
   return fd;
 }
 
@@ -85,6 +105,7 @@ Status AuditLog::Note(Status outcome) const {
     std::lock_guard<std::mutex> lock(problem_mutex_);
     changed = problem_.empty() != reason.empty();
     problem_ = reason;
+    failed_at_ = std::chrono::steady_clock::now();
     failing_.store(!reason.empty(), std::memory_order_release);
   }
   if (changed && on_state_change_) on_state_change_(reason.empty(), reason);
@@ -107,8 +128,10 @@ Status AuditLog::Open() const {
 Status AuditLog::Writable() const {
   if (Status opened = Open(); !opened) return opened;
   std::lock_guard<std::mutex> lock(problem_mutex_);
-  if (!problem_.empty()) return MakeError(ErrorKind::kIo, problem_);
-  return Ok();
+  if (problem_.empty() || std::chrono::steady_clock::now() - failed_at_ > kFailureShownFor) {
+    return Ok();
+  }
+  return MakeError(ErrorKind::kIo, problem_);
 }
 
 Status AuditLog::Append(std::string_view json_object, bool sync) const {

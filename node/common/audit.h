@@ -4,6 +4,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -57,10 +58,13 @@ class AuditLog {
 
   const std::filesystem::path& path() const { return path_; }
 
-  // Whether a line can be appended now: the file is open (opened here if it is not) and the last
-  // append did not fail. kIo with the reason otherwise. For a health check: lookups that cannot be
-  // audited are refused, so a node in that state must not report itself healthy.
+  // Whether a line can be appended now: the file is open (opened here if it is not) and no append
+  // failed in the last kFailureShownFor. kIo with the reason otherwise. For a health check:
+  // lookups that cannot be audited are refused, so a node in that state must not report itself
+  // healthy; but a failed write is not retried by a health check (only a lookup writes), so it is
+  // shown for a while and then forgotten, lest a node taken out of rotation stay out for good.
   Status Writable() const;
+  static constexpr std::chrono::seconds kFailureShownFor{30};
 
   // Called once when appending starts to fail (writable = false, with the reason) and once when
   // it works again (writable = true): a process serving many lookups reports an episode, not
@@ -85,6 +89,7 @@ class AuditLog {
   mutable std::mutex problem_mutex_;
   mutable std::string problem_;
   mutable std::atomic<bool> failing_{false};  // !problem_.empty(), read without the lock
+  mutable std::chrono::steady_clock::time_point failed_at_;  // under problem_mutex_
   std::function<void(bool, const std::string&)> on_state_change_;
 };
 

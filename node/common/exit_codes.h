@@ -35,9 +35,8 @@ constexpr int ExitCodeFor(ErrorKind kind) {
   return kExitFailure;  // not reached: the switch names every kind
 }
 
-// duanka.toml as duankad and duanka-admin load it: missing (kNotFound: no node set up in HOME)
-// is operational; present but wrong is the operator's invalid input. (duanka reports every
-// failure of the config as operational: its user is not the one who writes it.)
+// duanka.toml as the three programs load it: missing (kNotFound: no node set up in HOME) is
+// operational; present but wrong is the operator's invalid input.
 constexpr int ConfigExitCodeFor(ErrorKind kind) {
   return kind == ErrorKind::kNotFound ? kExitFailure : ExitCodeFor(kind);
 }

@@ -197,7 +197,8 @@ struct Loaded {
 Status CheckCertificateInstitution(const node::Config& config, const std::filesystem::path& file,
                                    const std::string& der) {
   Result<crypto::CertificateInfo> info = crypto::InspectCertificate(der);
-  if (!info) return MakeError(info.error().kind, file.string() + ": " + info.error().message);
+  // HOME's own file unreadable as a certificate: operational, as for the other files of HOME.
+  if (!info) return MakeError(ErrorKind::kIo, file.string() + ": " + info.error().message);
   if (info->institution == config.institution) return Ok();
   return MakeError(ErrorKind::kUnauthorized,
                    file.string() + " is issued to institution " + info->institution +
@@ -455,7 +456,7 @@ int Run(const std::filesystem::path& home) {
     const auto deadline = std::chrono::steady_clock::now() +
                           std::chrono::milliseconds(limits.shutdown_timeout_ms) + kStopGrace;
     await_peers_closed = [&, deadline] {
-      if (sync.open_peers() == 0 || std::chrono::steady_clock::now() >= deadline) {
+      if (sync.StopDone() || std::chrono::steady_clock::now() >= deadline) {
         net_io.stop();
         api_io.stop();
         return;

@@ -51,7 +51,10 @@ struct Sync::Impl : std::enable_shared_from_this<Sync::Impl> {
   SyncCore core;
   asio::steady_timer heads_timer, ping_timer, want_timer, snapshot_timer;
   std::map<Connection*, std::shared_ptr<ConnectionLink>> links;
-  std::atomic<size_t> open_links{0};  // links.size(), for other threads
+  // Connections handed to OnOpen and not yet closed, counted from the call (not from when the
+  // strand gets to it), so that a stop never misses one still queued; for other threads.
+  std::atomic<size_t> open_links{0};
+  std::atomic<bool> stop_ran{false};
   bool stopped = false;
 
   void Every(asio::steady_timer& timer, std::chrono::milliseconds period,
@@ -101,6 +104,7 @@ void Sync::Stop() {
     impl->want_timer.cancel();
     impl->snapshot_timer.cancel();
     impl->core.Stop();
+    impl->stop_ran = true;
   });
 }
 
@@ -116,8 +120,8 @@ std::string Sync::PepperJson() const {
   return impl_->core.PepperJson();
 }
 
-size_t Sync::open_peers() const {
-  return impl_->open_links.load();
+bool Sync::StopDone() const {
+  return impl_->stop_ran.load() && impl_->open_links.load() == 0;
 }
 
 std::map<std::string, InstitutionLinkState> Sync::InstitutionStates() const {
@@ -129,10 +133,10 @@ size_t Sync::connected() const {
 }
 
 void Sync::OnOpen(const std::shared_ptr<Connection>& c) {
+  ++impl_->open_links;
   asio::post(impl_->strand, [impl = impl_, c] {
     auto link = std::make_shared<ConnectionLink>(c);
     impl->links[c.get()] = link;
-    impl->open_links = impl->links.size();
     impl->core.OnOpen(link);
   });
 }
@@ -156,7 +160,7 @@ void Sync::OnClose(const std::shared_ptr<Connection>& c, const std::string& reas
     if (it == impl->links.end()) return;
     std::shared_ptr<ConnectionLink> link = it->second;
     impl->links.erase(it);
-    impl->open_links = impl->links.size();
+    --impl->open_links;
     impl->core.OnClose(*link, reason, misbehaved);
   });
 }

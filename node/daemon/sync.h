@@ -40,9 +40,9 @@ class Sync : public ConnectionHandler {
   std::map<std::string, InstitutionLinkState> InstitutionStates() const;
   // Distinct institutions with a session past the hello.
   size_t connected() const;
-  // Peer connections opened and not yet fully closed (TLS close done or cut off), from any
-  // thread: a stop is over when this reaches 0.
-  size_t open_peers() const;
+  // From any thread: Stop has run on the strand and every peer connection handed to OnOpen is
+  // fully closed (TLS close done or cut off). A stop is over when this holds.
+  bool StopDone() const;
 
   void OnOpen(const std::shared_ptr<Connection>& c) override;
   void OnFrame(const std::shared_ptr<Connection>& c, std::string payload) override;

@@ -11,6 +11,7 @@
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <thread>
 
 #include "node/common/audit.h"
@@ -154,11 +155,13 @@ class BulkRevokeTest : public ::testing::Test {
                  }).ok());
     return n;
   }
-  std::vector<nlohmann::json> AuditRuns(const std::string& code) {
+  std::vector<nlohmann::json> AuditRuns(const std::string& code,
+                                        const std::set<std::string>& actions = {"revoke-batch",
+                                                                                "revoke-range"}) {
     std::vector<nlohmann::json> out;
     for (const std::string& line : Lines(ReadAll(dir_ / code / "audit.log"))) {
       nlohmann::json j = nlohmann::json::parse(line);
-      if (j["action"] == "revoke-batch" || j["action"] == "revoke-range") out.push_back(j);
+      if (j.contains("action") && actions.count(j["action"].get<std::string>())) out.push_back(j);
     }
     return out;
   }
@@ -181,12 +184,13 @@ TEST_F(BulkRevokeTest, MemberBatchRevokesGoodLinesAndNamesEachBadOneByNumber) {
                                      "13800138000\n"   // 7 malformed (an identifier by mistake)
                                      "BANKA:0\n"       // 8 malformed
                                      "BANKA:1\n"       // 9 repeats line 1
-                                     "BANKA:4\n");     // 10 revoked
+                                     "BANKA:4\n"       // 10 revoked
+                                     "BANKA:999\n");   // 11 repeats line 5: unknown all the same
   RunResult r =
       At("BANKA", {"revoke", "--batch", file, "--reason", "issued-in-error", "--note", "ticket 7"});
   EXPECT_EQ(r.exit_code, 2) << r.err;
   auto m = ByLine(r.out);
-  ASSERT_EQ(m.size(), 9u) << r.out;
+  ASSERT_EQ(m.size(), 10u) << r.out;
   EXPECT_EQ(m[1].first, "revoked");
   EXPECT_EQ(m[1].second, "BANKA:1,BANKA:7");
   EXPECT_EQ(m[2].second, "BANKA:2,BANKA:8");
@@ -200,12 +204,16 @@ TEST_F(BulkRevokeTest, MemberBatchRevokesGoodLinesAndNamesEachBadOneByNumber) {
   EXPECT_EQ(m[8].first, "invalid");
   EXPECT_EQ(m[9].first, "already-revoked");
   EXPECT_EQ(m[10].second, "BANKA:4,BANKA:9");
+  EXPECT_EQ(m[11].first, "invalid");
+  // The reason is one CSV field, quoted: it may hold commas.
+  EXPECT_EQ(m[5].second.front(), '"') << m[5].second;
+  EXPECT_EQ(m[5].second.back(), '"') << m[5].second;
   // Each bad line named by number on stderr, and the mistaken identifier nowhere.
   for (const char* n : {"line 5:", "line 6:", "line 7:", "line 8:"}) {
     EXPECT_NE(r.err.find(n), std::string::npos) << n << "\n" << r.err;
   }
   EXPECT_EQ((r.out + r.err).find("13800138000"), std::string::npos);
-  EXPECT_NE(r.err.find("3 revoked, 2 already revoked, 4 invalid"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("3 revoked, 2 already revoked, 5 invalid"), std::string::npos) << r.err;
   EXPECT_EQ(State("BANKA", "BANKA:1"), "revoked by BANKA:7");
   EXPECT_EQ(State("BANKA", "BANKA:3"), "revoked by BANKA:6");
   EXPECT_EQ(State("BANKA", "BANKA:5"), "active");
@@ -214,7 +222,7 @@ TEST_F(BulkRevokeTest, MemberBatchRevokesGoodLinesAndNamesEachBadOneByNumber) {
   std::vector<nlohmann::json> audit = AuditRuns("BANKA");
   ASSERT_EQ(audit.size(), 1u);
   EXPECT_EQ(audit[0]["revoked"], 3);
-  EXPECT_EQ(audit[0]["invalid"], 4);
+  EXPECT_EQ(audit[0]["invalid"], 5);
   EXPECT_EQ(audit[0]["note"], "ticket 7");
   EXPECT_EQ(audit[0]["first_revocation"], "BANKA:7");
   EXPECT_EQ(audit[0]["last_revocation"], "BANKA:9");
@@ -223,7 +231,7 @@ TEST_F(BulkRevokeTest, MemberBatchRevokesGoodLinesAndNamesEachBadOneByNumber) {
   // Again: nothing new is signed; the bad lines are still bad.
   RunResult again = At("BANKA", {"revoke", "--batch", file, "--reason", "issued-in-error"});
   EXPECT_EQ(again.exit_code, 2);
-  EXPECT_NE(again.err.find("0 revoked, 5 already revoked, 4 invalid"), std::string::npos)
+  EXPECT_NE(again.err.find("0 revoked, 5 already revoked, 5 invalid"), std::string::npos)
       << again.err;
   EXPECT_EQ(HeadSeq("BANKA", "BANKA"), 9u);
 }
@@ -355,6 +363,14 @@ TEST_F(BulkRevokeTest, RunKilledHalfWayThenRunAgainRevokesTheRestAndNothingTwice
   if (revoked_before == n) GTEST_LOG_(WARNING) << "the run finished before it could be killed";
   EXPECT_EQ(revoked_before % kPerTransaction, 0u);  // whole transactions only
   EXPECT_EQ(RevokedCount("BANKA", "BANKA"), revoked_before);
+  // The killed run left who started it, on what and why, though not its outcome.
+  std::vector<nlohmann::json> opened = AuditRuns("BANKA", {"revoke-batch-started"});
+  ASSERT_EQ(opened.size(), 1u) << ReadAll(dir_ / "BANKA" / "audit.log");
+  EXPECT_EQ(opened[0]["targets"], n);
+  EXPECT_EQ(opened[0]["reason"], "issued-in-error");
+  if (revoked_before < n) {
+    EXPECT_TRUE(AuditRuns("BANKA").empty());
+  }
 
   RunResult rerun = At("BANKA", {"revoke", "--batch", file, "--reason", "issued-in-error"});
   ASSERT_EQ(rerun.exit_code, 0) << rerun.err;
