@@ -48,6 +48,13 @@ Status CheckNotice(const Notice& n) {
     if (w->since > n.issued_at) return Malformed("compromise time is after the notice's own time");
     return Ok();
   }
+  if (const HoldRelease* h = n.release()) {
+    if (!base::IsValidInstitutionCode(h->issuer)) {
+      return Malformed("release's issuer is not an institution code [A-Z0-9]{2,16}");
+    }
+    if (h->day == 0) return Malformed("release's day is 0 (1970-01-01)");
+    return Ok();
+  }
   const ForkResolution& r = *n.resolution();
   if (!base::IsValidInstitutionCode(r.issuer)) {
     return Malformed("resolution's issuer is not an institution code [A-Z0-9]{2,16}");
@@ -83,6 +90,10 @@ std::string EncodeNotice(const Notice& n) {
     body.setIssuer(w->issuer);
     body.setCertificateSerial(w->certificate_serial);
     body.setSince(w->since);
+  } else if (const HoldRelease* h = n.release()) {
+    auto body = out.getBody().initHoldRelease();
+    body.setIssuer(h->issuer);
+    body.setDay(h->day);
   } else {
     const ForkResolution& r = *n.resolution();
     auto body = out.getBody().initForkResolution();
@@ -117,6 +128,11 @@ Result<Notice> ReadNotice(wire::Notice::Reader in) {
         return Malformed("kept hash is not 32 bytes");
       std::memcpy(out.keep.bytes.data(), r.getKeep().begin(), out.keep.bytes.size());
       n.body = std::move(out);
+      break;
+    }
+    case wire::Notice::Body::HOLD_RELEASE: {
+      auto h = body.getHoldRelease();
+      n.body = HoldRelease{Text(h.getIssuer()), h.getDay()};
       break;
     }
     default:
@@ -158,6 +174,8 @@ std::string Notice::Subject() const {
   if (const KeyWithdrawal* w = withdrawal()) {
     return "withdrawal:" + w->issuer + ":" + w->certificate_serial;
   }
+  if (const HoldRelease* h = release())
+    return "release:" + h->issuer + ":" + std::to_string(h->day);
   return "resolution:" + resolution()->issuer + ":" + std::to_string(resolution()->seq);
 }
 

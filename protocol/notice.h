@@ -38,16 +38,25 @@ struct ForkResolution {
   bool operator==(const ForkResolution&) const = default;
 };
 
+// The flood guard's hold on an issuer's entries of one day (store::DayOf), released.
+struct HoldRelease {
+  std::string issuer;
+  uint32_t day = 0;
+  bool operator==(const HoldRelease&) const = default;
+};
+
 struct Notice {
   std::string consortium;
   int64_t issued_at = 0;
   std::string signer_certificate;  // DER; empty when the CA's own key signs
-  std::variant<KeyWithdrawal, ForkResolution> body;
+  std::variant<KeyWithdrawal, ForkResolution, HoldRelease> body;
 
   const KeyWithdrawal* withdrawal() const { return std::get_if<KeyWithdrawal>(&body); }
   const ForkResolution* resolution() const { return std::get_if<ForkResolution>(&body); }
+  const HoldRelease* release() const { return std::get_if<HoldRelease>(&body); }
   // What the notice is about: notices with one subject replace each other, the newest winning.
-  // "withdrawal:BANKA:1F2E…", "resolution:BANKA:7" (a feed that forks twice gets two).
+  // "withdrawal:BANKA:1F2E…", "resolution:BANKA:7" (a feed that forks twice gets two),
+  // "release:BANKA:20428" (one per released day).
   std::string Subject() const;
 };
 

@@ -25,6 +25,8 @@ Result<AppendResult> Store::Append(std::span<const VerifiedRecord> batch, int64_
         if (status == AppendStatus::kForked) ++result.forks;
       }
       writer.Flush();
+      result.held = writer.held();
+      result.crossings = writer.crossings();
       return true;
     });
   } catch (const LmdbError& e) {
@@ -74,6 +76,8 @@ Result<AppendResult> Store::AppendOwn(const std::string& issuer, const MakeRecor
         ++result.appended;
       }
       writer.Flush();
+      result.held = writer.held();
+      result.crossings = writer.crossings();
       return true;
     });
   } catch (const LmdbError& e) {

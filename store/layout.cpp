@@ -123,6 +123,23 @@ std::array<char, 12> RecordKey(uint32_t issuer_id, uint64_t seq) {
   return key;
 }
 
+std::string DayKey(const std::string& issuer, uint32_t day) {
+  std::string key = issuer;
+  key.push_back('\0');
+  char d[4];
+  PutU32(d, day);
+  key.append(d, sizeof d);
+  return key;
+}
+
+std::string HeldKey(const std::string& issuer, uint32_t day, uint64_t seq) {
+  std::string key = DayKey(issuer, day);
+  char s[8];
+  PutU64(s, seq);
+  key.append(s, sizeof s);
+  return key;
+}
+
 std::string EntryKey(const std::string& issuer, uint64_t seq) {
   std::string key = issuer;
   key.push_back('\0');

@@ -23,6 +23,7 @@ EntryState StateOf(const SubjectValue& v, int64_t now) {
   // An entry is listed up to, not at, its expiry second.
   if (v.expires_at <= now) return EntryState::kExpired;
   if (v.flags & SubjectValue::kSuspendedFlag) return EntryState::kSuspended;
+  if (v.flags & SubjectValue::kHeldFlag) return EntryState::kHeld;
   return EntryState::kActive;
 }
 
@@ -343,14 +344,16 @@ Result<Stats> Store::GetStats(int64_t now) const {
       while (Found(rc, "cannot read the subjects index")) {
         SubjectValue sv = SubjectValue::Decode(static_cast<const char*>(v.mv_data));
         auto it = by_id.find(sv.issuer_id);
-        if (it != by_id.end() && StateOf(sv, now) == EntryState::kExpired) {
-          ++stats.issuers[it->second].expired_entries;
+        if (it != by_id.end()) {
+          const EntryState state = StateOf(sv, now);
+          if (state == EntryState::kExpired) ++stats.issuers[it->second].expired_entries;
+          if (state == EntryState::kHeld) ++stats.issuers[it->second].held_entries;
         }
         rc = mdb_cursor_get(c.get(), &k, &v, MDB_NEXT);
       }
     }
     for (IssuerStats& s : stats.issuers) {
-      s.active_entries = s.entries - s.revoked_entries - s.expired_entries;
+      s.active_entries = s.entries - s.revoked_entries - s.expired_entries - s.held_entries;
     }
     MDB_stat st;
     Check(mdb_stat(txn, impl_->pending, &st), "cannot read table statistics");

@@ -142,6 +142,7 @@ void BatchWriter::UndoEntry(const std::string& issuer, HeadValue& head, const pr
                             const protocol::EntryBody& e, uint64_t fork_seq) {
   SubjectValue removed = RemoveSubjectValue(e.subject, head.issuer_id, r.seq);
   Decrement(head.entries);
+  Uncount(issuer, r, (removed.flags & SubjectValue::kHeldFlag) != 0);
   if (removed.flags & SubjectValue::kRevokedFlag) Decrement(head.revoked_entries);
   std::string key = EntryKey(issuer, r.seq);
   MDB_val k = Val(key), v;

@@ -36,6 +36,8 @@ const char* EntryStateName(EntryState state) {
       return "expired";
     case EntryState::kSuspended:
       return "suspended";
+    case EntryState::kHeld:
+      return "held";
   }
   return "unknown";
 }
@@ -252,9 +254,14 @@ void OpenTables(Store::Impl& impl, MDB_txn* txn, unsigned create) {
   // Added in the second wave without a schema change: a store made before them gets these
   // tables at its next writable open; until then a read-only open sees them as empty (dbi 0).
   const Table second_wave[] = {
-      {detail::kObjectsTable, &impl.objects, 0},      {detail::kWithdrawnTable, &impl.withdrawn, 0},
-      {detail::kResolvedTable, &impl.resolved, 0},    {detail::kLosingTable, &impl.losing, 0},
+      {detail::kObjectsTable, &impl.objects, 0},
+      {detail::kWithdrawnTable, &impl.withdrawn, 0},
+      {detail::kResolvedTable, &impl.resolved, 0},
+      {detail::kLosingTable, &impl.losing, 0},
       {detail::kSeenHeadsTable, &impl.seen_heads, 0},
+      {detail::kDayCountsTable, &impl.day_counts, 0},
+      {detail::kHeldTable, &impl.held, 0},
+      {detail::kReleasedTable, &impl.released, 0},
   };
   for (const Table& t : second_wave) {
     int rc = mdb_dbi_open(txn, t.name, t.flags | create, t.dbi);

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <span>
@@ -35,6 +36,19 @@ inline constexpr uint32_t kSchemaVersion = 1;
 // an issuer that forks at every seq from filling the store and every peer's evidence exchange.
 inline constexpr size_t kMaxEvidencePerFeed = 4;
 
+// The flood guard: an issuer's new entries beyond its limit for one day (the entry's issue day,
+// UTC, so that every node counts the same entries in the same order) are stored and relayed as
+// usual but held: a lookup answers them kHeld until the day is released. Every program that
+// writes a node's store must pass the node's limits (node::StoreOptionsFrom does).
+struct FloodLimits {
+  uint64_t daily_entries = 0;  // the consortium default; 0: no limit (a store opened for reading)
+  std::map<std::string, uint64_t, std::less<>> per_issuer;  // overrides, each > 0
+  uint64_t For(std::string_view issuer) const;
+};
+
+// Days since 1970-01-01 UTC: the flood guard's unit.
+uint32_t DayOf(int64_t unix_seconds);
+
 struct Options {
   std::filesystem::path path;  // the environment's directory; created (0700) if missing
   // Initial map size. The map grows by doubling when full, so this only saves early regrowths.
@@ -47,6 +61,7 @@ struct Options {
   bool read_only = false;
   // Creates the store if it does not exist. When false, a missing store is kNotFound.
   bool create_if_missing = true;
+  FloodLimits flood;
 };
 
 // One issuer's feed: the newest record held, and whether it is frozen after a fork.
@@ -62,8 +77,22 @@ struct Head {
 // kSuspended: signed at or after the compromise time of a withdrawn key (a key-withdrawal
 // notice). Like kRevoked it is never answered as listed; unlike it the issuer may re-affirm the
 // entry with its new key (a new entry), and a later notice may lift it.
-enum class EntryState : uint8_t { kActive = 1, kRevoked = 2, kExpired = 3, kSuspended = 4 };
+// kHeld: beyond its issuer's daily limit (FloodLimits) and not released; answered as held, never
+// as listed, until a release.
+enum class EntryState : uint8_t {
+  kActive = 1,
+  kRevoked = 2,
+  kExpired = 3,
+  kSuspended = 4,
+  kHeld = 5
+};
 const char* EntryStateName(EntryState state);
+// Whether an entry stands (not withdrawn, expired or suspended): active, or held by the flood
+// guard. What an issuer's own checks count (a duplicate report, a bulk revocation); a lookup
+// answers listed for kActive alone.
+inline bool Stands(EntryState state) {
+  return state == EntryState::kActive || state == EntryState::kHeld;
+}
 
 struct RevocationInfo {
   EntryId by;  // the revocation record
@@ -109,10 +138,29 @@ enum class AppendStatus : uint8_t {
 };
 const char* AppendStatusName(AppendStatus status);
 
+// An issuer's entries of one day passed its limit in this batch (reported once per day, by the
+// append that took the first held entry).
+struct LimitCrossing {
+  std::string issuer;
+  uint32_t day = 0;
+  uint64_t limit = 0;
+};
+
 struct AppendResult {
   std::vector<AppendStatus> statuses;  // one per input record
   size_t appended = 0;
   size_t forks = 0;
+  size_t held = 0;  // entries appended held by the flood guard
+  std::vector<LimitCrossing> crossings;
+};
+
+// One issuer's day under the flood guard, as HeldDays reports it.
+struct HeldDay {
+  std::string issuer;
+  uint32_t day = 0;
+  uint64_t entries = 0;  // entries of that issue day this store took
+  uint64_t held = 0;     // of those, held now
+  bool released = false;
 };
 
 struct IssuerStats {
@@ -122,9 +170,10 @@ struct IssuerStats {
   uint64_t revocations = 0;      // revocation records issued by this issuer
   uint64_t revoked_entries = 0;  // entries of this issuer withdrawn (by anyone)
   uint64_t expired_entries = 0;  // not revoked, expired at `now`
-  uint64_t active_entries = 0;
+  uint64_t active_entries = 0;   // neither revoked, expired nor held
   bool frozen = false;
   int64_t last_grew_at = 0;
+  uint64_t held_entries = 0;  // by the flood guard, not revoked or expired
 };
 
 struct Stats {
@@ -222,6 +271,14 @@ class Store {
   // Every object whose name starts with `prefix`, in name order: (name, bytes).
   Result<std::vector<std::pair<std::string, std::string>>> ObjectsWithPrefix(
       std::string_view prefix) const;
+
+  // Releases the flood guard's hold on `issuer`'s entries of `day` (every held day when nullopt):
+  // they are answered as listed from now on, and later entries of a released day are not held.
+  // One write transaction. Returns how many entries it released (0 is not an error: a release
+  // may arrive before the entries it covers). kIo (LMDB).
+  Result<uint64_t> ReleaseHeld(const std::string& issuer, std::optional<uint32_t> day, int64_t now);
+  // Every (issuer, day) with entries held now or released, in (issuer, day) order.
+  Result<std::vector<HeldDay>> HeldDays() const;
 
   // Keeps a signing certificate (DER) under its key id. Idempotent.
   Status PutCertificate(const Hash256& key_id, std::string_view der);

@@ -57,7 +57,7 @@ Result<std::vector<Decision>> Plan(const store::Store& store, const std::string&
   std::vector<std::pair<Key, Decision>> held;
   for (const store::Listing& l : found) {
     if (l.id.issuer != me) continue;
-    if (l.state == store::EntryState::kActive) {
+    if (store::Stands(l.state)) {
       held.push_back({Key{l.subject, l.category}, Decision{Outcome::kAlreadyListed, l.id}});
     } else if (l.state == store::EntryState::kRevoked) {
       // Rare: one more read for the revocation's reason.

@@ -143,7 +143,7 @@ Result<std::vector<Item>> RangeTargets(const store::Store& store, const std::str
   std::vector<Item> items;
   bool too_many = false;
   Status walked = store.ForEachListing(issuer, now, [&](const store::Listing& l) {
-    if (l.state != store::EntryState::kActive || l.issued_at < from || l.issued_at >= to) return;
+    if (!store::Stands(l.state) || l.issued_at < from || l.issued_at >= to) return;
     if (items.size() == kMaxTargets) {
       too_many = true;
       return;

@@ -1,6 +1,7 @@
 #include "node/admin/context.h"
 
 #include "node/common/consortium_objects.h"
+#include "node/common/human_time.h"
 
 #include <iostream>
 
@@ -31,7 +32,8 @@ Result<Home> OpenHome(const std::optional<std::string>& home_flag) {
   // Commands that open HOME write to its store and audit what they did: one that could not audit
   // (another user than the log's owner, a log that cannot be opened) refuses here, before it acts,
   // not after its work is committed and passed on.
-  if (Status auditable = node::AuditLog(home.config.audit_log).Open(); !auditable) {
+  if (Status auditable = node::AuditLog(home.config.audit_log, home.config.institution).Open();
+      !auditable) {
     return MakeError(ErrorKind::kIo, auditable.error().message);
   }
   Result<std::unique_ptr<store::Store>> store =
@@ -71,7 +73,7 @@ Result<node::SigningIdentity> LoadIdentity(Home& home) {
 Result<store::AppendResult> AppendToOwnFeed(Home& home, bool i_know,
                                             const store::Store::MakeRecords& make, int64_t now) {
   const std::string& me = home.config.institution;
-  return home.store->AppendOwn(
+  Result<store::AppendResult> result = home.store->AppendOwn(
       me,
       [&](const store::Head& head) -> Result<std::vector<protocol::VerifiedRecord>> {
         // Only duankad writes the seen head, and never while this transaction holds the writer
@@ -96,10 +98,23 @@ Result<store::AppendResult> AppendToOwnFeed(Home& home, bool i_know,
         return make(head);
       },
       now);
+  // Said on stderr at once: every node now holds what passed the limit, so the operator must know
+  // before anyone asks why a reported customer is not listed.
+  if (result) {
+    for (const store::LimitCrossing& c : result->crossings) {
+      std::cerr << "duanka-admin: warning: " << c.issuer << " passed its daily limit of " << c.limit
+                << " new entries for " << node::UtcDay(c.day)
+                << " (UTC): entries past it are held at every node (answered as held, not listed) "
+                   "until released (duanka-admin hold list; a regulator's hold release "
+                   "--everywhere)\n";
+    }
+  }
+  return result;
 }
 
 Status Audit(const Home& home, const std::string& json_object) {
-  return node::AuditLog(home.config.audit_log).Append(json_object, /*sync=*/true);
+  return node::AuditLog(home.config.audit_log, home.config.institution)
+      .Append(json_object, /*sync=*/true);
 }
 
 Result<protocol::VerifiedRecord> SignOwnRecord(protocol::Record record,

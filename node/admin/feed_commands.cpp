@@ -48,7 +48,7 @@ int List(const ListOptions& o) {
                 "CATEGORY", "BASIS", "ISSUED", "EXPIRES", "SUBJECT");
   }
   Status s = home->store->ForEachListing(o.issuer, now, [&](const store::Listing& l) {
-    if (!o.all && l.state != store::EntryState::kActive) return;
+    if (!o.all && !store::Stands(l.state)) return;
     ++shown;
     if (o.json) {
       std::cout << node::ListingJson(l) << "\n";

@@ -56,6 +56,10 @@ std::string EffectText(const protocol::Notice& n, const node::NoticeEffect& e) {
     return std::to_string(e.suspended) + " entries of " + w->issuer + " signed since " +
            node::HumanMinute(w->since) + " are suspended here";
   }
+  if (const protocol::HoldRelease* h = n.release()) {
+    return std::to_string(e.released) + " held entries of " + h->issuer + " issued on " +
+           node::UtcDay(h->day) + " (UTC) are listed here, and that day holds nothing more";
+  }
   const protocol::ForkResolution& r = *n.resolution();
   return "feed " + r.issuer + " continues from seq " + std::to_string(r.seq) + " (" +
          std::to_string(e.resolved.set_aside) + " record(s) set aside as evidence" +
@@ -84,6 +88,9 @@ Status AuditNotice(const Home& home, const protocol::Notice& n, const std::strin
     event["institution"] = w->issuer;
     event["serial"] = w->certificate_serial;
     event["since"] = node::IsoTime(w->since);
+  } else if (const protocol::HoldRelease* h = n.release()) {
+    event["issuer"] = h->issuer;
+    event["day"] = node::UtcDay(h->day);
   } else {
     event["issuer"] = n.resolution()->issuer;
     event["seq"] = n.resolution()->seq;
@@ -155,7 +162,7 @@ Result<ReaffirmList> ToReaffirm(const store::Store& store, const std::string& me
     if (l.state != store::EntryState::kSuspended) {
       auto [it, added] = latest_unsuspended.emplace(topic, l.issued_at);
       if (!added) it->second = std::max(it->second, l.issued_at);
-      if (l.state == store::EntryState::kActive) active.insert(topic);
+      if (store::Stands(l.state)) active.insert(topic);
       return;
     }
     if (l.issued_at < since || except.count(l.id)) return;
@@ -389,6 +396,14 @@ int Reaffirm(const ReaffirmOptions& o) {
   }
   std::cerr << new_ids.size() << " suspended entries re-affirmed with the new key\n";
   return kExitOk;
+}
+
+int SignHoldRelease(Home& home, const std::string& issuer, uint32_t day, const std::string& out,
+                    int64_t now) {
+  Result<node::SigningIdentity> id = RegulatorIdentity(home, "hold release --everywhere");
+  if (!id) return Fail(id.error());
+  protocol::Notice notice{home.ca->consortium(), now, "", protocol::HoldRelease{issuer, day}};
+  return SignAndAdmit(home, *id, std::move(notice), out, "hold-release-notice", now);
 }
 
 int ImportNotice(const std::optional<std::string>& home_flag, const std::string& file,

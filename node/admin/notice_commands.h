@@ -6,6 +6,7 @@
 //   import NOTICE      any node takes a notice file (dispatched here by `import`)
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -50,6 +51,13 @@ struct ReaffirmOptions {
   bool i_know = false;
 };
 int Reaffirm(const ReaffirmOptions& o);
+
+// The regulator's `hold release ISSUER --day D --everywhere`: signs a hold-release notice with
+// the node's regulator identity, puts it in force here (duankad passes it to every peer), audits
+// it and writes `out` when given. Refused at a member's node.
+struct Home;
+int SignHoldRelease(Home& home, const std::string& issuer, uint32_t day, const std::string& out,
+                    int64_t now);
 
 // `import FILE` for a notice file (FILE's bytes already read).
 int ImportNotice(const std::optional<std::string>& home, const std::string& file,

@@ -40,7 +40,7 @@ Result<std::map<uint32_t, uint64_t>> ActiveEntriesUnder(const Home& home,
   if (epochs.empty()) return counts;
   for (uint32_t e : epochs) counts[e] = 0;
   Status s = home.store->ForEachListing("", node::SystemNow(), [&](const store::Listing& l) {
-    if (l.state != store::EntryState::kActive) return;
+    if (!store::Stands(l.state)) return;
     auto it = counts.find(l.pepper_epoch);
     if (it != counts.end()) ++it->second;
   });

@@ -33,6 +33,7 @@ struct StateCounts {
   uint64_t revoked = 0;
   uint64_t expired = 0;
   uint64_t suspended = 0;
+  uint64_t held = 0;
 
   void Add(store::EntryState state) {
     ++entries;
@@ -45,6 +46,9 @@ struct StateCounts {
         break;
       case store::EntryState::kExpired:
         ++expired;
+        break;
+      case store::EntryState::kHeld:
+        ++held;
         break;
       case store::EntryState::kSuspended:
         ++suspended;
@@ -119,11 +123,8 @@ std::vector<std::pair<uint8_t, std::string>> IdTypes() {
 }
 
 nlohmann::json StateJson(const StateCounts& c) {
-  return {{"entries", c.entries},
-          {"active", c.active},
-          {"revoked", c.revoked},
-          {"expired", c.expired},
-          {"suspended", c.suspended}};
+  return {{"entries", c.entries}, {"active", c.active},       {"revoked", c.revoked},
+          {"expired", c.expired}, {"suspended", c.suspended}, {"held", c.held}};
 }
 
 // Every name of the vocabulary, zero or not, so that the shape never depends on the data; a byte
@@ -149,6 +150,7 @@ nlohmann::json VocabularyJson(const std::array<Counts, kByteValues>& counts,
       unknown.revoked += counts[v].revoked;
       unknown.expired += counts[v].expired;
       unknown.suspended += counts[v].suspended;
+      unknown.held += counts[v].held;
     } else {
       if (counts[v] == 0) continue;
       unknown += counts[v];
@@ -230,11 +232,12 @@ void PrintText(const nlohmann::json& j, const Vocabularies& v, int64_t now) {
   std::printf("Transparency report of node %s, %s\n", j["institution"].get<std::string>().c_str(),
               node::HumanMinute(now).c_str());
   std::printf(
-      "Entries %llu: active %llu, revoked %llu, expired %llu, suspended %llu. Revocations %llu "
-      "(%llu waiting for their entry).\n",
+      "Entries %llu: active %llu, revoked %llu, expired %llu, suspended %llu, held by the flood "
+      "guard %llu. Revocations %llu (%llu waiting for their entry).\n",
       t["entries"].get<unsigned long long>(), t["active"].get<unsigned long long>(),
       t["revoked"].get<unsigned long long>(), t["expired"].get<unsigned long long>(),
-      t["suspended"].get<unsigned long long>(), t["revocations"].get<unsigned long long>(),
+      t["suspended"].get<unsigned long long>(), t["held"].get<unsigned long long>(),
+      t["revocations"].get<unsigned long long>(),
       t["pending_revocations"].get<unsigned long long>());
 
   std::printf(

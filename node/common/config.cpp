@@ -37,6 +37,7 @@ const std::set<std::string>& KnownKeys() {
       "listing.institution_days",
       "store.initial_map_mb",
       "store.max_map_gb",
+      "flood.daily_entry_limit",
       "network.listen",
       "network.api",
       "network.peers",
@@ -150,6 +151,33 @@ class Reader {
   std::filesystem::path home_;
 };
 
+constexpr std::string_view kIssuerLimitsPrefix = "flood.issuer_limits.";
+// Per-day limits above this are no limit at all, and likely a typo.
+constexpr int64_t kMaxDailyEntryLimit = 100'000'000;
+
+Status ReadFlood(const toml::table& root, Reader& r, const std::filesystem::path& file,
+                 FloodSettings& flood) {
+  if (Status s = r.Int("flood.daily_entry_limit", 1, kMaxDailyEntryLimit, flood.daily_entry_limit);
+      !s) {
+    return s;
+  }
+  const toml::node* node = root.at_path("flood.issuer_limits").node();
+  if (node == nullptr) return Ok();
+  const toml::table* table = node->as_table();
+  const std::string key(kIssuerLimitsPrefix.substr(0, kIssuerLimitsPrefix.size() - 1));
+  if (table == nullptr) return Bad(file, key, "expected a table of CODE = limit");
+  for (const auto& [code, value] : *table) {
+    std::string name = std::string(kIssuerLimitsPrefix) + std::string(code.str());
+    if (!base::IsValidInstitutionCode(std::string(code.str()))) {
+      return Bad(file, name, "expected an institution code ([A-Z0-9]{2,16}) as the key");
+    }
+    uint64_t limit = 0;
+    if (Status s = r.Int(name, 1, kMaxDailyEntryLimit, limit); !s) return s;
+    flood.issuer_limits[std::string(code.str())] = limit;
+  }
+  return Ok();
+}
+
 bool IsHostPort(const std::string& s) {
   return ParseHostPort(s).ok();
 }
@@ -225,6 +253,8 @@ store::Options StoreOptionsFrom(const Config& config) {
   o.path = config.store;
   o.initial_map_bytes = config.store_settings.initial_map_mb << 20;
   o.max_map_bytes = config.store_settings.max_map_gb << 30;
+  o.flood.daily_entries = config.flood.daily_entry_limit;
+  o.flood.per_issuer = config.flood.issuer_limits;
   return o;
 }
 
@@ -275,6 +305,8 @@ Result<Config> LoadConfig(const std::filesystem::path& home) {
   std::vector<std::string> keys;
   CollectKeys(root, "", keys);
   for (const std::string& key : keys) {
+    // Read, and checked, by ReadFlood.
+    if (key.starts_with(kIssuerLimitsPrefix) || key == "flood.issuer_limits") continue;
     if (!KnownKeys().count(key)) {
       return Bad(
           file, key,
@@ -314,6 +346,7 @@ Result<Config> LoadConfig(const std::filesystem::path& home) {
        }) {
     if (!s) return std::move(s).error();
   }
+  if (Status s = ReadFlood(root, r, file, c.flood); !s) return std::move(s).error();
   DaemonLimits& l = c.limits;
   constexpr int64_t kMs = 1, kDayMs = 24LL * 3600 * 1000;
   for (Status s : {

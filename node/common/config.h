@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -41,6 +42,15 @@ struct ListingPolicy {
 struct StoreSettings {
   uint64_t initial_map_mb = store::Options{}.initial_map_bytes >> 20;
   uint64_t max_map_gb = store::Options{}.max_map_bytes >> 30;
+};
+
+// [flood]: the flood guard (store::FloodLimits). An issuer's new entries beyond its limit for one
+// issue day are stored and relayed but held at every node until released. The consortium's
+// default, and per-issuer overrides under [flood.issuer_limits] (CODE = limit), each > 0.
+inline constexpr uint64_t kDefaultDailyEntryLimit = 50'000;
+struct FloodSettings {
+  uint64_t daily_entry_limit = kDefaultDailyEntryLimit;
+  std::map<std::string, uint64_t, std::less<>> issuer_limits;
 };
 
 // Daemon-only settings; the tools ignore them.
@@ -112,6 +122,7 @@ struct Config {
   std::filesystem::path audit_log;
   ListingPolicy listing;
   StoreSettings store_settings;
+  FloodSettings flood;
   NetworkSettings network;
   DaemonLimits limits;
   // Optional bearer token for the HTTP API (required when api is not a loopback address).

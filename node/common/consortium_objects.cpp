@@ -124,6 +124,9 @@ Result<VerifiedNotice> VerifyNotice(const crypto::TrustStore& ca, std::string_vi
   if (n.resolution() != nullptr && n.signer_certificate.empty()) {
     return Unauthorized("a fork resolution is the regulator's to sign, not the CA's");
   }
+  if (n.release() != nullptr && n.signer_certificate.empty()) {
+    return Unauthorized("a hold release is the regulator's to sign, not the CA's");
+  }
   if (!crypto::VerifySignature(key, crypto::AsBytes(out.signed_notice.bytes),
                                crypto::AsBytes(out.signed_notice.signature))) {
     return Unauthorized("signature does not verify (altered, or not signed by " + out.signer + ")");
@@ -160,6 +163,12 @@ Result<NoticeEffect> ApplyNotice(store::Store& store, const protocol::Notice& no
     if (!keys) return std::move(keys).error();
     return ApplyWithdrawal(store, *w, *keys);
   }
+  if (const protocol::HoldRelease* h = notice.release()) {
+    Result<uint64_t> released = store.ReleaseHeld(h->issuer, h->day, now);
+    if (!released) return std::move(released).error();
+    effect.released = *released;
+    return effect;
+  }
   const protocol::ForkResolution& r = *notice.resolution();
   Result<std::vector<std::pair<uint64_t, crypto::Hash256>>> held = store.Resolutions(r.issuer);
   if (!held) return std::move(held).error();
@@ -190,7 +199,7 @@ Result<size_t> ApplyHeldNotices(store::Store& store, int64_t now) {
     Result<std::pair<protocol::SignedNotice, protocol::Notice>> n =
         protocol::DecodeSignedNotice(bytes);
     if (!n) continue;
-    if (n->second.resolution() != nullptr) {
+    if (n->second.withdrawal() == nullptr) {
       Result<NoticeEffect> effect = ApplyNotice(store, n->second, now);
       if (!effect) return std::move(effect).error();
       continue;

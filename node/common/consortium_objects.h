@@ -39,13 +39,14 @@ struct VerifiedNotice {
 };
 
 // Checks a SignedNotice's bytes (as carried in `objects` or a notice file): of this consortium,
-// not dated ahead of `now` by more than the records' clock skew, signed by the CA's own key or
-// (for a withdrawal or resolution) by a regulator whose signing certificate the CA issued and
-// this node trusts (valid at the notice's time, not on the CRL in force). A withdrawal's
-// compromise time must not be in the future. kMalformed (does not decode), kUnauthorized (a
-// member signer, a CA-signed resolution, a bad signature, another consortium), kNotYet (dated
-// ahead of `now`: this clock may be the slow one), kConflict (the signer's certificate is not
-// trusted here, e.g. revoked since the notice was made: a relay may have taken it before).
+// not dated ahead of `now` by more than the records' clock skew, signed by the CA's own key or by
+// a regulator whose signing certificate the CA issued and this node trusts (valid at the notice's
+// time, not on the CRL in force); a fork resolution or a hold release by a regulator only. A
+// withdrawal's compromise time must not be in the future. kMalformed (does not decode),
+// kUnauthorized (a member signer, a CA-signed resolution or release, a bad signature, another
+// consortium), kNotYet (dated ahead of `now`: this clock may be the slow one), kConflict (the
+// signer's certificate is not trusted here, e.g. revoked since the notice was made: a relay may
+// have taken it before).
 Result<VerifiedNotice> VerifyNotice(const crypto::TrustStore& ca, std::string_view bytes,
                                     int64_t now);
 
@@ -61,6 +62,7 @@ struct NoticeEffect {
   uint64_t suspended = 0;          // withdrawal: entries now suspended under the key
   bool key_known = false;          // withdrawal: a certificate with that serial is held here
   store::ResolveOutcome resolved;  // resolution
+  uint64_t released = 0;           // hold release: entries no longer held
 };
 
 // Puts a kept notice in force in the store: a withdrawal suspends what the withdrawn key signed

@@ -17,6 +17,25 @@ std::string HumanMinute(int64_t unix_seconds) {
   return t.substr(0, 10) + " " + t.substr(11, 5) + " " + std::string(kHumanTimeZone);
 }
 
+namespace {
+constexpr int64_t kSecondsPerDay = 86400;
+}
+
+std::string UtcDay(uint32_t day) {
+  return IsoTime(int64_t{day} * kSecondsPerDay).substr(0, 10);
+}
+
+Result<uint32_t> ParseUtcDay(const std::string& flag, const std::string& text) {
+  std::tm tm{};
+  const char* end = strptime(text.c_str(), "%Y-%m-%d", &tm);
+  const int64_t at = end != nullptr && *end == '\0' ? static_cast<int64_t>(timegm(&tm)) : -1;
+  if (at < 0 || UtcDay(static_cast<uint32_t>(at / kSecondsPerDay)) != text) {
+    return MakeError(ErrorKind::kInvalidInput,
+                     flag + ": expected a day as 2026-12-06 (a calendar day in UTC)");
+  }
+  return static_cast<uint32_t>(at / kSecondsPerDay);
+}
+
 Result<int64_t> ParseMoment(const std::string& flag, const std::string& text) {
   std::tm tm{};
   const char* end = strptime(text.c_str(), "%Y-%m-%dT%H:%M:%SZ", &tm);

@@ -30,4 +30,10 @@ std::string HumanMinute(int64_t unix_seconds);
 // "2026-12-06 18:00" / "2026-12-06 18:00:00" (China Standard Time, as the programs print times).
 Result<int64_t> ParseMoment(const std::string& flag, const std::string& text);
 
+// The flood guard's days (store::DayOf) are calendar days in UTC, so that every node of the
+// consortium counts the same ones: "2026-12-06" (from 08:00 CST that day to 08:00 CST the next).
+std::string UtcDay(uint32_t day);
+// "2026-12-06" after `flag` (named in the error) → that UTC day.
+Result<uint32_t> ParseUtcDay(const std::string& flag, const std::string& text);
+
 }  // namespace duanka::node

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "node/common/audit.h"
+#include "node/common/human_time.h"
 #include "protocol/identifier.h"
 
 namespace duanka::node {
@@ -36,6 +37,14 @@ nlohmann::json ListingObject(const store::Listing& l) {
         {"by", l.revocation->by.ToString()},
         {"reason", protocol::RevocationReasonName(l.revocation->reason)},
         {"at", IsoTime(l.revocation->revoked_at)},
+    };
+  }
+  if (l.state == store::EntryState::kHeld) {
+    j["hold"] = {
+        {"reason", "issuer " + l.id.issuer +
+                       " passed its daily limit of new entries that day; held until its day is "
+                       "released by this node's operator or a regulator"},
+        {"day", UtcDay(store::DayOf(l.issued_at))},
     };
   }
   if (l.suspended_since) {
@@ -79,6 +88,19 @@ bool LookupAnswer::listed() const {
   return false;
 }
 
+bool LookupAnswer::held() const {
+  if (listed()) return false;
+  for (const store::Listing& l : listings) {
+    if (l.state == store::EntryState::kHeld) return true;
+  }
+  return false;
+}
+
+std::string_view LookupAnswer::result() const {
+  if (listed()) return "listed";
+  return held() ? "held" : "not-listed";
+}
+
 std::vector<crypto::Hash256> Lookuper::Subjects(protocol::IdType type,
                                                 std::string_view canonical) const {
   std::vector<crypto::Hash256> out;
@@ -119,12 +141,13 @@ std::string AnswerJson(const LookupAnswer& answer, bool all,
                        const std::vector<store::Head>* heads) {
   nlohmann::json entries = nlohmann::json::array();
   for (const store::Listing& l : answer.listings) {
-    if (all || l.state == store::EntryState::kActive) entries.push_back(ListingObject(l));
+    if (all || store::Stands(l.state)) entries.push_back(ListingObject(l));
   }
   nlohmann::json j = {
       {"type", protocol::IdTypeName(answer.type)},
       {"subject", answer.subject.Hex()},
       {"listed", answer.listed()},
+      {"held", answer.held()},
       {"entries", std::move(entries)},
   };
   if (heads != nullptr) {
@@ -169,7 +192,8 @@ std::string BatchAuditJson(int64_t now, std::string_view program, std::string_vi
       {"listed", counts.listed},
       {"not_listed", counts.not_listed},
       {"invalid", counts.invalid},
-      {"result", counts.listed > 0 ? "listed" : "not-listed"},
+      {"held", counts.held},
+      {"result", counts.listed > 0 ? "listed" : (counts.held > 0 ? "held" : "not-listed")},
   };
   return j.dump();
 }

@@ -30,6 +30,11 @@ struct LookupAnswer {
   crypto::Hash256 subject;               // under the current epoch
   std::vector<store::Listing> listings;  // every state; `listed` counts active ones only
   bool listed() const;
+  // No active entry, but one held by the flood guard: not listed until released (the CLI exits
+  // 1, as for not listed, with "held" in its answer for the caller to look closer).
+  bool held() const;
+  // "listed", "held" or "not-listed": the audit log's word for the answer.
+  std::string_view result() const;
 };
 
 // Derives subjects with the pepper's prepared keys and reads the store. Both must outlive it.
@@ -52,7 +57,8 @@ class Lookuper {
   const crypto::Pepper& pepper_;
 };
 
-// {"type":…,"subject":…,"listed":…,"entries":[…]}; `all` includes revoked and expired entries.
+// {"type":…,"subject":…,"listed":…,"held":…,"entries":[…]}; entries are the active and held ones,
+// `all` includes revoked, expired and suspended entries too.
 // `heads` adds "store":{"feeds":[{"issuer","seq","last_grew_at"}…]} for freshness when non-null.
 std::string AnswerJson(const LookupAnswer& answer, bool all, const std::vector<store::Head>* heads);
 
@@ -73,6 +79,7 @@ struct BatchAuditCounts {
   uint64_t listed = 0;
   uint64_t not_listed = 0;
   uint64_t invalid = 0;
+  uint64_t held = 0;  // of not_listed, those with an entry held by the flood guard
 };
 
 // An audit-log line for a batch: time, program, user, purpose and the counts, with "result"

@@ -133,12 +133,11 @@ ApiReply LookupApi::Lookup(std::string_view body, std::string_view user) const {
     const Error& e = answer.error();
     return ErrorReply(e.kind == ErrorKind::kInvalidInput ? kBadRequest : kInternalError, e.message);
   }
-  const bool listed = answer->listed();
   // The audit line is written before the answer leaves: if it cannot be, there is no answer.
-  Status audited = backend_.audit->Append(
-      node::LookupAuditJson(now, kAuditProgram, user, *purpose, id->type, answer->subject,
-                            listed ? "listed" : "not-listed"),
-      /*sync=*/false);
+  Status audited =
+      backend_.audit->Append(node::LookupAuditJson(now, kAuditProgram, user, *purpose, id->type,
+                                                   answer->subject, answer->result()),
+                             /*sync=*/false);
   if (!audited) return AuditFailure(backend_, audited.error());
 
   if (!backend_.heads) return JsonReply(node::AnswerJson(*answer, *all, nullptr));
@@ -187,9 +186,11 @@ ApiReply LookupApi::Batch(std::string_view body, std::string_view user) const {
       continue;
     }
     const bool listed = answer->listed();
+    const bool held = answer->held();
     ++(listed ? counts.listed : counts.not_listed);
-    if (listed) {
-      audit_lines.Add(index, protocol::IdTypeName(answer->type), answer->subject, "listed");
+    if (held) ++counts.held;
+    if (listed || held) {
+      audit_lines.Add(index, protocol::IdTypeName(answer->type), answer->subject, answer->result());
       if (audit_lines.full()) {
         Status audited = backend_.audit->AppendLines(audit_lines.text(), /*sync=*/false);
         if (!audited) return AuditFailure(backend_, audited.error());

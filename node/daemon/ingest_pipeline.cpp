@@ -1,6 +1,8 @@
 #include "node/daemon/ingest_pipeline.h"
 
+#include "node/common/human_time.h"
 #include "node/common/ingest.h"
+#include "node/daemon/log.h"
 
 #include <algorithm>
 #include <chrono>
@@ -168,6 +170,16 @@ void IngestPipeline::CommitRound(std::vector<std::unique_ptr<Verified>>& round) 
     for (auto& r : b->records) all.push_back(std::move(r));
   }
   Result<store::AppendResult> appended = store_.Append(all, now);
+  if (appended) {
+    for (const store::LimitCrossing& c : appended->crossings) {
+      metrics_.CountFloodCrossing();
+      LogAlert(
+          "issuer {} passed its daily limit of {} new entries on {} (UTC): its further entries of "
+          "that day are held (answered as held, not listed) until released (duanka-admin hold "
+          "list; hold release {} --day {})",
+          c.issuer, c.limit, node::UtcDay(c.day), c.issuer, node::UtcDay(c.day));
+    }
+  }
   for (size_t i = 0; i < batches.size(); ++i) {
     Verified& b = *batches[i];
     size_t begin = offsets[i];

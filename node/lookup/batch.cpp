@@ -78,12 +78,12 @@ class InputFile {
 
 // The chunk's audit lines: one per listed line, then the counts line.
 duanka::Status AuditChunk(const node::AuditLog& audit, const Chunk& chunk,
-                          const std::vector<uint32_t>& listed, const BatchCounts& counts,
+                          const std::vector<FlaggedLine>& flagged, const BatchCounts& counts,
                           int64_t now, const std::string& user, node::Purpose purpose) {
   node::BatchItemAudit lines(now, kProgram, user, node::PurposeName(purpose));
-  for (uint32_t i : listed) {
-    lines.Add(chunk.first_line + i, protocol::IdTypeName(chunk.lines[i].type), chunk.current[i],
-              "listed");
+  for (const FlaggedLine& f : flagged) {
+    lines.Add(chunk.first_line + f.index, protocol::IdTypeName(chunk.lines[f.index].type),
+              chunk.current[f.index], f.held ? "held" : "listed");
     if (lines.full()) {
       if (duanka::Status s = AuditLines(audit, lines.text()); !s) return s;
       lines.Clear();
@@ -92,7 +92,7 @@ duanka::Status AuditChunk(const node::AuditLog& audit, const Chunk& chunk,
   lines.AddLine(
       node::BatchAuditJson(now, kProgram, user, purpose,
                            node::BatchAuditCounts{chunk.first_line, counts.lines, counts.listed,
-                                                  counts.not_listed, counts.invalid}));
+                                                  counts.not_listed, counts.invalid, counts.held}));
   return AuditLines(audit, lines.text());
 }
 
@@ -117,6 +117,14 @@ void Summary(const BatchCounts& total, double seconds) {
                 static_cast<unsigned long long>(total.invalid), seconds,
                 seconds > 0 ? static_cast<double>(total.lines) / seconds : 0.0);
   WriteAll(2, buf);
+  if (total.held > 0) {
+    std::snprintf(
+        buf, sizeof buf,
+        "  of the not listed, %llu held by the flood guard (their issuer passed its daily "
+        "limit)\n",
+        static_cast<unsigned long long>(total.held));
+    WriteAll(2, buf);
+  }
 }
 
 }  // namespace
@@ -134,7 +142,7 @@ int RunBatch(const BatchOptions& o) {
   ::signal(SIGPIPE, SIG_IGN);
 
   const std::string user = AuditUserName();
-  const node::AuditLog audit(home->config.audit_log);
+  const node::AuditLog audit(home->config.audit_log, home->config.institution);
   // Opened (empty lines) before any input is read: if it cannot be, there is no answer at all.
   if (duanka::Status opened = AuditLines(audit, {}); !opened) return Fail(opened.error());
   const unsigned threads = std::clamp(std::thread::hardware_concurrency(), 1U, kMaxDeriveThreads);
@@ -147,7 +155,7 @@ int RunBatch(const BatchOptions& o) {
   Chunk chunk;
   BatchCounts total;
   std::string out;
-  std::vector<uint32_t> listed;
+  std::vector<FlaggedLine> listed;
 
   for (bool more = true, first = true; more; first = false) {
     chunk.Clear();

@@ -47,18 +47,24 @@ bool IsActive(const store::Listing& l) {
   return l.state == store::EntryState::kActive;
 }
 
+// The entries a line's answer names: the active ones; when there are none, the held ones.
+bool Shown(const store::Listing& l, bool listed) {
+  return listed ? IsActive(l) : l.state == store::EntryState::kHeld;
+}
+
 void CsvValid(std::string& out, uint64_t number, const ChunkLine& line, const Chunk& chunk,
-              size_t hits_begin, size_t hits_end, bool listed) {
+              size_t hits_begin, size_t hits_end, bool listed, bool held) {
   AppendNumber(out, number);
   out += ',';
   out += protocol::IdTypeName(line.type);
-  out += listed ? ",listed," : ",not-listed,";
-  // Four parallel lists of the active entries, ';'-separated: ids, categories, bases, expiries.
+  out += listed ? ",listed," : held ? ",held," : ",not-listed,";
+  // Four parallel lists of the entries shown (Shown), ';'-separated: ids, categories, bases,
+  // expiries.
   for (int column = 0; column < 4; ++column) {
     bool first = true;
     for (size_t h = hits_begin; h < hits_end; ++h) {
       const store::Listing& l = chunk.listings[chunk.hits[h].second];
-      if (!IsActive(l)) continue;
+      if (!Shown(l, listed)) continue;
       if (!first) out += ';';
       first = false;
       switch (column) {
@@ -82,7 +88,7 @@ void CsvValid(std::string& out, uint64_t number, const ChunkLine& line, const Ch
 }
 
 void JsonValid(std::string& out, uint64_t number, const ChunkLine& line, const Chunk& chunk,
-               size_t index, size_t hits_begin, size_t hits_end, bool listed) {
+               size_t index, size_t hits_begin, size_t hits_end, bool listed, bool held) {
   // The same object as node::AnswerJson (keys in its order), with "line" first.
   out += "{\"line\":";
   AppendNumber(out, number);
@@ -90,12 +96,14 @@ void JsonValid(std::string& out, uint64_t number, const ChunkLine& line, const C
   bool first = true;
   for (size_t h = hits_begin; h < hits_end; ++h) {
     const store::Listing& l = chunk.listings[chunk.hits[h].second];
-    if (!IsActive(l)) continue;
+    if (!store::Stands(l.state)) continue;
     if (!first) out += ',';
     first = false;
     out += node::ListingJson(l);
   }
-  out += listed ? "],\"listed\":true,\"subject\":\"" : "],\"listed\":false,\"subject\":\"";
+  out += listed ? "],\"listed\":true,\"held\":false,\"subject\":\""
+         : held ? "],\"listed\":false,\"held\":true,\"subject\":\""
+                : "],\"listed\":false,\"held\":false,\"subject\":\"";
   AppendHex(out, chunk.current[index]);
   out += "\",\"type\":\"";
   out += protocol::IdTypeName(line.type);
@@ -110,7 +118,7 @@ void Invalid(std::string& out, uint64_t number, const ChunkLine& line, const std
     AppendNumber(out, number);
     out += ",\"error\":";
     out += nlohmann::json(message).dump();
-    out += ",\"listed\":false,\"type\":";
+    out += ",\"listed\":false,\"held\":false,\"type\":";
     if (typed) {
       out += '"';
       out += protocol::IdTypeName(line.type);
@@ -136,6 +144,7 @@ BatchCounts& BatchCounts::operator+=(const BatchCounts& o) {
   listed += o.listed;
   not_listed += o.not_listed;
   invalid += o.invalid;
+  held += o.held;
   return *this;
 }
 
@@ -167,7 +176,7 @@ std::string InvalidLineMessage(const Chunk& chunk, size_t index, size_t* next_er
 }
 
 BatchCounts FormatChunk(const Chunk& chunk, bool json, std::string& out,
-                        std::vector<uint32_t>* listed_lines) {
+                        std::vector<FlaggedLine>* flagged) {
   BatchCounts counts;
   counts.lines = chunk.lines.size();
   size_t h = 0, next_error = 0;
@@ -181,17 +190,23 @@ BatchCounts FormatChunk(const Chunk& chunk, bool json, std::string& out,
     }
     while (h < chunk.hits.size() && chunk.hits[h].first < i) ++h;
     size_t end = h;
-    bool listed = false;
+    bool listed = false, any_held = false;
     while (end < chunk.hits.size() && chunk.hits[end].first == i) {
-      listed = listed || IsActive(chunk.listings[chunk.hits[end].second]);
+      const store::Listing& l = chunk.listings[chunk.hits[end].second];
+      listed = listed || IsActive(l);
+      any_held = any_held || l.state == store::EntryState::kHeld;
       ++end;
     }
+    const bool held = !listed && any_held;
     ++(listed ? counts.listed : counts.not_listed);
-    if (listed && listed_lines != nullptr) listed_lines->push_back(static_cast<uint32_t>(i));
+    if (held) ++counts.held;
+    if ((listed || held) && flagged != nullptr) {
+      flagged->push_back(FlaggedLine{static_cast<uint32_t>(i), held});
+    }
     if (json) {
-      JsonValid(out, number, line, chunk, i, h, end, listed);
+      JsonValid(out, number, line, chunk, i, h, end, listed, held);
     } else {
-      CsvValid(out, number, line, chunk, h, end, listed);
+      CsvValid(out, number, line, chunk, h, end, listed, held);
     }
     h = end;
   }

@@ -81,24 +81,30 @@ std::string HumanFreshness(const std::vector<store::Head>& heads, int64_t now) {
 
 std::string HumanAnswer(const node::LookupAnswer& answer, bool all,
                         const std::vector<store::Head>& heads, int64_t now) {
-  size_t active = 0;
+  size_t active = 0, held = 0;
   for (const store::Listing& l : answer.listings) {
     if (l.state == store::EntryState::kActive) ++active;
+    if (l.state == store::EntryState::kHeld) ++held;
   }
-  const size_t hidden = answer.listings.size() - active;
+  const size_t hidden = answer.listings.size() - active - held;
   const std::string type(protocol::IdTypeName(answer.type));
   std::string out;
   if (active > 0) {
     Append(out, "LISTED: this %s has %zu active entr%s\n", type.c_str(), active,
            active == 1 ? "y" : "ies");
+  } else if (held > 0) {
+    Append(out,
+           "HELD: this %s has %zu entr%s held by the flood guard (its issuer passed its daily "
+           "limit); not listed until released\n",
+           type.c_str(), held, held == 1 ? "y" : "ies");
   } else {
     Append(out, "NOT LISTED: no active entry for this %s\n", type.c_str());
   }
-  const size_t shown = all ? answer.listings.size() : active;
+  const size_t shown = all ? answer.listings.size() : active + held;
   if (shown > 0) {
     EntryHeader(out);
     for (const store::Listing& l : answer.listings) {
-      if (all || l.state == store::EntryState::kActive) EntryLine(out, l);
+      if (all || store::Stands(l.state)) EntryLine(out, l);
     }
   }
   if (!all && hidden > 0) {
@@ -124,7 +130,11 @@ std::string HumanListing(const store::Listing& l, int64_t now) {
   std::string out;
   Append(out, "Entry       %s\n", l.id.ToString().c_str());
   Append(out, "State       %s%s\n", store::EntryStateName(l.state),
-         l.state == store::EntryState::kActive ? " (listed)" : " (not listed)");
+         l.state == store::EntryState::kActive ? " (listed)"
+         : l.state == store::EntryState::kHeld
+             ? " (not listed: its issuer passed its daily limit of new entries; held until its "
+               "day is released)"
+             : " (not listed)");
   Append(out, "Issuer      %s\n", l.id.issuer.c_str());
   Append(out, "Type        %s\n", Str(protocol::IdTypeName(l.id_type)).c_str());
   Append(out, "Category    %s\n", Str(protocol::CategoryName(l.category)).c_str());

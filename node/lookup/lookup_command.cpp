@@ -31,12 +31,13 @@ int RunLookup(const LookupOptions& o) {
   if (!answer) return Fail(ErrorKind::kIo, answer.error().message);
   Result<std::vector<store::Head>> heads = home->store->Heads();
   if (!heads) return Fail(heads.error());
+  // Held entries (the flood guard) are not listed: exit 1, with "held" in the answer.
   const bool listed = answer->listed();
 
   // The audit line is written before the answer is shown: if it cannot be, there is no answer.
   duanka::Status audited =
       AuditLookup(*home, node::LookupAuditJson(now, kProgram, AuditUserName(), *purpose, *type,
-                                               answer->subject, listed ? "listed" : "not-listed"));
+                                               answer->subject, answer->result()));
   if (!audited) return Fail(audited.error());
 
   std::string out = o.json ? node::AnswerJson(*answer, o.all, &*heads) + "\n"

@@ -23,6 +23,13 @@ struct ForkResolution {
   keep @2 :Data;               # record hash, 32 bytes
 }
 
+# The flood guard: `issuer`'s entries of `day` (days since 1970-01-01, UTC, by issue time) held
+# for passing its daily limit are released, and that day holds nothing more.
+struct HoldRelease {
+  issuer @0 :Text;
+  day @1 :UInt32;
+}
+
 struct Notice {
   version @0 :UInt16;          # noticeVersion
   consortium @1 :Text;         # the CA's O: a notice of one consortium is no use in another
@@ -31,6 +38,7 @@ struct Notice {
   body :union {
     keyWithdrawal @4 :KeyWithdrawal;
     forkResolution @5 :ForkResolution;
+    holdRelease @6 :HoldRelease;
   }
 }
 

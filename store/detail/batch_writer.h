@@ -62,6 +62,7 @@ class BatchWriter {
   }
 
   void Flush() {
+    FlushDayCounts();
     for (const std::string& issuer : dirty_) {
       std::string value = heads_.at(issuer).Encode();
       MDB_val k = Val(issuer), v = Val(value);
@@ -93,6 +94,10 @@ class BatchWriter {
     return KeepEvidence(issuer, head, a.record().seq, first.signed_record(), second.signed_record(),
                         !settled);
   }
+
+  // The flood guard (hold.cpp): what this batch held, and the days whose limit it crossed.
+  size_t held() const { return held_; }
+  const std::vector<LimitCrossing>& crossings() const { return crossings_; }
 
   // Applies a fork resolution (resolve.cpp; Store::ResolveFork says what it does).
   ResolveOutcome Resolve(const std::string& issuer, uint64_t seq, const Hash256& kept);
@@ -297,6 +302,7 @@ class BatchWriter {
     if (std::optional<int64_t> since = SignerWithdrawnSince(r); since && r.issued_at >= *since) {
       sv.flags |= SubjectValue::kSuspendedFlag;
     }
+    if (CountAndHold(r, e)) sv.flags |= SubjectValue::kHeldFlag;
     if (std::optional<RevokedValue> early = TakePending(r.issuer, r.seq)) {
       sv.flags |= SubjectValue::kRevokedFlag;
       PutRevoked(r.issuer, r.seq, *early);
@@ -354,6 +360,14 @@ class BatchWriter {
     dirty_.insert(target.issuer);
   }
 
+  // The flood guard (hold.cpp). CountAndHold counts an entry against its issuer's issue day and
+  // returns whether it is held (the held row written); Uncount takes back an entry set aside.
+  bool CountAndHold(const protocol::Record& r, const protocol::EntryBody& e);
+  void Uncount(const std::string& issuer, const protocol::Record& r, bool was_held);
+  uint64_t& DayCount(const std::string& day_key);
+  bool DayReleased(const std::string& day_key);
+  void FlushDayCounts();
+
   // Fork resolution (resolve.cpp).
   void SetAside(const std::string& issuer, HeadValue& head, uint64_t seq, uint64_t fork_seq);
   void UndoEntry(const std::string& issuer, HeadValue& head, const protocol::Record& r,
@@ -377,6 +391,9 @@ class BatchWriter {
   bool records_tail_loaded_ = false;
   std::map<std::string, int64_t> head_issued_at_;
   std::map<Hash256, std::optional<int64_t>> withdrawn_since_;
+  std::map<std::string, uint64_t> day_counts_;  // DayKey → entries counted, written by Flush
+  size_t held_ = 0;
+  std::vector<LimitCrossing> crossings_;
 };
 
 }  // namespace duanka::store::detail

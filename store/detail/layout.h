@@ -33,7 +33,13 @@ inline constexpr const char* kResolvedTable = "resolved";
 inline constexpr const char* kLosingTable = "losing";
 // The highest head of a feed that a peer has claimed (own feed only): code → u64 seq ‖ i64 at.
 inline constexpr const char* kSeenHeadsTable = "seen_heads";
-inline constexpr unsigned kTableCount = 14;
+// The flood guard (store/hold.cpp): entries taken per issuer and issue day, code ‖ 0 ‖ u32 day →
+// u64 count; the entries held, code ‖ 0 ‖ u32 day ‖ u64 seq → 32-byte subject; the days released,
+// code ‖ 0 ‖ u32 day → i64 released at.
+inline constexpr const char* kDayCountsTable = "day_counts";
+inline constexpr const char* kHeldTable = "held";
+inline constexpr const char* kReleasedTable = "released";
+inline constexpr unsigned kTableCount = 17;
 
 inline constexpr std::string_view kSchemaKey = "schema";
 inline constexpr std::string_view kNextIssuerIdKey = "next_issuer_id";
@@ -69,12 +75,13 @@ struct SubjectValue {
   uint8_t id_type = 0;
   uint8_t category = 0;
   uint8_t basis = 0;
-  uint8_t flags = 0;  // kRevokedFlag | kSuspendedFlag
+  uint8_t flags = 0;  // kRevokedFlag | kSuspendedFlag | kHeldFlag
   int64_t expires_at = 0;
   int64_t issued_at = 0;
 
   static constexpr uint8_t kRevokedFlag = 1;
   static constexpr uint8_t kSuspendedFlag = 2;  // signed by a withdrawn key since its compromise
+  static constexpr uint8_t kHeldFlag = 4;       // beyond its issuer's daily limit, not released
   static constexpr size_t kSize = 32;
   std::array<char, kSize> Encode() const;
   static SubjectValue Decode(const char* p);  // REQUIRES: kSize bytes
@@ -105,6 +112,9 @@ struct ResolvedValue {
 std::array<char, 12> RecordKey(uint32_t issuer_id, uint64_t seq);
 // code ‖ 0x00 ‖ seq: keys of entries that may not be held yet (their issuer may have no id).
 std::string EntryKey(const std::string& issuer, uint64_t seq);
+// code ‖ 0x00 ‖ u32 day: the flood guard's per-day keys; HeldKey appends u64 seq.
+std::string DayKey(const std::string& issuer, uint32_t day);
+std::string HeldKey(const std::string& issuer, uint32_t day, uint64_t seq);
 
 std::string EncodeSignedRecord(const SignedRecord& record);
 std::optional<SignedRecord> DecodeSignedRecord(std::string_view bytes);

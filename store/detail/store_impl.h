@@ -21,6 +21,7 @@ struct Store::Impl {
           certs = 0, evidence = 0;
   // Second-wave tables; 0: absent (a read-only open of a store made before the table).
   MDB_dbi objects = 0, withdrawn = 0, resolved = 0, losing = 0, seen_heads = 0;
+  MDB_dbi day_counts = 0, held = 0, released = 0;
 
   // Read transactions are reset and renewed instead of created per read (MDB_NOTLS lets any
   // thread renew any of them). Growing the map needs no transaction of ours active, so readers

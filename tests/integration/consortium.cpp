@@ -224,6 +224,7 @@ void Consortium::WriteConfig(const Node& n) const {
   toml << "]\n\n[limits]\n";
   for (const auto& [key, value] : n.limits) toml << key << " = " << value << "\n";
   if (n.crl) toml << "\n[files]\ncrl = \"" << n.crl->string() << "\"\n";
+  if (!n.extra_toml.empty()) toml << "\n" << n.extra_toml;
   std::ofstream(n.home / node::kConfigFileName, std::ios::trunc) << toml.str();
 }
 

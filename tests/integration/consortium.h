@@ -71,6 +71,7 @@ struct Node {
   std::vector<std::string> peers;            // CODE@HOST:PORT it dials
   std::map<std::string, int64_t> limits;     // [limits], TestLimits() plus overrides
   std::optional<std::filesystem::path> crl;  // files.crl
+  std::string extra_toml;                    // whole tables appended to duanka.toml, e.g. [flood]
   std::filesystem::path log;                 // the daemon's stderr, appended across restarts
   pid_t pid = -1;                            // the running daemon, or -1
   std::string ended;                         // how its last run ended ("exit 0", "signal 9")

@@ -43,7 +43,7 @@ std::set<std::string> LeafKeys(const toml::table& table, const std::string& pref
 // Every quoted "table.key" (or "institution") in `text`.
 std::set<std::string> QuotedKeys(const std::string& text) {
   static const std::regex key(
-      R"re("(institution|(files|listing|store|network|limits)\.[a-z_]+)")re");
+      R"re("(institution|(files|listing|store|flood|network|limits)\.[a-z_]+)")re");
   std::set<std::string> out;
   for (auto it = std::sregex_iterator(text.begin(), text.end(), key); it != std::sregex_iterator();
        ++it) {
@@ -148,6 +148,9 @@ TEST_F(ExampleConfigTest, ExampleLoadsWithEveryValueAtItsDefault) {
   // [store]
   EXPECT_EQ(c.store_settings.initial_map_mb, d.store_settings.initial_map_mb);
   EXPECT_EQ(c.store_settings.max_map_gb, d.store_settings.max_map_gb);
+  // [flood]
+  EXPECT_EQ(c.flood.daily_entry_limit, d.flood.daily_entry_limit);
+  EXPECT_TRUE(c.flood.issuer_limits.empty());
   // [network]
   EXPECT_EQ(c.network.listen, d.network.listen);
   EXPECT_EQ(c.network.api, d.network.api);
@@ -309,6 +312,27 @@ TEST_F(ExampleConfigTest, DocumentedRangesAreTheParsersRanges) {
     ++checked;
   }
   EXPECT_GE(checked, 25u);
+}
+
+// [flood.issuer_limits]: each key an institution code, each limit a positive number; the store
+// options every program opens with carry them.
+TEST_F(ExampleConfigTest, FloodIssuerLimitsAreReadAndABadOneRefusedByName) {
+  Result<node::Config> good = Load(example_ + "\n[flood.issuer_limits]\nBANKX = 200000\n");
+  ASSERT_TRUE(good.ok()) << good.error().message;
+  const store::FloodLimits limits = node::StoreOptionsFrom(*good).flood;
+  EXPECT_EQ(limits.For("BANKX"), 200000u);
+  EXPECT_EQ(limits.For("BANKY"), node::kDefaultDailyEntryLimit);
+
+  ExpectRefused(example_ + "\n[flood.issuer_limits]\nBANKX = 0\n", "flood.issuer_limits.BANKX",
+                "expected a number from 1 to 100000000");
+  ExpectRefused(example_ + "\n[flood.issuer_limits]\nBANKX = -5\n", "flood.issuer_limits.BANKX",
+                "expected a number from 1");
+  ExpectRefused(example_ + "\n[flood.issuer_limits]\nBANKX = \"lots\"\n",
+                "flood.issuer_limits.BANKX", "expected a whole number");
+  ExpectRefused(example_ + "\n[flood.issuer_limits]\nbankx = 10\n", "flood.issuer_limits.bankx",
+                "expected an institution code");
+  ExpectRefused(WithValue(toml::parse(example_, kExample.string()), "flood.issuer_limits", 5),
+                "flood.issuer_limits", "expected a table");
 }
 
 TEST_F(ExampleConfigTest, OutOfRangeValueRefusedByName) {
