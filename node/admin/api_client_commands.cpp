@@ -41,7 +41,7 @@ Result<ApiClients> Clients(const node::Config& config) {
 }
 
 Status AuditAction(const node::Config& config, const std::string& action, const ApiClient& c) {
-  node::AuditLog audit(config.audit_log);
+  node::AuditLog audit(config.audit_log, config.institution);
   return audit.Append(nlohmann::json{{"time", node::IsoTime(node::SystemNow())},
                                      {"program", "duanka-admin"},
                                      {"user", node::OsUserName()},

@@ -5,8 +5,10 @@
 
 #include "crypto/crypto.h"
 #include "node/admin/api_client_commands.h"
+#include "node/admin/audit_commands.h"
 #include "node/admin/context.h"
 #include "node/admin/evidence_commands.h"
+#include "node/admin/hold_commands.h"
 #include "node/admin/notice_commands.h"
 #include "node/common/version.h"
 #include "protocol/identifier.h"
@@ -379,6 +381,8 @@ int main(int argc, char** argv) {
   AddApiClientCommands(app, home, code);     // api-client add|list|remove
   AddEvidenceCommands(app, home, code);      // evidence export|verify
   AddNoticeCommands(app, *pki, home, code);  // pki withdraw-key, withdraw-key, fork, reaffirm
+  AddHoldCommands(app, home, code);          // hold list|release
+  AddAuditCommands(app, home, code);         // audit verify|export
 
   // CLI11 only says "a subcommand is required" for a misspelt one; name it instead.
   for (int i = 1; i < argc; ++i) {
@@ -393,7 +397,7 @@ int main(int argc, char** argv) {
     if (!known) {
       std::cerr << "duanka-admin: unknown command \"" << OneLine(arg)
                 << "\"; expected one of pki, pepper, init, report, revoke, list, stats, export, "
-                   "import, api-client, evidence\n";
+                   "import, api-client, evidence, hold, audit\n";
       return kExitInvalid;
     }
     break;

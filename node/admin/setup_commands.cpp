@@ -37,7 +37,7 @@ void AuditIfHome(const fs::path& home, const nlohmann::json& event) {
   if (!fs::exists(home / node::kConfigFileName)) return;
   Result<node::Config> config = node::LoadConfig(home);
   if (!config) return;
-  Status s = node::AuditLog(config->audit_log).Append(event.dump(), true);
+  Status s = node::AuditLog(config->audit_log, config->institution).Append(event.dump(), true);
   if (!s) std::cerr << "duanka-admin: warning: " << s.error().message << "\n";
 }
 
@@ -151,7 +151,7 @@ int Init(const InitOptions& o) {
   options.path = reread->store;
   Result<std::unique_ptr<store::Store>> store = store::Store::Open(options);
   if (!store) return Fail(ErrorKind::kIo, store.error().message);
-  Status audited = node::AuditLog(reread->audit_log)
+  Status audited = node::AuditLog(reread->audit_log, reread->institution)
                        .Append(nlohmann::json{{"time", node::IsoTime(node::SystemNow())},
                                               {"program", "duanka-admin"},
                                               {"user", node::OsUserName()},

@@ -2,9 +2,11 @@
 
 #include <fcntl.h>
 #include <pwd.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <chrono>
@@ -17,6 +19,29 @@
 namespace duanka::node {
 
 namespace {
+
+// Bound into the first line's prev: a log cannot be passed off as another institution's.
+constexpr std::string_view kGenesisTag = "duanka audit log genesis v1\n";
+// Prefixed to what a checkpoint signs: the signature cannot be taken for a record's.
+constexpr std::string_view kCheckpointTag = "duanka audit checkpoint v1\n";
+constexpr std::string_view kSeqField = "\"seq\":";
+constexpr std::string_view kPrevField = ",\"prev\":\"";
+constexpr std::string_view kSigField = ",\"sig\":\"";
+constexpr size_t kHashHex = 64;
+constexpr size_t kSignatureHex = 2 * crypto::kSignatureSize;
+constexpr size_t kMaxSeqDigits = 19;  // below 2^63: no overflow in from_chars
+// Most last lines are a few hundred bytes: one small read finds them.
+constexpr size_t kTailFirstReadBytes = 4096;
+// A path that keeps changing under a writer (rotations in a loop) is followed this often, then the
+// held file is written.
+constexpr int kMaxRotationFollows = 3;
+
+bool IsLowerHex(std::string_view s) {
+  for (char c : s) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return true;
+}
 
 Error AuditIoError(const char* what, const std::filesystem::path& path, std::string_view reason) {
   return MakeError(ErrorKind::kIo, std::string(what) + " the audit log " + path.string() + ": " +
@@ -78,11 +103,192 @@ AuditLog::~AuditLog() {
   if (fd_ >= 0) ::close(fd_);
 }
 
+crypto::Hash256 AuditGenesis(std::string_view institution) {
+  return crypto::Sha256(crypto::AsBytes(kGenesisTag), crypto::AsBytes(institution));
+}
+
+crypto::Hash256 AuditLineHash(std::string_view line) {
+  return crypto::Sha256(crypto::AsBytes(line));
+}
+
+std::optional<AuditChainFields> ParseAuditChainFields(std::string_view line) {
+  // Shortest: {"seq":1,"prev":"<64>"}
+  if (line.size() < 1 + kSeqField.size() + 1 + kPrevField.size() + kHashHex + 2)
+    return std::nullopt;
+  if (line.front() != '{' || !line.ends_with("\"}")) return std::nullopt;
+  const size_t hex_at = line.size() - 2 - kHashHex;
+  const std::string_view hex = line.substr(hex_at, kHashHex);
+  if (!IsLowerHex(hex)) return std::nullopt;
+  const size_t prev_at = hex_at - kPrevField.size();
+  if (line.substr(prev_at, kPrevField.size()) != kPrevField) return std::nullopt;
+  size_t digits_at = prev_at;
+  while (digits_at > 0 && line[digits_at - 1] >= '0' && line[digits_at - 1] <= '9') --digits_at;
+  const std::string_view digits = line.substr(digits_at, prev_at - digits_at);
+  if (digits.empty() || digits.size() > kMaxSeqDigits || digits.front() == '0') return std::nullopt;
+  if (digits_at < kSeqField.size() + 1) return std::nullopt;
+  const size_t seq_at = digits_at - kSeqField.size();
+  if (line.substr(seq_at, kSeqField.size()) != kSeqField) return std::nullopt;
+  AuditChainFields f;
+  if (line[seq_at - 1] == ',') {
+    f.at = seq_at - 1;
+  } else if (seq_at == 1) {
+    f.at = seq_at;
+  } else {
+    return std::nullopt;
+  }
+  auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), f.seq);
+  if (ec != std::errc() || end != digits.data() + digits.size()) return std::nullopt;
+  std::optional<crypto::Bytes> prev = crypto::FromHex(hex);
+  std::copy(prev->begin(), prev->end(), f.prev.bytes.begin());
+  return f;
+}
+
+std::optional<AuditCheckpointSignature> SplitAuditCheckpoint(std::string_view line) {
+  std::optional<AuditChainFields> chain = ParseAuditChainFields(line);
+  if (!chain || chain->at < kSigField.size() + kSignatureHex + 1) return std::nullopt;
+  const size_t sig_at = chain->at - 1 - kSignatureHex - kSigField.size();
+  if (line.substr(sig_at, kSigField.size()) != kSigField || line[chain->at - 1] != '"') {
+    return std::nullopt;
+  }
+  const std::string_view hex = line.substr(sig_at + kSigField.size(), kSignatureHex);
+  if (!IsLowerHex(hex)) return std::nullopt;
+  std::optional<crypto::Bytes> sig = crypto::FromHex(hex);
+  AuditCheckpointSignature out;
+  out.message.reserve(kCheckpointTag.size() + line.size());
+  out.message.append(kCheckpointTag);
+  out.message.append(line.substr(0, sig_at));
+  out.message.append(line.substr(chain->at));
+  out.signature.assign(sig->begin(), sig->end());
+  return out;
+}
+
+std::vector<std::filesystem::path> RotatedAuditFiles(const std::filesystem::path& path) {
+  const std::filesystem::path dir =
+      path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
+  const std::string name = path.filename().string();
+  std::vector<std::pair<uint64_t, std::filesystem::path>> numbered;
+  std::vector<std::filesystem::path> dated;
+  std::error_code ec;
+  for (std::filesystem::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string fn = it->path().filename().string();
+    if (fn.size() <= name.size() + 1 || fn.compare(0, name.size(), name) != 0) continue;
+    const char sep = fn[name.size()];
+    std::string_view rest = std::string_view(fn).substr(name.size() + 1);
+    if (sep == '-') {
+      dated.push_back(it->path());
+    } else if (sep == '.') {
+      if (rest.ends_with(".gz")) rest.remove_suffix(3);
+      uint64_t n = 0;
+      auto [p, err] = std::from_chars(rest.data(), rest.data() + rest.size(), n);
+      if (err == std::errc() && p == rest.data() + rest.size())
+        numbered.emplace_back(n, it->path());
+    }
+  }
+  std::sort(numbered.begin(), numbered.end(),
+            [](const auto& a, const auto& b) { return a.first > b.first; });
+  std::sort(dated.begin(), dated.end());
+  std::vector<std::filesystem::path> out;
+  for (auto& [n, p] : numbered) out.push_back(std::move(p));
+  for (auto& p : dated) out.push_back(std::move(p));
+  return out;
+}
+
+namespace {
+
+// What the end of a file holds: the last whole line's place in the chain, and the bytes after it
+// that are not a whole line.
+struct Tail {
+  bool chained = false;  // the last whole line carries chain fields
+  bool legacy = false;   // it is a JSON object from before the chain
+  bool lost = false;     // no whole line within kAuditMaxTailScanBytes: the chain cannot resume
+  uint64_t seq = 0;
+  crypto::Hash256 hash;
+  std::string torn;
+};
+
+Status ReadAt(int fd, std::string& buf, uint64_t offset, const std::filesystem::path& path) {
+  size_t done = 0;
+  while (done < buf.size()) {
+    ssize_t n =
+        ::pread(fd, buf.data() + done, buf.size() - done, static_cast<off_t>(offset + done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return AuditIoError("cannot read", path, std::strerror(errno));
+    if (n == 0) return AuditIoError("cannot read", path, "the file shrank while being read");
+    done += static_cast<size_t>(n);
+  }
+  return Ok();
+}
+
+Result<Tail> ReadTail(int fd, uint64_t size, const std::filesystem::path& path) {
+  Tail t;
+  if (size == 0) return t;
+  uint64_t want = std::min<uint64_t>(size, kTailFirstReadBytes);
+  while (true) {
+    std::string buf(want, '\0');
+    if (Status s = ReadAt(fd, buf, size - want, path); !s) return std::move(s).error();
+    const bool from_start = want == size;
+    size_t nl = buf.rfind('\n');
+    size_t region = nl == std::string::npos ? 0 : nl + 1;  // where the unparsed bytes begin
+    while (nl != std::string::npos) {
+      const size_t before = nl == 0 ? std::string::npos : buf.rfind('\n', nl - 1);
+      if (before == std::string::npos && !from_start) break;  // the line may start earlier
+      const size_t begin = before == std::string::npos ? 0 : before + 1;
+      const std::string_view line(buf.data() + begin, nl - begin);
+      if (std::optional<AuditChainFields> f = ParseAuditChainFields(line)) {
+        t.chained = true;
+        t.seq = f->seq;
+        t.hash = AuditLineHash(line);
+        t.torn = buf.substr(region);
+        return t;
+      }
+      if (line.size() >= 2 && line.front() == '{' && line.back() == '}') {
+        t.legacy = true;
+        t.torn = buf.substr(region);
+        return t;
+      }
+      region = begin;
+      nl = before;
+    }
+    if (from_start && nl == std::string::npos) {
+      t.torn = buf.substr(region);  // region is 0 here: no whole line in the file
+      return t;
+    }
+    if (want >= kAuditMaxTailScanBytes || from_start) {
+      t.lost = true;
+      t.torn = std::move(buf);
+      return t;
+    }
+    want = std::min<uint64_t>({size, want * 2, kAuditMaxTailScanBytes});
+  }
+}
+
+Status Lock(int fd, int how, const std::filesystem::path& path) {
+  while (::flock(fd, how) != 0) {
+    if (errno != EINTR) return AuditIoError("cannot lock", path, std::strerror(errno));
+  }
+  return Ok();
+}
+
+// A line of the caller's (a JSON object) with its chain fields.
+void AppendChained(std::string& out, std::string_view object, uint64_t seq,
+                   const crypto::Hash256& prev) {
+  out.append(object.substr(0, object.size() - 1));
+  if (object.size() > 2) out += ',';
+  out += kSeqField;
+  out += std::to_string(seq);
+  out += kPrevField;
+  out += prev.Hex();
+  out += "\"}";
+}
+
+}  // namespace
+
 Result<int> AuditLog::OpenFile() const {
   if (Status owner = CheckOwner(path_); !owner) return std::move(owner).error();
   // No link followed: a link in the log's place is refused (ELOOP), never written through.
-  int fd = ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY,
-                  0600);
+  // Read access too: a writer reads the last line back to chain from it.
+  int fd =
+      ::open(path_.c_str(), O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
   if (fd < 0) return AuditIoError("cannot open", path_, std::strerror(errno));
   struct stat st {};
   if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
@@ -113,7 +319,7 @@ Status AuditLog::Note(Status outcome) const {
 }
 
 Status AuditLog::Open() const {
-  std::unique_lock<std::shared_mutex> lock(mutex_);
+  std::unique_lock<std::mutex> lock(mutex_);
   if (fd_ >= 0) return Ok();
   Result<int> fd = OpenFile();
   if (!fd) {
@@ -121,6 +327,7 @@ Status AuditLog::Open() const {
     return Note(std::move(fd).error());
   }
   fd_ = *fd;
+  known_ = false;
   lock.unlock();
   return Note(Ok());
 }
@@ -134,6 +341,31 @@ Status AuditLog::Writable() const {
   return MakeError(ErrorKind::kIo, problem_);
 }
 
+void AuditLog::SetCheckpointKey(std::shared_ptr<const crypto::SigningKey> key,
+                                uint64_t every_lines) {
+  checkpoint_key_id_ =
+      key ? crypto::Sha256(crypto::ByteView(key->public_key().bytes)).Hex() : std::string();
+  checkpoint_key_ = std::move(key);
+  checkpoint_every_ = every_lines;
+}
+
+std::string AuditLog::CheckpointLine(uint64_t seq, const crypto::Hash256& prev,
+                                     std::string_view reason) const {
+  using nlohmann::json;
+  std::string head = "{\"action\":\"" + std::string(kAuditCheckpointAction) + "\",\"time\":\"" +
+                     IsoTime(SystemNow()) + "\",\"institution\":" + json(institution_).dump() +
+                     ",\"reason\":" + json(std::string(reason)).dump() +
+                     ",\"lines\":" + std::to_string(seq - 1) + ",\"key\":\"" + checkpoint_key_id_ +
+                     "\"";
+  std::string chain;
+  AppendChained(chain, "{}", seq, prev);
+  chain.erase(0, 1);  // `"seq":…}` without the `{`
+  chain.insert(0, ",");
+  const std::string message = std::string(kCheckpointTag) + head + chain;
+  const crypto::Signature sig = checkpoint_key_->Sign(crypto::AsBytes(message));
+  return head + std::string(kSigField) + crypto::ToHex(sig.bytes) + "\"" + chain;
+}
+
 Status AuditLog::Append(std::string_view json_object, bool sync) const {
   std::string line;
   line.reserve(json_object.size() + 1);
@@ -143,32 +375,215 @@ Status AuditLog::Append(std::string_view json_object, bool sync) const {
 }
 
 Status AuditLog::AppendLines(std::string_view lines, bool sync) const {
-  {
-    std::shared_lock<std::shared_mutex> lock(mutex_);
-    if (fd_ >= 0) {
-      Status written = WriteAll(lines, sync);
-      lock.unlock();
-      return Note(std::move(written));
-    }
-  }
-  // Not open yet, or opening failed last time (a directory not yet made, permissions since fixed).
+  return Write(lines, sync, /*checkpoint_now=*/false, {});
+}
+
+Status AuditLog::Checkpoint(std::string_view reason) const {
+  if (!checkpoint_key_) return Ok();
+  return Write({}, /*sync=*/true, /*checkpoint_now=*/true, reason);
+}
+
+Status AuditLog::Write(std::string_view lines, bool sync, bool checkpoint_now,
+                       std::string_view checkpoint_reason) const {
+  std::string notice;
   Status written = Ok();
   {
-    std::unique_lock<std::shared_mutex> lock(mutex_);
-    if (fd_ < 0) {
-      Result<int> fd = OpenFile();
-      if (!fd) {
-        lock.unlock();
-        return Note(std::move(fd).error());
-      }
-      fd_ = *fd;
-    }
-    written = WriteAll(lines, sync);
+    std::lock_guard<std::mutex> lock(mutex_);
+    written = WriteChained(lines, sync, checkpoint_now, checkpoint_reason, &notice);
   }
+  if (!notice.empty() && on_notice_) on_notice_(notice);
   return Note(std::move(written));
 }
 
-Status AuditLog::WriteAll(std::string_view text, bool sync) const {
+Status AuditLog::WriteChained(std::string_view lines, bool sync, bool checkpoint_now,
+                              std::string_view checkpoint_reason, std::string* notice) const {
+  // Check the lines first: nothing is written of a call that is wrong.
+  for (size_t at = 0; at < lines.size();) {
+    size_t end = lines.find('\n', at);
+    if (end == std::string_view::npos || end - at < 2 || lines[at] != '{' ||
+        lines[end - 1] != '}') {
+      return MakeError(ErrorKind::kInternal,
+                       "an audit line must be a JSON object ending in a newline");
+    }
+    at = end + 1;
+  }
+  if (fd_ < 0) {
+    Result<int> fd = OpenFile();
+    if (!fd) return std::move(fd).error();
+    fd_ = *fd;
+    known_ = false;
+  }
+  // The file held before following a rotation: the chain's predecessor of an empty new file.
+  int before_fd = -1;
+  struct CloseBefore {
+    int& fd;
+    ~CloseBefore() {
+      if (fd >= 0) ::close(fd);
+    }
+  } close_before{before_fd};
+
+  struct stat held {};
+  for (int follows = 0;; ++follows) {
+    if (Status s = Lock(fd_, LOCK_EX, path_); !s) return s;
+    struct stat at_path {};
+    if (::fstat(fd_, &held) != 0) {
+      const int err = errno;
+      ::flock(fd_, LOCK_UN);
+      return AuditIoError("cannot stat", path_, std::strerror(err));
+    }
+    if (follows < kMaxRotationFollows && ::lstat(path_.c_str(), &at_path) == 0 &&
+        (at_path.st_ino != held.st_ino || at_path.st_dev != held.st_dev)) {
+      // Rotated: another file is at the path, and lines belong there now.
+      if (Result<int> fresh = OpenFile(); fresh) {
+        ::flock(fd_, LOCK_UN);
+        if (before_fd >= 0) ::close(before_fd);
+        before_fd = fd_;
+        fd_ = *fresh;
+        known_ = false;
+        continue;
+      }
+      // What is at the path cannot be opened (a link, another user's file): the held file goes on.
+    }
+    break;
+  }
+  struct Unlock {
+    explicit Unlock(int held) : fd(held) {}
+    Unlock(const Unlock&) = delete;
+    Unlock& operator=(const Unlock&) = delete;
+    ~Unlock() { ::flock(fd, LOCK_UN); }
+    int fd;
+  };
+  std::optional<Unlock> unlock;
+  unlock.emplace(fd_);
+
+  const uint64_t size = static_cast<uint64_t>(held.st_size);
+  uint64_t seq = 0;
+  crypto::Hash256 prev;
+  std::string out;
+  if (known_ && size == known_end_) {
+    seq = known_seq_ + 1;
+    prev = known_hash_;
+  } else {
+    const bool shrunk = known_ && size < known_end_;
+    Result<Tail> tail = ReadTail(fd_, size, path_);
+    if (!tail) return std::move(tail).error();
+    std::string torn = tail->torn;
+    if (tail->chained) {
+      seq = tail->seq + 1;
+      prev = tail->hash;
+    } else if (tail->legacy || tail->lost) {
+      seq = 1;
+      prev = AuditGenesis(institution_);
+    } else {
+      // Nothing whole here (a new file): the chain goes on from the file rotated away.
+      int pred = before_fd;
+      int opened = -1;
+      if (pred < 0) {
+        std::vector<std::filesystem::path> rotated = RotatedAuditFiles(path_);
+        if (!rotated.empty() && rotated.back().extension() != ".gz") {
+          opened = ::open(rotated.back().c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+          pred = opened;
+        }
+      }
+      seq = 1;
+      prev = AuditGenesis(institution_);
+      if (pred >= 0) {
+        // Shared: whoever still appends there (before it saw the rotation) finishes first.
+        struct stat pst {};
+        if (Lock(pred, LOCK_SH, path_) && ::fstat(pred, &pst) == 0 && pst.st_ino != held.st_ino) {
+          Result<Tail> before = ReadTail(pred, static_cast<uint64_t>(pst.st_size), path_);
+          if (before && before->chained) {
+            seq = before->seq + 1;
+            prev = before->hash;
+            torn = before->torn + torn;
+          }
+        }
+        ::flock(pred, LOCK_UN);
+      }
+      if (opened >= 0) ::close(opened);
+    }
+    if (!torn.empty()) {
+      if (!tail->torn.empty() && tail->torn.back() != '\n') out += '\n';
+      const std::string marker = "{\"action\":\"" + std::string(kAuditTornAction) +
+                                 "\",\"time\":\"" + IsoTime(SystemNow()) +
+                                 "\",\"skipped_bytes\":" + std::to_string(torn.size()) +
+                                 ",\"skipped_sha256\":\"" + AuditLineHash(torn).Hex() + "\"}";
+      const size_t from = out.size();
+      AppendChained(out, marker, seq, prev);
+      prev = AuditLineHash(std::string_view(out).substr(from));
+      ++seq;
+      out += '\n';
+      *notice = "the audit log " + path_.string() + " ended in " + std::to_string(torn.size()) +
+                " bytes that are not a whole line (a write cut short?); the chain resumes after "
+                "the last whole line, and an " +
+                std::string(kAuditTornAction) + " line records what was skipped";
+    }
+    if (shrunk) {
+      const std::string marker = "{\"action\":\"" + std::string(kAuditShrunkAction) +
+                                 "\",\"time\":\"" + IsoTime(SystemNow()) +
+                                 "\",\"expected_bytes\":" + std::to_string(known_end_) +
+                                 ",\"found_bytes\":" + std::to_string(size) + "}";
+      const size_t from = out.size();
+      AppendChained(out, marker, seq, prev);
+      prev = AuditLineHash(std::string_view(out).substr(from));
+      ++seq;
+      out += '\n';
+      *notice = "the audit log " + path_.string() + " is shorter (" + std::to_string(size) +
+                " bytes) than this process left it (" + std::to_string(known_end_) +
+                "): lines were removed; an " + std::string(kAuditShrunkAction) + " line records it";
+    }
+  }
+
+  bool signed_any = false;
+  auto checkpoint = [&](std::string_view reason) {
+    const std::string line = CheckpointLine(seq, prev, reason);
+    prev = AuditLineHash(line);
+    last_checkpoint_seq_ = seq;
+    ++seq;
+    out += line;
+    out += '\n';
+    signed_any = true;
+  };
+  uint64_t added = 0;
+  for (size_t at = 0; at < lines.size();) {
+    const size_t end = lines.find('\n', at);
+    const size_t from = out.size();
+    AppendChained(out, lines.substr(at, end - at), seq, prev);
+    prev = AuditLineHash(std::string_view(out).substr(from));
+    ++seq;
+    ++added;
+    out += '\n';
+    at = end + 1;
+    if (checkpoint_key_ && checkpoint_every_ > 0 &&
+        seq - 1 - last_checkpoint_seq_ >= checkpoint_every_) {
+      checkpoint("every " + std::to_string(checkpoint_every_) + " lines");
+    }
+  }
+  if (checkpoint_now && checkpoint_key_) checkpoint(checkpoint_reason);
+
+  if (Status w = WriteAll(fd_, out); !w) {
+    known_ = false;
+    return w;
+  }
+  known_ = true;
+  known_end_ = size + out.size();
+  known_seq_ = seq - 1;
+  known_hash_ = prev;
+  unlock.reset();  // others may append while this one syncs
+
+  const auto now = std::chrono::steady_clock::now();
+  if (unsynced_lines_ == 0) first_unsynced_ = now;
+  unsynced_lines_ += added;
+  if (sync || signed_any || unsynced_lines_ >= kAuditSyncEveryLines ||
+      now - first_unsynced_ >= kAuditSyncWindow) {
+    if (::fsync(fd_) != 0) return AuditIoError("cannot sync", path_, std::strerror(errno));
+    unsynced_lines_ = 0;
+    synced_end_ = known_end_;
+  }
+  return Ok();
+}
+
+Status AuditLog::WriteAll(int fd, std::string_view text) const {
   size_t done = 0;
   while (done < text.size()) {
     size_t piece = text.size() - done;
@@ -179,37 +594,58 @@ Status AuditLog::WriteAll(std::string_view text, bool sync) const {
       if (end == std::string_view::npos || end < done) end = text.find('\n', done);
       piece = end == std::string_view::npos ? text.size() - done : end + 1 - done;
     }
-    ssize_t n = ::write(fd_, text.data() + done, piece);
+    ssize_t n = ::write(fd, text.data() + done, piece);
     if (n < 0 && errno == EINTR) continue;  // nothing was written
     if (n < 0) return AuditIoError("cannot write", path_, std::strerror(errno));
-    // A regular file takes a whole write unless the disk or quota is full; writing the rest
-    // separately could put another writer's line inside ours, so this is a failure.
+    // A regular file takes a whole write unless the disk or quota is full; the next writer finds
+    // the piece torn and records it.
     if (static_cast<size_t>(n) != piece) return AuditIoError("cannot write", path_, "short write");
     done += piece;
   }
-  if (sync && ::fsync(fd_) != 0) return AuditIoError("cannot sync", path_, std::strerror(errno));
+  return Ok();
+}
+
+Status AuditLog::SyncPending() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (fd_ < 0) return Ok();
+  struct stat st {};
+  if (::fstat(fd_, &st) != 0) return AuditIoError("cannot stat", path_, std::strerror(errno));
+  if (static_cast<uint64_t>(st.st_size) == synced_end_) return Ok();
+  if (::fsync(fd_) != 0) return AuditIoError("cannot sync", path_, std::strerror(errno));
+  synced_end_ = static_cast<uint64_t>(st.st_size);
+  unsynced_lines_ = 0;
   return Ok();
 }
 
 Status AuditLog::Reopen() const {
+  // The chain so far is signed before the switch: the rotated file ends covered (or, when a new
+  // file is already at the path, the new one starts with it).
+  // A checkpoint that cannot be written does not keep the old file: the failure is noted (Note)
+  // and the next checkpoint covers these lines too.
+  (void)Checkpoint("rotation");
   Result<int> fd = OpenFile();
   if (!fd) {
     // With no file held open, no line can be written: that is a failure of the log. With one,
     // lines still go to the moved file; the caller reports the reason.
     bool held = false;
     {
-      std::shared_lock<std::shared_mutex> lock(mutex_);
+      std::lock_guard<std::mutex> lock(mutex_);
       held = fd_ >= 0;
     }
     return held ? std::move(fd).error() : Note(std::move(fd).error());
   }
   int old = -1;
   {
-    std::unique_lock<std::shared_mutex> lock(mutex_);
+    std::lock_guard<std::mutex> lock(mutex_);
     old = fd_;
     fd_ = *fd;
+    known_ = false;
+    synced_end_ = 0;
   }
-  if (old >= 0) ::close(old);
+  if (old >= 0) {
+    ::fsync(old);  // the moved file's last lines, before it is let go
+    ::close(old);
+  }
   // A fresh file: appends are given another chance (the next one records how it goes).
   return Note(Ok());
 }

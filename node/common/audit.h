@@ -1,6 +1,12 @@
 // HOME/audit.log: append-only JSON lines, one per lookup, one per listed item of a batch plus one
 // of counts per batch (or part of a long one), and one per admin action. Raw identifiers never
 // appear in it: lookups record the type and the first 8 hex characters of the subject only.
+//
+// The lines form a hash chain (docs/operations.md section 7): every line ends in
+// `,"seq":N,"prev":"<hex>"}`, N its place in the chain and prev the SHA-256 of the line before it
+// (without its newline), across rotated files; the first line chains from a genesis value bound to
+// the institution. Checkpoint lines signed with the node's signing key cover the chain so far, so
+// an edit, removal or reordering before a checkpoint cannot be hidden by re-chaining.
 #pragma once
 
 #include <atomic>
@@ -8,10 +14,12 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <mutex>
-#include <shared_mutex>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "crypto/base/result.h"
 #include "crypto/crypto.h"
@@ -28,13 +36,69 @@ inline constexpr size_t kAuditSubjectHexChars = 8;
 // a line's end, so they still interleave with other writers by whole lines only.
 inline constexpr size_t kAuditMaxWriteBytes = size_t{1} << 20;
 
+// Lines the node writes between two signed checkpoints (besides those at start, rotation and
+// shutdown): an edit can be re-chained over at most this many unsigned lines.
+inline constexpr uint64_t kAuditCheckpointEveryLines = 1000;
+
+// Lookup lines are written through at once but fsync'ed in groups: after this many unsynced
+// lines, or this long after the first of them, whichever comes first (duankad's timer syncs an
+// idle log). Admin lines and checkpoints are synced before they are reported.
+inline constexpr uint64_t kAuditSyncEveryLines = 64;
+inline constexpr std::chrono::milliseconds kAuditSyncWindow{200};
+
+// The longest audit line a writer looks back over to find the last whole line (admin lines are
+// at most a few KiB; a torn region longer than this restarts the chain, which verify reports).
+inline constexpr size_t kAuditMaxTailScanBytes = size_t{2} << 20;
+
+// The actions of the lines the log writes about itself.
+inline constexpr std::string_view kAuditCheckpointAction = "audit-checkpoint";
+inline constexpr std::string_view kAuditTornAction = "audit-torn";      // torn bytes skipped
+inline constexpr std::string_view kAuditShrunkAction = "audit-shrunk";  // the file got shorter
+
+// The value the first line of an institution's chain carries as prev.
+crypto::Hash256 AuditGenesis(std::string_view institution);
+// SHA-256 of a line without its newline: what the next line carries as prev.
+crypto::Hash256 AuditLineHash(std::string_view line);
+
+// The chain fields at the end of a line: `,"seq":N,"prev":"<64 hex>"}` (or `{"seq":…` alone).
+struct AuditChainFields {
+  uint64_t seq = 0;
+  crypto::Hash256 prev;
+  size_t at = 0;  // where the fields start (the comma, or the `"` after `{`)
+};
+// nullopt unless the line starts with `{` and ends in well-formed chain fields. Does not parse the
+// rest of the line as JSON.
+std::optional<AuditChainFields> ParseAuditChainFields(std::string_view line);
+
+// A checkpoint line is `{…,"key":"<key id hex>","sig":"<128 hex>","seq":N,"prev":"…"}`; its
+// signature covers this message: a domain tag and the line with the `,"sig":"…"` field removed.
+// nullopt (and no message) when the line has no sig field right before its chain fields.
+struct AuditCheckpointSignature {
+  std::string message;
+  std::string signature;  // 64 bytes
+};
+std::optional<AuditCheckpointSignature> SplitAuditCheckpoint(std::string_view line);
+
+// The rotated siblings of an audit log, oldest first: `NAME.N` (highest N first), then `NAME-…`
+// (logrotate's dateext, in name order). Compressed ones (.gz) are included; readers refuse them.
+std::vector<std::filesystem::path> RotatedAuditFiles(const std::filesystem::path& path);
+
 // The audit log, held open: one O_APPEND descriptor for the object's life, opened on first use
 // (or by Open()), so that a process at its descriptor limit still audits, and so answers its
-// lookups. Log rotation moves the file away and asks the writer to Reopen() (duankad: SIGHUP);
-// until then lines go to the moved file, never lost. Thread-safe.
+// lookups. Thread-safe.
+//
+// Writers of one log (duankad, duanka, duanka-admin) take flock(2) on the file for each append:
+// under it they read the last line (unless they wrote it themselves) to chain from it. A file at
+// the path that is not the one held (logrotate moved it away and created another) is followed at
+// once; the first line of an empty file chains from the newest rotated file, read under its lock,
+// so the chain runs on across rotation whichever process writes first. With the path missing, lines
+// go on into the moved file until Reopen() (duankad: SIGHUP) creates the new one; never lost.
+// A torn last line (a crash mid-write) is skipped with an audit-torn line recording its length and
+// hash, and the chain resumes after the last whole line.
 class AuditLog {
  public:
-  explicit AuditLog(std::filesystem::path path) : path_(std::move(path)) {}
+  AuditLog(std::filesystem::path path, std::string institution)
+      : path_(std::move(path)), institution_(std::move(institution)) {}
   ~AuditLog();
   AuditLog(const AuditLog&) = delete;
   AuditLog& operator=(const AuditLog&) = delete;
@@ -42,19 +106,31 @@ class AuditLog {
   // Opens the file now if it is not open (creating it 0600). kIo naming the path and reason.
   Status Open() const;
 
-  // Appends one line (a JSON object without a newline) with a single write(2) on the O_APPEND
-  // descriptor, so lines from concurrent processes never interleave. With sync the line is
-  // fsync'ed before returning: admin actions are durable before they are reported; lookups skip
-  // it, since an fsync would cost more than the lookup itself. kIo names the path and reason.
+  // Appends one line (a JSON object without a newline) with its chain fields added, in one
+  // write(2) under the file's lock. With sync the line is fsync'ed before returning (admin actions
+  // are durable before they are reported); without, it is synced with its group (see
+  // kAuditSyncEveryLines). kIo names the path and reason.
   Status Append(std::string_view json_object, bool sync) const;
 
-  // Appends complete lines (each ending in a newline) with one write(2) per kAuditMaxWriteBytes,
-  // each piece cut at a line's end. As Append otherwise.
+  // Appends complete lines (each a JSON object ending in a newline), chained, with one write(2)
+  // per kAuditMaxWriteBytes, each piece cut at a line's end. As Append otherwise.
   Status AppendLines(std::string_view lines, bool sync) const;
 
-  // Opens the path afresh and closes the old descriptor (log rotation: the file was moved away).
-  // If the path cannot be opened the old descriptor is kept, so no line is lost, and kIo says why.
+  // Writes a checkpoint (when a key is set), then opens the path afresh and closes the old
+  // descriptor (log rotation: the file was moved away). If the path cannot be opened the old
+  // descriptor is kept, so no line is lost, and kIo says why.
   Status Reopen() const;
+
+  // Signs checkpoints with `key` (the node's signing key): one every `every_lines` lines of the
+  // chain and one on each Checkpoint() call. Set before the log is shared between threads.
+  void SetCheckpointKey(std::shared_ptr<const crypto::SigningKey> key, uint64_t every_lines);
+  // Appends a signed checkpoint covering the chain so far, fsync'ed; `reason` is a word kept in
+  // it (start, rotation, shutdown, export). Ok without doing anything when no key is set.
+  Status Checkpoint(std::string_view reason) const;
+
+  // fsyncs the file if anything was appended to it (by any process) since the last sync here: a
+  // timer calling this bounds the loss window of every writer's lines.
+  Status SyncPending() const;
 
   const std::filesystem::path& path() const { return path_; }
 
@@ -72,25 +148,52 @@ class AuditLog {
   void OnStateChange(std::function<void(bool writable, const std::string& reason)> callback) {
     on_state_change_ = std::move(callback);
   }
+  // Called (without locks held) when a writer found the log torn or shortened and wrote the line
+  // that says so. Set before the log is shared between threads.
+  void OnNotice(std::function<void(const std::string& notice)> callback) {
+    on_notice_ = std::move(callback);
+  }
 
  private:
-  // REQUIRES: mutex_ held, shared or exclusive, and fd_ open.
-  Status WriteAll(std::string_view text, bool sync) const;
+  struct Head;
+  // REQUIRES: mutex_ held. Chains `lines` (each ending in a newline) and writes them under the
+  // file's lock, following a rotation. Sets *notice when it wrote a torn/shrunk line.
+  Status WriteChained(std::string_view lines, bool sync, bool checkpoint_now,
+                      std::string_view checkpoint_reason, std::string* notice) const;
+  Status Write(std::string_view lines, bool sync, bool checkpoint_now,
+               std::string_view checkpoint_reason) const;
+  Status WriteAll(int fd, std::string_view text) const;
   Result<int> OpenFile() const;
   // Records the outcome of an open or append; reports a change of state to on_state_change_.
   Status Note(Status outcome) const;
+  std::string CheckpointLine(uint64_t seq, const crypto::Hash256& prev,
+                             std::string_view reason) const;
 
   std::filesystem::path path_;
-  // Appends share it (O_APPEND writes on one descriptor need no lock among themselves); opening
-  // and Reopen() take it alone, so no write ever sees a descriptor being closed.
-  mutable std::shared_mutex mutex_;
+  std::string institution_;
+  // Appends of this process go one at a time: each chains from the one before.
+  mutable std::mutex mutex_;
   mutable int fd_ = -1;
+  // What this process last wrote at the end of fd_: while the file still ends there, the next
+  // line chains from it without reading the file back.
+  mutable bool known_ = false;
+  mutable uint64_t known_end_ = 0;
+  mutable uint64_t known_seq_ = 0;
+  mutable crypto::Hash256 known_hash_;
+  mutable uint64_t last_checkpoint_seq_ = 0;
+  mutable uint64_t unsynced_lines_ = 0;
+  mutable std::chrono::steady_clock::time_point first_unsynced_;
+  mutable uint64_t synced_end_ = 0;
+  std::shared_ptr<const crypto::SigningKey> checkpoint_key_;
+  std::string checkpoint_key_id_;  // hex
+  uint64_t checkpoint_every_ = 0;
   // The reason the last open or append failed; empty while they succeed.
   mutable std::mutex problem_mutex_;
   mutable std::string problem_;
   mutable std::atomic<bool> failing_{false};  // !problem_.empty(), read without the lock
   mutable std::chrono::steady_clock::time_point failed_at_;  // under problem_mutex_
   std::function<void(bool, const std::string&)> on_state_change_;
+  std::function<void(const std::string&)> on_notice_;
 };
 
 // The audit lines of a batch's listed items: per item, exactly the fields of a single lookup's

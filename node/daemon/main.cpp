@@ -23,6 +23,7 @@
 #include "node/common/status_json.h"
 #include "node/common/version.h"
 #include "node/daemon/api_setup.h"
+#include "node/daemon/crl_reload.h"
 #include "node/daemon/daemon_options.h"
 #include "node/daemon/http_api.h"
 #include "node/daemon/ingest_pipeline.h"
@@ -59,10 +60,12 @@ class StatsCache {
  public:
   StatsCache(const store::Store& store, std::function<int64_t()> now)
       : store_(store), now_(std::move(now)) {}
-  store::Stats Get() {
+  // `feeds_held`: the feeds the store holds now; a cache that counts fewer is recomputed, so
+  // that a feed new since is never missing from the status (its counts may still trail).
+  store::Stats Get(size_t feeds_held = 0) {
     std::lock_guard<std::mutex> lock(mutex_);
     int64_t now = now_();
-    if (now - computed_at_ >= kStatsCacheSeconds) {
+    if (now - computed_at_ >= kStatsCacheSeconds || feeds_held > stats_.issuers.size()) {
       Result<store::Stats> s = store_.GetStats(now);
       if (s) {
         stats_ = std::move(*s);
@@ -355,7 +358,18 @@ int Run(const std::filesystem::path& home) {
 
   StatsCache stats(store, now);
   node::Lookuper lookuper(store, *pepper);
-  node::AuditLog audit(config->audit_log);
+  node::AuditLog audit(config->audit_log, config->institution);
+  // Checkpoints are signed with the key the node signs records with; a node whose key is kept
+  // elsewhere still chains its lines, and `audit verify` says they are not yet signed.
+  if (std::filesystem::exists(config->signing_key)) {
+    if (Result<node::SigningIdentity> id = node::LoadSigningIdentity(*config, *ca); id) {
+      audit.SetCheckpointKey(std::make_shared<const crypto::SigningKey>(std::move(id->key)),
+                             node::kAuditCheckpointEveryLines);
+    } else {
+      LogWarn("{}; audit log checkpoints are not signed", id.error().message);
+    }
+  }
+  audit.OnNotice([](const std::string& notice) { LogWarn("{}", notice); });
   // Once per episode, not per refused lookup; /healthz fails meanwhile (http_router.cpp).
   audit.OnStateChange([](bool writable, const std::string& reason) {
     if (writable) {
@@ -367,6 +381,19 @@ int Run(const std::filesystem::path& home) {
   });
   // Held open from the start: at the descriptor limit, a lookup must not need a new descriptor.
   (void)audit.Open();
+  if (Status s = audit.Checkpoint("start"); !s) LogWarn("{}", s.error().message);
+  // Lookup lines are synced in groups; this bounds the wait of the last group (and of lines the
+  // other programs appended) to kAuditSyncWindow.
+  boost::asio::steady_timer audit_sync(net_io);
+  std::function<void()> await_audit_sync = [&] {
+    audit_sync.expires_after(node::kAuditSyncWindow);
+    audit_sync.async_wait([&](boost::system::error_code ec) {
+      if (ec) return;
+      (void)audit.SyncPending();
+      await_audit_sync();
+    });
+  };
+  await_audit_sync();
   // Set here, not in ApiOptionsFromConfig: FitDescriptorBudget may have lowered it.
   api_options->max_connections = limits.max_api_connections;
   ApiBackend backend;
@@ -384,8 +411,9 @@ int Run(const std::filesystem::path& home) {
   backend.status_json = [&] {
     // The shape `duanka status --json` shares, from the cached statistics and the live heads.
     const int64_t at = now();
+    Result<std::vector<store::Head>> held = store.Heads();
     Result<node::StatusFacts> facts =
-        node::ReadStatusFacts(store, config->institution, stats.Get(), at);
+        node::ReadStatusFacts(store, config->institution, stats.Get(held ? held->size() : 0), at);
     if (!facts) {
       LogWarn("GET /v1/status: {}; feeds are shown without heads or forks", facts.error().message);
       facts = node::StatusFacts{config->institution, at, stats.Get(), {}, {}};
@@ -438,6 +466,10 @@ int Run(const std::filesystem::path& home) {
       } else {
         LogWarn("SIGHUP: {}; the API clients stay as they were", clients.error().message);
       }
+      // A newer CRL the operator put in files.crl: kept in the store, where the sync strand
+      // finds it (as after `duanka-admin import`) and puts it in force.
+      LogInfo("SIGHUP: {}", ReloadCrlFile(*config, store));
+      sync.OnLocalChange();
       await_hangup();
     });
   };
@@ -446,6 +478,7 @@ int Run(const std::filesystem::path& home) {
     if (ec) return;
     LogInfo("signal {}: stopping", signal);
     hangup.cancel();
+    audit_sync.cancel();
     if (listener) listener->Stop();
     for (auto& d : dialers) d->Stop();
     watch.Stop();
@@ -480,6 +513,7 @@ int Run(const std::filesystem::path& home) {
   api_io.stop();
   for (std::thread& t : threads) t.join();
   ingest.Stop();
+  if (Status s = audit.Checkpoint("shutdown"); !s) LogWarn("{}", s.error().message);
   LogInfo("stopped");
   return kExitOk;
 }
@@ -496,6 +530,11 @@ int main(int argc, char** argv) {
   app.add_option("--home", home,
                  "the institution's HOME (default $DUANKA_HOME, else /var/lib/duanka)");
   app.add_flag("--verbose", verbose, "debug logging");
+  std::string log_format = duanka::daemon::kLogFormatText;
+  app.add_option("--log-format", log_format,
+                 "text (default): one line per event; json: one JSON object per line "
+                 "({\"ts\",\"level\",\"msg\"}) for journald and log shippers")
+      ->check(CLI::IsMember({duanka::daemon::kLogFormatText, duanka::daemon::kLogFormatJson}));
   app.add_flag("--check-config", check_config,
                "load and check duanka.toml and every file the start reads (CA, CRL, pepper, "
                "certificates and keys, API options), then exit: 0 if the node would start; "
@@ -513,7 +552,9 @@ int main(int argc, char** argv) {
     std::cerr << "duankad: " << e.what() << "; see duankad --help\n";
     return duanka::node::kExitInvalid;
   }
-  duanka::daemon::InitLog(verbose);
+  duanka::daemon::InitLog(verbose, log_format == duanka::daemon::kLogFormatJson
+                                       ? duanka::daemon::LogFormat::kJson
+                                       : duanka::daemon::LogFormat::kText);
   if (check_config) return duanka::daemon::CheckConfig(duanka::node::ResolveHome(home));
   return duanka::daemon::Run(duanka::node::ResolveHome(home));
 }

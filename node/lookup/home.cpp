@@ -98,7 +98,8 @@ duanka::Status AuditRefusal(const Error& error) {
 }  // namespace
 
 duanka::Status AuditLookup(const Home& home, std::string_view json_object) {
-  duanka::Status s = node::AuditLog(home.config.audit_log).Append(json_object, /*sync=*/false);
+  duanka::Status s = node::AuditLog(home.config.audit_log, home.config.institution)
+                         .Append(json_object, /*sync=*/false);
   return s ? Ok() : AuditRefusal(s.error());
 }
 

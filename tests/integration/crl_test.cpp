@@ -5,6 +5,7 @@
 // which CRL is in force.
 #include <gtest/gtest.h>
 
+#include <csignal>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -101,6 +102,39 @@ TEST_F(CrlTest, RevokedMemberIsCutOffEverywhereLiveAndStaysOut) {
   EXPECT_TRUE(Eventually([&] { return c_.Listed(*far_, protocol::IdType::kQq, "70003"); }))
       << c_.Log(*far_);
   for (Node* n : {a_, b_, far_}) EXPECT_TRUE(c_.Running(*n));
+}
+
+// The operator fetched a newer CRL into HOME/crl.pem and sent SIGHUP (issue 18, section 5): the
+// daemon takes it without a restart and every node puts it in force; a broken file on a later
+// SIGHUP changes nothing and the daemon runs on.
+TEST_F(CrlTest, SighupTakesANewerCrlFileAndABrokenOneChangesNothing) {
+  ASSERT_EQ(c_.AdminTool({"pki", "revoke", "--ca-dir", c_.ca_dir().string(), "--institution",
+                          "BANKX", "--reason", "key-compromise"})
+                .exit_code,
+            0);
+  std::filesystem::copy_file(crl_pem(), far_->home / "crl.pem");
+  ASSERT_EQ(::kill(far_->pid, SIGHUP), 0);
+  EXPECT_TRUE(Eventually([&] { return !HasPeer(*a_, "BANKX"); }, kCutOff))
+      << "BANKA still linked to the revoked BANKX after BANKC's SIGHUP\n"
+      << c_.Log(*far_);
+  EXPECT_TRUE(c_.Logged(*far_, "SIGHUP: CRL number")) << c_.Log(*far_);
+  for (Node* n : {a_, b_, far_}) {
+    EXPECT_TRUE(Eventually([&] { return CrlNumberAt(*n) > 0; }, kCutOff)) << c_.Log(*n);
+  }
+  const int64_t in_force = CrlNumberAt(*far_);
+
+  std::ofstream(far_->home / "crl.pem", std::ios::trunc) << "-----BEGIN X509 CRL-----\nbroken\n";
+  ASSERT_EQ(::kill(far_->pid, SIGHUP), 0);
+  EXPECT_TRUE(Eventually([&] { return c_.Logged(*far_, "the CRL in force stays"); }))
+      << c_.Log(*far_);
+  EXPECT_TRUE(c_.Running(*far_));
+  EXPECT_EQ(CrlNumberAt(*far_), in_force);
+  // The same CRL again is no change either.
+  std::filesystem::copy_file(crl_pem(), far_->home / "crl.pem",
+                             std::filesystem::copy_options::overwrite_existing);
+  ASSERT_EQ(::kill(far_->pid, SIGHUP), 0);
+  EXPECT_TRUE(Eventually([&] { return c_.Logged(*far_, "holds no newer CRL"); })) << c_.Log(*far_);
+  EXPECT_TRUE(c_.Running(*far_));
 }
 
 TEST_F(CrlTest, RevokedMembersRecordsInABundleAreRefused) {

@@ -105,7 +105,7 @@ int main(int argc, char** argv) {
   Fill(*store, pepper, args.entries);
 
   duanka::node::Lookuper lookuper(*store, pepper);
-  duanka::node::AuditLog audit(dir / "audit.log");
+  duanka::node::AuditLog audit(dir / "audit.log", "BANKA");
   daemon::Metrics metrics;
   daemon::ApiBackend backend;
   backend.lookuper = &lookuper;
