@@ -7,11 +7,13 @@
 
 #include <signal.h>
 
+#include <algorithm>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <regex>
 
 #include "tests/integration/consortium.h"
+#include "tests/integration/http_probe.h"
 
 namespace duanka::integration {
 namespace {
@@ -60,17 +62,18 @@ struct CurlResult {
 
 // curl ARGS... URL, the status from -w. Never reads ~/.curlrc.
 CurlResult Curl(std::vector<std::string> args) {
+  const bool post = std::find(args.begin(), args.end(), "--data") != args.end();
+  const std::string url = args.back();
   args.insert(args.begin(),
-              {kCurl, "-q", "-sS", "--max-time", kCurlMaxSeconds, "-w", "\n%{http_code}"});
+              {kCurl, "-q", "-sS", "--max-time", kCurlMaxSeconds, "-w", kCurlWriteOut});
   RunResult r = RunProgram(args);
+  // Recorded for the API contract (tests/api).
+  CurlReply reply = CurlReplyOf(post ? "POST" : "GET", url, r.out);
   CurlResult out;
   out.exit_code = r.exit_code;
   out.err = r.err;
-  size_t last = r.out.rfind('\n');
-  if (last != std::string::npos) {
-    out.body = r.out.substr(0, last);
-    out.status = static_cast<unsigned>(std::atoi(r.out.c_str() + last + 1));
-  }
+  out.status = reply.status;
+  out.body = reply.body;
   return out;
 }
 

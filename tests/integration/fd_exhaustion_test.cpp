@@ -29,6 +29,7 @@
 #include <gtest/gtest-spi.h>
 #include <gtest/gtest.h>
 
+#include "tests/api/api_record.h"
 #include "tests/integration/consortium.h"
 
 namespace duanka::integration {
@@ -92,6 +93,9 @@ class HttpClient {
       connected_ = false;
       return std::nullopt;
     }
+    // Recorded for the API contract (tests/api).
+    api_record::Record(std::string(http::to_string(method)), target, response.result_int(),
+                       std::string(response[http::field::content_type]), response.body());
     return std::make_pair(response.result_int(), response.body());
   }
 

@@ -56,18 +56,15 @@ struct Http {
   std::string body;
 };
 Http Curl(const Node& n, const std::string& path, const std::string& data = "") {
-  std::vector<std::string> argv = {kCurl, "-s", "--max-time", "20", "-w", "\n%{http_code}"};
+  std::vector<std::string> argv = {kCurl, "-s", "--max-time", "20", "-w", kCurlWriteOut};
   if (!data.empty()) {
     argv.insert(argv.end(), {"-H", "Content-Type: application/json", "--data", data});
   }
   argv.push_back("http://127.0.0.1:" + std::to_string(n.api_port) + path);
   RunResult r = RunProgram(argv);
-  Http h;
-  const size_t nl = r.out.rfind('\n');
-  if (nl == std::string::npos) return h;
-  h.body = r.out.substr(0, nl);
-  h.status = std::strtol(r.out.c_str() + nl + 1, nullptr, 10);
-  return h;
+  // Recorded for the API contract (tests/api).
+  CurlReply reply = CurlReplyOf(data.empty() ? "GET" : "POST", path, r.out);
+  return Http{reply.status, reply.body};
 }
 
 Http LookupQq(const Node& n) {
