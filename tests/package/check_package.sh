@@ -2,8 +2,11 @@
 # Checks a duanka .deb (from ./ops/package) without installing it:
 #   tests/package/check_package.sh build/package/duanka_VERSION_ARCH.deb
 # the three programs in /usr/bin and executable, the systemd unit in /lib/systemd/system (and
-# accepted by systemd-analyze verify when that is installed), the example config, Depends naming
-# libsodium, liblmdb and libssl, and the maintainer scripts, run against stub commands: postinst
+# accepted by systemd-analyze verify when that is installed), the example config, the manual
+# pages and bash completion, lintian with no error or warning but those overridden with a reason
+# (ops/debian/lintian-overrides), shellcheck on the maintainer scripts and this directory's
+# scripts, Depends naming libsodium, liblmdb and libssl, and the maintainer scripts, run against
+# stub commands: postinst
 # creates the user duanka and /var/lib/duanka 0700 and never enables or starts the service;
 # postrm never deletes /var/lib/duanka. One line per failure; exit 1 if any.
 set -euo pipefail
@@ -69,6 +72,42 @@ fi
 # Installed documents point to installed paths, never to the source tree's.
 if grep -rlE '(^|[^/])ops/(duanka\.example\.toml|systemd/|logrotate/)' "$doc" >"$work/srcpaths"; then
   fail "documents naming source-tree paths: $(tr '\n' ' ' <"$work/srcpaths")"
+fi
+
+# Manual pages and bash completion, where man and bash-completion look for them.
+for page in man1/duanka.1.gz man8/duanka-admin.8.gz man8/duankad.8.gz man5/duanka.toml.5.gz; do
+  gzip -t "$work/root/usr/share/man/$page" 2>/dev/null || fail "usr/share/man/$page missing or not gzip"
+done
+for program in duanka duanka-admin duankad; do
+  grep -q "complete -F [_a-z]* $program\$" \
+    "$work/root/usr/share/bash-completion/completions/$program" 2>/dev/null ||
+    fail "usr/share/bash-completion/completions/$program missing or does not complete $program"
+done
+
+# ---- lintian and shellcheck ----
+# No error or warning but those justified one by one in usr/share/lintian/overrides/duanka
+# (ops/debian/lintian-overrides); an override that no longer matches is a failure too, so the
+# file cannot keep excuses for problems that are gone.
+if ! command -v lintian >/dev/null; then
+  fail "lintian not installed (Debian package lintian; ./ops/bootstrap installs it)"
+elif ! out=$(lintian --fail-on error,warning --display-info --no-tag-display-limit "$deb" 2>&1) ||
+  grep -qE '^[EWI]: [^ ]+: (unused-override|mismatched-override)' <<<"$out"; then
+  fail "lintian: $(grep -E '^[EW]: |(unused|mismatched)-override' <<<"$out" | tr '\n' ';')"
+fi
+# The maintainer scripts as shipped, and the shell the package and its checks are made of.
+source_root=$(cd "$(dirname "$0")/../.." && pwd)
+if ! command -v shellcheck >/dev/null; then
+  fail "shellcheck not installed (Debian package shellcheck; ./ops/bootstrap installs it)"
+else
+  for script in postinst prerm postrm; do
+    [ -f "$work/control/$script" ] || continue
+    out=$(shellcheck "$work/control/$script" 2>&1) || fail "shellcheck $script: $(tr '\n' ' ' <<<"$out")"
+  done
+  for script in ops/completion/duanka.bash tests/package/check_package.sh \
+    tests/package/check_man_pages.sh tests/package/check_completion.sh tests/package/help_walk.sh; do
+    out=$(cd "$source_root" && shellcheck -x "$script" 2>&1) ||
+      fail "shellcheck $script: $(tr '\n' ' ' <<<"$out")"
+  done
 fi
 
 # ---- Control fields ----
