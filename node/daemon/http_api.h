@@ -1,6 +1,7 @@
 // The daemon's local HTTP API (Boost.Beast), on `api` (loopback by default):
 //   POST /v1/lookup        {"type","value","purpose"} → the same JSON as `duanka lookup --json`
 //   POST /v1/lookup/batch  {"purpose","items":[{"type","value"},…]} → {"results":[…]} (bounded)
+//   GET  /                 the same status as one HTML page for operators (status_page.h)
 //   GET  /v1/status        institution, feeds, peers, counts
 //   GET  /metrics          Prometheus text format
 //   GET  /healthz          200 "ok" while the store is readable

@@ -7,6 +7,7 @@
 #include <exception>
 
 #include "node/common/host_port.h"
+#include "node/daemon/status_page.h"
 
 namespace duanka::daemon {
 namespace {
@@ -233,7 +234,8 @@ ApiReply ApiRouter::Route(const ApiRequest& request) const {
   // Monitoring is never starved by a client's own lookups: the scraper, the health probe and the
   // status page are answered whatever the client's rate (the store's statistics behind status are
   // cached, so each costs little).
-  const bool monitoring = path == "/metrics" || path == "/healthz" || path == "/v1/status";
+  const bool monitoring =
+      path == "/metrics" || path == "/healthz" || path == "/v1/status" || path == "/";
   if (std::optional<uint32_t> wait = monitoring ? std::nullopt : limiter_.Take(user)) {
     ApiReply reply =
         ErrorReply(kTooManyRequests, "too many requests from this client; retry after " +
@@ -249,6 +251,18 @@ ApiReply ApiRouter::Route(const ApiRequest& request) const {
   }
   if (path == "/v1/lookup/batch") {
     return post ? lookups_.Batch(request.body, user) : WrongMethod("POST");
+  }
+  if (path == "/") {
+    if (!get) return WrongMethod("GET");
+    if (!backend_.status_json) return ErrorReply(kUnavailable, "status is not available");
+    // The page renders from the very snapshot /v1/status answers with, so the two never differ.
+    nlohmann::json status = nlohmann::json::parse(backend_.status_json(), nullptr, false);
+    if (status.is_discarded()) return ErrorReply(kInternalError, "status is not available");
+    StatusPageFigures figures;
+    if (backend_.metrics != nullptr) {
+      figures.lookups_last_minute = backend_.metrics->LookupsLastMinute();
+    }
+    return TextReply(kContentTypeHtml, RenderStatusPage(status, figures));
   }
   if (path == "/v1/status") {
     if (!get) return WrongMethod("GET");
@@ -280,7 +294,7 @@ ApiReply ApiRouter::Route(const ApiRequest& request) const {
     return reply;
   }
   return ErrorReply(kNotFound,
-                    "no such endpoint; see /v1/lookup, /v1/lookup/batch, "
+                    "no such endpoint; see / (the status page), /v1/lookup, /v1/lookup/batch, "
                     "/v1/status, /metrics, /healthz");
 }
 

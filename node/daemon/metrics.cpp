@@ -3,6 +3,7 @@
 #include "node/daemon/metrics.h"
 
 #include <charconv>
+#include <chrono>
 #include <cmath>
 #include <string_view>
 
@@ -104,7 +105,19 @@ const char* RejectReasonName(RejectReason r) {
   return i < kRejectReasonNames.size() ? kRejectReasonNames[i] : "unknown";
 }
 
+// The monotonic clock in whole seconds: the minute window must not jump with the wall clock.
+static int64_t SteadySeconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+uint64_t Metrics::LookupsLastMinute() const {
+  return lookups_recent_.Count(SteadySeconds());
+}
+
 void Metrics::CountLookup(bool listed, bool invalid, double seconds) {
+  lookups_recent_.Add(SteadySeconds());
   if (invalid) {
     lookups_invalid_.fetch_add(1, std::memory_order_relaxed);
   } else if (listed) {
@@ -163,7 +176,17 @@ std::string Metrics::Render(const store::Stats& stats) const {
                  s.revoked_entries);
     AppendSample(out, "duanka_entries", {{"issuer", s.issuer}, {"state", "expired"}},
                  s.expired_entries);
+    AppendSample(out, "duanka_entries", {{"issuer", s.issuer}, {"state", "held"}}, s.held_entries);
   }
+  AppendFamily(out, "duanka_held_entries", "gauge",
+               "Entries held by the flood guard (their issuer passed its daily limit), per issuer, "
+               "until their day is released.");
+  for (const store::IssuerStats& s : stats.issuers) {
+    AppendSample(out, "duanka_held_entries", {{"issuer", s.issuer}}, s.held_entries);
+  }
+  AppendFamily(out, "duanka_flood_limit_crossings_total", "counter",
+               "Times an issuer's entries of one day passed its daily limit, seen by this node.");
+  AppendSample(out, "duanka_flood_limit_crossings_total", {}, Load(flood_crossings_));
   AppendFamily(out, "duanka_feed_frozen", "gauge",
                "1 when the issuer's feed is frozen after a fork, else 0.");
   for (const store::IssuerStats& s : stats.issuers) {

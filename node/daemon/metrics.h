@@ -10,6 +10,7 @@
 #include <mutex>
 #include <string>
 
+#include "node/daemon/minute_rate.h"
 #include "store/store.h"
 
 namespace duanka::daemon {
@@ -32,6 +33,8 @@ const char* RejectReasonName(RejectReason r);
 class Metrics {
  public:
   void CountLookup(bool listed, bool invalid, double seconds);
+  // Lookups counted in the last minute (the status page's "lookups per minute").
+  uint64_t LookupsLastMinute() const;
   void CountRecordsReceived(uint64_t n) {
     records_received_.fetch_add(n, std::memory_order_relaxed);
   }
@@ -40,6 +43,7 @@ class Metrics {
   }
   void CountRejected(RejectReason reason, uint64_t n);
   void CountFork() { forks_.fetch_add(1, std::memory_order_relaxed); }
+  void CountFloodCrossing() { flood_crossings_.fetch_add(1, std::memory_order_relaxed); }
   void CountAuditFailure() { audit_failures_.fetch_add(1, std::memory_order_relaxed); }
   void CountPeerRefused() { peers_refused_.fetch_add(1, std::memory_order_relaxed); }
   // Distinct institutions with a session past the hello.
@@ -74,11 +78,12 @@ class Metrics {
 
  private:
   std::atomic<uint64_t> lookups_listed_{0}, lookups_not_listed_{0}, lookups_invalid_{0};
+  MinuteRate lookups_recent_;
   std::array<std::atomic<uint64_t>, kLookupLatencyBuckets.size() + 1> latency_buckets_{};
   std::atomic<uint64_t> latency_sum_ns_{0};
   std::atomic<uint64_t> records_received_{0}, records_appended_{0};
   std::array<std::atomic<uint64_t>, kRejectReasons> rejected_{};
-  std::atomic<uint64_t> forks_{0}, audit_failures_{0}, peers_refused_{0};
+  std::atomic<uint64_t> forks_{0}, audit_failures_{0}, peers_refused_{0}, flood_crossings_{0};
   std::atomic<int64_t> peers_connected_{0}, peer_connections_{0};
   mutable std::mutex lag_mutex_;
   std::map<std::string, uint64_t> sync_lag_;

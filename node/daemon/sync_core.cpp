@@ -10,6 +10,7 @@
 #include <set>
 
 #include "node/common/consortium_objects.h"
+#include "node/common/human_time.h"
 #include "node/daemon/log.h"
 #include "node/daemon/pepper_epochs.h"
 #include "protocol/message.h"
@@ -411,6 +412,19 @@ struct SyncCore::Impl {
     return lag;
   }
 
+  // The feeds LagOf counts, each with the peer's seq and ours: the status page shows where the
+  // lag is. Only feeds behind, so its size follows the lag, not the consortium's size.
+  nlohmann::json BehindOf(const Peer& p) const {
+    nlohmann::json behind = nlohmann::json::array();
+    for (const auto& [issuer, rh] : p.heads) {
+      auto it = feeds.find(issuer);
+      uint64_t have = it == feeds.end() ? 0 : it->second.seq;
+      if (rh.frozen || (it != feeds.end() && it->second.frozen) || rh.seq <= have) continue;
+      behind.push_back({{"issuer", issuer}, {"their_seq", rh.seq}, {"our_seq", have}});
+    }
+    return behind;
+  }
+
   // Metrics and the status snapshot; rebuilt at most every kSnapshotInterval.
   void UpdateSnapshot() {
     snapshot_stale = false;
@@ -423,6 +437,7 @@ struct SyncCore::Impl {
                              {"direction", p.conn->outbound() ? "out" : "in"},
                              {"ready", p.hello},
                              {"lag_records", lag},
+                             {"behind", BehindOf(p)},
                              {"wants_in_flight", p.wants.size()}};
       if (p.clock_skew) peer["clock_skew_seconds"] = *p.clock_skew;
       list.push_back(std::move(peer));
@@ -1165,6 +1180,9 @@ struct SyncCore::Impl {
           "entries it signed since are SUSPENDED (not answered as listed){}",
           signer, w->issuer, w->certificate_serial, w->since, effect->suspended,
           effect->key_known ? "" : " (that certificate is not held here)");
+    } else if (const protocol::HoldRelease* h = n.release()) {
+      LogWarn("hold on {}'s entries of {} (UTC) released by {}: {} entries listed again", h->issuer,
+              node::UtcDay(h->day), signer, effect->released);
     } else {
       const protocol::ForkResolution& r = *n.resolution();
       LogWarn(
