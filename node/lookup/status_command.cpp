@@ -6,6 +6,7 @@
 #include "node/common/audit.h"
 #include "node/common/status_json.h"
 #include "node/lookup/cli.h"
+#include "node/lookup/daemon_status.h"
 #include "node/lookup/home.h"
 #include "node/lookup/human.h"
 #include "node/lookup/text.h"
@@ -38,12 +39,41 @@ std::string Mib(uint64_t bytes) {
   return buf;
 }
 
-// The shape GET /v1/status shares (node/common/status_json.h), and where this command looked.
-std::string StatusJson(const Home& home, const node::StatusFacts& facts) {
+// The shape GET /v1/status shares (node/common/status_json.h), where this command looked, and
+// the daemon's configured peers when it answered.
+std::string StatusJson(const Home& home, const node::StatusFacts& facts,
+                       const Result<nlohmann::json>& daemon) {
   nlohmann::json j = node::StatusJson(facts);
   j["home"] = home.config.home.string();
   j["store"]["path"] = home.config.store.string();
+  j["daemon"] = {{"api", DaemonApiAddress(home.config)}, {"answered", daemon.ok()}};
+  if (daemon && daemon->contains("configured_peers")) {
+    j["configured_peers"] = (*daemon)["configured_peers"];
+  } else if (!daemon) {
+    j["daemon"]["error"] = daemon.error().message;
+  }
   return j.dump() + "\n";
+}
+
+// Every network.peers entry with its state as the daemon sees it, or why that is not known.
+std::string PeersText(const Home& home, const Result<nlohmann::json>& daemon) {
+  if (!daemon) return "Peers        not known: " + daemon.error().message + "\n";
+  const nlohmann::json peers = daemon->value("configured_peers", nlohmann::json::array());
+  if (!peers.is_array() || peers.empty()) {
+    return "Peers        none configured (network.peers); others may dial in\n";
+  }
+  std::string out = "Peers        as duankad on " + DaemonApiAddress(home.config) + " sees them:\n";
+  for (const nlohmann::json& p : peers) {
+    if (!p.is_object()) continue;
+    std::string state = p.value("state", "?");
+    if (p.contains("until")) state += " until " + p.value("until", "");
+    std::string why = p.value("reason", p.value("last_error", ""));
+    char buf[160];
+    std::snprintf(buf, sizeof buf, "  %-16s %-24s ", p.value("institution", "?").c_str(),
+                  p.value("address", "?").c_str());
+    out += buf + state + (why.empty() ? "" : ": " + why) + "\n";
+  }
+  return out;
 }
 
 std::string StatusText(const Home& home, const node::StatusFacts& facts) {
@@ -107,7 +137,9 @@ int RunStatus(const StatusOptions& o) {
   Result<node::StatusFacts> facts =
       node::ReadStatusFacts(*home->store, home->config.institution, std::move(*stats), now);
   if (!facts) return Fail(facts.error());
-  std::string out = o.json ? StatusJson(*home, *facts) : StatusText(*home, *facts);
+  const Result<nlohmann::json> daemon = AskDaemonStatus(home->config);
+  std::string out = o.json ? StatusJson(*home, *facts, daemon)
+                           : StatusText(*home, *facts) + PeersText(*home, daemon);
   if (!WriteAll(1, out)) return Fail(ErrorKind::kIo, "cannot write to stdout");
   return kExitListed;
 }

@@ -11,12 +11,12 @@
 namespace duanka::integration {
 namespace {
 
-// Keys only one side has: the daemon's live state, and where the CLI looked.
-const std::set<std::string> kDaemonOnly = {"consortium", "peers", "configured_peers", "pepper",
-                                           "crl"};
-const std::set<std::string> kCliOnly = {"home"};
-// Read at different moments (the daemon writes its seen heads): compared by presence only.
-const std::set<std::string> kMoving = {"now", "store", "store_bytes"};
+// Keys only one side has: the daemon's live state, and where the CLI looked and whom it asked.
+const std::set<std::string> kDaemonOnly = {"consortium", "peers", "pepper", "crl"};
+const std::set<std::string> kCliOnly = {"home", "daemon"};
+// Read at different moments (the daemon writes its seen heads; peers' retry times move):
+// compared by presence only.
+const std::set<std::string> kMoving = {"now", "store", "store_bytes", "configured_peers"};
 
 std::set<std::string> KeysWithout(const nlohmann::json& j, const std::set<std::string>& drop) {
   std::set<std::string> keys;
@@ -88,6 +88,55 @@ TEST(Status, TheDaemonAndTheCliAgreeOnEveryKeyTheyShare) {
   EXPECT_EQ(cli["institution"], "BANKB");
   EXPECT_EQ(cli["evidence"], 0);
   EXPECT_EQ(cli["forks"], nlohmann::json::array());
+}
+
+// `duanka status` shows every configured peer as the node's daemon sees it (issue 18 section 5),
+// asking its GET /v1/status over loopback; with the daemon down it says so and still answers
+// what the store holds.
+TEST(Status, TheCliShowsEveryConfiguredPeerAsItsDaemonSeesIt) {
+  Consortium c;
+  std::vector<Node*> line = c.Line({"BANKA", "BANKB"});
+  Node& a = *line[0];
+  Node& b = *line[1];
+  ASSERT_TRUE(c.StartAll());
+  nlohmann::json cli;
+  auto peer_state = [&] {
+    testing::RunResult r = c.Duanka(a, {"status", "--json"});
+    cli = nlohmann::json::parse(r.out, nullptr, false);
+    if (r.exit_code != 0 || !cli.is_object() || !cli.contains("configured_peers") ||
+        cli["configured_peers"].size() != 1) {
+      return std::string();
+    }
+    return cli["configured_peers"][0].value("state", "");
+  };
+  ASSERT_TRUE(Eventually([&] { return peer_state() == "ready"; })) << cli.dump();
+  EXPECT_EQ(cli["configured_peers"][0]["institution"], "BANKB");
+  EXPECT_EQ(cli["daemon"]["answered"], true);
+  testing::RunResult text = c.Duanka(a, {"status"});
+  EXPECT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_NE(text.out.find("Peers        as duankad on 127.0.0.1:" + std::to_string(a.api_port)),
+            std::string::npos)
+      << text.out;
+  EXPECT_NE(text.out.find("BANKB"), std::string::npos) << text.out;
+
+  c.Stop(b);
+  ASSERT_TRUE(Eventually([&] {
+    const std::string state = peer_state();
+    return !state.empty() && state != "ready";
+  })) << cli.dump();
+
+  c.Stop(a);
+  testing::RunResult down = c.Duanka(a, {"status"});
+  EXPECT_EQ(down.exit_code, 0) << down.err;
+  EXPECT_NE(down.out.find("Peers        not known: duankad does not answer on 127.0.0.1:"),
+            std::string::npos)
+      << down.out;
+  EXPECT_NE(down.out.find("Institution  BANKA"), std::string::npos);
+  testing::RunResult down_json = c.Duanka(a, {"status", "--json"});
+  nlohmann::json j = nlohmann::json::parse(down_json.out, nullptr, false);
+  ASSERT_TRUE(j.is_object()) << down_json.out;
+  EXPECT_EQ(j["daemon"]["answered"], false);
+  EXPECT_FALSE(j.contains("configured_peers"));
 }
 
 }  // namespace
