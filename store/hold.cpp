@@ -139,7 +139,8 @@ Result<uint64_t> Store::ReleaseHeld(const std::string& issuer, std::optional<uin
         const uint64_t seq = detail::GetU64(key.data() + key.size() - kSeqBytes);
         std::string day_key = key.substr(0, key.size() - kSeqBytes);
         if (days.empty() || days.back() != day_key) days.push_back(day_key);
-        impl_->SetSubjectFlag(txn, subject, head->issuer_id, seq, SubjectValue::kHeldFlag, false);
+        impl_->SetSubjectFlag(txn, subject, head->issuer_id, seq, SubjectValue::kHeldFlag, false,
+                              now, "");
         MDB_val k = Val(key);
         Check(mdb_del(txn, impl_->held, &k, nullptr), "cannot release a held entry");
         ++released;

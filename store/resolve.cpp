@@ -141,6 +141,7 @@ void BatchWriter::SetAside(const std::string& issuer, HeadValue& head, uint64_t 
 void BatchWriter::UndoEntry(const std::string& issuer, HeadValue& head, const protocol::Record& r,
                             const protocol::EntryBody& e, uint64_t fork_seq) {
   SubjectValue removed = RemoveSubjectValue(e.subject, head.issuer_id, r.seq);
+  impl_.NoteListingChange(txn_, e.subject, &removed, nullptr, now_, "fork-resolved");
   Decrement(head.entries);
   Uncount(issuer, r, (removed.flags & SubjectValue::kHeldFlag) != 0);
   if (removed.flags & SubjectValue::kRevokedFlag) Decrement(head.revoked_entries);
@@ -176,7 +177,7 @@ void BatchWriter::UndoRevocation(const protocol::Record& r, const protocol::Revo
       throw LmdbError{MDB_CORRUPTED, "a revocation is recorded against a revocation"};
     }
     impl_.SetSubjectFlag(txn_, entry.entry()->subject, target_head.issuer_id, target.seq,
-                         SubjectValue::kRevokedFlag, false);
+                         SubjectValue::kRevokedFlag, false, now_, "");
     Decrement(target_head.revoked_entries);
     dirty_.insert(target.issuer);
     return;

@@ -262,6 +262,9 @@ void OpenTables(Store::Impl& impl, MDB_txn* txn, unsigned create) {
       {detail::kDayCountsTable, &impl.day_counts, 0},
       {detail::kHeldTable, &impl.held, 0},
       {detail::kReleasedTable, &impl.released, 0},
+      {detail::kWatchTable, &impl.watch, MDB_DUPSORT},
+      {detail::kAlertsTable, &impl.alerts, 0},
+      {detail::kWatchedListingsTable, &impl.watched_listings, 0},
   };
   for (const Table& t : second_wave) {
     int rc = mdb_dbi_open(txn, t.name, t.flags | create, t.dbi);

@@ -163,6 +163,46 @@ struct HeldDay {
   bool released = false;
 };
 
+// Re-screening (store/watch.cpp): the institution's own customers, as subjects, each with its
+// opaque references. Local to this store: nothing of it is ever in a record, a peer message or a
+// bundle. `subjects` are the identifier's subjects under every pepper epoch the node holds,
+// current first (node::Lookuper::Subjects); the first one counts the pair for WatchCount.
+struct WatchItem {
+  std::vector<Hash256> subjects;
+  std::string ref;  // at most kMaxWatchRefBytes printable characters; the caller checks them
+};
+inline constexpr size_t kMaxWatchRefBytes = 64;
+
+// What Watch or Unwatch did: pairs (subject, ref) added or removed, and those already so.
+struct WatchChange {
+  uint64_t changed = 0;
+  uint64_t unchanged = 0;
+};
+
+// An alert: a watched subject's entry became listed here (appended active, released from a
+// hold, its revocation or suspension undone) or stopped being listed (revoked, expired, its key
+// withdrawn, set aside by a fork resolution). Appended to the store's alert log in the
+// transaction that made the change, numbered from 1 without gaps.
+enum class AlertKind : uint8_t { kListed = 1, kCleared = 2 };
+const char* AlertKindName(AlertKind kind);
+
+struct Alert {
+  uint64_t id = 0;
+  AlertKind kind = AlertKind::kListed;
+  int64_t at = 0;  // the committing transaction's time (Unix seconds)
+  Hash256 subject;
+  EntryId entry;
+  protocol::IdType id_type = protocol::IdType::kCnId;
+  protocol::Category category = protocol::Category::kRentedOut;
+  protocol::Basis basis = protocol::Basis::kInstitution;
+  int64_t issued_at = 0;
+  int64_t expires_at = 0;
+  // kCleared: why: a revocation reason's name ("appeal-upheld", …), "expired", "key-withdrawn"
+  // or "fork-resolved". Empty for kListed.
+  std::string reason;
+  std::vector<std::string> refs;  // the watch list's references for the subject, sorted
+};
+
 struct IssuerStats {
   std::string issuer;
   uint64_t records = 0;
@@ -264,8 +304,10 @@ class Store {
   // verified and found newest): every entry of `issuer` that key signed at or after `since` is
   // suspended, now and as such records arrive; entries it signed before stay as they were. A
   // second call for the key replaces `since`, so entries between the two times are suspended or
-  // lifted to match. Returns how many entries are suspended under this key afterwards.
-  Result<uint64_t> WithdrawKey(const Hash256& key_id, const std::string& issuer, int64_t since);
+  // lifted to match. Returns how many entries are suspended under this key afterwards. `now`
+  // dates the alerts it raises (watch.cpp).
+  Result<uint64_t> WithdrawKey(const Hash256& key_id, const std::string& issuer, int64_t since,
+                               int64_t now);
   // The compromise time in force for a key, or nullopt when it is not withdrawn.
   Result<std::optional<int64_t>> WithdrawnSince(const Hash256& key_id) const;
   // Every object whose name starts with `prefix`, in name order: (name, bytes).
@@ -279,6 +321,29 @@ class Store {
   Result<uint64_t> ReleaseHeld(const std::string& issuer, std::optional<uint32_t> day, int64_t now);
   // Every (issuer, day) with entries held now or released, in (issuer, day) order.
   Result<std::vector<HeldDay>> HeldDays() const;
+
+  // ---- Re-screening (watch.cpp) ----
+
+  // Adds (subject, ref) pairs to the watch list in one write transaction; a pair held already
+  // is unchanged. Entries listed now about a newly watched subject are noted, so that their
+  // expiry later raises a kCleared alert (screening them is a Lookup after this). kIo (LMDB).
+  Result<WatchChange> Watch(std::span<const WatchItem> items, int64_t now);
+  // Removes pairs; one not held is unchanged. kIo.
+  Result<WatchChange> Unwatch(std::span<const WatchItem> items);
+  // Pairs (current-epoch subject, ref) watched. kIo.
+  Result<uint64_t> WatchCount() const;
+  // Raises a kCleared "expired" alert for each watched entry listed here whose expiry is at or
+  // before `now` (entries do not change when they expire, so the daemon calls this on a timer).
+  // Returns how many it raised. kIo.
+  Result<uint64_t> SweepExpiredAlerts(int64_t now);
+  // Up to `max` alerts with ids after `after`, in id order. kIo.
+  Result<std::vector<Alert>> Alerts(uint64_t after, size_t max) const;
+  // The newest alert's id (0: none yet). kIo.
+  Result<uint64_t> LastAlertId() const;
+  // A delivery's cursor (the webhook's, …): the last alert id it delivered, 0 when none. A
+  // cursor only moves forward: SetAlertCursor keeps the larger id. kIo.
+  Result<uint64_t> AlertCursor(std::string_view name) const;
+  Status SetAlertCursor(std::string_view name, uint64_t delivered);
 
   // Keeps a signing certificate (DER) under its key id. Idempotent.
   Status PutCertificate(const Hash256& key_id, std::string_view der);

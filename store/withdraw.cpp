@@ -35,7 +35,8 @@ std::optional<int64_t> Store::Impl::WithdrawnSince(MDB_txn* txn, const Hash256& 
 }
 
 bool Store::Impl::SetSubjectFlag(MDB_txn* txn, const Hash256& subject, uint32_t issuer_id,
-                                 uint64_t seq, uint8_t flag, bool on) {
+                                 uint64_t seq, uint8_t flag, bool on, int64_t now,
+                                 std::string_view why) {
   detail::Cursor c(txn, subjects);
   Check(c.open_rc(), "cannot open a cursor");
   MDB_val k = Val(subject.bytes.data(), subject.bytes.size()), v;
@@ -47,11 +48,13 @@ bool Store::Impl::SetSubjectFlag(MDB_txn* txn, const Hash256& subject, uint32_t 
       SubjectValue sv = SubjectValue::Decode(static_cast<const char*>(v.mv_data));
       const uint8_t flags = on ? (sv.flags | flag) : (sv.flags & ~flag);
       if (flags == sv.flags) return false;
+      const SubjectValue before = sv;
       sv.flags = flags;
       auto updated = sv.Encode();
       MDB_val nv = Val(updated.data(), updated.size());
       // The flags sit after (issuer id, seq), so the duplicate keeps its place in the order.
       Check(mdb_cursor_put(c.get(), &k, &nv, MDB_CURRENT), "cannot update the subjects index");
+      NoteListingChange(txn, subject, &before, &sv, now, why);
       return true;
     }
     rc = mdb_cursor_get(c.get(), &k, &v, MDB_NEXT_DUP);
@@ -92,7 +95,7 @@ uint64_t BatchWriter::Withdraw(const std::string& issuer, const Hash256& key_id,
     const bool after = r.issued_at >= since;
     if (const protocol::EntryBody* e = r.entry()) {
       impl_.SetSubjectFlag(txn_, e->subject, head.issuer_id, r.seq, SubjectValue::kSuspendedFlag,
-                           after);
+                           after, now_, "key-withdrawn");
       if (after) ++suspended;
     } else if (after) {
       UndoRevocation(r, *r.revocation());  // changes nothing unless this record applied it
@@ -106,11 +109,11 @@ uint64_t BatchWriter::Withdraw(const std::string& issuer, const Hash256& key_id,
 }  // namespace detail
 
 Result<uint64_t> Store::WithdrawKey(const Hash256& key_id, const std::string& issuer,
-                                    int64_t since) {
+                                    int64_t since, int64_t now) {
   uint64_t suspended = 0;
   try {
     impl_->Write([&](MDB_txn* txn) {
-      detail::BatchWriter writer(*impl_, txn, 0);
+      detail::BatchWriter writer(*impl_, txn, now);
       suspended = writer.Withdraw(issuer, key_id, since);
       writer.Flush();
       return true;

@@ -64,7 +64,7 @@ Result<KeysBySerial> HeldSigningKeys(const store::Store& store) {
 }
 
 Result<NoticeEffect> ApplyWithdrawal(store::Store& store, const protocol::KeyWithdrawal& w,
-                                     const KeysBySerial& keys) {
+                                     const KeysBySerial& keys, int64_t now) {
   NoticeEffect effect;
   auto key = keys.find({w.issuer, w.certificate_serial});
   if (key == keys.end()) return effect;  // not held here: no record it signed can be either
@@ -72,7 +72,7 @@ Result<NoticeEffect> ApplyWithdrawal(store::Store& store, const protocol::KeyWit
   Result<std::optional<int64_t>> since = store.WithdrawnSince(key->second);
   if (!since) return std::move(since).error();
   if (*since == w.since) return effect;  // in force already
-  Result<uint64_t> suspended = store.WithdrawKey(key->second, w.issuer, w.since);
+  Result<uint64_t> suspended = store.WithdrawKey(key->second, w.issuer, w.since, now);
   if (!suspended) return std::move(suspended).error();
   effect.suspended = *suspended;
   return effect;
@@ -161,7 +161,7 @@ Result<NoticeEffect> ApplyNotice(store::Store& store, const protocol::Notice& no
   if (const protocol::KeyWithdrawal* w = notice.withdrawal()) {
     Result<KeysBySerial> keys = HeldSigningKeys(store);
     if (!keys) return std::move(keys).error();
-    return ApplyWithdrawal(store, *w, *keys);
+    return ApplyWithdrawal(store, *w, *keys, now);
   }
   if (const protocol::HoldRelease* h = notice.release()) {
     Result<uint64_t> released = store.ReleaseHeld(h->issuer, h->day, now);
@@ -209,7 +209,7 @@ Result<size_t> ApplyHeldNotices(store::Store& store, int64_t now) {
       if (!read) return std::move(read).error();
       keys = std::move(*read);
     }
-    Result<NoticeEffect> effect = ApplyWithdrawal(store, *n->second.withdrawal(), *keys);
+    Result<NoticeEffect> effect = ApplyWithdrawal(store, *n->second.withdrawal(), *keys, now);
     if (!effect) return std::move(effect).error();
     if (effect->key_known) ++known;
   }

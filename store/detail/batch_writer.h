@@ -312,6 +312,7 @@ class BatchWriter {
     MDB_val k = Val(e.subject.bytes.data(), e.subject.bytes.size()),
             v = Val(value.data(), value.size());
     Check(mdb_put(txn_, impl_.subjects, &k, &v, 0), "cannot index a subject");
+    impl_.NoteListingChange(txn_, e.subject, nullptr, &sv, now_, "");
   }
 
   // A revocation that arrived before its entry: the first one waiting wins.
@@ -354,7 +355,8 @@ class BatchWriter {
     // A revocation of a revocation withdraws nothing; the record itself still stands in its feed.
     if (!decoded || decoded->entry() == nullptr) return;
     impl_.SetSubjectFlag(txn_, decoded->entry()->subject, target_head.issuer_id, target.seq,
-                         SubjectValue::kRevokedFlag, true);
+                         SubjectValue::kRevokedFlag, true, now_,
+                         protocol::RevocationReasonName(rev.reason));
     PutRevoked(target.issuer, target.seq, value);
     ++target_head.revoked_entries;
     dirty_.insert(target.issuer);

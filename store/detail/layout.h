@@ -39,10 +39,19 @@ inline constexpr const char* kSeenHeadsTable = "seen_heads";
 inline constexpr const char* kDayCountsTable = "day_counts";
 inline constexpr const char* kHeldTable = "held";
 inline constexpr const char* kReleasedTable = "released";
-inline constexpr unsigned kTableCount = 17;
+// Re-screening (store/watch.cpp): the watch list, subject → ref (dups, sorted); the alert log,
+// u64 alert id → AlertValue (store/watch.cpp); and the listings a watched subject has been
+// alerted (or screened) as listed and not yet cleared, keyed for the expiry sweep:
+// i64 expires_at ‖ u32 issuer id ‖ u64 seq → 32-byte subject.
+inline constexpr const char* kWatchTable = "watch";
+inline constexpr const char* kAlertsTable = "alerts";
+inline constexpr const char* kWatchedListingsTable = "watched_listings";
+inline constexpr unsigned kTableCount = 20;
 
 inline constexpr std::string_view kSchemaKey = "schema";
 inline constexpr std::string_view kNextIssuerIdKey = "next_issuer_id";
+inline constexpr std::string_view kWatchPairsKey = "watch_pairs";          // u64
+inline constexpr std::string_view kAlertCursorKeyPrefix = "alert_cursor:";  // ‖ name → u64
 
 void PutU32(char* p, uint32_t v);
 void PutU64(char* p, uint64_t v);

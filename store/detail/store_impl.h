@@ -22,6 +22,7 @@ struct Store::Impl {
   // Second-wave tables; 0: absent (a read-only open of a store made before the table).
   MDB_dbi objects = 0, withdrawn = 0, resolved = 0, losing = 0, seen_heads = 0;
   MDB_dbi day_counts = 0, held = 0, released = 0;
+  MDB_dbi watch = 0, alerts = 0, watched_listings = 0;
 
   // Read transactions are reset and renewed instead of created per read (MDB_NOTLS lets any
   // thread renew any of them). Growing the map needs no transaction of ours active, so readers
@@ -60,8 +61,17 @@ struct Store::Impl {
   std::optional<int64_t> WithdrawnSince(MDB_txn* txn, const Hash256& key_id) const;
   // Sets or clears `flag` on the subjects index value of entry (issuer id, seq) about `subject`.
   // Returns whether it changed; throws detail::LmdbError (MDB_CORRUPTED) if the entry is missing.
+  // A flag that makes the entry stop being listed raises a kCleared alert when its subject is
+  // watched, with `why` as the reason; one that makes it listed again raises kListed.
   bool SetSubjectFlag(MDB_txn* txn, const Hash256& subject, uint32_t issuer_id, uint64_t seq,
-                      uint8_t flag, bool on);
+                      uint8_t flag, bool on, int64_t now, std::string_view why);
+
+  // Re-screening (watch.cpp). Called by every write that changes an entry in the subjects index
+  // (before: nullptr for a new entry; after: nullptr for one removed): when the entry becomes
+  // listed and its subject is watched, appends a kListed alert and notes the listing; when a
+  // noted listing stops being listed, appends a kCleared alert with `why` (or "expired").
+  void NoteListingChange(MDB_txn* txn, const Hash256& subject, const detail::SubjectValue* before,
+                         const detail::SubjectValue* after, int64_t now, std::string_view why);
   // `held`: the entry's record, when the caller decoded it already (else it is read again).
   Listing ToListing(MDB_txn* txn, const Hash256& subject, const detail::SubjectValue& v,
                     const LookupOptions& options, const protocol::Record* held = nullptr) const;

@@ -163,7 +163,7 @@ TEST_F(NoticeCliTest, ReaffirmSignsEachSubjectAndCategoryOnceAndNeverAgain) {
   {
     std::unique_ptr<store::Store> s = OpenStore("BANKA");
     ASSERT_TRUE(s);
-    Result<uint64_t> suspended = s->WithdrawKey(SigningKeyId("BANKA"), "BANKA", since);
+    Result<uint64_t> suspended = s->WithdrawKey(SigningKeyId("BANKA"), "BANKA", since, since);
     ASSERT_TRUE(suspended.ok()) << suspended.error().message;
     ASSERT_EQ(*suspended, 3u);
   }

@@ -56,7 +56,7 @@ class WithdrawTest : public ::testing::Test {
 
 TEST_F(WithdrawTest, SuspendsExactlyWhatTheKeySignedAtOrAfterTheTime) {
   Append({At(1, kT - 10), At(2, kT - 1), At(3, kT), At(4, kT + 5)});
-  Result<uint64_t> suspended = store_->WithdrawKey(KeyId(), "BANKA", kT);
+  Result<uint64_t> suspended = store_->WithdrawKey(KeyId(), "BANKA", kT, kT);
   ASSERT_TRUE(suspended.ok()) << suspended.error().message;
   EXPECT_EQ(*suspended, 2u);
   EXPECT_EQ(State(1), EntryState::kActive);
@@ -75,18 +75,18 @@ TEST_F(WithdrawTest, SuspendsExactlyWhatTheKeySignedAtOrAfterTheTime) {
 
 TEST_F(WithdrawTest, ANewerWithdrawalMovesTheLineBothWays) {
   Append({At(1, kT - 10), At(2, kT), At(3, kT + 10)});
-  ASSERT_EQ(store_->WithdrawKey(KeyId(), "BANKA", kT).value(), 2u);
+  ASSERT_EQ(store_->WithdrawKey(KeyId(), "BANKA", kT, kT).value(), 2u);
   // The CA set the time too early: a later time lifts entry 2.
-  ASSERT_EQ(store_->WithdrawKey(KeyId(), "BANKA", kT + 5).value(), 1u);
+  ASSERT_EQ(store_->WithdrawKey(KeyId(), "BANKA", kT + 5, kT).value(), 1u);
   EXPECT_EQ(State(2), EntryState::kActive);
   EXPECT_EQ(State(3), EntryState::kSuspended);
   // And an earlier one widens it.
-  ASSERT_EQ(store_->WithdrawKey(KeyId(), "BANKA", kT - 20).value(), 3u);
+  ASSERT_EQ(store_->WithdrawKey(KeyId(), "BANKA", kT - 20, kT).value(), 3u);
   EXPECT_EQ(State(1), EntryState::kSuspended);
 }
 
 TEST_F(WithdrawTest, AWithdrawalBeforeTheFeedArrivesAppliesAsItDoes) {
-  ASSERT_EQ(store_->WithdrawKey(KeyId(), "BANKA", kT).value(), 0u);
+  ASSERT_EQ(store_->WithdrawKey(KeyId(), "BANKA", kT, kT).value(), 0u);
   Append({At(1, kT - 1), At(2, kT + 1)});
   EXPECT_EQ(State(1), EntryState::kActive);
   EXPECT_EQ(State(2), EntryState::kSuspended);
@@ -94,7 +94,7 @@ TEST_F(WithdrawTest, AWithdrawalBeforeTheFeedArrivesAppliesAsItDoes) {
 
 TEST_F(WithdrawTest, AWithdrawalSurvivesReopen) {
   Append({At(1, kT + 1)});
-  ASSERT_EQ(store_->WithdrawKey(KeyId(), "BANKA", kT).value(), 1u);
+  ASSERT_EQ(store_->WithdrawKey(KeyId(), "BANKA", kT, kT).value(), 1u);
   Options options;
   options.path = dir_.path() / "store";
   store_.reset();
@@ -161,17 +161,17 @@ TEST_F(WithdrawTest, RevocationsTheKeySignedSinceTheTimeWithdrawNothing) {
   thief_revokes_1 = protocol::SignRecord(r, bank_.key()).value();
   Append({thief_revokes_1});
   EXPECT_EQ(State(1), EntryState::kRevoked);
-  ASSERT_TRUE(store_->WithdrawKey(KeyId(), "BANKA", kT).ok());
+  ASSERT_TRUE(store_->WithdrawKey(KeyId(), "BANKA", kT, kT).ok());
   EXPECT_EQ(State(1), EntryState::kActive);  // the thief's revocation undone
   EXPECT_EQ(State(2), EntryState::kActive);
   // A narrower withdrawal (the revocation was the issuer's after all) puts it back in force.
-  ASSERT_TRUE(store_->WithdrawKey(KeyId(), "BANKA", kT + 2).ok());
+  ASSERT_TRUE(store_->WithdrawKey(KeyId(), "BANKA", kT + 2, kT).ok());
   EXPECT_EQ(State(1), EntryState::kRevoked);
 }
 
 TEST_F(WithdrawTest, ARevocationTheWithdrawnKeySignsLaterWithdrawsNothingOnArrival) {
   Append({At(1, kT - 10)});
-  ASSERT_TRUE(store_->WithdrawKey(KeyId(), "BANKA", kT).ok());
+  ASSERT_TRUE(store_->WithdrawKey(KeyId(), "BANKA", kT, kT).ok());
   protocol::Record r =
       protocol::DecodeRecord(
           bank_.Revoke(protocol::EntryId{"BANKA", 1}, protocol::RevocationReason::kIssuedInError)
