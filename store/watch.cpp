@@ -24,6 +24,17 @@ constexpr size_t kSweepRowsPerCommit = 10'000;
 
 constexpr uint8_t kAlertLayoutVersion = 1;
 
+// The watch filter (Store::Impl::WatchFilter): built once a process has probed the table this
+// often since the table last changed, so a one-shot report never pays for reading the whole list.
+constexpr uint64_t kWatchFilterAfterProbes = 10'000;
+// At least this many bits per watched subject (rounded up to a power of two), with
+// kWatchFilterProbes probes: about 1% false positives at worst, each costing one read. 10M
+// subjects take 12.5 to 25 MiB.
+constexpr uint64_t kWatchFilterBitsPerSubject = 10;
+constexpr uint64_t kWatchFilterMinWords = 1024;
+// Subjects are HMAC outputs, uniform already: each probe takes one 8-byte word of the subject.
+constexpr size_t kWatchFilterProbes = 4;
+
 // watched_listings key: i64 expires_at ‖ u32 issuer id ‖ u64 seq.
 using ListingKey = std::array<char, 8 + 4 + 8>;
 ListingKey WatchedListingKey(const SubjectValue& v) {
@@ -172,7 +183,71 @@ Error ReadOnly(const Store::Impl& impl, const char* what) {
                                        " is open for reading only; " + what + " writes");
 }
 
+void BumpWatchGeneration(MDB_txn* txn, MDB_dbi meta) {
+  PutMetaU64(txn, meta, detail::kWatchGenerationKey,
+             MetaU64(txn, meta, detail::kWatchGenerationKey) + 1);
+}
+
 }  // namespace
+
+bool Store::Impl::WatchFilter::MayHold(const Hash256& subject) const {
+  const uint64_t mask = bits.size() * 64 - 1;
+  for (size_t i = 0; i < kWatchFilterProbes; ++i) {
+    const uint64_t bit =
+        detail::GetU64(reinterpret_cast<const char*>(subject.bytes.data()) + 8 * i) & mask;
+    if ((bits[bit >> 6] & (uint64_t{1} << (bit & 63))) == 0) return false;
+  }
+  return true;
+}
+
+void Store::Impl::WatchFilter::Add(const Hash256& subject) {
+  const uint64_t mask = bits.size() * 64 - 1;
+  for (size_t i = 0; i < kWatchFilterProbes; ++i) {
+    const uint64_t bit =
+        detail::GetU64(reinterpret_cast<const char*>(subject.bytes.data()) + 8 * i) & mask;
+    bits[bit >> 6] |= uint64_t{1} << (bit & 63);
+  }
+}
+
+bool Store::Impl::MaybeWatched(MDB_txn* txn, const Hash256& subject) {
+  // Transaction ids are the environment's, shared by every process: a new id means another
+  // commit may have changed the table since the last check.
+  const uint64_t txn_id = mdb_txn_id(txn);
+  if (txn_id != watch_filter_checked_txn) {
+    watch_filter_checked_txn = txn_id;
+    const uint64_t generation = MetaU64(txn, meta, detail::kWatchGenerationKey);
+    watch_filter_valid = watch_filter && watch_filter->generation == generation;
+    if (!watch_filter_valid && watch_probes_unfiltered >= kWatchFilterAfterProbes) {
+      MDB_stat stat;
+      Check(mdb_stat(txn, watch, &stat), "cannot read the watch list's size");
+      uint64_t words = kWatchFilterMinWords;
+      while (words * 64 < stat.ms_entries * kWatchFilterBitsPerSubject) words *= 2;
+      WatchFilter filter;
+      filter.generation = generation;
+      filter.bits.assign(words, 0);
+      detail::Cursor c(txn, watch);
+      Check(c.open_rc(), "cannot open a cursor");
+      MDB_val k, v;
+      int rc = mdb_cursor_get(c.get(), &k, &v, MDB_FIRST);
+      while (Found(rc, "cannot read the watch list")) {
+        if (k.mv_size != Hash256{}.bytes.size()) {
+          throw LmdbError{MDB_CORRUPTED, "a watched subject is malformed"};
+        }
+        Hash256 s;
+        std::memcpy(s.bytes.data(), k.mv_data, s.bytes.size());
+        filter.Add(s);
+        rc = mdb_cursor_get(c.get(), &k, &v, MDB_NEXT_NODUP);
+      }
+      watch_filter = std::move(filter);
+      watch_filter_valid = true;
+      watch_probes_unfiltered = 0;
+    }
+  }
+  if (watch_filter_valid && !watch_filter->MayHold(subject)) return false;
+  if (!watch_filter_valid) ++watch_probes_unfiltered;
+  MDB_val k = Val(subject.bytes.data(), subject.bytes.size()), v;
+  return Found(mdb_get(txn, watch, &k, &v), "cannot read the watch list");
+}
 
 const char* AlertKindName(AlertKind kind) {
   switch (kind) {
@@ -192,9 +267,7 @@ void Store::Impl::NoteListingChange(MDB_txn* txn, const Hash256& subject,
   if (before == nullptr) {
     // A new entry (the append path's every entry): no row can be noted for it yet, so an entry
     // not listed, or a subject not watched (one read of an often empty table), ends it here.
-    if (!listed_after) return;
-    MDB_val k = Val(subject.bytes.data(), subject.bytes.size()), v;
-    if (!Found(mdb_get(txn, watch, &k, &v), "cannot read the watch list")) return;
+    if (!listed_after || !MaybeWatched(txn, subject)) return;
   }
   // The row of a listing alerted (or screened) as listed and not yet cleared, if any.
   const SubjectValue* noted = before != nullptr ? before : after;
@@ -247,11 +320,27 @@ Result<WatchChange> Store::Watch(std::span<const WatchItem> items, int64_t now) 
   try {
     impl_->Write([&](MDB_txn* txn) {
       change = WatchChange{};
+      bool wrote = false;
+      // Subjects past the table's last one are appended: LMDB then fills pages instead of
+      // splitting them, so a sorted import into a new list packs it densely (and fast).
+      std::string tail;
+      {
+        detail::Cursor c(txn, impl_->watch);
+        Check(c.open_rc(), "cannot open a cursor");
+        MDB_val k, v;
+        if (Found(mdb_cursor_get(c.get(), &k, &v, MDB_LAST), "cannot read the watch list")) {
+          tail = std::string(View(k));
+        }
+      }
       for (const WatchItem& item : items) {
         for (size_t i = 0; i < item.subjects.size(); ++i) {
           const Hash256& subject = item.subjects[i];
           MDB_val k = Val(subject.bytes.data(), subject.bytes.size()), v = Val(item.ref);
-          int rc = mdb_put(txn, impl_->watch, &k, &v, MDB_NODUPDATA);
+          const std::string_view key = View(k);
+          const bool at_end = tail < key;
+          int rc = mdb_put(txn, impl_->watch, &k, &v, MDB_NODUPDATA | (at_end ? MDB_APPEND : 0u));
+          if (at_end && rc == 0) tail = std::string(key);
+          wrote = wrote || rc == 0;
           if (rc != MDB_KEYEXIST) Check(rc, "cannot add to the watch list");
           if (i == 0) ++(rc == MDB_KEYEXIST ? change.unchanged : change.changed);
           if (rc == MDB_KEYEXIST) continue;
@@ -279,6 +368,7 @@ Result<WatchChange> Store::Watch(std::span<const WatchItem> items, int64_t now) 
       }
       PutMetaU64(txn, impl_->meta, detail::kWatchPairsKey,
                  MetaU64(txn, impl_->meta, detail::kWatchPairsKey) + change.changed);
+      if (wrote) BumpWatchGeneration(txn, impl_->meta);
       return true;
     });
   } catch (const LmdbError& e) {
@@ -293,6 +383,7 @@ Result<WatchChange> Store::Unwatch(std::span<const WatchItem> items) {
   try {
     impl_->Write([&](MDB_txn* txn) {
       change = WatchChange{};
+      bool wrote = false;
       for (const WatchItem& item : items) {
         for (size_t i = 0; i < item.subjects.size(); ++i) {
           MDB_val k = Val(item.subjects[i].bytes.data(), item.subjects[i].bytes.size()),
@@ -302,10 +393,12 @@ Result<WatchChange> Store::Unwatch(std::span<const WatchItem> items) {
           int rc = mdb_del(txn, impl_->watch, &k, &v);
           const bool removed = Found(rc, "cannot remove from the watch list");
           if (i == 0) ++(removed ? change.changed : change.unchanged);
+          wrote = wrote || removed;
         }
       }
       const uint64_t pairs = MetaU64(txn, impl_->meta, detail::kWatchPairsKey);
       PutMetaU64(txn, impl_->meta, detail::kWatchPairsKey, pairs - std::min(pairs, change.changed));
+      if (wrote) BumpWatchGeneration(txn, impl_->meta);
       return true;
     });
   } catch (const LmdbError& e) {

@@ -51,6 +51,9 @@ inline constexpr unsigned kTableCount = 20;
 inline constexpr std::string_view kSchemaKey = "schema";
 inline constexpr std::string_view kNextIssuerIdKey = "next_issuer_id";
 inline constexpr std::string_view kWatchPairsKey = "watch_pairs";          // u64
+// Bumped by every write to the watch table, so that a process's in-memory filter of it
+// (Store::Impl::WatchFilter) knows when it is stale, whichever process wrote.
+inline constexpr std::string_view kWatchGenerationKey = "watch_generation";  // u64
 inline constexpr std::string_view kAlertCursorKeyPrefix = "alert_cursor:";  // ‖ name → u64
 
 void PutU32(char* p, uint32_t v);

@@ -5,6 +5,7 @@
 
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <shared_mutex>
 #include <vector>
 
@@ -23,6 +24,25 @@ struct Store::Impl {
   MDB_dbi objects = 0, withdrawn = 0, resolved = 0, losing = 0, seen_heads = 0;
   MDB_dbi day_counts = 0, held = 0, released = 0;
   MDB_dbi watch = 0, alerts = 0, watched_listings = 0;
+
+  // A Bloom filter of the watch table's subjects, so that appending an entry whose subject is not
+  // watched (nearly every one) costs no descent of a table that may hold 10M subjects. Built from
+  // the table when a process has probed it often (a catch-up, the daemon), never for a one-shot
+  // report; valid while the table's generation (kWatchGenerationKey) is the one it was built at.
+  // Used inside write transactions only, which LMDB serialises.
+  struct WatchFilter {
+    uint64_t generation = 0;
+    std::vector<uint64_t> bits;  // a power of two of them
+    bool MayHold(const Hash256& subject) const;
+    void Add(const Hash256& subject);
+  };
+  std::optional<WatchFilter> watch_filter;
+  uint64_t watch_filter_checked_txn = 0;  // the write txn whose generation was last compared
+  bool watch_filter_valid = false;        // in that transaction
+  uint64_t watch_probes_unfiltered = 0;   // since the filter was last valid
+
+  // Whether `subject` may be watched: the filter's answer when it is valid, else a read.
+  bool MaybeWatched(MDB_txn* txn, const Hash256& subject);
 
   // Read transactions are reset and renewed instead of created per read (MDB_NOTLS lets any
   // thread renew any of them). Growing the map needs no transaction of ours active, so readers

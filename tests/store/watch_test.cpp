@@ -200,5 +200,28 @@ TEST_F(WatchTest, ARefOutOfBoundsIsRefusedAndNothingIsWritten) {
   EXPECT_EQ(store_->WatchCount().value(), 0u);
 }
 
+// Past kWatchFilterAfterProbes appends the store answers "not watched" from an in-memory filter:
+// it must never miss a watched subject, including one watched after the filter was built (by
+// another handle, as duanka-admin would be beside the daemon).
+TEST_F(WatchTest, TheWatchFilterNeverMissesAWatchedSubjectNorOneWatchedAfterItWasBuilt) {
+  constexpr uint64_t kUnwatched = 12'000;  // above kWatchFilterAfterProbes
+  Watch(1'000'000, "EARLY");
+  std::vector<SignedRecord> batch;
+  for (uint64_t i = 0; i < kUnwatched; ++i) batch.push_back(bank_.Entry(TestSubject(i + 10)));
+  Append(batch);
+  Append({bank_.Entry(TestSubject(1'000'000))});
+  ASSERT_EQ(AlertsAfter(0).size(), 1u);
+
+  Options other;
+  other.path = dir_.path() / "store";
+  std::unique_ptr<Store> admin = std::move(Store::Open(other)).value();
+  WatchItem late{{TestSubject(2'000'000)}, "LATE"};
+  ASSERT_TRUE(admin->Watch(std::span(&late, 1), kTestNow).ok());
+  Append({bank_.Entry(TestSubject(2'000'000))});
+  std::vector<Alert> alerts = AlertsAfter(1);
+  ASSERT_EQ(alerts.size(), 1u);
+  EXPECT_EQ(alerts[0].refs, std::vector<std::string>{"LATE"});
+}
+
 }  // namespace
 }  // namespace duanka::store

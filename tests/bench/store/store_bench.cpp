@@ -72,7 +72,7 @@ constexpr uint64_t kMissBase = 1ULL << 40;
 constexpr uint64_t kAppendSubjectBase = 2ULL << 40;
 constexpr uint64_t kCatchUpSubjectBase = 3ULL << 40;
 // The store's table count (store/detail/layout.h), which LMDB needs before opening named tables.
-constexpr unsigned kMaxTables = 16;
+constexpr unsigned kMaxTables = 20;
 
 uint64_t EntriesFromEnvironment() {
   const char* env = std::getenv("DUANKA_BENCH_ENTRIES");
