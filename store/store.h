@@ -173,10 +173,12 @@ struct WatchItem {
 };
 inline constexpr size_t kMaxWatchRefBytes = 64;
 
-// What Watch or Unwatch did: pairs (subject, ref) added or removed, and those already so.
+// What Watch or Unwatch did: pairs (subject, ref) added or removed, and those already so; and,
+// in item order, whether each item's first pair changed (what an audit line records).
 struct WatchChange {
   uint64_t changed = 0;
   uint64_t unchanged = 0;
+  std::vector<bool> item_changed;
 };
 
 // An alert: a watched subject's entry became listed here (appended active, released from a

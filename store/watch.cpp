@@ -342,7 +342,10 @@ Result<WatchChange> Store::Watch(std::span<const WatchItem> items, int64_t now) 
           if (at_end && rc == 0) tail = std::string(key);
           wrote = wrote || rc == 0;
           if (rc != MDB_KEYEXIST) Check(rc, "cannot add to the watch list");
-          if (i == 0) ++(rc == MDB_KEYEXIST ? change.unchanged : change.changed);
+          if (i == 0) {
+            ++(rc == MDB_KEYEXIST ? change.unchanged : change.changed);
+            change.item_changed.push_back(rc != MDB_KEYEXIST);
+          }
           if (rc == MDB_KEYEXIST) continue;
           // Listings held now were screened by the caller, not alerted: note them so that their
           // end (a revocation, an expiry) still raises a kCleared alert.
@@ -392,7 +395,10 @@ Result<WatchChange> Store::Unwatch(std::span<const WatchItem> items) {
           // they would raise is dropped when the listing ends.
           int rc = mdb_del(txn, impl_->watch, &k, &v);
           const bool removed = Found(rc, "cannot remove from the watch list");
-          if (i == 0) ++(removed ? change.changed : change.unchanged);
+          if (i == 0) {
+            ++(removed ? change.changed : change.unchanged);
+            change.item_changed.push_back(removed);
+          }
           wrote = wrote || removed;
         }
       }

@@ -10,6 +10,7 @@
 #include "node/admin/evidence_commands.h"
 #include "node/admin/hold_commands.h"
 #include "node/admin/notice_commands.h"
+#include "node/admin/watch_commands.h"
 #include "node/common/version.h"
 #include "protocol/identifier.h"
 #include "protocol/record.h"
@@ -383,6 +384,7 @@ int main(int argc, char** argv) {
   AddNoticeCommands(app, *pki, home, code);  // pki withdraw-key, withdraw-key, fork, reaffirm
   AddHoldCommands(app, home, code);          // hold list|release
   AddAuditCommands(app, home, code);         // audit verify|export
+  AddWatchCommands(app, home, code);         // watch [--batch]|remove|count
 
   // CLI11 only says "a subcommand is required" for a misspelt one; name it instead.
   for (int i = 1; i < argc; ++i) {
@@ -397,7 +399,7 @@ int main(int argc, char** argv) {
     if (!known) {
       std::cerr << "duanka-admin: unknown command \"" << OneLine(arg)
                 << "\"; expected one of pki, pepper, init, report, revoke, list, stats, export, "
-                   "import, api-client, evidence, hold, audit\n";
+                   "import, api-client, evidence, hold, audit, watch\n";
       return kExitInvalid;
     }
     break;

@@ -71,4 +71,14 @@ struct StatusOptions {
 };
 int RunStatus(const StatusOptions& o);
 
+// alerts: the store's alert log after an id, page by page; with follow, waiting for more until
+// SIGINT or SIGTERM (node/lookup/alerts_command.cpp). Exit 0, 2 for a bad --after, 3 operational.
+struct AlertsOptions {
+  std::optional<std::string> home;
+  std::optional<std::string> after;  // as typed; checked by RunAlerts
+  bool follow = false;
+  bool json = false;
+};
+int RunAlerts(const AlertsOptions& o);
+
 }  // namespace duanka::lookup

@@ -47,8 +47,8 @@ bool LooksLikeOptionName(const std::string& arg) {
 
 // Options of our own, which an "unknown option" message must not blame.
 bool IsKnownOption(const std::string& arg) {
-  static const char* const kKnown[] = {"--home",  "--purpose", "--json", "--all",
-                                       "--batch", "--help",    "-h"};
+  static const char* const kKnown[] = {"--home",  "--purpose", "--json", "--all", "--batch",
+                                       "--after", "--follow",  "--help", "-h"};
   for (const char* k : kKnown) {
     if (arg == k || arg.rfind(std::string(k) + "=", 0) == 0) return true;
   }
@@ -74,7 +74,7 @@ std::string CommandWord(const std::vector<std::string>& args) {
 std::string UsageMessage(const CLI::ParseError& e, const CLI::App& app, const std::string& where,
                          const std::vector<std::string>& args) {
   const std::string hint = "; see " + where + " --help";
-  constexpr const char* kCommands = "expected one of lookup, hash, show, status";
+  constexpr const char* kCommands = "expected one of lookup, hash, show, status, alerts";
   if (app.get_subcommands().empty()) {
     return (!CommandWord(args).empty() ? "unknown command; " : "a command is required; ") +
            std::string(kCommands) + hint;
@@ -104,6 +104,7 @@ struct Parsed {
   HashOptions hash;
   ShowOptions show;
   StatusOptions status;
+  AlertsOptions alerts;
 };
 
 // Each Add* declares one command. Only the command being run gets its options and help text
@@ -178,6 +179,28 @@ CLI::App* AddStatus(CLI::App& app, Parsed& p, bool full) {
   return cmd;
 }
 
+CLI::App* AddAlerts(CLI::App& app, Parsed& p, bool full) {
+  CLI::App* cmd = app.add_subcommand(
+      "alerts",
+      "the alert log: watched customers (duanka-admin watch) listed or cleared, oldest first");
+  if (!full) return cmd;
+  cmd->add_option("--after", p.alerts.after,
+                  "only alerts after this id: the last one you saw (default 0, every alert)")
+      ->type_name("ID");
+  cmd->add_flag("--follow", p.alerts.follow,
+                "after the alerts held, wait for new ones and print each as it comes, until "
+                "interrupted (SIGINT or SIGTERM)");
+  cmd->add_flag("--json", p.alerts.json,
+                "one JSON object per line, as GET /v1/alerts and the webhook give them");
+  cmd->footer(
+      "Each read is audited (ids and counts, never refs). Exit codes: 0 done, 2 bad --after, 3 "
+      "operational.\n"
+      "Examples:\n"
+      "  duanka alerts --after 1041 --json\n"
+      "  duanka alerts --follow --json --after \"$(cat last-alert-id)\"");
+  return cmd;
+}
+
 // Runs the parsed lookup command: one identifier or a batch.
 int DispatchLookup(CLI::App* cmd, Parsed& p) {
   p.lookup.home = p.home;
@@ -225,6 +248,7 @@ int main(int argc, char** argv) {
   CLI::App* hash_cmd = AddHash(app, p, word == "hash");
   CLI::App* show_cmd = AddShow(app, p, word == "show");
   CLI::App* status_cmd = AddStatus(app, p, word == "status");
+  CLI::App* alerts_cmd = AddAlerts(app, p, word == "alerts");
 
   try {
     app.parse(argc, argv);
@@ -252,6 +276,9 @@ int main(int argc, char** argv) {
   } else if (status_cmd->parsed()) {
     p.status.home = p.home;
     code = RunStatus(p.status);
+  } else if (alerts_cmd->parsed()) {
+    p.alerts.home = p.home;
+    code = RunAlerts(p.alerts);
   }
   std::fflush(stdout);
   return code;

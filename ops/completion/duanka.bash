@@ -22,15 +22,16 @@ _duanka_roles="member regulator"
 _duanka_log_formats="text json"
 
 # ---- Commands and their options, by command path ("-" for the program itself) ----
-_duanka_lookup_commands="lookup hash show status"
+_duanka_lookup_commands="lookup hash show status alerts"
 declare -gA _duanka_lookup_options=(
   [-]="--home --help --version"
   [lookup]="--purpose --json --all --batch --help"
   [hash]="--json --help"
   [show]="--json --help"
   [status]="--json --help"
+  [alerts]="--after --follow --json --help"
 )
-_duanka_admin_commands="pki pepper init report revoke list stats export import api-client evidence withdraw-key fork reaffirm hold audit"
+_duanka_admin_commands="pki pepper init report revoke list stats export import api-client evidence withdraw-key fork reaffirm hold audit watch"
 declare -gA _duanka_admin_subcommands=(
   [pki]="init-ca issue revoke crl withdraw-key"
   [pepper]="new rotate install retire"
@@ -39,6 +40,7 @@ declare -gA _duanka_admin_subcommands=(
   [fork]="resolve"
   [hold]="list release"
   [audit]="verify export"
+  [watch]="remove count"
 )
 declare -gA _duanka_admin_options=(
   [-]="--home --help --version"
@@ -77,9 +79,12 @@ declare -gA _duanka_admin_options=(
   [audit]="--help"
   ["audit verify"]="--ca --help"
   ["audit export"]="--from --to --out --force --help"
+  [watch]="--batch --help"
+  ["watch remove"]="--batch --help"
+  ["watch count"]="--help"
 )
 # Options that take a value (the next word is that value, not a command or positional).
-_duanka_valued_options="--home --purpose --batch --dir --consortium --ca-dir --institution --role --host --serial --reason --next-update-days --since --out --in --epoch --ca --pepper --listen --api --peer --category --basis --case-ref --expires --threads --issuer --from --to --note --crl --keep --except --day --log-format"
+_duanka_valued_options="--home --purpose --batch --dir --consortium --ca-dir --institution --role --host --serial --reason --next-update-days --since --out --in --epoch --ca --pepper --listen --api --peer --category --basis --case-ref --expires --threads --issuer --from --to --note --crl --keep --except --day --after --log-format"
 
 # Sets _duanka_path to the command path typed so far (e.g. "pki issue"; "" for none) and
 # _duanka_args to the number of positional arguments after it, before the word being completed.

@@ -54,7 +54,7 @@ expect() {
   [ "$got" = "$want" ] || fail "completing '$line': got '$got', expected '$want'"
 }
 
-expect "duanka " "hash lookup show status"
+expect "duanka " "alerts hash lookup show status"
 expect "duanka lookup pa" "passport passport-icao"
 expect "duanka --home /x lookup --purpose ap" "appeal"
 expect "duanka lookup phone " ""
