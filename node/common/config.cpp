@@ -1,10 +1,13 @@
 // duanka.toml → Config. Every key is known here; an unknown one is refused by name.
 #include "node/common/config.h"
 
+#include <arpa/inet.h>
 #include <toml++/toml.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cerrno>
+#include <charconv>
 #include <cstdlib>
 #include <set>
 #include <sstream>
@@ -38,6 +41,10 @@ const std::set<std::string>& KnownKeys() {
       "store.initial_map_mb",
       "store.max_map_gb",
       "flood.daily_entry_limit",
+      "alerts.webhook_url",
+      "alerts.webhook_ca_file",
+      "alerts.webhook_timeout_ms",
+      "alerts.webhook_max_backoff_s",
       "network.listen",
       "network.api",
       "network.peers",
@@ -178,6 +185,42 @@ Status ReadFlood(const toml::table& root, Reader& r, const std::filesystem::path
   return Ok();
 }
 
+// A webhook URL is a line of config; anything far longer is a mistake.
+constexpr size_t kMaxWebhookUrlBytes = 2048;
+constexpr uint16_t kHttpPort = 80;
+constexpr uint16_t kHttpsPort = 443;
+// A POST that takes longer than this is no webhook; a backoff beyond it hides an outage.
+constexpr int64_t kMaxWebhookTimeoutMs = 600'000;
+constexpr int64_t kMaxWebhookBackoffSeconds = 86'400;
+
+Status ReadAlerts(Reader& r, const std::filesystem::path& file, AlertSettings& alerts) {
+  std::filesystem::path ca_file;
+  for (Status s : {
+           r.String("alerts.webhook_url", alerts.webhook_url),
+           r.Path("alerts.webhook_ca_file", ca_file),
+           r.Int("alerts.webhook_timeout_ms", 100, kMaxWebhookTimeoutMs, alerts.webhook_timeout_ms),
+           r.Int("alerts.webhook_max_backoff_s", 1, kMaxWebhookBackoffSeconds,
+                 alerts.webhook_max_backoff_s),
+       }) {
+    if (!s) return s;
+  }
+  if (!ca_file.empty()) alerts.webhook_ca_file = ca_file;
+  if (alerts.webhook_url.empty()) {
+    if (alerts.webhook_ca_file) {
+      return Bad(file, "alerts.webhook_ca_file", "set without alerts.webhook_url");
+    }
+    return Ok();
+  }
+  Result<WebhookUrl> url = ParseWebhookUrl(alerts.webhook_url);
+  if (!url) return Bad(file, "alerts.webhook_url", url.error().message);
+  if (alerts.webhook_ca_file && !url->tls) {
+    return Bad(file, "alerts.webhook_ca_file",
+               "set, but alerts.webhook_url is http://, which verifies no certificate (use "
+               "https://)");
+  }
+  return Ok();
+}
+
 bool IsHostPort(const std::string& s) {
   return ParseHostPort(s).ok();
 }
@@ -270,6 +313,74 @@ Result<PeerEntry> ParsePeerEntry(const std::string& text) {
   return PeerEntry{text.substr(0, at), text.substr(at + 1)};
 }
 
+Result<WebhookUrl> ParseWebhookUrl(const std::string& text) {
+  const std::string expected =
+      "expected http://HOST[:PORT]/PATH or https://HOST[:PORT]/PATH (e.g. "
+      "https://alerts.bank.example/duanka)";
+  auto bad = [&](const std::string& why) {
+    return MakeError(ErrorKind::kInvalidInput, expected + ": " + why);
+  };
+  if (text.size() > kMaxWebhookUrlBytes) {
+    return bad("longer than " + std::to_string(kMaxWebhookUrlBytes) + " characters");
+  }
+  for (char ch : text) {
+    const auto u = static_cast<unsigned char>(ch);
+    if (u <= ' ' || u >= 0x7f) return bad("spaces, control or non-ASCII characters");
+  }
+  WebhookUrl url;
+  std::string_view rest = text;
+  if (rest.starts_with("https://")) {
+    url.tls = true;
+    rest.remove_prefix(8);
+  } else if (rest.starts_with("http://")) {
+    rest.remove_prefix(7);
+  } else {
+    return bad("the scheme must be http or https");
+  }
+  if (rest.find('#') != std::string_view::npos) return bad("a fragment (#) is not sent");
+  const size_t slash = rest.find_first_of("/?");
+  std::string_view authority = rest.substr(0, slash);
+  url.target = slash == std::string_view::npos ? "/" : std::string(rest.substr(slash));
+  if (url.target.front() == '?') url.target.insert(0, "/");
+  if (authority.find('@') != std::string_view::npos) {
+    return bad("user information (USER@) is not supported");
+  }
+  std::string_view port;
+  if (authority.starts_with("[")) {
+    const size_t close = authority.find(']');
+    if (close == std::string_view::npos) return bad("an IPv6 address lacks its ]");
+    url.host = std::string(authority.substr(1, close - 1));
+    std::string_view after = authority.substr(close + 1);
+    if (!after.empty()) {
+      if (after.front() != ':') return bad("expected :PORT after the IPv6 address");
+      port = after.substr(1);
+    }
+    in6_addr parsed{};
+    if (::inet_pton(AF_INET6, url.host.c_str(), &parsed) != 1) return bad("not an IPv6 address");
+  } else {
+    const size_t colon = authority.find(':');
+    url.host = std::string(authority.substr(0, colon));
+    if (colon != std::string_view::npos) port = authority.substr(colon + 1);
+    for (char ch : url.host) {
+      if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '-' && ch != '.') {
+        return bad("the host must be a name or an address");
+      }
+    }
+  }
+  if (url.host.empty()) return bad("no host");
+  url.port = url.tls ? kHttpsPort : kHttpPort;
+  if (port.data() != nullptr) {
+    unsigned value = 0;
+    auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
+    if (port.empty() || ec != std::errc() || end != port.data() + port.size() || value == 0 ||
+        value > 65535) {
+      return bad("the port must be a number from 1 to 65535");
+    }
+    url.port = static_cast<uint16_t>(value);
+  }
+  return url;
+}
+
 Result<Config> LoadConfig(const std::filesystem::path& home) {
   const std::filesystem::path file = home / kConfigFileName;
   std::error_code ec;
@@ -347,6 +458,7 @@ Result<Config> LoadConfig(const std::filesystem::path& home) {
     if (!s) return std::move(s).error();
   }
   if (Status s = ReadFlood(root, r, file, c.flood); !s) return std::move(s).error();
+  if (Status s = ReadAlerts(r, file, c.alerts); !s) return std::move(s).error();
   DaemonLimits& l = c.limits;
   constexpr int64_t kMs = 1, kDayMs = 24LL * 3600 * 1000;
   for (Status s : {

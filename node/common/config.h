@@ -53,6 +53,28 @@ struct FloodSettings {
   std::map<std::string, uint64_t, std::less<>> issuer_limits;
 };
 
+// [alerts]: the webhook every alert is POSTed to (node/daemon/webhook.h); none while webhook_url
+// is empty. The tools ignore it.
+inline constexpr uint32_t kDefaultWebhookTimeoutMs = 5000;
+inline constexpr uint32_t kDefaultWebhookMaxBackoffSeconds = 60;
+struct AlertSettings {
+  std::string webhook_url;  // http(s)://HOST[:PORT]/PATH, checked by ParseWebhookUrl
+  // PEM bundle of the CAs the receiver's certificate must chain to; none: the system's.
+  std::optional<std::filesystem::path> webhook_ca_file;
+  uint32_t webhook_timeout_ms = kDefaultWebhookTimeoutMs;  // one POST: connect to response
+  uint32_t webhook_max_backoff_s = kDefaultWebhookMaxBackoffSeconds;  // retries back off to this
+};
+
+// alerts.webhook_url, taken apart.
+struct WebhookUrl {
+  bool tls = false;    // https
+  std::string host;    // a DNS name or an IP address (IPv6 without its brackets)
+  uint16_t port = 0;   // the scheme's default when the URL names none
+  std::string target;  // path and query, "/" at the least
+};
+// kInvalidInput, one line saying what is expected (the URL itself is not repeated).
+Result<WebhookUrl> ParseWebhookUrl(const std::string& text);
+
 // Daemon-only settings; the tools ignore them.
 struct NetworkSettings {
   std::string listen;  // HOST:PORT for peers; empty: do not listen
@@ -123,6 +145,7 @@ struct Config {
   ListingPolicy listing;
   StoreSettings store_settings;
   FloodSettings flood;
+  AlertSettings alerts;
   NetworkSettings network;
   DaemonLimits limits;
   // Optional bearer token for the HTTP API (required when api is not a loopback address).

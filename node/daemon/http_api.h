@@ -5,6 +5,7 @@
 //   GET  /v1/status        institution, feeds, peers, counts
 //   GET  /metrics          Prometheus text format
 //   GET  /healthz          200 "ok" while the store is readable
+//   GET  /v1/alerts        ?after=ID&wait=S: the alert feed, a long poll (alert_feed.h)
 // Every lookup is audited as in the CLI (user = the API client's name, or its address when no
 // client is configured). Invalid input or a missing purpose → 400 with {"error": "…"}.
 // Over TLS (options.tls) when configured; named clients, the Host check and the rate limit are
@@ -32,6 +33,8 @@ class context;
 }
 
 namespace duanka::daemon {
+
+class AlertNotifier;  // alert_feed.h
 
 struct ApiOptions {
   std::string listen = "127.0.0.1:7480";  // HOST:PORT
@@ -72,6 +75,11 @@ struct ApiBackend {
   // Where the server reports trouble of its own (accept failing, e.g. at the descriptor limit):
   // one line per episode. Optional.
   std::function<void(const std::string&)> log;
+  // GET /v1/alerts (alert_feed.h): its store and long-poll waiters; null: the feed answers 503.
+  AlertNotifier* alerts = nullptr;
+  // The status page's alerts pending delivery (the webhook's backlog); nullopt or unset: no
+  // webhook is configured.
+  std::function<std::optional<uint64_t>()> alerts_pending;
 };
 
 class ApiServer {

@@ -105,6 +105,7 @@ ApiReply WrongMethod(std::string_view allow) {
 ApiRouter::ApiRouter(const ApiOptions& options, ApiBackend backend)
     : backend_(std::move(backend)),
       lookups_(backend_, options.max_batch_items),
+      alerts_(backend_),
       listen_host_(ListenHost(options.listen)),
       limiter_(options.requests_per_second, options.request_burst) {
   if (options.bearer_token) {
@@ -252,6 +253,11 @@ ApiReply ApiRouter::Route(const ApiRequest& request) const {
   if (path == "/v1/lookup/batch") {
     return post ? lookups_.Batch(request.body, user) : WrongMethod("POST");
   }
+  if (path == "/v1/alerts") {
+    if (!get) return WrongMethod("GET");
+    const size_t mark = request.target.find('?');
+    return alerts_.Get(mark == std::string_view::npos ? "" : request.target.substr(mark + 1), user);
+  }
   if (path == "/") {
     if (!get) return WrongMethod("GET");
     if (!backend_.status_json) return ErrorReply(kUnavailable, "status is not available");
@@ -262,6 +268,12 @@ ApiReply ApiRouter::Route(const ApiRequest& request) const {
     if (backend_.metrics != nullptr) {
       figures.lookups_last_minute = backend_.metrics->LookupsLastMinute();
     }
+    if (backend_.alerts != nullptr) {
+      const store::Store& store = backend_.alerts->store();
+      if (Result<uint64_t> n = store.WatchCount(); n) figures.watch_entries = *n;
+      if (Result<uint64_t> n = store.LastAlertId(); n) figures.alerts_raised = *n;
+    }
+    if (backend_.alerts_pending) figures.alerts_pending = backend_.alerts_pending();
     return TextReply(kContentTypeHtml, RenderStatusPage(status, figures));
   }
   if (path == "/v1/status") {
@@ -295,7 +307,7 @@ ApiReply ApiRouter::Route(const ApiRequest& request) const {
   }
   return ErrorReply(kNotFound,
                     "no such endpoint; see / (the status page), /v1/lookup, /v1/lookup/batch, "
-                    "/v1/status, /metrics, /healthz");
+                    "/v1/alerts, /v1/status, /metrics, /healthz");
 }
 
 }  // namespace duanka::daemon

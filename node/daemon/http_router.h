@@ -16,6 +16,7 @@
 //   GET  /v1/status                          backend.status_json
 //   GET  /metrics                            backend.metrics_text (Prometheus text format)
 //   GET  /healthz                            200 "ok" while backend.healthy()
+//   GET  /v1/alerts?after=ID&wait=S          alert_feed.h: the alert feed (a long poll)
 // Unknown path 404, wrong method 405 (with Allow); every error body is one line {"error":"…"}.
 #pragma once
 
@@ -28,6 +29,7 @@
 #include <vector>
 
 #include "crypto/crypto.h"
+#include "node/daemon/alert_feed.h"
 #include "node/daemon/http_api.h"
 #include "node/daemon/http_lookup.h"
 #include "node/daemon/http_types.h"
@@ -76,6 +78,7 @@ class ApiRouter final : public RequestHandler {
 
   ApiBackend backend_;
   LookupApi lookups_;
+  AlertsApi alerts_;
   std::optional<crypto::Hash256> legacy_token_digest_;  // options.bearer_token
   std::string listen_host_;                             // lowercase, without brackets
   std::vector<std::string> host_names_;                 // lowercase

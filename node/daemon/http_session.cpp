@@ -241,6 +241,19 @@ void HttpSession<Stream>::OnRead(beast::error_code ec, size_t) {
   // connection: otherwise a client could hold connections (and the daemon's descriptors) open
   // with requests that are never served.
   const bool keep_alive = request.keep_alive() && !stopping_ && !reply.close;
+  if (reply.deferred) {
+    // A long poll: no operation is pending on the socket while it waits, so neither timeout
+    // cuts it; the reply comes back to this strand, and a Stop() meanwhile ends the connection
+    // after it.
+    auto deferred = std::move(reply.deferred);
+    deferred([self = this->shared_from_this(), keep_alive](ApiReply ready) {
+      net::post(self->stream_.get_executor(),
+                [self, keep_alive, ready = std::move(ready)]() mutable {
+                  self->Reply(std::move(ready), keep_alive && !self->stopping_);
+                });
+    });
+    return;
+  }
   Reply(std::move(reply), keep_alive);
 }
 

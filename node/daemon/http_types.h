@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -37,6 +38,10 @@ struct ApiReply {
   // The request was refused before it was routed (401, 403, 421): the connection ends after the
   // reply, so that it cannot be held open with requests that are never served.
   bool close = false;
+  // A reply not ready yet (a long poll: GET /v1/alerts?wait=S). When set, the connection calls
+  // it once with `send` and uses nothing else of this reply; `send` must then be called exactly
+  // once, from any thread, with the reply to write. Meanwhile the connection reads nothing.
+  std::function<void(std::function<void(ApiReply)> send)> deferred;
 };
 
 // {"error":"<message>"} and a newline: every error the API answers has this one-line shape.

@@ -22,6 +22,7 @@
 #include "node/common/lookup.h"
 #include "node/common/status_json.h"
 #include "node/common/version.h"
+#include "node/daemon/alert_feed.h"
 #include "node/daemon/api_setup.h"
 #include "node/daemon/crl_reload.h"
 #include "node/daemon/daemon_options.h"
@@ -32,6 +33,7 @@
 #include "node/daemon/metrics.h"
 #include "node/daemon/store_watch.h"
 #include "node/daemon/sync.h"
+#include "node/daemon/webhook.h"
 
 namespace duanka::daemon {
 namespace {
@@ -192,6 +194,8 @@ struct Loaded {
   std::vector<std::string> signing_ders;
   boost::asio::ssl::context tls;
   ApiOptions api_options;
+  // [alerts] webhook_url over https: its client context (the CA file read here); else null.
+  std::shared_ptr<boost::asio::ssl::context> webhook_tls;
 };
 
 // The institution a certificate names must be this node's: a node that presented another
@@ -262,8 +266,16 @@ int LoadForStart(const std::filesystem::path& home, std::optional<Loaded>& out) 
   if (!api_options) {
     return Fail(node::ExitCodeFor(api_options.error().kind), api_options.error().message);
   }
+  std::shared_ptr<boost::asio::ssl::context> webhook_tls;
+  if (!config->alerts.webhook_url.empty()) {
+    Result<std::shared_ptr<boost::asio::ssl::context>> made =
+        CreateWebhookTlsContext(config->alerts);
+    if (!made) return Fail(node::ConfigExitCodeFor(made.error().kind), made.error().message);
+    webhook_tls = std::move(*made);
+  }
   out.emplace(Loaded{std::move(*config), std::move(*ca), std::move(*pepper),
-                     std::move(signing_ders), std::move(tls), std::move(*api_options)});
+                     std::move(signing_ders), std::move(tls), std::move(*api_options),
+                     std::move(webhook_tls)});
   return kExitOk;
 }
 
@@ -353,7 +365,15 @@ int Run(const std::filesystem::path& home) {
     dialers.push_back(std::make_unique<Dialer>(links, peer, BackoffOptionsFrom(limits)));
   }
 
-  StoreWatch watch(net_io, config->store, [&sync] { sync.OnLocalChange(); });
+  // [alerts] webhook_url: made once the audit log is, started with sync.
+  std::unique_ptr<Webhook> webhook;
+  // GET /v1/alerts long polls wait here for the store's commits (any process's).
+  AlertNotifier alert_notifier(api_io, store);
+  StoreWatch watch(net_io, config->store, [&sync, &webhook, &alert_notifier] {
+    sync.OnLocalChange();
+    alert_notifier.Notify();
+    if (webhook) webhook->Wake();
+  });
   if (Status s = watch.Start(); !s) return Fail(kExitFailure, s.error().message);
 
   StatsCache stats(store, now);
@@ -394,6 +414,11 @@ int Run(const std::filesystem::path& home) {
     });
   };
   await_audit_sync();
+  if (!config->alerts.webhook_url.empty()) {
+    webhook = std::make_unique<Webhook>(store, audit, metrics, WebhookOptionsFrom(config->alerts),
+                                        loaded->webhook_tls, now);
+    metrics.EnableWebhook();
+  }
   // Set here, not in ApiOptionsFromConfig: FitDescriptorBudget may have lowered it.
   api_options->max_connections = limits.max_api_connections;
   ApiBackend backend;
@@ -405,7 +430,23 @@ int Run(const std::filesystem::path& home) {
     Result<std::vector<store::Head>> h = store.Heads();
     return h ? *h : std::vector<store::Head>{};
   };
-  backend.metrics_text = [&] { return metrics.Render(stats.Get()); };
+  backend.metrics_text = [&] {
+    Result<uint64_t> raised = store.LastAlertId();
+    Result<uint64_t> watched = store.WatchCount();
+    if (raised && watched) metrics.SetAlertStore(*raised, *watched);
+    if (webhook) {
+      if (Result<AlertBacklog> backlog = webhook->Backlog(); backlog) {
+        metrics.SetWebhookBacklog(backlog->pending, backlog->oldest_pending_age_seconds);
+      }
+    }
+    return metrics.Render(stats.Get());
+  };
+  backend.alerts_pending = [&]() -> std::optional<uint64_t> {
+    if (!webhook) return std::nullopt;
+    Result<AlertBacklog> backlog = webhook->Backlog();
+    return backlog ? std::optional<uint64_t>(backlog->pending) : std::nullopt;
+  };
+  backend.alerts = &alert_notifier;
   backend.healthy = [&store] { return store.Heads().ok(); };
   backend.log = [](const std::string& line) { LogWarn("{}", line); };
   backend.status_json = [&] {
@@ -441,8 +482,20 @@ int Run(const std::filesystem::path& home) {
     return Fail(node::ExitCodeFor(s.error().kind), s.error().message);
   }
 
+  // Expiry changes no entry, so nothing else raises its `cleared` alert.
+  AlertSweeper alert_sweeper(store, now, [&](const Result<uint64_t>& raised) {
+    if (!raised) {
+      LogWarn("alert expiry sweep: {}", raised.error().message);
+    } else if (*raised > 0) {
+      LogInfo("alert expiry sweep: {} cleared alert(s) raised for expired listings", *raised);
+      alert_notifier.Notify();
+      if (webhook) webhook->Wake();
+    }
+  });
+  alert_sweeper.Start();
   sync.Start();
   for (auto& d : dialers) d->Start();
+  if (webhook) webhook->Start();
   // SIGTERM/SIGINT: stop accepting, finish the batch in hand, close peers within the deadline.
   boost::asio::signal_set signals(net_io, SIGTERM, SIGINT);
   boost::asio::steady_timer stop_timer(net_io);
@@ -482,14 +535,19 @@ int Run(const std::filesystem::path& home) {
     if (listener) listener->Stop();
     for (auto& d : dialers) d->Stop();
     watch.Stop();
+    // Pending long polls are answered (with what is held) before the API stops serving.
+    alert_notifier.Stop();
     api.Stop();
     sync.Stop();
+    // Its POST in hand is cut off; that alert stays behind the cursor and goes after the restart.
+    if (webhook) webhook->Stop();
     // Over as soon as every peer is closed; a peer that does not finish its TLS close is cut off
     // at shutdown_timeout_ms, so the deadline only bounds a stop that something else holds up.
     const auto deadline = std::chrono::steady_clock::now() +
                           std::chrono::milliseconds(limits.shutdown_timeout_ms) + kStopGrace;
     await_peers_closed = [&, deadline] {
-      if (sync.StopDone() || std::chrono::steady_clock::now() >= deadline) {
+      if ((sync.StopDone() && alert_notifier.Stopped()) ||
+          std::chrono::steady_clock::now() >= deadline) {
         net_io.stop();
         api_io.stop();
         return;
@@ -512,6 +570,8 @@ int Run(const std::filesystem::path& home) {
   net_io.run();
   api_io.stop();
   for (std::thread& t : threads) t.join();
+  alert_sweeper.Stop();
+  if (webhook) webhook->Stop();
   ingest.Stop();
   if (Status s = audit.Checkpoint("shutdown"); !s) LogWarn("{}", s.error().message);
   LogInfo("stopped");

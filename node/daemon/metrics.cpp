@@ -206,6 +206,34 @@ std::string Metrics::Render(const store::Stats& stats) const {
   AppendFamily(out, "duanka_store_bytes", "gauge", "Bytes of the store in use on disk.");
   AppendSample(out, "duanka_store_bytes", {}, stats.bytes_on_disk);
 
+  // ---- Re-screening ----
+  AppendFamily(out, "duanka_alerts_raised_total", "counter",
+               "Alerts raised in this node's store (a watched customer listed or cleared): its "
+               "newest alert id.");
+  AppendSample(out, "duanka_alerts_raised_total", {}, Load(alerts_raised_));
+  AppendFamily(out, "duanka_watch_list_entries", "gauge",
+               "Pairs (customer, reference) on this node's watch list.");
+  AppendSample(out, "duanka_watch_list_entries", {}, Load(watch_entries_));
+
+  if (webhook_enabled_.load(std::memory_order_relaxed)) {
+    AppendFamily(out, "duanka_alerts_delivered_total", "counter",
+                 "Alerts the webhook's receiver acknowledged (2xx) since the daemon started.");
+    AppendSample(out, "duanka_alerts_delivered_total", {}, Load(alerts_delivered_));
+    AppendFamily(out, "duanka_alerts_pending", "gauge",
+                 "Alerts raised and not yet delivered by the webhook (newest id minus its "
+                 "cursor).");
+    AppendSample(out, "duanka_alerts_pending", {}, Load(alerts_pending_));
+    AppendFamily(out, "duanka_alerts_oldest_pending_age_seconds", "gauge",
+                 "Seconds since the oldest alert not yet delivered by the webhook was raised (0: "
+                 "none pending).");
+    AppendSample(out, "duanka_alerts_oldest_pending_age_seconds", {},
+                 oldest_pending_age_.load(std::memory_order_relaxed));
+    AppendFamily(out, "duanka_alert_webhook_failures_total", "counter",
+                 "Webhook POSTs that failed (no connection, a timeout, or a status other than "
+                 "2xx).");
+    AppendSample(out, "duanka_alert_webhook_failures_total", {}, Load(webhook_failures_));
+  }
+
   // ---- Lookups ----
   AppendFamily(out, "duanka_lookups_total", "counter", "Lookups answered, by result.");
   AppendSample(out, "duanka_lookups_total", {{"result", "listed"}}, Load(lookups_listed_));

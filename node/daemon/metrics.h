@@ -73,6 +73,27 @@ class Metrics {
   // Batches of records held back because they are dated ahead of this node's clock.
   void CountRecordsNotYet() { records_not_yet_.fetch_add(1, std::memory_order_relaxed); }
 
+  // The store's alert figures (read at each scrape): alerts raised in it (its newest alert id)
+  // and pairs (customer, reference) on its watch list.
+  void SetAlertStore(uint64_t alerts_raised, uint64_t watch_entries) {
+    alerts_raised_.store(alerts_raised, std::memory_order_relaxed);
+    watch_entries_.store(watch_entries, std::memory_order_relaxed);
+  }
+
+  // The alert webhook (webhook.h): its families are rendered only once it is enabled (a node
+  // without [alerts] webhook_url has no webhook to be stuck).
+  void EnableWebhook() { webhook_enabled_.store(true, std::memory_order_relaxed); }
+  void CountAlertsDelivered(uint64_t n) {
+    alerts_delivered_.fetch_add(n, std::memory_order_relaxed);
+  }
+  void CountWebhookFailure() { webhook_failures_.fetch_add(1, std::memory_order_relaxed); }
+  // Its backlog, read from the store at each scrape: alerts not yet delivered, and the age of the
+  // oldest of them in seconds (0 when none).
+  void SetWebhookBacklog(uint64_t pending, int64_t oldest_age_seconds) {
+    alerts_pending_.store(pending, std::memory_order_relaxed);
+    oldest_pending_age_.store(oldest_age_seconds, std::memory_order_relaxed);
+  }
+
   // The whole exposition, with per-issuer record/entry counts from the store's stats.
   std::string Render(const store::Stats& stats) const;
 
@@ -91,6 +112,10 @@ class Metrics {
   std::atomic<uint64_t> unknown_feeds_{0}, broken_claims_{0}, records_not_yet_{0}, notices_{0};
   std::atomic<int64_t> crl_number_{0}, crl_this_update_{0}, crl_next_update_{0};
   std::atomic<int64_t> pepper_epochs_missing_{0};
+  std::atomic<bool> webhook_enabled_{false};
+  std::atomic<uint64_t> alerts_delivered_{0}, webhook_failures_{0}, alerts_pending_{0};
+  std::atomic<int64_t> oldest_pending_age_{0};
+  std::atomic<uint64_t> alerts_raised_{0}, watch_entries_{0};
 };
 
 }  // namespace duanka::daemon

@@ -451,16 +451,31 @@ void EpochsSection(Page& p, const json& status, std::optional<int64_t> now) {
   p << ".</p></section>\n";
 }
 
+// A figure the store may fail to give: its value, or "unknown" without data-value.
+void OptionalFigure(Page& p, std::string_view id, const std::optional<uint64_t>& value) {
+  p << "<span id=\"" << id << "\" class=\"figure\"";
+  if (value) {
+    p.Attr("data-value", *value) << ">";
+    p.Esc(*value) << "</span>";
+  } else {
+    p << "><span class=\"muted\">unknown</span></span>";
+  }
+}
+
 void AlertsSection(Page& p, const StatusPageFigures& figures) {
-  p << "<section id=\"alerts\"><h2>Alerts</h2>\n<p>Alerts pending: <span id=\"alerts-pending\" "
-       "class=\"figure\"";
+  p << "<section id=\"alerts\"><h2>Alerts</h2>\n<p>Watch list: ";
+  OptionalFigure(p, "watch-entries", figures.watch_entries);
+  p << " customer references · alerts raised: ";
+  OptionalFigure(p, "alerts-raised", figures.alerts_raised);
+  p << "</p>\n<p>Alerts pending: <span id=\"alerts-pending\" class=\"figure\"";
   if (figures.alerts_pending) {
     p.Attr("data-value", *figures.alerts_pending).Attr("data-configured", "true") << ">";
     p.Esc(*figures.alerts_pending) << "</span></p>";
   } else {
-    // No alert feed exists yet: a 0 that says why, not a count nobody kept.
+    // Pending counts the webhook's backlog: without one, a 0 that says why, not a count nobody
+    // kept (GET /v1/alerts and `duanka alerts` readers keep their own cursors).
     p << " data-value=\"0\" data-configured=\"false\">0</span> "
-         "<span class=\"muted\">(watch alerts: not configured)</span></p>";
+         "<span class=\"muted\">(alert webhook: not configured)</span></p>";
   }
   p << "</section>\n";
 }

@@ -13,7 +13,9 @@
 //              with data-their-seq, data-our-seq; #lag-total holds the sum
 //   #forks     forks held as evidence (li[data-fork]) and frozen feeds (#frozen-feeds)
 //   #epochs    the CRL in force (#crl-number, or #crl-none) and the pepper (#pepper-epochs)
-//   #alerts    #alerts-pending; without an alert feed, 0 with data-configured="false"
+//   #alerts    the watch list's size (#watch-entries) and the alerts raised (#alerts-raised),
+//              each "unknown" when the store could not say; #alerts-pending, the webhook's
+//              backlog: without a webhook, 0 with data-configured="false"
 #pragma once
 
 #include <cstdint>
@@ -33,8 +35,12 @@ inline constexpr int kStatusPageRefreshSeconds = 30;
 struct StatusPageFigures {
   // Lookups the API answered in the last minute; nullopt if not counted.
   std::optional<uint64_t> lookups_last_minute;
-  // Alerts waiting for the operator; nullopt while no alert feed is configured.
+  // Alerts not yet delivered by the webhook; nullopt while no webhook is configured.
   std::optional<uint64_t> alerts_pending;
+  // Pairs (customer, reference) on the watch list, and alerts raised in this store (its newest
+  // alert id); nullopt when unknown.
+  std::optional<uint64_t> watch_entries;
+  std::optional<uint64_t> alerts_raised;
 };
 
 // The page for `status` (GET /v1/status's object). A snapshot missing keys or holding values of

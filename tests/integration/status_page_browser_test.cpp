@@ -144,7 +144,7 @@ TEST(StatusPageBrowser, ChromiumShowsTheRunningConsortiumsFigures) {
   EXPECT_TRUE(Has(dom, "id=\"forks-none\"")) << dom;
   EXPECT_TRUE(Has(dom, "id=\"pepper-epochs\" class=\"figure\" data-value=\"1\"")) << dom;
   EXPECT_TRUE(Has(dom, "data-configured=\"false\">0</span>")) << dom;
-  EXPECT_TRUE(Has(dom, "watch alerts: not configured")) << dom;
+  EXPECT_TRUE(Has(dom, "alert webhook: not configured")) << dom;
   // Nothing ran: the page has no script for chromium to have executed.
   EXPECT_FALSE(Has(dom, "<script")) << dom;
 

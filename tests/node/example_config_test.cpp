@@ -43,7 +43,7 @@ std::set<std::string> LeafKeys(const toml::table& table, const std::string& pref
 // Every quoted "table.key" (or "institution") in `text`.
 std::set<std::string> QuotedKeys(const std::string& text) {
   static const std::regex key(
-      R"re("(institution|(files|listing|store|flood|network|limits)\.[a-z_]+)")re");
+      R"re("(institution|(files|listing|store|flood|alerts|network|limits)\.[a-z_]+)")re");
   std::set<std::string> out;
   for (auto it = std::sregex_iterator(text.begin(), text.end(), key); it != std::sregex_iterator();
        ++it) {
@@ -151,6 +151,11 @@ TEST_F(ExampleConfigTest, ExampleLoadsWithEveryValueAtItsDefault) {
   // [flood]
   EXPECT_EQ(c.flood.daily_entry_limit, d.flood.daily_entry_limit);
   EXPECT_TRUE(c.flood.issuer_limits.empty());
+  // [alerts]
+  EXPECT_EQ(c.alerts.webhook_url, d.alerts.webhook_url);
+  EXPECT_FALSE(c.alerts.webhook_ca_file.has_value());
+  EXPECT_EQ(c.alerts.webhook_timeout_ms, d.alerts.webhook_timeout_ms);
+  EXPECT_EQ(c.alerts.webhook_max_backoff_s, d.alerts.webhook_max_backoff_s);
   // [network]
   EXPECT_EQ(c.network.listen, d.network.listen);
   EXPECT_EQ(c.network.api, d.network.api);
@@ -333,6 +338,46 @@ TEST_F(ExampleConfigTest, FloodIssuerLimitsAreReadAndABadOneRefusedByName) {
                 "expected an institution code");
   ExpectRefused(WithValue(toml::parse(example_, kExample.string()), "flood.issuer_limits", 5),
                 "flood.issuer_limits", "expected a table");
+}
+
+// [alerts]: the webhook's URL taken apart (the scheme's port by default, "/" for no path), and a
+// URL or CA file the webhook could not use refused by name without repeating the URL.
+TEST_F(ExampleConfigTest, AlertsWebhookUrlIsParsedAndABadOneRefusedByName) {
+  auto with_url = [&](const std::string& url) {
+    std::string text = std::regex_replace(example_, std::regex("\nwebhook_url = \"\""),
+                                          "\nwebhook_url = \"" + url + "\"");
+    EXPECT_NE(text, example_) << "no webhook_url line in " << kExample;
+    return text;
+  };
+  Result<node::Config> good = Load(with_url("https://core.bank.example/duanka/alerts?v=1"));
+  ASSERT_TRUE(good.ok()) << good.error().message;
+  Result<node::WebhookUrl> url = node::ParseWebhookUrl(good->alerts.webhook_url);
+  ASSERT_TRUE(url.ok());
+  EXPECT_TRUE(url->tls);
+  EXPECT_EQ(url->host, "core.bank.example");
+  EXPECT_EQ(url->port, 443);
+  EXPECT_EQ(url->target, "/duanka/alerts?v=1");
+  url = node::ParseWebhookUrl("http://[fd00::7]:8080");
+  ASSERT_TRUE(url.ok()) << url.error().message;
+  EXPECT_FALSE(url->tls);
+  EXPECT_EQ(url->host, "fd00::7");
+  EXPECT_EQ(url->port, 8080);
+  EXPECT_EQ(url->target, "/");
+
+  ExpectRefused(with_url("ftp://core.bank.example/"), "alerts.webhook_url",
+                "the scheme must be http or https");
+  ExpectRefused(with_url("https://ops:hunter2@core.bank.example/"), "alerts.webhook_url",
+                "user information");
+  ExpectRefused(with_url("https://core.bank.example:0/"), "alerts.webhook_url", "the port");
+  ExpectRefused(with_url("https:///x"), "alerts.webhook_url", "no host");
+  ExpectRefused(with_url("https://core bank/"), "alerts.webhook_url", "spaces");
+  Result<node::Config> secret = Load(with_url("https://ops:hunter2@core.bank.example/"));
+  ASSERT_FALSE(secret.ok());
+  EXPECT_EQ(secret.error().message.find("hunter2"), std::string::npos) << secret.error().message;
+  ExpectRefused(
+      std::regex_replace(with_url("http://core.bank.example/"),
+                         std::regex("\nwebhook_ca_file = \"\""), "\nwebhook_ca_file = \"ca.pem\""),
+      "alerts.webhook_ca_file", "http://");
 }
 
 TEST_F(ExampleConfigTest, OutOfRangeValueRefusedByName) {

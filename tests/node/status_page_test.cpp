@@ -134,7 +134,9 @@ TEST(StatusPage, EverySectionAndFigureIsThere) {
   EXPECT_TRUE(Has(page,
                   "id=\"alerts-pending\" class=\"figure\" data-value=\"0\" "
                   "data-configured=\"false\">0</span>"));
-  EXPECT_TRUE(Has(page, "watch alerts: not configured"));
+  EXPECT_TRUE(Has(page, "alert webhook: not configured"));
+  // Figures the store did not give are unknown, not 0.
+  EXPECT_TRUE(Has(page, "id=\"watch-entries\" class=\"figure\"><span class=\"muted\">unknown"));
   // Self-contained: no script, no asset fetched from anywhere.
   EXPECT_FALSE(Has(page, "<script"));
   EXPECT_FALSE(Has(page, "src="));
@@ -266,6 +268,8 @@ TEST(StatusPage, InSyncSaysSoAndAnExpiredCrlAndMissingEpochsStandOut) {
   s["pepper"]["peers_ahead"] = {"BANKB"};
   StatusPageFigures f;
   f.alerts_pending = 3;
+  f.watch_entries = 12;
+  f.alerts_raised = 5;
   const std::string page = RenderStatusPage(s, f);
   EXPECT_TRUE(Has(page, "id=\"lag-total\" class=\"figure\" data-value=\"0\">0<"));
   EXPECT_TRUE(Has(page, "id=\"lag-none\""));
@@ -275,6 +279,8 @@ TEST(StatusPage, InSyncSaysSoAndAnExpiredCrlAndMissingEpochsStandOut) {
                   "id=\"alerts-pending\" class=\"figure\" data-value=\"3\" "
                   "data-configured=\"true\">3</span>"));
   EXPECT_FALSE(Has(page, "not configured"));
+  EXPECT_TRUE(Has(page, "id=\"watch-entries\" class=\"figure\" data-value=\"12\">12</span>"));
+  EXPECT_TRUE(Has(page, "id=\"alerts-raised\" class=\"figure\" data-value=\"5\">5</span>"));
 }
 
 TEST(StatusPage, HtmlEscapeReplacesEachSpecialCharacterAndKeepsUtf8) {
