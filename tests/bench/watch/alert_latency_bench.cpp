@@ -138,7 +138,7 @@ int Run(int reports) {
   {
     std::ofstream out(customers);
     for (int i = 0; i <= reports; ++i) {
-      out << "phone," << kFirstPhone + static_cast<uint64_t>(i) << ",CUST-" << i << "\n";
+      out << "phone," << kFirstPhone + static_cast<uint64_t>(i) << ",CUST#" << i << "\n";
     }
   }
   testing::RunResult watched = c.Admin(payc, {"watch", "--batch", customers.string()});

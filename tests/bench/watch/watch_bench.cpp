@@ -48,7 +48,7 @@ constexpr uint64_t kWatchedEvery = 1'000;
 // Phone numbers 13000000000 + i: valid mainland mobile numbers, one per watched customer.
 constexpr uint64_t kFirstPhone = 13'000'000'000ULL;
 // A typical core-banking customer number as the reference.
-constexpr const char* kRefPrefix = "CUST-";
+constexpr const char* kRefPrefix = "CUST#";
 
 double Seconds(Clock::time_point since) {
   return std::chrono::duration<double>(Clock::now() - since).count();
