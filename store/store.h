@@ -172,9 +172,12 @@ struct WatchItem {
   std::string ref;  // at most kMaxWatchRefBytes printable characters; the caller checks them
 };
 inline constexpr size_t kMaxWatchRefBytes = 64;
+// References one watched identifier may carry (an alert carries them all): far above a family
+// sharing a phone number, far below what would make an alert unwieldy.
+inline constexpr size_t kMaxRefsPerSubject = 256;
 
 // What Watch or Unwatch did: pairs (subject, ref) added or removed, and those already so; and,
-// in item order, whether each item's first pair changed (what an audit line records).
+// in item order, whether each item changed under any of its subjects (what an audit line records).
 struct WatchChange {
   uint64_t changed = 0;
   uint64_t unchanged = 0;
@@ -329,10 +332,18 @@ class Store {
   // Adds (subject, ref) pairs to the watch list in one write transaction; a pair held already
   // is unchanged. Entries listed now about a newly watched subject are noted, so that their
   // expiry later raises a kCleared alert (screening them is a Lookup after this). kIo (LMDB).
-  Result<WatchChange> Watch(std::span<const WatchItem> items, int64_t now);
+  // kInvalidInput (nothing written) when an identifier would carry more than kMaxRefsPerSubject.
+  // `before_commit`, when given, is called inside the transaction with what it is about to
+  // commit: an error aborts it (nothing written) and is returned. duanka-admin audits there, so
+  // a change is never committed unaudited (a transaction retried after growing the map calls it
+  // again; an audit line may then be written for a change made once).
+  using BeforeWatchCommit = std::function<Status(const WatchChange&)>;
+  Result<WatchChange> Watch(std::span<const WatchItem> items, int64_t now,
+                            const BeforeWatchCommit& before_commit = {});
   // Removes pairs; one not held is unchanged. kIo.
-  Result<WatchChange> Unwatch(std::span<const WatchItem> items);
-  // Pairs (current-epoch subject, ref) watched. kIo.
+  Result<WatchChange> Unwatch(std::span<const WatchItem> items,
+                              const BeforeWatchCommit& before_commit = {});
+  // Pairs (identifier, ref) watched, whichever epochs' subjects they are held under. kIo.
   Result<uint64_t> WatchCount() const;
   // Raises a kCleared "expired" alert for each watched entry listed here whose expiry is at or
   // before `now` (entries do not change when they expire, so the daemon calls this on a timer).

@@ -102,6 +102,7 @@ class AlertReader {
     v = static_cast<int64_t>(detail::GetU64(p));
     return true;
   }
+  bool AtEnd() const { return rest_.empty(); }
   bool Str(std::string& s) {
     uint8_t len;
     const char* p;
@@ -137,6 +138,7 @@ std::optional<Alert> DecodeAlert(uint64_t id, std::string_view bytes) {
   for (std::string& ref : a.refs) {
     if (!r.Str(ref)) return std::nullopt;
   }
+  if (!r.AtEnd()) return std::nullopt;
   return a;
 }
 
@@ -181,6 +183,16 @@ void PutMetaU64(MDB_txn* txn, MDB_dbi meta, std::string_view key, uint64_t value
 Error ReadOnly(const Store::Impl& impl, const char* what) {
   return MakeError(ErrorKind::kIo, "store " + impl.options.path.string() +
                                        " is open for reading only; " + what + " writes");
+}
+
+std::string IssuerCodeUncached(MDB_txn* txn, MDB_dbi issuer_ids, uint32_t issuer_id) {
+  char key[4];
+  detail::PutU32(key, issuer_id);
+  MDB_val k = Val(key, sizeof key), v;
+  if (!Found(mdb_get(txn, issuer_ids, &k, &v), "cannot read issuer ids")) {
+    throw LmdbError{MDB_CORRUPTED, "an entry's issuer id has no code"};
+  }
+  return std::string(View(v));
 }
 
 void BumpWatchGeneration(MDB_txn* txn, MDB_dbi meta) {
@@ -293,7 +305,9 @@ void Store::Impl::NoteListingChange(MDB_txn* txn, const Hash256& subject,
   a.id = LastAlertIdIn(txn, alerts) + 1;
   a.at = now;
   a.subject = subject;
-  a.entry = EntryId{IssuerCode(txn, noted->issuer_id), noted->seq};
+  // Read, not cached: this transaction may have given the id out and may yet abort, and the
+  // cache must only ever hold committed codes.
+  a.entry = EntryId{IssuerCodeUncached(txn, issuer_ids, noted->issuer_id), noted->seq};
   a.id_type = static_cast<protocol::IdType>(noted->id_type);
   a.category = static_cast<protocol::Category>(noted->category);
   a.basis = static_cast<protocol::Basis>(noted->basis);
@@ -307,7 +321,8 @@ void Store::Impl::NoteListingChange(MDB_txn* txn, const Hash256& subject,
   Check(mdb_put(txn, alerts, &ik, &iv, MDB_APPEND), "cannot append an alert");
 }
 
-Result<WatchChange> Store::Watch(std::span<const WatchItem> items, int64_t now) {
+Result<WatchChange> Store::Watch(std::span<const WatchItem> items, int64_t now,
+                                 const BeforeWatchCommit& before_commit) {
   if (impl_->watch == 0) return ReadOnly(*impl_, "watching");
   for (const WatchItem& item : items) {
     if (item.subjects.empty() || item.ref.empty() || item.ref.size() > kMaxWatchRefBytes) {
@@ -317,10 +332,13 @@ Result<WatchChange> Store::Watch(std::span<const WatchItem> items, int64_t now) 
     }
   }
   WatchChange change;
+  std::optional<Error> refused;
   try {
     impl_->Write([&](MDB_txn* txn) {
       change = WatchChange{};
+      refused.reset();
       bool wrote = false;
+      uint64_t new_pairs = 0;
       // Subjects past the table's last one are appended: LMDB then fills pages instead of
       // splitting them, so a sorted import into a new list packs it densely (and fast).
       std::string tail;
@@ -333,22 +351,22 @@ Result<WatchChange> Store::Watch(std::span<const WatchItem> items, int64_t now) 
         }
       }
       for (const WatchItem& item : items) {
-        for (size_t i = 0; i < item.subjects.size(); ++i) {
-          const Hash256& subject = item.subjects[i];
+        bool added = false, held_before = false;
+        for (const Hash256& subject : item.subjects) {
           MDB_val k = Val(subject.bytes.data(), subject.bytes.size()), v = Val(item.ref);
           const std::string_view key = View(k);
           const bool at_end = tail < key;
           int rc = mdb_put(txn, impl_->watch, &k, &v, MDB_NODUPDATA | (at_end ? MDB_APPEND : 0u));
-          if (at_end && rc == 0) tail = std::string(key);
-          wrote = wrote || rc == 0;
-          if (rc != MDB_KEYEXIST) Check(rc, "cannot add to the watch list");
-          if (i == 0) {
-            ++(rc == MDB_KEYEXIST ? change.unchanged : change.changed);
-            change.item_changed.push_back(rc != MDB_KEYEXIST);
+          if (rc == MDB_KEYEXIST) {
+            held_before = true;
+            continue;
           }
-          if (rc == MDB_KEYEXIST) continue;
+          Check(rc, "cannot add to the watch list");
+          added = wrote = true;
+          if (at_end) tail = std::string(key);
           // Listings held now were screened by the caller, not alerted: note them so that their
-          // end (a revocation, an expiry) still raises a kCleared alert.
+          // end (a revocation, an expiry) still raises a kCleared alert. The same cursor counts
+          // the subject's refs, which an alert carries all of.
           detail::Cursor c(txn, impl_->subjects);
           Check(c.open_rc(), "cannot open a cursor");
           MDB_val sk = k, sv;
@@ -367,49 +385,87 @@ Result<WatchChange> Store::Watch(std::span<const WatchItem> items, int64_t now) 
             }
             found = mdb_cursor_get(c.get(), &sk, &sv, MDB_NEXT_DUP);
           }
+          if (!at_end) {
+            detail::Cursor refs(txn, impl_->watch);
+            Check(refs.open_rc(), "cannot open a cursor");
+            MDB_val rk = k, rv;
+            size_t count = 0;
+            if (Found(mdb_cursor_get(refs.get(), &rk, &rv, MDB_SET),
+                      "cannot read the watch list")) {
+              Check(mdb_cursor_count(refs.get(), &count), "cannot count a subject's refs");
+            }
+            if (count > kMaxRefsPerSubject) {
+              refused = MakeError(ErrorKind::kInvalidInput,
+                                  "a watched identifier may carry at most " +
+                                      std::to_string(kMaxRefsPerSubject) +
+                                      " references; one would carry more (nothing was written)");
+              return false;
+            }
+          }
+        }
+        // A pair counts once, whichever epochs' subjects it is held under (a re-import after a
+        // pepper rotation adds the new epoch's subject to pairs held already).
+        if (added && !held_before) ++new_pairs;
+        ++(added ? change.changed : change.unchanged);
+        change.item_changed.push_back(added);
+      }
+      if (before_commit) {
+        if (Status ok = before_commit(change); !ok) {
+          refused = std::move(ok).error();
+          return false;
         }
       }
       PutMetaU64(txn, impl_->meta, detail::kWatchPairsKey,
-                 MetaU64(txn, impl_->meta, detail::kWatchPairsKey) + change.changed);
+                 MetaU64(txn, impl_->meta, detail::kWatchPairsKey) + new_pairs);
       if (wrote) BumpWatchGeneration(txn, impl_->meta);
       return true;
     });
   } catch (const LmdbError& e) {
     return StoreIo(e, *impl_);
   }
+  if (refused) return std::move(*refused);
   return change;
 }
 
-Result<WatchChange> Store::Unwatch(std::span<const WatchItem> items) {
+Result<WatchChange> Store::Unwatch(std::span<const WatchItem> items,
+                                   const BeforeWatchCommit& before_commit) {
   if (impl_->watch == 0) return ReadOnly(*impl_, "unwatching");
   WatchChange change;
+  std::optional<Error> refused;
   try {
     impl_->Write([&](MDB_txn* txn) {
       change = WatchChange{};
-      bool wrote = false;
+      refused.reset();
+      uint64_t gone_pairs = 0;
       for (const WatchItem& item : items) {
-        for (size_t i = 0; i < item.subjects.size(); ++i) {
-          MDB_val k = Val(item.subjects[i].bytes.data(), item.subjects[i].bytes.size()),
-                  v = Val(item.ref);
+        bool removed = false;
+        for (const Hash256& subject : item.subjects) {
+          MDB_val k = Val(subject.bytes.data(), subject.bytes.size()), v = Val(item.ref);
           // Rows in watched_listings are left: with no ref left for the subject, the alert
           // they would raise is dropped when the listing ends.
-          int rc = mdb_del(txn, impl_->watch, &k, &v);
-          const bool removed = Found(rc, "cannot remove from the watch list");
-          if (i == 0) {
-            ++(removed ? change.changed : change.unchanged);
-            change.item_changed.push_back(removed);
-          }
-          wrote = wrote || removed;
+          removed =
+              Found(mdb_del(txn, impl_->watch, &k, &v), "cannot remove from the watch list") ||
+              removed;
+        }
+        if (removed) ++gone_pairs;
+        ++(removed ? change.changed : change.unchanged);
+        change.item_changed.push_back(removed);
+      }
+      if (before_commit) {
+        if (Status ok = before_commit(change); !ok) {
+          refused = std::move(ok).error();
+          return false;
         }
       }
       const uint64_t pairs = MetaU64(txn, impl_->meta, detail::kWatchPairsKey);
-      PutMetaU64(txn, impl_->meta, detail::kWatchPairsKey, pairs - std::min(pairs, change.changed));
-      if (wrote) BumpWatchGeneration(txn, impl_->meta);
+      PutMetaU64(txn, impl_->meta, detail::kWatchPairsKey, pairs - std::min(pairs, gone_pairs));
+      if (gone_pairs > 0) BumpWatchGeneration(txn, impl_->meta);
       return true;
     });
   } catch (const LmdbError& e) {
     return StoreIo(e, *impl_);
   }
+  if (refused) return std::move(*refused);
   return change;
 }
 

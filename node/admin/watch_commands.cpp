@@ -417,14 +417,19 @@ class Applier {
       items.push_back(std::move(item));
     }
     const int64_t now = node::SystemNow();
-    Result<store::WatchChange> change =
-        o_.mode == Mode::kAdd ? home_.store->Watch(items, now) : home_.store->Unwatch(items);
+    // Audited inside the store's transaction, before it commits: a change is never committed
+    // unaudited (a failed audit writes nothing), and a crash in between leaves at worst an audit
+    // line for a change the rerun then makes.
+    const store::Store::BeforeWatchCommit audit = [&](const store::WatchChange& c) -> Status {
+      if (c.changed == 0) return Ok();
+      return AuditPairs(items, c.item_changed, now);
+    };
+    Result<store::WatchChange> change = o_.mode == Mode::kAdd
+                                            ? home_.store->Watch(items, now, audit)
+                                            : home_.store->Unwatch(items, audit);
     if (!change) return std::move(change).error();
     counts_.changed += change->changed;
     counts_.unchanged += change->unchanged;
-    if (change->changed > 0) {
-      if (Status a = AuditPairs(items, change->item_changed, now); !a) return a;
-    }
     if (o_.mode == Mode::kAdd) return Screen(in, first, items, now);
     return Ok();
   }

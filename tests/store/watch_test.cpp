@@ -223,5 +223,50 @@ TEST_F(WatchTest, TheWatchFilterNeverMissesAWatchedSubjectNorOneWatchedAfterItWa
   EXPECT_EQ(alerts[0].refs, std::vector<std::string>{"LATE"});
 }
 
+// After a pepper rotation the list is re-imported with both epochs' subjects: the pair held under
+// the old one is the same pair (counted once, but the item did change: a new subject is held).
+TEST_F(WatchTest, APairHeldUnderSeveralEpochsCountsOnceAndLeavesOnce) {
+  Watch(1, "CUST-1");
+  WatchItem both{{TestSubject(101), TestSubject(1)}, "CUST-1"};
+  WatchChange added = store_->Watch(std::span(&both, 1), kTestNow).value();
+  EXPECT_EQ(added.changed, 1u);
+  EXPECT_EQ(added.item_changed, std::vector<bool>{true});
+  EXPECT_EQ(store_->WatchCount().value(), 1u);
+  EXPECT_EQ(store_->Watch(std::span(&both, 1), kTestNow).value().unchanged, 1u);
+  Append({bank_.Entry(TestSubject(101))});
+  ASSERT_EQ(AlertsAfter(0).size(), 1u) << "the new epoch's subject alerts";
+  WatchChange removed = store_->Unwatch(std::span(&both, 1)).value();
+  EXPECT_EQ(removed.changed, 1u);
+  EXPECT_EQ(store_->WatchCount().value(), 0u);
+}
+
+TEST_F(WatchTest, AnErrorBeforeCommitWritesNothingAndTooManyRefsAreRefused) {
+  WatchItem item{{TestSubject(1)}, "CUST-1"};
+  bool asked = false;
+  Result<WatchChange> aborted =
+      store_->Watch(std::span(&item, 1), kTestNow, [&](const WatchChange& c) -> Status {
+        asked = true;
+        EXPECT_EQ(c.item_changed, std::vector<bool>{true});
+        return MakeError(ErrorKind::kIo, "the audit log cannot be written");
+      });
+  ASSERT_FALSE(aborted.ok());
+  EXPECT_TRUE(asked);
+  EXPECT_EQ(aborted.error().message, "the audit log cannot be written");
+  EXPECT_EQ(store_->WatchCount().value(), 0u);
+  Append({bank_.Entry(TestSubject(1))});
+  EXPECT_TRUE(AlertsAfter(0).empty()) << "the aborted watch was not written";
+
+  std::vector<WatchItem> many;
+  for (size_t i = 0; i <= kMaxRefsPerSubject; ++i) {
+    many.push_back(WatchItem{{TestSubject(2)}, "REF#" + std::to_string(i)});
+  }
+  Result<WatchChange> refused = store_->Watch(many, kTestNow);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().kind, ErrorKind::kInvalidInput);
+  EXPECT_EQ(store_->WatchCount().value(), 0u);
+  many.pop_back();
+  EXPECT_EQ(store_->Watch(many, kTestNow).value().changed, kMaxRefsPerSubject);
+}
+
 }  // namespace
 }  // namespace duanka::store
