@@ -289,6 +289,19 @@ TEST_F(WatchCliTest, LargeFileIsWrittenInChunks) {
   EXPECT_EQ(AuditedPairs("watch-add").size(), kLines) << "a pair held already is not audited";
 }
 
+// The audit log cannot be written (a directory stands where the file should be): the store's
+// transaction is aborted, so nothing is watched without its audit line.
+TEST_F(WatchCliTest, AWatchThatCannotBeAuditedWritesNothing) {
+  const std::filesystem::path log = dir_ / "BANKA" / "audit.log";
+  std::filesystem::remove(log);
+  std::filesystem::create_directory(log);
+  RunResult r = Watch(WriteFile("customers.csv", kCustomers));
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_NE(r.err.find("audit"), std::string::npos) << r.err;
+  std::filesystem::remove(log);
+  EXPECT_EQ(Count(), "0\n");
+}
+
 TEST_F(WatchCliTest, ManyBadLinesAreNamedUpToACap) {
   std::string text;
   for (int i = 0; i < 30; ++i) text += "qq,0" + std::to_string(i) + "11,cust#" + "\n";
