@@ -221,6 +221,48 @@ void Store::Impl::WatchFilter::Add(const Hash256& subject) {
   }
 }
 
+Store::Impl::WatchFilter Store::Impl::BuildWatchFilter(MDB_txn* txn, uint64_t generation) const {
+  MDB_stat stat;
+  Check(mdb_stat(txn, watch, &stat), "cannot read the watch list's size");
+  uint64_t words = kWatchFilterMinWords;
+  while (words * 64 < stat.ms_entries * kWatchFilterBitsPerSubject) words *= 2;
+  WatchFilter filter;
+  filter.generation = generation;
+  filter.bits.assign(words, 0);
+  detail::Cursor c(txn, watch);
+  Check(c.open_rc(), "cannot open a cursor");
+  MDB_val k, v;
+  int rc = mdb_cursor_get(c.get(), &k, &v, MDB_FIRST);
+  while (Found(rc, "cannot read the watch list")) {
+    if (k.mv_size != Hash256{}.bytes.size()) {
+      throw LmdbError{MDB_CORRUPTED, "a watched subject is malformed"};
+    }
+    Hash256 s;
+    std::memcpy(s.bytes.data(), k.mv_data, s.bytes.size());
+    filter.Add(s);
+    rc = mdb_cursor_get(c.get(), &k, &v, MDB_NEXT_NODUP);
+  }
+  return filter;
+}
+
+// The filter a writer of the list saved (Store::SaveWatchFilter), if it is of `generation`.
+std::optional<Store::Impl::WatchFilter> Store::Impl::SavedWatchFilter(MDB_txn* txn,
+                                                                      uint64_t generation) const {
+  MDB_val k = Val(detail::kWatchFilterKey), v;
+  if (!Found(mdb_get(txn, meta, &k, &v), "cannot read the saved watch filter")) return std::nullopt;
+  const char* p = static_cast<const char*>(v.mv_data);
+  if (v.mv_size < 16 || detail::GetU64(p) != generation) return std::nullopt;
+  const uint64_t words = detail::GetU64(p + 8);
+  if (words == 0 || (words & (words - 1)) != 0 || v.mv_size != 16 + words * 8) {
+    throw LmdbError{MDB_CORRUPTED, "the saved watch filter is malformed"};
+  }
+  WatchFilter filter;
+  filter.generation = generation;
+  filter.bits.resize(words);
+  std::memcpy(filter.bits.data(), p + 16, words * 8);
+  return filter;
+}
+
 bool Store::Impl::MaybeWatched(MDB_txn* txn, const Hash256& subject) {
   // Transaction ids are the environment's, shared by every process: a new id means another
   // commit may have changed the table since the last check.
@@ -230,27 +272,10 @@ bool Store::Impl::MaybeWatched(MDB_txn* txn, const Hash256& subject) {
     const uint64_t generation = MetaU64(txn, meta, detail::kWatchGenerationKey);
     watch_filter_valid = watch_filter && watch_filter->generation == generation;
     if (!watch_filter_valid && watch_probes_unfiltered >= kWatchFilterAfterProbes) {
-      MDB_stat stat;
-      Check(mdb_stat(txn, watch, &stat), "cannot read the watch list's size");
-      uint64_t words = kWatchFilterMinWords;
-      while (words * 64 < stat.ms_entries * kWatchFilterBitsPerSubject) words *= 2;
-      WatchFilter filter;
-      filter.generation = generation;
-      filter.bits.assign(words, 0);
-      detail::Cursor c(txn, watch);
-      Check(c.open_rc(), "cannot open a cursor");
-      MDB_val k, v;
-      int rc = mdb_cursor_get(c.get(), &k, &v, MDB_FIRST);
-      while (Found(rc, "cannot read the watch list")) {
-        if (k.mv_size != Hash256{}.bytes.size()) {
-          throw LmdbError{MDB_CORRUPTED, "a watched subject is malformed"};
-        }
-        Hash256 s;
-        std::memcpy(s.bytes.data(), k.mv_data, s.bytes.size());
-        filter.Add(s);
-        rc = mdb_cursor_get(c.get(), &k, &v, MDB_NEXT_NODUP);
-      }
-      watch_filter = std::move(filter);
+      // Saved by the tool that last changed the list: a copy, where a scan of 10M subjects
+      // would cost a catch-up seconds.
+      std::optional<WatchFilter> saved = SavedWatchFilter(txn, generation);
+      watch_filter = saved ? std::move(*saved) : BuildWatchFilter(txn, generation);
       watch_filter_valid = true;
       watch_probes_unfiltered = 0;
     }
@@ -467,6 +492,26 @@ Result<WatchChange> Store::Unwatch(std::span<const WatchItem> items,
   }
   if (refused) return std::move(*refused);
   return change;
+}
+
+Status Store::SaveWatchFilter() {
+  if (impl_->watch == 0) return ReadOnly(*impl_, "saving the watch filter");
+  try {
+    impl_->Write([&](MDB_txn* txn) {
+      const uint64_t generation = MetaU64(txn, impl_->meta, detail::kWatchGenerationKey);
+      Impl::WatchFilter filter = impl_->BuildWatchFilter(txn, generation);
+      std::string value(16 + filter.bits.size() * 8, '\0');
+      detail::PutU64(value.data(), generation);
+      detail::PutU64(value.data() + 8, filter.bits.size());
+      std::memcpy(value.data() + 16, filter.bits.data(), filter.bits.size() * 8);
+      MDB_val k = Val(detail::kWatchFilterKey), v = Val(value);
+      Check(mdb_put(txn, impl_->meta, &k, &v, 0), "cannot save the watch filter");
+      return true;
+    });
+  } catch (const LmdbError& e) {
+    return StoreIo(e, *impl_);
+  }
+  return Ok();
 }
 
 Result<uint64_t> Store::WatchCount() const {

@@ -598,6 +598,10 @@ int WatchBatch(const WatchBatchOptions& o) {
     written = applier.written();
     listed = applier.ListedLines();
   }
+  // The daemon then reads the filter instead of scanning the whole list before its next catch-up.
+  if (applied.ok() && counts.changed > 0) {
+    if (Status saved = home->store->SaveWatchFilter(); !saved) applied = std::move(saved);
+  }
   if (!listed.empty() && (std::fwrite(listed.data(), 1, listed.size(), stdout) != listed.size() ||
                           std::fflush(stdout) != 0)) {
     applied = MakeError(ErrorKind::kIo, std::string("cannot write the listed lines to stdout: ") +

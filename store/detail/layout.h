@@ -50,10 +50,13 @@ inline constexpr unsigned kTableCount = 20;
 
 inline constexpr std::string_view kSchemaKey = "schema";
 inline constexpr std::string_view kNextIssuerIdKey = "next_issuer_id";
-inline constexpr std::string_view kWatchPairsKey = "watch_pairs";          // u64
+inline constexpr std::string_view kWatchPairsKey = "watch_pairs";  // u64
 // Bumped by every write to the watch table, so that a process's in-memory filter of it
 // (Store::Impl::WatchFilter) knows when it is stale, whichever process wrote.
 inline constexpr std::string_view kWatchGenerationKey = "watch_generation";  // u64
+// The watch filter as the last writer of the list saved it (Store::SaveWatchFilter): u64
+// generation ‖ u64 words ‖ the bits (host order: it is a cache, read on the machine that wrote it).
+inline constexpr std::string_view kWatchFilterKey = "watch_filter";
 inline constexpr std::string_view kAlertCursorKeyPrefix = "alert_cursor:";  // ‖ name → u64
 
 void PutU32(char* p, uint32_t v);

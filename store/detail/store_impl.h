@@ -43,6 +43,8 @@ struct Store::Impl {
 
   // Whether `subject` may be watched: the filter's answer when it is valid, else a read.
   bool MaybeWatched(MDB_txn* txn, const Hash256& subject);
+  WatchFilter BuildWatchFilter(MDB_txn* txn, uint64_t generation) const;
+  std::optional<WatchFilter> SavedWatchFilter(MDB_txn* txn, uint64_t generation) const;
 
   // Read transactions are reset and renewed instead of created per read (MDB_NOTLS lets any
   // thread renew any of them). Growing the map needs no transaction of ours active, so readers

@@ -268,5 +268,32 @@ TEST_F(WatchTest, AnErrorBeforeCommitWritesNothingAndTooManyRefsAreRefused) {
   EXPECT_EQ(store_->Watch(many, kTestNow).value().changed, kMaxRefsPerSubject);
 }
 
+// A saved filter (duanka-admin watch saves one) is read instead of scanning the list; one made
+// stale by a later change is not used.
+TEST_F(WatchTest, ASavedWatchFilterIsUsedOnlyWhileTheListIsAsSaved) {
+  constexpr uint64_t kUnwatched = 12'000;  // above kWatchFilterAfterProbes
+  Watch(1'000'000, "SAVED");
+  ASSERT_TRUE(store_->SaveWatchFilter().ok());
+  Watch(2'000'000, "AFTER");  // the saved filter is now stale
+  Open(0);
+  std::vector<SignedRecord> batch;
+  for (uint64_t i = 0; i < kUnwatched; ++i) batch.push_back(bank_.Entry(TestSubject(i + 10)));
+  Append(batch);
+  Append({bank_.Entry(TestSubject(1'000'000)), bank_.Entry(TestSubject(2'000'000))});
+  std::vector<Alert> alerts = AlertsAfter(0);
+  ASSERT_EQ(alerts.size(), 2u);
+  EXPECT_EQ(alerts[0].refs, std::vector<std::string>{"SAVED"});
+  EXPECT_EQ(alerts[1].refs, std::vector<std::string>{"AFTER"});
+
+  ASSERT_TRUE(store_->SaveWatchFilter().ok());
+  Open(0);
+  Append(std::vector<SignedRecord>(batch.begin(), batch.begin() + 1));  // a duplicate: no probe
+  batch.clear();
+  for (uint64_t i = 0; i < kUnwatched; ++i) batch.push_back(bank_.Entry(TestSubject(i + 50'000)));
+  Append(batch);
+  Append({bank_.Entry(TestSubject(1'000'000))});
+  EXPECT_EQ(AlertsAfter(2).size(), 1u) << "the saved filter holds every watched subject";
+}
+
 }  // namespace
 }  // namespace duanka::store

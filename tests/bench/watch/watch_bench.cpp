@@ -2,7 +2,8 @@
 // same run. Figures only, no assertions (design.md section 8).
 //
 //   import     N phone numbers canonicalised, keyed (HMAC under the pepper), sorted by subject and
-//              added to the watch list in chunks of kChunk, as `duanka-admin watch --batch` does;
+//              added to the watch list in chunks of kChunk, its filter saved, as `duanka-admin
+//              watch --batch` does;
 //              beside the floor: deriving the subjects alone. Aim: >= 500,000/s at 10M.
 //   size       bytes on disk per watched identifier (pages in use after / N). Aim: <= 80.
 //   catch-up   M pre-verified records appended in batches of kCatchUpBatch (the daemon's commit
@@ -164,6 +165,7 @@ void Run(const Args& a) {
     Result<WatchChange> change = watched->Watch(std::span(items.data() + first, n), kTestNow);
     if (!change) Die(change.error().message);
   }
+  if (Status saved = watched->SaveWatchFilter(); !saved) Die(saved.error().message);
   const double import_rate = static_cast<double>(a.watch) / Seconds(start);
   const double bytes_per_watch =
       static_cast<double>(BytesOnDisk(*watched) - empty_bytes) / static_cast<double>(a.watch);
