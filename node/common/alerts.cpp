@@ -26,16 +26,22 @@ nlohmann::json AlertObject(const store::Alert& a) {
   };
 }
 
+// Refs are checked ASCII where they are written, but the store takes any bytes: a stray invalid
+// UTF-8 byte becomes U+FFFD rather than an exception in a delivery loop.
+std::string Dump(const nlohmann::json& j) {
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 }  // namespace
 
 std::string AlertJson(const store::Alert& alert) {
-  return AlertObject(alert).dump();
+  return Dump(AlertObject(alert));
 }
 
 std::string AlertPageJson(const std::vector<store::Alert>& alerts, uint64_t last_id) {
   nlohmann::json page = nlohmann::json::array();
   for (const store::Alert& a : alerts) page.push_back(AlertObject(a));
-  return nlohmann::json{{"alerts", std::move(page)}, {"last_id", last_id}}.dump();
+  return Dump(nlohmann::json{{"alerts", std::move(page)}, {"last_id", last_id}});
 }
 
 std::string AlertDeliveryAuditJson(int64_t now, std::string_view program, std::string_view user,
@@ -49,7 +55,7 @@ std::string AlertDeliveryAuditJson(int64_t now, std::string_view program, std::s
     j["first_id"] = alerts.front().id;
     j["last_id"] = alerts.back().id;
   }
-  return j.dump();
+  return Dump(j);
 }
 
 }  // namespace duanka::node

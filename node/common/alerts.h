@@ -18,6 +18,10 @@ namespace duanka::node {
 inline constexpr size_t kAlertPageSize = 500;
 // The longest a long poll (GET /v1/alerts?wait=S) is held open; a larger wait is refused.
 inline constexpr std::chrono::seconds kAlertMaxWait{60};
+// The most long polls held at once: each holds an API connection, and beyond this a few
+// consumers could take the connections lookups need (below limits.max_api_connections' default
+// of 256). A further request with wait=S is answered at once with the current page.
+inline constexpr size_t kMaxAlertWaiters = 8;
 // The webhook's cursor in the store (Store::AlertCursor).
 inline constexpr std::string_view kWebhookCursor = "webhook";
 

@@ -198,9 +198,10 @@ Status ReadAlerts(Reader& r, const std::filesystem::path& file, AlertSettings& a
   for (Status s : {
            r.String("alerts.webhook_url", alerts.webhook_url),
            r.Path("alerts.webhook_ca_file", ca_file),
-           r.Int("alerts.webhook_timeout_ms", 100, kMaxWebhookTimeoutMs, alerts.webhook_timeout_ms),
-           r.Int("alerts.webhook_max_backoff_s", 1, kMaxWebhookBackoffSeconds,
-                 alerts.webhook_max_backoff_s),
+           r.Int("alerts.webhook_timeout_ms", kMinWebhookTimeoutMs, kMaxWebhookTimeoutMs,
+                 alerts.webhook_timeout_ms),
+           r.Int("alerts.webhook_max_backoff_s", kMinWebhookMaxBackoffSeconds,
+                 kMaxWebhookBackoffSeconds, alerts.webhook_max_backoff_s),
        }) {
     if (!s) return s;
   }

@@ -57,6 +57,10 @@ struct FloodSettings {
 // is empty. The tools ignore it.
 inline constexpr uint32_t kDefaultWebhookTimeoutMs = 5000;
 inline constexpr uint32_t kDefaultWebhookMaxBackoffSeconds = 60;
+// Below this no receiver gets a fair chance (a TLS handshake alone can take longer).
+inline constexpr uint32_t kMinWebhookTimeoutMs = 100;
+// Retries are never closer than a second apart, however many in a row fail.
+inline constexpr uint32_t kMinWebhookMaxBackoffSeconds = 1;
 struct AlertSettings {
   std::string webhook_url;  // http(s)://HOST[:PORT]/PATH, checked by ParseWebhookUrl
   // PEM bundle of the CAs the receiver's certificate must chain to; none: the system's.

@@ -159,7 +159,9 @@ struct AlertNotifier::Impl : std::enable_shared_from_this<AlertNotifier::Impl> {
   }
 
   void Add(uint64_t after, std::chrono::milliseconds wait, std::function<void()> done) {
-    if (stopped || LastId() > after) {
+    // Beyond the cap the request is answered now, with the page as it stands (empty, or what
+    // came meanwhile): a long poll holds an API connection, and lookups need some.
+    if (stopped || LastId() > after || waiters.size() >= node::kMaxAlertWaiters) {
       net::post(io, std::move(done));
       return;
     }
@@ -198,6 +200,8 @@ struct AlertNotifier::Impl : std::enable_shared_from_this<AlertNotifier::Impl> {
   bool settling = false;
   bool stopped = false;
   std::atomic<bool> stop_done{false};
+  // Replies of long polls not yet written (HoldReply); any thread.
+  std::atomic<uint64_t> held{0};
 };
 
 AlertNotifier::AlertNotifier(net::io_context& io, const store::Store& store,
@@ -226,7 +230,14 @@ void AlertNotifier::Stop() {
 }
 
 bool AlertNotifier::Stopped() const {
-  return impl_->stop_done.load(std::memory_order_acquire);
+  return impl_->stop_done.load(std::memory_order_acquire) &&
+         impl_->held.load(std::memory_order_acquire) == 0;
+}
+
+std::shared_ptr<void> AlertNotifier::HoldReply() {
+  impl_->held.fetch_add(1, std::memory_order_acq_rel);
+  return std::shared_ptr<void>(
+      nullptr, [impl = impl_](void*) { impl->held.fetch_sub(1, std::memory_order_acq_rel); });
 }
 
 const store::Store& AlertNotifier::store() const {
@@ -254,7 +265,9 @@ ApiReply AlertsApi::Get(std::string_view query, std::string_view user) const {
   ApiReply reply;
   reply.deferred = [this, after = q.after, wait = q.wait,
                     who = std::move(who)](std::function<void(ApiReply)> send) {
-    backend_.alerts->Wait(after, wait, [this, after, who, send = std::move(send)] {
+    // Released once the reply is written: the daemon's stop waits for that (Stopped()).
+    std::shared_ptr<void> hold = backend_.alerts->HoldReply();
+    backend_.alerts->Wait(after, wait, [this, after, who, send = std::move(send), hold] {
       // Run by the io_context, outside the router's own catch: an exception here would end the
       // daemon's API thread.
       ApiReply page;
@@ -263,6 +276,7 @@ ApiReply AlertsApi::Get(std::string_view query, std::string_view user) const {
       } catch (const std::exception&) {
         page = ErrorReply(kInternalError, "internal error");
       }
+      page.written = hold;
       send(std::move(page));
     });
   };

@@ -59,8 +59,12 @@ class AlertNotifier {
   void Wait(uint64_t after, std::chrono::milliseconds wait, std::function<void()> done);
   // Ends every wait now, and every later one at once (the daemon is stopping). Any thread.
   void Stop();
-  // Stop() has taken effect: every wait has been ended.
+  // Stop() has taken effect: every wait has been ended and every reply held (HoldReply) has been
+  // written or its connection has ended.
   bool Stopped() const;
+  // A token held by a long poll's reply until it is written (ApiReply::written): Stopped() waits
+  // for every one, so that the API's stop does not cut off a reply already made. Any thread.
+  std::shared_ptr<void> HoldReply();
 
   const store::Store& store() const;
 
@@ -78,7 +82,8 @@ class AlertsApi {
   explicit AlertsApi(const ApiBackend& backend) : backend_(backend) {}
 
   // `query`: the target's part after '?', or "". after=ID (default 0): alerts with ids after it;
-  // wait=S (0..kAlertMaxWait, default 0): with none held yet, answer when one is or S has passed.
+  // wait=S (0..kAlertMaxWait, default 0): with none held yet, answer when one is or S has passed;
+  // with node::kMaxAlertWaiters polls already waiting, answer at once.
   // Each page holding alerts is audited (`user`, "alerts-read") before it is answered.
   ApiReply Get(std::string_view query, std::string_view user) const;
 

@@ -272,6 +272,7 @@ void HttpSession<Stream>::Reply(ApiReply reply, bool keep_alive) {
     response_.set(http::field::retry_after, std::to_string(reply.retry_after));
   }
   response_.body() = std::move(reply.body);
+  written_ = std::move(reply.written);
   response_.keep_alive(keep_alive);
   response_.prepare_payload();
   // A client that stops reading its replies is dropped like one that stops sending.
@@ -283,6 +284,7 @@ void HttpSession<Stream>::Reply(ApiReply reply, bool keep_alive) {
 
 template <class Stream>
 void HttpSession<Stream>::OnWrite(bool keep_alive, beast::error_code ec, size_t) {
+  written_.reset();
   if (ec) return Close();
   if (!keep_alive) return Linger();
   WaitForRequest();

@@ -112,6 +112,7 @@ class HttpSession : public SessionBase, public std::enable_shared_from_this<Http
   boost::beast::flat_buffer buffer_;
   std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
   boost::beast::http::response<boost::beast::http::string_body> response_;
+  std::shared_ptr<void> written_;  // ApiReply::written of the reply being written
   bool first_request_ = true;
   bool idle_ = false;      // waiting for the first byte of a request
   bool stopping_ = false;  // Stop() was called: no further requests

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -42,6 +43,9 @@ struct ApiReply {
   // it once with `send` and uses nothing else of this reply; `send` must then be called exactly
   // once, from any thread, with the reply to write. Meanwhile the connection reads nothing.
   std::function<void(std::function<void(ApiReply)> send)> deferred;
+  // Kept by the connection until the reply is written (or the connection ends), then released:
+  // whoever made the reply can wait for it to leave.
+  std::shared_ptr<void> written;
 };
 
 // {"error":"<message>"} and a newline: every error the API answers has this one-line shape.

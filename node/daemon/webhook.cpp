@@ -7,8 +7,8 @@
 #include <openssl/x509v3.h>
 
 #include <algorithm>
+#include <atomic>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/redirect_error.hpp>
@@ -18,6 +18,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <exception>
 #include <optional>
 #include <random>
 #include <thread>
@@ -131,6 +132,14 @@ struct Webhook::Impl {
   bool woken = false;  // a notice came while the loop was busy; the io thread's alone
   std::thread thread;
   std::atomic<bool> started{false};
+  // The loop's state, the io thread's alone (and Stop()'s once it is joined).
+  bool have_position = false;  // `delivered` and `saved` read from the store
+  uint64_t delivered = 0;      // every alert through this id is delivered and audited
+  uint64_t saved = 0;          // what the store's cursor holds
+  uint32_t failures = 0;       // in a row
+  bool store_failing = false;
+  bool after_wake = false;                     // this read of the log follows a notice of a commit
+  std::atomic<uint64_t> delivered_through{0};  // `delivered`, for Backlog() on other threads
 
   // The connection kept open between POSTs (the receiver may close it at any time).
   struct Connection {
@@ -140,7 +149,14 @@ struct Webhook::Impl {
   };
   std::unique_ptr<Connection> connection;
 
+  // Forever: Step() after Step(), and a step that throws is a failure like any other.
   asio::awaitable<void> Run();
+  // Reads the next page of the log and delivers it, or waits for one.
+  asio::awaitable<void> Step();
+  // Counts a failure, saves what was delivered before it, and backs off.
+  asio::awaitable<void> Fail(uint64_t alert_id, const std::string& reason);
+  // The store's cursor to `delivered`; false (logged) when the write failed.
+  bool SaveCursor();
   asio::awaitable<void> Sleep(std::chrono::milliseconds delay);
   // Until a notice of a commit (true) or the poll interval, or kWakeRecheck when `quick`.
   asio::awaitable<bool> WaitForAlerts(bool quick);
@@ -188,14 +204,16 @@ asio::awaitable<Status> Webhook::Impl::Connect(std::chrono::steady_clock::time_p
     fresh->plain.emplace(io);
   }
   boost::system::error_code ec;
-  tcp::resolver resolver(io);
+  // Shared with the guard's handler: one that fired just as the resolve ended runs after this
+  // frame has moved on.
+  auto resolver = std::make_shared<tcp::resolver>(io);
   asio::steady_timer guard(io, deadline);
-  guard.async_wait([&resolver](boost::system::error_code e) {
-    if (!e) resolver.cancel();
+  guard.async_wait([resolver](boost::system::error_code e) {
+    if (!e) resolver->cancel();
   });
   tcp::resolver::results_type addresses =
-      co_await resolver.async_resolve(options.url.host, std::to_string(options.url.port),
-                                      asio::redirect_error(asio::use_awaitable, ec));
+      co_await resolver->async_resolve(options.url.host, std::to_string(options.url.port),
+                                       asio::redirect_error(asio::use_awaitable, ec));
   guard.cancel();
   if (ec) co_return MakeError(ErrorKind::kIo, "cannot resolve the host: " + ec.message());
   fresh->tcp().expires_at(deadline);
@@ -278,66 +296,115 @@ asio::awaitable<Status> Webhook::Impl::Deliver(const store::Alert& alert) {
   co_return Ok();
 }
 
-asio::awaitable<void> Webhook::Impl::Run() {
-  uint32_t failures = 0;  // in a row
-  bool store_failing = false;
-  bool after_wake = false;  // this read of the log follows a notice of a commit
-  for (;;) {
+bool Webhook::Impl::SaveCursor() {
+  if (delivered <= saved) return true;
+  if (Status moved = store.SetAlertCursor(node::kWebhookCursor, delivered); !moved) {
+    // The alerts stay delivered in memory and the next save tries again; only a crash before it
+    // sends them again.
+    LogWarn(
+        "alert webhook: the cursor was not saved ({}); after a restart up to {} alert(s) are "
+        "sent again",
+        moved.error().message, delivered - saved);
+    return false;
+  }
+  saved = delivered;
+  return true;
+}
+
+asio::awaitable<void> Webhook::Impl::Fail(uint64_t alert_id, const std::string& reason) {
+  SaveCursor();
+  metrics.CountWebhookFailure();
+  ++failures;
+  const std::chrono::milliseconds delay = Backoff(failures);
+  LogWarn(
+      "alert webhook {}: alert {} not delivered ({}); {} failure(s) in a row, next try in {} ms",
+      options.url.host, alert_id, reason, failures, delay.count());
+  co_await Sleep(delay);
+}
+
+asio::awaitable<void> Webhook::Impl::Step() {
+  if (!have_position) {
     Result<uint64_t> cursor = store.AlertCursor(node::kWebhookCursor);
-    Result<std::vector<store::Alert>> page =
-        cursor ? store.Alerts(*cursor, node::kAlertPageSize)
-               : Result<std::vector<store::Alert>>(cursor.error());
-    if (!page) {
+    if (!cursor) {
       if (!store_failing) {
-        LogWarn("alert webhook: cannot read the alert log: {}; trying again every {} s",
-                page.error().message, kWebhookPollInterval.count());
+        LogWarn("alert webhook: cannot read its cursor: {}; trying again every {} s",
+                cursor.error().message, kWebhookPollInterval.count());
       }
       store_failing = true;
       co_await Sleep(kWebhookPollInterval);
-      continue;
+      co_return;
     }
-    store_failing = false;
-    if (page->empty()) {
-      // A notice that showed nothing new is followed by one quick second look.
-      after_wake = co_await WaitForAlerts(after_wake);
-      continue;
+    delivered = saved = *cursor;
+    delivered_through.store(delivered, std::memory_order_relaxed);
+    have_position = true;
+  }
+  Result<std::vector<store::Alert>> page = store.Alerts(delivered, node::kAlertPageSize);
+  if (!page) {
+    if (!store_failing) {
+      LogWarn("alert webhook: cannot read the alert log: {}; trying again every {} s",
+              page.error().message, kWebhookPollInterval.count());
     }
-    after_wake = false;
-    for (const store::Alert& alert : *page) {
-      Status sent = co_await Deliver(alert);
-      if (!sent) {
-        metrics.CountWebhookFailure();
-        ++failures;
-        const std::chrono::milliseconds delay = Backoff(failures);
-        LogWarn(
-            "alert webhook {}: alert {} not delivered ({}); {} failure(s) in a row, next try in "
-            "{} ms",
-            options.url.host, alert.id, sent.error().message, failures, delay.count());
-        co_await Sleep(delay);
-        break;
-      }
-      if (failures > 0) {
-        LogInfo("alert webhook {}: delivering again after {} failure(s)", options.url.host,
-                failures);
-      }
-      failures = 0;
-      // Only now, after the 2xx: a crash before this line sends the alert again, never loses it.
-      if (Status moved = store.SetAlertCursor(node::kWebhookCursor, alert.id); !moved) {
-        LogWarn(
-            "alert webhook: alert {} delivered but the cursor was not saved ({}); it will be "
-            "sent again",
-            alert.id, moved.error().message);
-        co_await Sleep(kWebhookPollInterval);
-        break;
-      }
-      metrics.CountAlertsDelivered(1);
-      const std::vector<store::Alert> delivered = {alert};
-      if (Status s = audit.Append(node::AlertDeliveryAuditJson(now(), kAuditProgram, kAuditUser,
-                                                               "alerts-delivered", delivered),
-                                  false);
-          !s) {
-        LogWarn("alert webhook: {}", s.error().message);
-      }
+    store_failing = true;
+    co_await Sleep(kWebhookPollInterval);
+    co_return;
+  }
+  store_failing = false;
+  if (page->empty()) {
+    // Caught up: the cursor is saved before any wait, so a quiet webhook leaves none unsaved.
+    SaveCursor();
+    // A notice that showed nothing new is followed by one quick second look.
+    after_wake = co_await WaitForAlerts(after_wake);
+    co_return;
+  }
+  after_wake = false;
+  for (const store::Alert& alert : *page) {
+    Status sent = co_await Deliver(alert);
+    if (!sent) {
+      co_await Fail(alert.id, sent.error().message);
+      co_return;
+    }
+    // Audited before it counts as delivered: an alert whose line cannot be written is sent again
+    // (the receiver drops the repeat by its Idempotency-Key) until one can.
+    const std::vector<store::Alert> one = {alert};
+    if (Status s = audit.Append(
+            node::AlertDeliveryAuditJson(now(), kAuditProgram, kAuditUser, "alerts-delivered", one),
+            false);
+        !s) {
+      co_await Fail(alert.id,
+                    "answered, but the audit log cannot be written: " + s.error().message);
+      co_return;
+    }
+    if (failures > 0) {
+      LogInfo("alert webhook {}: delivering again after {} failure(s)", options.url.host, failures);
+    }
+    failures = 0;
+    delivered = alert.id;
+    delivered_through.store(delivered, std::memory_order_relaxed);
+    metrics.CountAlertsDelivered(1);
+    // One write transaction per alert would contend with sync's ingest for the store's writer.
+    if (delivered - saved >= kWebhookCursorEveryAlerts) SaveCursor();
+  }
+}
+
+asio::awaitable<void> Webhook::Impl::Run() {
+  for (;;) {
+    bool crashed = false;
+    try {
+      co_await Step();
+    } catch (...) {
+      // Not the loop's end: the webhook would then stop for good without a word.
+      crashed = true;
+    }
+    if (crashed) {
+      connection.reset();
+      metrics.CountWebhookFailure();
+      ++failures;
+      const std::chrono::milliseconds delay = Backoff(failures);
+      LogWarn(
+          "alert webhook {}: an unexpected error in the delivery loop; {} failure(s) in a row, "
+          "next try in {} ms",
+          options.url.host, failures, delay.count());
+      co_await Sleep(delay);
     }
   }
 }
@@ -355,7 +422,11 @@ Webhook::~Webhook() {
 void Webhook::Start() {
   if (impl_->started.exchange(true)) return;
   Impl* impl = impl_.get();
-  asio::co_spawn(impl->io, impl->Run(), asio::detached);
+  asio::co_spawn(impl->io, impl->Run(), [](std::exception_ptr e) {
+    // Run() catches what a step throws; this is only what escaped its own handling.
+    if (e)
+      LogError("alert webhook: the delivery loop ended; no alert is delivered until a restart");
+  });
   impl->thread = std::thread([impl] { impl->io.run(); });
 }
 
@@ -372,17 +443,23 @@ void Webhook::Stop() {
   // is cut off, and its alert, not yet acknowledged, stays behind the cursor.
   impl_->io.stop();
   if (impl_->thread.joinable()) impl_->thread.join();
+  // The io thread is gone: its position is this thread's now. Saved on the way out, so that a
+  // clean stop sends nothing twice.
+  if (impl_->started) impl_->SaveCursor();
 }
 
 Result<AlertBacklog> Webhook::Backlog() const {
-  Result<uint64_t> cursor = impl_->store.AlertCursor(node::kWebhookCursor);
-  if (!cursor) return std::move(cursor).error();
+  Result<uint64_t> stored = impl_->store.AlertCursor(node::kWebhookCursor);
+  if (!stored) return std::move(stored).error();
+  // The store's cursor lags the delivery by up to kWebhookCursorEveryAlerts.
+  const uint64_t through = impl_->delivered_through.load(std::memory_order_relaxed);
+  const uint64_t cursor = std::max(*stored, through);
   Result<uint64_t> last = impl_->store.LastAlertId();
   if (!last) return std::move(last).error();
   AlertBacklog backlog;
-  if (*last <= *cursor) return backlog;
-  backlog.pending = *last - *cursor;
-  Result<std::vector<store::Alert>> first = impl_->store.Alerts(*cursor, 1);
+  if (*last <= cursor) return backlog;
+  backlog.pending = *last - cursor;
+  Result<std::vector<store::Alert>> first = impl_->store.Alerts(cursor, 1);
   if (!first) return std::move(first).error();
   if (!first->empty()) {
     backlog.oldest_pending_age_seconds = std::max<int64_t>(0, impl_->now() - first->front().at);

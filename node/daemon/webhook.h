@@ -1,8 +1,11 @@
 // The alert webhook ([alerts] webhook_url): every alert of the store's alert log, in id order, is
 // POSTed to the institution's receiver, one alert per request (node::AlertJson, the alert id as
-// Idempotency-Key), and the webhook's cursor in the store (node::kWebhookCursor) moves past an
-// alert only after the receiver answered it with a 2xx: at-least-once, and a repeat always
-// carries the same id. Failures (no connection, a timeout, any other status) are retried with
+// Idempotency-Key), and an alert counts as delivered only after the receiver answered it with a
+// 2xx and its audit line is written (a failure of either is retried like a failed POST). The
+// webhook's cursor in the store (node::kWebhookCursor) is saved every kWebhookCursorEveryAlerts
+// delivered alerts, when it is caught up, before every backoff and at Stop(): after a crash up to
+// that many delivered alerts are sent again. At-least-once, and a repeat always carries the same
+// id. Failures (no connection, a timeout, any other status) are retried with
 // exponential backoff and full jitter, capped at webhook_max_backoff_s.
 //
 // It runs on an io_context and a thread of its own: a dead, slow or hostile receiver, and the
@@ -32,6 +35,9 @@ namespace duanka::daemon {
 inline constexpr std::chrono::seconds kWebhookPollInterval{2};
 // The first retry waits up to this; each failure in a row doubles it, up to the configured cap.
 inline constexpr std::chrono::milliseconds kWebhookBackoffBase{250};
+// The cursor is saved at least this often while alerts flow: each save is a write transaction,
+// and one per alert would compete with sync's ingest for the store's single writer.
+inline constexpr uint64_t kWebhookCursorEveryAlerts = 100;
 
 struct WebhookOptions {
   node::WebhookUrl url;
@@ -67,7 +73,7 @@ class Webhook {
   // New alerts may have been committed: look now rather than at the next poll. Any thread.
   void Wake();
   // Ends the POST in hand (its connection is dropped; the alert stays undelivered) and the
-  // thread. Any thread but the webhook's own; idempotent.
+  // thread, then saves the cursor. Any thread but the webhook's own; idempotent.
   void Stop();
 
   // The backlog from the store now (read transactions only). Any thread. kIo.

@@ -2,8 +2,10 @@
 // Python http.server on loopback, over HTTPS with its own CA or plain HTTP): BANKA -- BANKB, BANKB
 // watches its customers and POSTs their alerts. Each alert arrives with its id as Idempotency-Key;
 // a receiver that fails is retried until it accepts; a SIGKILL between the alert's commit and its
-// delivery loses nothing (the cursor moves only after a 2xx); a receiver that never answers slows
-// neither lookups nor sync; bad [alerts] settings are refused by name at the start.
+// delivery loses nothing (the cursor moves only after a 2xx); a caught-up webhook has saved its
+// cursor, so a restart repeats nothing; an alert whose delivery cannot be audited is sent again
+// until it can be; a receiver that never answers slows neither lookups nor sync; bad [alerts]
+// settings are refused by name at the start.
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -325,6 +327,78 @@ TEST_F(AlertWebhook, ASigkillBetweenCommitAndDeliveryLosesNoAlert) {
   }
   EXPECT_TRUE(Eventually([&] { return WebhookCursor(b()) == kCustomers; }));
   EXPECT_TRUE(Eventually([&] { return Metric(b(), "duanka_alerts_pending") == 0.0; }));
+}
+
+TEST_F(AlertWebhook, ACaughtUpWebhookHasSavedItsCursorAndARestartSendsNothingAgain) {
+  constexpr int kBefore = 3;
+  ASSERT_TRUE(receiver_->Start(Receiver::Options()));
+  UseWebhook(HttpUrl());
+  ASSERT_TRUE(c_.StartAll());
+  Watch(kBefore + 1);
+  for (int i = 0; i < kBefore; ++i) ASSERT_FALSE(c_.Report(a(), "qq", Qq(i)).empty());
+  const std::set<std::string> before = {"1", "2", "3"};
+  ASSERT_TRUE(Eventually([&] { return receiver_->Accepted() == before; })) << c_.Log(b());
+  // Far fewer than kWebhookCursorEveryAlerts: saved because it caught up, not by the count.
+  EXPECT_TRUE(Eventually([&] { return WebhookCursor(b()) == kBefore; })) << c_.Log(b());
+
+  ASSERT_EQ(c_.Stop(b()), 0) << c_.Log(b());
+  ASSERT_TRUE(c_.Start(b()));
+  ASSERT_FALSE(c_.Report(a(), "qq", Qq(kBefore)).empty());
+  // In id order: once alert 4 is in, a repeat of 1..3 would have come before it.
+  ASSERT_TRUE(Eventually([&] { return receiver_->Accepted().count("4") == 1; })) << c_.Log(b());
+  std::vector<std::string> keys;
+  for (const nlohmann::json& r : receiver_->Received()) keys.push_back(r["key"]);
+  EXPECT_EQ(keys, (std::vector<std::string>{"1", "2", "3", "4"}));
+}
+
+TEST_F(AlertWebhook, AnAlertWhoseDeliveryCannotBeAuditedIsSentAgainUntilItCanBe) {
+  ASSERT_TRUE(receiver_->Start(Receiver::Options()));
+  UseWebhook(HttpUrl());
+  ASSERT_TRUE(c_.StartAll());
+  Watch(1);
+  // BANKB's audit log a path no process can open for writing, root included.
+  ASSERT_EQ(c_.Stop(b()), 0) << c_.Log(b());
+  const std::filesystem::path audit = b().home / "audit.log";
+  const std::filesystem::path kept = b().home / "audit.log.kept";
+  std::filesystem::rename(audit, kept);
+  std::filesystem::create_directory(audit);
+  ASSERT_TRUE(c_.Start(b()));
+  ASSERT_FALSE(c_.Report(a(), "qq", Qq(0)).empty());
+
+  // Answered 2xx, yet not delivered: it goes again, the cursor stays, nothing is counted.
+  ASSERT_TRUE(Eventually([&] { return receiver_->Received().size() >= 2; })) << c_.Log(b());
+  for (const nlohmann::json& r : receiver_->Received()) EXPECT_EQ(r["key"], "1");
+  EXPECT_EQ(WebhookCursor(b()), 0u);
+  EXPECT_EQ(Metric(b(), "duanka_alerts_delivered_total"), 0.0);
+  EXPECT_TRUE(c_.Logged(b(), "answered, but the audit log cannot be written")) << c_.LogText(b());
+  EXPECT_EQ(c_.LogText(b()).find(Ref(0)), std::string::npos);
+
+  // The audit log back: the next try is audited, counted and moves the cursor.
+  std::filesystem::remove(audit);
+  std::filesystem::rename(kept, audit);
+  ASSERT_TRUE(Eventually([&] {
+    HttpGet(b().api_port, "/healthz");  // reopens the audit log
+    return WebhookCursor(b()) == 1;
+  })) << c_.Log(b());
+  EXPECT_TRUE(Eventually([&] { return Metric(b(), "duanka_alerts_delivered_total") == 1.0; }));
+  EXPECT_NE(ReadAll(audit).find("\"alerts-delivered\""), std::string::npos);
+}
+
+// The store takes any bytes as a reference: rendering one that is not UTF-8 must not throw (in the
+// webhook's loop that would stop the delivery) and gives valid JSON with U+FFFD in its place.
+TEST(AlertRendering, ARefThatIsNotUtf8IsRenderedWithAReplacementCharacter) {
+  store::Alert alert;
+  alert.id = 7;
+  alert.entry.issuer = "BANKA";
+  alert.entry.seq = 1;
+  alert.refs = {std::string("cust\xff#1")};
+  std::string one, page;
+  ASSERT_NO_THROW(one = node::AlertJson(alert));
+  ASSERT_NO_THROW(page = node::AlertPageJson({alert}, alert.id));
+  nlohmann::json parsed = nlohmann::json::parse(one, nullptr, false);
+  ASSERT_FALSE(parsed.is_discarded()) << one;
+  EXPECT_EQ(parsed["refs"][0], "cust\xef\xbf\xbd#1");
+  EXPECT_FALSE(nlohmann::json::parse(page, nullptr, false).is_discarded()) << page;
 }
 
 TEST_F(AlertWebhook, AReceiverThatNeverAnswersSlowsNeitherLookupsNorSync) {

@@ -19,7 +19,9 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <thread>
+#include <vector>
 
+#include "node/common/alerts.h"
 #include "tests/api/api_record.h"
 #include "tests/integration/consortium.h"
 #include "tests/integration/http_probe.h"
@@ -49,6 +51,8 @@ constexpr int kBeyondRequestTimeoutSeconds = 11;
 // How long a test lets a long poll reach the daemon before making the change it waits for. Not
 // an assertion: were the poll later, it would find the alert at once and pass just the same.
 constexpr Millis kLetThePollArrive{300};
+// How often the cap test looks whether a poll has returned (not an assertion).
+constexpr Millis kPollStep{20};
 // The expiry test's entry expires this many days ahead (a date means its midnight in China
 // Standard Time, which may be today's afternoon in UTC), and its daemon's clock runs past that.
 constexpr int64_t kExpiresInDays = 2;
@@ -277,12 +281,44 @@ TEST_F(AlertFeed, StoppingTheDaemonEndsAPendingLongPoll) {
       std::launch::async, [&] { return Alerts("?wait=" + std::to_string(kLongPollSeconds)); });
   std::this_thread::sleep_for(kLetThePollArrive);
   EXPECT_EQ(c_.Stop(*node_), 0) << c_.Log(*node_);
-  // Ended by the stop (the daemon is gone, so the wait cannot be running): answered with the
-  // empty page when the reply left before the API stopped, else the connection closed.
+  // Ended by the stop (the daemon is gone, so the wait cannot be running), and answered: the
+  // daemon stops serving only once the reply is written.
   Reply r = poll.get();
-  if (r.status != 0) {
-    EXPECT_EQ(r.status, 200u) << r.body;
-    EXPECT_EQ(r.Json(), json::parse(R"({"alerts":[],"last_id":0})"));
+  ASSERT_EQ(r.status, 200u) << r.body << c_.Log(*node_);
+  EXPECT_EQ(r.Json(), json::parse(R"({"alerts":[],"last_id":0})"));
+}
+
+TEST_F(AlertFeed, APollBeyondTheWaiterCapIsAnsweredAtOnceWhileTheOthersWait) {
+  // Nothing is raised: a poll can end before its 60 s only by the cap.
+  std::vector<std::future<Reply>> polls;
+  for (size_t i = 0; i < node::kMaxAlertWaiters + 1; ++i) {
+    polls.push_back(std::async(
+        std::launch::async, [&] { return Alerts("?wait=" + std::to_string(kLongPollSeconds)); }));
+  }
+  auto ready = [](std::future<Reply>& f) {
+    return f.wait_for(std::chrono::seconds(0)) == std::future_status::ready;
+  };
+  size_t answered = polls.size();
+  while (answered == polls.size()) {
+    for (size_t i = 0; i < polls.size() && answered == polls.size(); ++i) {
+      if (ready(polls[i])) answered = i;
+    }
+    if (answered == polls.size()) std::this_thread::sleep_for(kPollStep);
+  }
+  Reply extra = polls[answered].get();
+  ASSERT_EQ(extra.status, 200u) << extra.body;
+  EXPECT_EQ(extra.Json(), json::parse(R"({"alerts":[],"last_id":0})"));
+  for (size_t i = 0; i < polls.size(); ++i) {
+    if (i != answered) {
+      EXPECT_FALSE(ready(polls[i])) << "poll " << i << " did not wait";
+    }
+  }
+  // The stop answers the ones that wait.
+  EXPECT_EQ(c_.Stop(*node_), 0) << c_.Log(*node_);
+  for (size_t i = 0; i < polls.size(); ++i) {
+    if (i == answered) continue;
+    Reply r = polls[i].get();
+    EXPECT_EQ(r.status, 200u) << "poll " << i << ": " << r.body;
   }
 }
 
