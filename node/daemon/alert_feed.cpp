@@ -149,12 +149,22 @@ struct AlertNotifier::Impl : std::enable_shared_from_this<AlertNotifier::Impl> {
   void OnNotice() {
     if (stopped || waiters.empty()) return;
     Check();
-    if (settling || waiters.empty()) return;
+    settle_left = kAlertNoticeRechecks;
+    ArmSettle();
+  }
+
+  // A notice can come before its commit is visible (by as long as the writer's fsync takes):
+  // the log is read again every kAlertNoticeSettle, kAlertNoticeRechecks times.
+  void ArmSettle() {
+    if (settling || waiters.empty() || settle_left == 0) return;
     settling = true;
+    --settle_left;
     settle.expires_after(kAlertNoticeSettle);
     settle.async_wait([self = shared_from_this()](boost::system::error_code ec) {
       self->settling = false;
-      if (!ec && !self->stopped) self->Check();
+      if (ec || self->stopped) return;
+      self->Check();
+      self->ArmSettle();
     });
   }
 
@@ -198,6 +208,7 @@ struct AlertNotifier::Impl : std::enable_shared_from_this<AlertNotifier::Impl> {
   uint64_t last_id = 0;
   bool polling = false;
   bool settling = false;
+  uint32_t settle_left = 0;  // re-reads left after the last notice
   bool stopped = false;
   std::atomic<bool> stop_done{false};
   // Replies of long polls not yet written (HoldReply); any thread.

@@ -33,9 +33,10 @@ namespace duanka::daemon {
 // While requests wait, the store's newest alert id is re-read this often even without a notice:
 // a notice can come just before the commit it announces is visible, and none follows it.
 inline constexpr std::chrono::milliseconds kAlertFallbackPoll{1000};
-// After a notice, one more re-read this much later, for the same window: most waits then end
-// within this, not at the fallback poll.
-inline constexpr std::chrono::milliseconds kAlertNoticeSettle{50};
+// After a notice, re-reads this often, kAlertNoticeRechecks times, for the same window (as long
+// as the writer's fsync takes): most waits then end within it, not at the fallback poll.
+inline constexpr std::chrono::milliseconds kAlertNoticeSettle{5};
+inline constexpr uint32_t kAlertNoticeRechecks = 200;
 // How often the daemon raises `cleared` "expired" alerts for watched entries that expired (an
 // entry does not change when it expires, so nothing else would). Also once at the start.
 inline constexpr std::chrono::seconds kAlertSweepInterval{60};

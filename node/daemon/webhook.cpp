@@ -45,9 +45,11 @@ constexpr std::string_view kAuditUser = "webhook";
 // A failure is logged with how many came in a row; doubling stops here (2^20 × the base is far
 // beyond any cap the config allows).
 constexpr uint32_t kMaxBackoffDoublings = 20;
-// After a notice of a commit that showed no new alert, the log is read once more this soon: the
-// notice can come just before the commit is visible to readers (store_watch.h).
-constexpr std::chrono::milliseconds kWakeRecheck{50};
+// After a notice of a commit that showed no new alert, the log is read again this often, up to
+// kWakeRechecks times: the notice can come before the commit is visible to readers (store_watch.h),
+// by as long as the committing process's fsync takes on a busy disk.
+constexpr std::chrono::milliseconds kWakeRecheck{5};
+constexpr uint32_t kWakeRechecks = 200;
 constexpr size_t kMaxPemBytes = 1 << 20;
 
 bool IsIpAddress(const std::string& host) {
@@ -138,7 +140,7 @@ struct Webhook::Impl {
   uint64_t saved = 0;          // what the store's cursor holds
   uint32_t failures = 0;       // in a row
   bool store_failing = false;
-  bool after_wake = false;                     // this read of the log follows a notice of a commit
+  uint32_t rechecks_left = 0;                  // quick re-reads left after a notice of a commit
   std::atomic<uint64_t> delivered_through{0};  // `delivered`, for Backlog() on other threads
 
   // The connection kept open between POSTs (the receiver may close it at any time).
@@ -158,8 +160,8 @@ struct Webhook::Impl {
   // The store's cursor to `delivered`; false (logged) when the write failed.
   bool SaveCursor();
   asio::awaitable<void> Sleep(std::chrono::milliseconds delay);
-  // Until a notice of a commit (true) or the poll interval, or kWakeRecheck when `quick`.
-  asio::awaitable<bool> WaitForAlerts(bool quick);
+  // Until a notice of a commit or the poll interval, or kWakeRecheck while rechecks are left.
+  asio::awaitable<void> WaitForAlerts();
   // One POST of `alert`; Ok only for a 2xx answer, else the reason (for the log).
   asio::awaitable<Status> Deliver(const store::Alert& alert);
   asio::awaitable<Status> Connect(std::chrono::steady_clock::time_point deadline);
@@ -174,16 +176,17 @@ asio::awaitable<void> Webhook::Impl::Sleep(std::chrono::milliseconds delay) {
   co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
 }
 
-asio::awaitable<bool> Webhook::Impl::WaitForAlerts(bool quick) {
+asio::awaitable<void> Webhook::Impl::WaitForAlerts() {
   if (!woken) {
+    const bool quick = rechecks_left > 0;
+    if (quick) --rechecks_left;
     wake_timer.expires_after(quick ? std::chrono::milliseconds(kWakeRecheck)
                                    : std::chrono::milliseconds(kWebhookPollInterval));
     boost::system::error_code ec;
     co_await wake_timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
   }
-  const bool was_woken = woken;
+  if (woken) rechecks_left = kWakeRechecks;
   woken = false;
-  co_return was_woken;
 }
 
 std::chrono::milliseconds Webhook::Impl::Backoff(uint32_t failures) {
@@ -352,11 +355,11 @@ asio::awaitable<void> Webhook::Impl::Step() {
   if (page->empty()) {
     // Caught up: the cursor is saved before any wait, so a quiet webhook leaves none unsaved.
     SaveCursor();
-    // A notice that showed nothing new is followed by one quick second look.
-    after_wake = co_await WaitForAlerts(after_wake);
+    // A notice that showed nothing new is followed by quick second looks.
+    co_await WaitForAlerts();
     co_return;
   }
-  after_wake = false;
+  rechecks_left = 0;
   for (const store::Alert& alert : *page) {
     Status sent = co_await Deliver(alert);
     if (!sent) {
