@@ -41,6 +41,7 @@
 #include <optional>
 #include <thread>
 
+#include "node/admin/batch_input.h"
 #include "node/admin/batch_report_interrupt.h"
 #include "node/admin/batch_report_limits.h"
 #include "node/admin/batch_report_output.h"
@@ -356,29 +357,10 @@ class BatchRun {
 int ReportBatch(const BatchReportOptions& o) {
   using batch::Grouped;
   if (o.threads > 2) return Fail(ErrorKind::kInvalidInput, "--threads: 1 or 2");
-  int fd = 0;
-  uint64_t total_bytes = 0;
-  if (o.input != "-") {
-    fd = ::open(o.input.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-      return Fail(ErrorKind::kInvalidInput,
-                  "--batch: cannot open " + o.input + ": " + std::strerror(errno));
-    }
-  }
-  struct FdCloser {
-    int fd;
-    ~FdCloser() {
-      if (fd > 0) ::close(fd);
-    }
-  } closer{fd};
-  struct stat st {};
-  if (::fstat(fd, &st) == 0) {
-    if (S_ISDIR(st.st_mode)) {
-      return Fail(ErrorKind::kInvalidInput, "--batch: " + o.input + " is a directory");
-    }
-    // For the progress bar; pipes and terminals have no size.
-    if (S_ISREG(st.st_mode)) total_bytes = static_cast<uint64_t>(st.st_size);
-  }
+  Result<batch::BatchInput> input = batch::OpenBatchInput(o.input);
+  if (!input) return Fail(input.error());
+  const int fd = input->fd();
+  const uint64_t total_bytes = input->total_bytes();
 
   Result<Home> home = OpenHome(o.home);
   if (!home) return Fail(home.error());

@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "node/admin/batch_input.h"
 #include "node/common/audit.h"
 #include "protocol/identifier.h"
 
@@ -13,24 +14,6 @@ constexpr size_t kMinFields = 3;
 constexpr size_t kMaxFields = 6;
 
 const char* const kFormat = "TYPE,VALUE,CATEGORY[,BASIS[,CASE_REF[,EXPIRES]]]";
-
-bool IsBlank(char c) {
-  return c == ' ' || c == '\t';
-}
-
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && IsBlank(s.front())) s.remove_prefix(1);
-  while (!s.empty() && IsBlank(s.back())) s.remove_suffix(1);
-  return s;
-}
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
 
 // Splits on commas. A field may be in double quotes (RFC 4180 style, "" for a quote inside), so
 // that a case reference can hold commas; quoted fields never span lines. Surrounding spaces and

@@ -26,6 +26,7 @@
 #include <thread>
 
 #include "node/admin/admin.h"
+#include "node/admin/batch_input.h"
 #include "node/admin/batch_report_interrupt.h"
 #include "node/admin/batch_report_limits.h"
 #include "node/admin/batch_report_output.h"
@@ -64,23 +65,8 @@ struct WatchBatchOptions {
   Mode mode = Mode::kAdd;
 };
 
-bool IsBlank(char c) {
-  return c == ' ' || c == '\t';
-}
-
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && IsBlank(s.front())) s.remove_prefix(1);
-  while (!s.empty() && IsBlank(s.back())) s.remove_suffix(1);
-  return s;
-}
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
+using batch::Lower;
+using batch::Trim;
 
 // Why `ref` cannot be a watch reference, or nullopt. A reference that is itself a valid
 // identifier of some type would put a customer's identifier into the store in the clear, where
@@ -526,28 +512,10 @@ class Applier {
 };
 
 int WatchBatch(const WatchBatchOptions& o) {
-  int fd = 0;
-  uint64_t total_bytes = 0;
-  if (o.input != "-") {
-    fd = ::open(o.input.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-      return Fail(ErrorKind::kInvalidInput,
-                  "--batch: cannot open " + o.input + ": " + std::strerror(errno));
-    }
-  }
-  struct FdCloser {
-    int fd;
-    ~FdCloser() {
-      if (fd > 0) ::close(fd);
-    }
-  } closer{fd};
-  struct stat st {};
-  if (::fstat(fd, &st) == 0) {
-    if (S_ISDIR(st.st_mode)) {
-      return Fail(ErrorKind::kInvalidInput, "--batch: " + o.input + " is a directory");
-    }
-    if (S_ISREG(st.st_mode)) total_bytes = static_cast<uint64_t>(st.st_size);
-  }
+  Result<batch::BatchInput> input = batch::OpenBatchInput(o.input);
+  if (!input) return Fail(input.error());
+  const int fd = input->fd();
+  const uint64_t total_bytes = input->total_bytes();
 
   Result<Home> home = OpenHome(o.home);
   if (!home) return Fail(home.error());
