@@ -108,8 +108,8 @@ uint64_t BatchWriter::Withdraw(const std::string& issuer, const Hash256& key_id,
 
 }  // namespace detail
 
-Result<uint64_t> Store::WithdrawKey(const Hash256& key_id, const std::string& issuer,
-                                    int64_t since, int64_t now) {
+Result<uint64_t> Store::WithdrawKey(const Hash256& key_id, const std::string& issuer, int64_t since,
+                                    int64_t now) {
   uint64_t suspended = 0;
   try {
     impl_->Write([&](MDB_txn* txn) {
