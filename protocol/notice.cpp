@@ -32,6 +32,17 @@ bool IsUpperHex(std::string_view s) {
   return !s.empty();
 }
 
+bool IsGradingName(std::string_view s) {
+  if (s.empty() || s.size() > kMaxGradingNameChars) return false;
+  for (char c : s) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) return false;
+  }
+  return true;
+}
+
+constexpr uint8_t kHighestCategoryValue = static_cast<uint8_t>(Category::kFraudUse);
+constexpr uint8_t kHighestBasisValue = static_cast<uint8_t>(Basis::kInstitution);
+
 Status CheckNotice(const Notice& n) {
   if (n.consortium.empty() || n.consortium.size() > kMaxConsortiumBytes) {
     return Malformed("consortium name is empty or longer than 64 bytes");
@@ -46,6 +57,13 @@ Status CheckNotice(const Notice& n) {
     }
     if (w->since <= 0) return Malformed("compromise time is not after 1970");
     if (w->since > n.issued_at) return Malformed("compromise time is after the notice's own time");
+    return Ok();
+  }
+  if (const GradingPolicy* p = n.policy()) {
+    if (p->version == 0) return Malformed("policy's version is 0 (the built-in default's)");
+    if (Status checked = CheckGradingPolicy(*p); !checked) {
+      return Malformed(checked.error().message);
+    }
     return Ok();
   }
   if (const HoldRelease* h = n.release()) {
@@ -90,6 +108,28 @@ std::string EncodeNotice(const Notice& n) {
     body.setIssuer(w->issuer);
     body.setCertificateSerial(w->certificate_serial);
     body.setSince(w->since);
+  } else if (const GradingPolicy* p = n.policy()) {
+    auto body = out.getBody().initGradingPolicy();
+    body.setVersion(p->version);
+    auto purposes = body.initPurposes(static_cast<unsigned>(p->purposes.size()));
+    for (unsigned i = 0; i < p->purposes.size(); ++i) {
+      const PurposeRules& pr = p->purposes[i];
+      purposes[i].setPurpose(pr.purpose);
+      auto rules = purposes[i].initRules(static_cast<unsigned>(pr.rules.size()));
+      for (unsigned j = 0; j < pr.rules.size(); ++j) {
+        const GradingRule& r = pr.rules[j];
+        rules[j].setName(r.name);
+        rules[j].setTier(static_cast<uint8_t>(r.tier));
+        rules[j].setMinEntries(r.min_entries);
+        rules[j].setMinIssuers(r.min_issuers);
+        rules[j].setMinBasis(static_cast<uint8_t>(r.min_basis));
+        auto cats = rules[j].initCategories(static_cast<unsigned>(r.categories.size()));
+        for (unsigned k = 0; k < r.categories.size(); ++k) {
+          cats.set(k, static_cast<uint8_t>(r.categories[k]));
+        }
+        rules[j].setWithinDays(r.within_days);
+      }
+    }
   } else if (const HoldRelease* h = n.release()) {
     auto body = out.getBody().initHoldRelease();
     body.setIssuer(h->issuer);
@@ -135,6 +175,47 @@ Result<Notice> ReadNotice(wire::Notice::Reader in) {
       n.body = HoldRelease{Text(h.getIssuer()), h.getDay()};
       break;
     }
+    case wire::Notice::Body::GRADING_POLICY: {
+      auto in_policy = body.getGradingPolicy();
+      if (in_policy.getPurposes().size() > kMaxGradingPurposes) {
+        return Malformed("policy has more than " + std::to_string(kMaxGradingPurposes) +
+                         " purposes");
+      }
+      GradingPolicy p;
+      p.version = in_policy.getVersion();
+      for (auto in_purpose : in_policy.getPurposes()) {
+        if (in_purpose.getRules().size() > kMaxGradingRulesPerPurpose) {
+          return Malformed("policy has more than " + std::to_string(kMaxGradingRulesPerPurpose) +
+                           " rules for one purpose");
+        }
+        PurposeRules pr{Text(in_purpose.getPurpose()), {}};
+        for (auto in_rule : in_purpose.getRules()) {
+          GradingRule r;
+          r.name = Text(in_rule.getName());
+          if (in_rule.getTier() < 1 || in_rule.getTier() > static_cast<uint8_t>(GradeTier::kDeny)) {
+            return Malformed("policy rule's tier is not 1 (watch) to 3 (deny)");
+          }
+          r.tier = static_cast<GradeTier>(in_rule.getTier());
+          r.min_entries = in_rule.getMinEntries();
+          r.min_issuers = in_rule.getMinIssuers();
+          if (in_rule.getMinBasis() < 1 || in_rule.getMinBasis() > kHighestBasisValue) {
+            return Malformed("policy rule's basis is of a kind this node does not know");
+          }
+          r.min_basis = static_cast<Basis>(in_rule.getMinBasis());
+          for (uint8_t c : in_rule.getCategories()) {
+            if (c < 1 || c > kHighestCategoryValue) {
+              return Malformed("policy rule's category is of a kind this node does not know");
+            }
+            r.categories.push_back(static_cast<Category>(c));
+          }
+          r.within_days = in_rule.getWithinDays();
+          pr.rules.push_back(std::move(r));
+        }
+        p.purposes.push_back(std::move(pr));
+      }
+      n.body = std::move(p);
+      break;
+    }
     default:
       return Malformed("body is of a kind this node does not know");
   }
@@ -174,9 +255,52 @@ std::string Notice::Subject() const {
   if (const KeyWithdrawal* w = withdrawal()) {
     return "withdrawal:" + w->issuer + ":" + w->certificate_serial;
   }
+  if (policy() != nullptr) return "policy";
   if (const HoldRelease* h = release())
     return "release:" + h->issuer + ":" + std::to_string(h->day);
   return "resolution:" + resolution()->issuer + ":" + std::to_string(resolution()->seq);
+}
+
+Status CheckGradingPolicy(const GradingPolicy& policy) {
+  const auto bad = [](std::string what) {
+    return MakeError(ErrorKind::kInvalidInput, "policy: " + std::move(what));
+  };
+  if (policy.purposes.size() > kMaxGradingPurposes) {
+    return bad("more than " + std::to_string(kMaxGradingPurposes) + " purposes");
+  }
+  for (size_t i = 0; i < policy.purposes.size(); ++i) {
+    const PurposeRules& pr = policy.purposes[i];
+    if (!IsGradingName(pr.purpose)) {
+      return bad("purpose #" + std::to_string(i + 1) + "'s name is not 1 to 32 of [a-z0-9-]");
+    }
+    for (size_t j = 0; j < i; ++j) {
+      if (policy.purposes[j].purpose == pr.purpose) {
+        return bad("purpose " + pr.purpose + " has two lists of rules; expected one");
+      }
+    }
+    if (pr.rules.size() > kMaxGradingRulesPerPurpose) {
+      return bad("purpose " + pr.purpose + " has more than " +
+                 std::to_string(kMaxGradingRulesPerPurpose) + " rules");
+    }
+    for (size_t k = 0; k < pr.rules.size(); ++k) {
+      const GradingRule& r = pr.rules[k];
+      const std::string where = "purpose " + pr.purpose + ", rule #" + std::to_string(k + 1);
+      if (!IsGradingName(r.name)) return bad(where + ": name is not 1 to 32 of [a-z0-9-]");
+      const std::string named = "purpose " + pr.purpose + ", rule " + r.name;
+      if (r.tier == GradeTier::kNone || r.tier > GradeTier::kDeny) {
+        return bad(named + ": tier is not watch, review or deny");
+      }
+      if (r.min_entries == 0) return bad(named + ": min_entries is 0; expected 1 or more");
+      if (r.min_issuers == 0) return bad(named + ": min_issuers is 0; expected 1 or more");
+      if (r.within_days > kMaxGradingWithinDays) {
+        return bad(named + ": within_days is more than " + std::to_string(kMaxGradingWithinDays));
+      }
+      if (r.categories.size() > kHighestCategoryValue) {
+        return bad(named + ": more categories than there are");
+      }
+    }
+  }
+  return Ok();
 }
 
 Result<SignedNotice> SignNotice(const Notice& notice, const crypto::SigningKey& key) {

@@ -9,8 +9,10 @@
 #include <string>
 #include <string_view>
 #include <variant>
+#include <vector>
 
 #include "crypto/crypto.h"
+#include "protocol/record.h"
 
 namespace duanka::protocol {
 
@@ -45,18 +47,56 @@ struct HoldRelease {
   bool operator==(const HoldRelease&) const = default;
 };
 
+// A grading policy (design section 9; node/common/risk.h grades with it). Tiers in order of
+// severity; a rule's tier is never kNone.
+enum class GradeTier : uint8_t { kNone = 0, kWatch = 1, kReview = 2, kDeny = 3 };
+inline constexpr size_t kMaxGradingPurposes = 16;
+inline constexpr size_t kMaxGradingRulesPerPurpose = 32;
+inline constexpr size_t kMaxGradingNameChars = 32;
+// Fifty years: a window longer than any listing lives.
+inline constexpr uint32_t kMaxGradingWithinDays = 18'300;
+
+struct GradingRule {
+  std::string name;  // [a-z0-9-]{1,32}
+  GradeTier tier = GradeTier::kWatch;
+  uint32_t min_entries = 1;
+  uint32_t min_issuers = 1;
+  Basis min_basis = Basis::kInstitution;
+  std::vector<Category> categories;  // empty: any
+  uint32_t within_days = 0;          // 0: any age
+  bool operator==(const GradingRule&) const = default;
+};
+
+struct PurposeRules {
+  std::string purpose;  // a lookup purpose's name or "default" ([a-z0-9-]{1,32})
+  std::vector<GradingRule> rules;
+  bool operator==(const PurposeRules&) const = default;
+};
+
+struct GradingPolicy {
+  uint32_t version = 0;  // signed ones >= 1; 0 is the built-in default
+  std::vector<PurposeRules> purposes;
+  bool operator==(const GradingPolicy&) const = default;
+};
+
+// Range checks shared by the notice and the node's own files: names, tiers, counts >= 1, at most
+// kMaxGradingPurposes purposes of at most kMaxGradingRulesPerPurpose rules, no purpose twice.
+// kInvalidInput naming the purpose and rule at fault. Purpose names are the node's to check.
+Status CheckGradingPolicy(const GradingPolicy& policy);
+
 struct Notice {
   std::string consortium;
   int64_t issued_at = 0;
   std::string signer_certificate;  // DER; empty when the CA's own key signs
-  std::variant<KeyWithdrawal, ForkResolution, HoldRelease> body;
+  std::variant<KeyWithdrawal, ForkResolution, HoldRelease, GradingPolicy> body;
 
   const KeyWithdrawal* withdrawal() const { return std::get_if<KeyWithdrawal>(&body); }
   const ForkResolution* resolution() const { return std::get_if<ForkResolution>(&body); }
   const HoldRelease* release() const { return std::get_if<HoldRelease>(&body); }
+  const GradingPolicy* policy() const { return std::get_if<GradingPolicy>(&body); }
   // What the notice is about: notices with one subject replace each other, the newest winning.
   // "withdrawal:BANKA:1F2E…", "resolution:BANKA:7" (a feed that forks twice gets two),
-  // "release:BANKA:20428" (one per released day).
+  // "release:BANKA:20428" (one per released day), "policy" (one in force; the highest version).
   std::string Subject() const;
 };
 

@@ -46,6 +46,11 @@ Result<Record> Admit(const SignedRecord& in, const Trust& trust, const VerifyOpt
                     "a member may revoke only its own entries, not " + v->target.ToString());
     }
   }
+  if (const ProfileBody* p = r.profile(); p != nullptr && p->kind == InstitutionKind::kRegulator &&
+                                          signer->role != crypto::Role::kRegulator) {
+    return Refuse(ErrorKind::kUnauthorized, r,
+                  "a member's profile may not describe it as a regulator");
+  }
   *signer_out = signer;
   return decoded;
 }

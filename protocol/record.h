@@ -44,24 +44,36 @@ enum class RevocationReason : uint8_t {
   kRehashed = 5,
   kSuperseded = 6,
 };
+// What a profile says its issuer is: "bank", "payment-institution", "regulator".
+enum class InstitutionKind : uint8_t { kBank = 1, kPaymentInstitution = 2, kRegulator = 3 };
 
 // Names as on the command line and in JSON: "rented-out", "psb-identified", "appeal-upheld" …
 std::string_view CategoryName(Category c);
 std::string_view BasisName(Basis b);
 std::string_view RevocationReasonName(RevocationReason r);
+std::string_view InstitutionKindName(InstitutionKind k);
 std::optional<Category> ParseCategory(std::string_view name);
 std::optional<Basis> ParseBasis(std::string_view name);
 std::optional<RevocationReason> ParseRevocationReason(std::string_view name);
+std::optional<InstitutionKind> ParseInstitutionKind(std::string_view name);
 // For usage messages: "rented-out, lent, …".
 std::string AllCategoryNames();
 std::string AllBasisNames();
 std::string AllRevocationReasonNames();
+std::string AllInstitutionKindNames();
 
 // ---- Limits --------------------------------------------------------------------------------
 
 inline constexpr uint16_t kRecordVersion = 1;
 // Case references are decision or file numbers ("(2024) 京0105刑初123号"), not free text.
 inline constexpr size_t kMaxCaseRefBytes = 64;
+// A profile's fields. Legal names of Chinese institutions run to about 30 characters (3 bytes each
+// in UTF-8); the sums stay well inside kMaxRecordBytes with the record's other fields.
+inline constexpr size_t kMaxLegalNameZhBytes = 96;
+inline constexpr size_t kMaxLegalNameEnBytes = 128;
+inline constexpr size_t kMaxAppealPhoneBytes = 32;
+inline constexpr size_t kMaxAppealAddressBytes = 192;
+inline constexpr size_t kMaxAppealWebBytes = 192;
 // A record encodes to about 200–260 bytes; the bound leaves room for added fields and refuses
 // anything that could only be padding.
 inline constexpr size_t kMaxRecordBytes = 1024;
@@ -108,16 +120,29 @@ struct RevocationBody {
   RevocationReason reason = RevocationReason::kIssuedInError;
 };
 
+// Who the issuer is and where a listed person appeals to it. Not indexed: the newest one in the
+// issuer's own feed wins (node/common/profile.h reads it).
+struct ProfileBody {
+  std::string legal_name_zh;  // required
+  std::string legal_name_en;  // required
+  InstitutionKind kind = InstitutionKind::kBank;
+  // At least one of the three is required; each may be empty.
+  std::string appeal_phone;    // digits, spaces, + - ( ) only
+  std::string appeal_address;  // free text, one line
+  std::string appeal_web;      // http:// or https:// URL without spaces
+};
+
 struct Record {
   std::string issuer;
   uint64_t seq = 0;
   Hash256 prev;  // all zero for seq 1
   int64_t issued_at = 0;
   Hash256 signer_key_id;
-  std::variant<EntryBody, RevocationBody> body;
+  std::variant<EntryBody, RevocationBody, ProfileBody> body;
 
   const EntryBody* entry() const { return std::get_if<EntryBody>(&body); }
   const RevocationBody* revocation() const { return std::get_if<RevocationBody>(&body); }
+  const ProfileBody* profile() const { return std::get_if<ProfileBody>(&body); }
   EntryId id() const { return EntryId{issuer, seq}; }
 };
 

@@ -23,6 +23,7 @@ constexpr uint16_t kHighestIdType = static_cast<uint16_t>(IdType::kPassportIcao)
 constexpr uint16_t kHighestCategory = static_cast<uint16_t>(Category::kFraudUse);
 constexpr uint16_t kHighestBasis = static_cast<uint16_t>(Basis::kInstitution);
 constexpr uint16_t kHighestReason = static_cast<uint16_t>(RevocationReason::kSuperseded);
+constexpr uint16_t kHighestKind = static_cast<uint16_t>(InstitutionKind::kRegulator);
 
 Error Malformed(std::string what) {
   return MakeError(ErrorKind::kMalformed, std::move(what));
@@ -64,6 +65,69 @@ Status CheckRevocation(const Record& r, const RevocationBody& v) {
   return Ok();
 }
 
+Status CheckProfileText(std::string_view what, const std::string& value, size_t max) {
+  if (value.size() > max) {
+    return Malformed("profile's " + std::string(what) + " is longer than " + std::to_string(max) +
+                     " bytes");
+  }
+  if (!detail::IsCleanUtf8Text(value)) {
+    return Malformed("profile's " + std::string(what) +
+                     " is not UTF-8 text without control characters");
+  }
+  return Ok();
+}
+
+bool IsPhoneText(std::string_view s) {
+  for (char c : s) {
+    if (!((c >= '0' && c <= '9') || c == ' ' || c == '+' || c == '-' || c == '(' || c == ')')) {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool IsWebAddress(std::string_view s) {
+  constexpr std::string_view kHttps = "https://", kHttp = "http://";
+  const size_t scheme = s.starts_with(kHttps)  ? kHttps.size()
+                        : s.starts_with(kHttp) ? kHttp.size()
+                                               : 0;
+  if (scheme == 0 || s.size() == scheme) return false;
+  for (char c : s) {
+    if (static_cast<unsigned char>(c) <= 0x20 || static_cast<unsigned char>(c) >= 0x7f) {
+      return false;
+    }
+  }
+  return true;
+}
+
+Status CheckProfile(const ProfileBody& p) {
+  const std::pair<std::string_view, std::pair<const std::string*, size_t>> fields[] = {
+      {"Chinese legal name", {&p.legal_name_zh, kMaxLegalNameZhBytes}},
+      {"English legal name", {&p.legal_name_en, kMaxLegalNameEnBytes}},
+      {"appeal phone", {&p.appeal_phone, kMaxAppealPhoneBytes}},
+      {"appeal address", {&p.appeal_address, kMaxAppealAddressBytes}},
+      {"appeal web address", {&p.appeal_web, kMaxAppealWebBytes}},
+  };
+  for (const auto& [what, field] : fields) {
+    Status ok = CheckProfileText(what, *field.first, field.second);
+    if (!ok) return ok;
+  }
+  if (p.legal_name_zh.empty() || p.legal_name_en.empty()) {
+    return Malformed("profile lacks a legal name; both the Chinese and the English are required");
+  }
+  if (p.appeal_phone.empty() && p.appeal_address.empty() && p.appeal_web.empty()) {
+    return Malformed("profile gives no appeal contact; expected a phone, an address or a web page");
+  }
+  if (!IsPhoneText(p.appeal_phone)) {
+    return Malformed("profile's appeal phone holds characters other than digits, spaces, + - ( )");
+  }
+  if (!p.appeal_web.empty() && !IsWebAddress(p.appeal_web)) {
+    return Malformed(
+        "profile's appeal web address is not an http:// or https:// URL without spaces");
+  }
+  return Ok();
+}
+
 Status CheckRecord(const Record& r) {
   if (!base::IsValidInstitutionCode(r.issuer)) {
     return Malformed("issuer is not an institution code [A-Z0-9]{2,16}");
@@ -72,6 +136,7 @@ Status CheckRecord(const Record& r) {
   if (r.seq == 1 && r.prev != Hash256{}) return Malformed("first record's prev is not zero");
   if (r.issued_at <= 0) return Malformed("issue time is not after 1970");
   if (const EntryBody* e = r.entry()) return CheckEntry(r, *e);
+  if (const ProfileBody* p = r.profile()) return CheckProfile(*p);
   return CheckRevocation(r, *r.revocation());
 }
 
@@ -119,8 +184,24 @@ Result<Record> ReadRecord(wire::Record::Reader in) {
       r.body = std::move(out);
       break;
     }
+    case wire::Record::Body::PROFILE: {
+      auto p = body.getProfile();
+      ProfileBody out;
+      const auto text = [](capnp::Text::Reader t) { return std::string(t.cStr(), t.size()); };
+      out.legal_name_zh = text(p.getLegalNameZh());
+      out.legal_name_en = text(p.getLegalNameEn());
+      auto kind = static_cast<uint16_t>(p.getKind());
+      if (kind == 0 || kind > kHighestKind)
+        return Malformed("profile's institution kind is unknown");
+      out.kind = static_cast<InstitutionKind>(kind);
+      out.appeal_phone = text(p.getAppealPhone());
+      out.appeal_address = text(p.getAppealAddress());
+      out.appeal_web = text(p.getAppealWeb());
+      r.body = std::move(out);
+      break;
+    }
     default:
-      return Malformed("record body is neither an entry nor a revocation");
+      return Malformed("record body is not an entry, a revocation or a profile");
   }
   Status checked = CheckRecord(r);
   if (!checked) return std::move(checked).error();
@@ -143,6 +224,14 @@ void WriteRecord(const Record& r, wire::Record::Builder out) {
     entry.setBasis(static_cast<wire::Basis>(e->basis));
     entry.setExpiresAt(e->expires_at);
     entry.setCaseRef(e->case_ref);
+  } else if (const ProfileBody* p = r.profile()) {
+    auto profile = out.getBody().initProfile();
+    profile.setLegalNameZh(p->legal_name_zh);
+    profile.setLegalNameEn(p->legal_name_en);
+    profile.setKind(static_cast<wire::InstitutionKind>(p->kind));
+    profile.setAppealPhone(p->appeal_phone);
+    profile.setAppealAddress(p->appeal_address);
+    profile.setAppealWeb(p->appeal_web);
   } else {
     const RevocationBody& v = *r.revocation();
     auto revocation = out.getBody().initRevocation();

@@ -35,6 +35,12 @@ constexpr NameTable<RevocationReason, 6> kReasons{{
     {RevocationReason::kSuperseded, "superseded"},
 }};
 
+constexpr NameTable<InstitutionKind, 3> kKinds{{
+    {InstitutionKind::kBank, "bank"},
+    {InstitutionKind::kPaymentInstitution, "payment-institution"},
+    {InstitutionKind::kRegulator, "regulator"},
+}};
+
 template <typename E, size_t N>
 std::string_view NameOf(const NameTable<E, N>& table, E value) {
   for (const auto& [v, name] : table) {
@@ -89,6 +95,15 @@ std::string AllBasisNames() {
 }
 std::string AllRevocationReasonNames() {
   return JoinNames(kReasons);
+}
+std::string_view InstitutionKindName(InstitutionKind k) {
+  return NameOf(kKinds, k);
+}
+std::optional<InstitutionKind> ParseInstitutionKind(std::string_view name) {
+  return Lookup(kKinds, name);
+}
+std::string AllInstitutionKindNames() {
+  return JoinNames(kKinds);
 }
 
 }  // namespace duanka::protocol

@@ -122,7 +122,7 @@ void BatchWriter::SetAside(const std::string& issuer, HeadValue& head, uint64_t 
   protocol::Record r = MustDecode(*held);
   if (const protocol::EntryBody* e = r.entry()) {
     UndoEntry(issuer, head, r, *e, fork_seq);
-  } else {
+  } else if (r.revocation() != nullptr) {
     Decrement(head.revocations);
     UndoRevocation(r, *r.revocation());
   }

@@ -97,6 +97,8 @@ uint64_t BatchWriter::Withdraw(const std::string& issuer, const Hash256& key_id,
       impl_.SetSubjectFlag(txn_, e->subject, head.issuer_id, r.seq, SubjectValue::kSuspendedFlag,
                            after, now_, "key-withdrawn");
       if (after) ++suspended;
+    } else if (r.revocation() == nullptr) {
+      continue;  // a profile: neither listed nor withdrawing anything
     } else if (after) {
       UndoRevocation(r, *r.revocation());  // changes nothing unless this record applied it
     } else {

@@ -2,6 +2,7 @@
 
 #include "node/common/consortium_objects.h"
 #include "node/common/human_time.h"
+#include "node/common/profile.h"
 
 #include <iostream>
 
@@ -108,6 +109,9 @@ Result<store::AppendResult> AppendToOwnFeed(Home& home, bool i_know,
                    "until released (duanka-admin hold list; a regulator's hold release "
                    "--everywhere)\n";
     }
+    // Only a start for the lookup CLI's profile reads (node/common/profile.h): if it cannot be
+    // saved, readers read the feed themselves, and what was published stands.
+    (void)node::SaveProfileScans(*home.store, {me});
   }
   return result;
 }

@@ -10,6 +10,8 @@
 #include "node/admin/evidence_commands.h"
 #include "node/admin/hold_commands.h"
 #include "node/admin/notice_commands.h"
+#include "node/admin/policy_commands.h"
+#include "node/admin/profile_commands.h"
 #include "node/admin/watch_commands.h"
 #include "node/common/version.h"
 #include "protocol/identifier.h"
@@ -383,8 +385,10 @@ int main(int argc, char** argv) {
   AddEvidenceCommands(app, home, code);      // evidence export|verify
   AddNoticeCommands(app, *pki, home, code);  // pki withdraw-key, withdraw-key, fork, reaffirm
   AddHoldCommands(app, home, code);          // hold list|release
+  AddPolicyCommands(app, home, code);        // policy set|show
   AddAuditCommands(app, home, code);         // audit verify|export
   AddWatchCommands(app, home, code);         // watch [--batch]|remove|count
+  AddProfileCommands(app, home, code);       // profile set|show
 
   // CLI11 only says "a subcommand is required" for a misspelt one; name it instead.
   for (int i = 1; i < argc; ++i) {
@@ -399,7 +403,7 @@ int main(int argc, char** argv) {
     if (!known) {
       std::cerr << "duanka-admin: unknown command \"" << OneLine(arg)
                 << "\"; expected one of pki, pepper, init, report, revoke, list, stats, export, "
-                   "import, api-client, evidence, hold, audit, watch\n";
+                   "import, api-client, evidence, hold, policy, audit, watch, profile\n";
       return kExitInvalid;
     }
     break;

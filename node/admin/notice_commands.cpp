@@ -56,6 +56,9 @@ std::string EffectText(const protocol::Notice& n, const node::NoticeEffect& e) {
     return std::to_string(e.suspended) + " entries of " + w->issuer + " signed since " +
            node::HumanMinute(w->since) + " are suspended here";
   }
+  if (const protocol::GradingPolicy* p = n.policy()) {
+    return "grading policy version " + std::to_string(p->version) + " grades every lookup here";
+  }
   if (const protocol::HoldRelease* h = n.release()) {
     return std::to_string(e.released) + " held entries of " + h->issuer + " issued on " +
            node::UtcDay(h->day) + " (UTC) are listed here, and that day holds nothing more";
@@ -88,6 +91,8 @@ Status AuditNotice(const Home& home, const protocol::Notice& n, const std::strin
     event["institution"] = w->issuer;
     event["serial"] = w->certificate_serial;
     event["since"] = node::IsoTime(w->since);
+  } else if (const protocol::GradingPolicy* p = n.policy()) {
+    event["policy_version"] = p->version;
   } else if (const protocol::HoldRelease* h = n.release()) {
     event["issuer"] = h->issuer;
     event["day"] = node::UtcDay(h->day);
@@ -404,6 +409,14 @@ int SignHoldRelease(Home& home, const std::string& issuer, uint32_t day, const s
   if (!id) return Fail(id.error());
   protocol::Notice notice{home.ca->consortium(), now, "", protocol::HoldRelease{issuer, day}};
   return SignAndAdmit(home, *id, std::move(notice), out, "hold-release-notice", now);
+}
+
+int SignPolicy(Home& home, const protocol::GradingPolicy& policy, const std::string& out,
+               int64_t now) {
+  Result<node::SigningIdentity> id = RegulatorIdentity(home, "policy set");
+  if (!id) return Fail(id.error());
+  protocol::Notice notice{home.ca->consortium(), now, "", policy};
+  return SignAndAdmit(home, *id, std::move(notice), out, "policy-set", now);
 }
 
 int ImportNotice(const std::optional<std::string>& home_flag, const std::string& file,

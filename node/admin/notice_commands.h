@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "protocol/notice.h"
+
 namespace CLI {
 class App;
 }
@@ -58,6 +60,12 @@ int Reaffirm(const ReaffirmOptions& o);
 struct Home;
 int SignHoldRelease(Home& home, const std::string& issuer, uint32_t day, const std::string& out,
                     int64_t now);
+
+// The regulator's `policy set FILE`: signs a grading-policy notice with the node's regulator
+// identity, puts it in force here (duankad passes it to every peer), audits it, writes `out` when
+// given. Refused at a member's node, and by KeepNotice when a policy of a version as high is held.
+int SignPolicy(Home& home, const protocol::GradingPolicy& policy, const std::string& out,
+               int64_t now);
 
 // `import FILE` for a notice file (FILE's bytes already read).
 int ImportNotice(const std::optional<std::string>& home, const std::string& file,

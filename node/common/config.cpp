@@ -5,15 +5,18 @@
 #include <toml++/toml.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <cstdlib>
+#include <limits>
 #include <set>
 #include <sstream>
 
 #include "crypto/crypto.h"
 #include "node/common/host_port.h"
+#include "node/common/risk.h"
 #include "protocol/message.h"
 
 namespace duanka::node {
@@ -45,6 +48,7 @@ const std::set<std::string>& KnownKeys() {
       "alerts.webhook_ca_file",
       "alerts.webhook_timeout_ms",
       "alerts.webhook_max_backoff_s",
+      "grading.rules",
       "network.listen",
       "network.api",
       "network.peers",
@@ -220,6 +224,98 @@ Status ReadAlerts(Reader& r, const std::filesystem::path& file, AlertSettings& a
                "https://)");
   }
   return Ok();
+}
+
+// [[grading.rules]] in duanka.toml and [[rules]] in a policy file: tables of one shape, grouped
+// by their purpose in order of first appearance. `key` names the array in messages.
+Result<protocol::GradingPolicy> ReadGradingRules(const toml::table& root, const std::string& key,
+                                                 const std::filesystem::path& file) {
+  static const std::set<std::string, std::less<>> kRuleKeys = {
+      "purpose",     "name",      "tier",       "min_entries",
+      "min_issuers", "min_basis", "categories", "within_days"};
+  protocol::GradingPolicy out;
+  const toml::node* node = root.at_path(key).node();
+  if (node == nullptr) return out;
+  const toml::array* array = node->as_array();
+  if (array == nullptr) return Bad(file, key, "expected [[" + key + "]] tables");
+  size_t index = 0;
+  for (const toml::node& item : *array) {
+    const std::string where = key + " #" + std::to_string(++index);
+    const toml::table* t = item.as_table();
+    if (t == nullptr) return Bad(file, where, "expected a table of rule keys");
+    for (const auto& [k, v] : *t) {
+      if (!kRuleKeys.count(k.str())) {
+        return Bad(file, where + "." + std::string(k.str()),
+                   "unknown key; expected purpose, name, tier, min_entries, min_issuers, "
+                   "min_basis, categories, within_days");
+      }
+    }
+    const auto text = [&](const char* k) -> std::optional<std::string> {
+      const toml::node* n = t->get(k);
+      if (n == nullptr || !n->is_string()) return std::nullopt;
+      return n->as_string()->get();
+    };
+    const auto count = [&](const char* k, int64_t min, int64_t max, uint32_t& value) -> Status {
+      const toml::node* n = t->get(k);
+      if (n == nullptr) return Ok();
+      if (!n->is_integer() || n->as_integer()->get() < min || n->as_integer()->get() > max) {
+        return Bad(
+            file, where + "." + k,
+            "expected a whole number from " + std::to_string(min) + " to " + std::to_string(max));
+      }
+      value = static_cast<uint32_t>(n->as_integer()->get());
+      return Ok();
+    };
+    std::optional<std::string> purpose = text("purpose");
+    if (!purpose)
+      return Bad(file, where + ".purpose", "missing; expected a purpose or \"default\"");
+    protocol::GradingRule rule;
+    std::optional<std::string> name = text("name");
+    if (!name) return Bad(file, where + ".name", "missing; expected a rule name");
+    rule.name = *name;
+    std::optional<std::string> tier_name = text("tier");
+    std::optional<protocol::GradeTier> tier = tier_name ? ParseTier(*tier_name) : std::nullopt;
+    if (!tier || *tier == protocol::GradeTier::kNone) {
+      return Bad(file, where + ".tier", "expected watch, review or deny");
+    }
+    rule.tier = *tier;
+    if (const toml::node* n = t->get("min_basis")) {
+      std::optional<protocol::Basis> basis =
+          n->is_string() ? protocol::ParseBasis(n->as_string()->get()) : std::nullopt;
+      if (!basis) {
+        return Bad(file, where + ".min_basis", "expected one of " + protocol::AllBasisNames());
+      }
+      rule.min_basis = *basis;
+    }
+    if (const toml::node* n = t->get("categories")) {
+      const toml::array* cats = n->as_array();
+      if (cats == nullptr) return Bad(file, where + ".categories", "expected a list of categories");
+      for (const toml::node& c : *cats) {
+        std::optional<protocol::Category> category =
+            c.is_string() ? protocol::ParseCategory(c.as_string()->get()) : std::nullopt;
+        if (!category) {
+          return Bad(file, where + ".categories",
+                     "expected categories among " + protocol::AllCategoryNames());
+        }
+        rule.categories.push_back(*category);
+      }
+    }
+    for (Status s : {count("min_entries", 1, 1'000'000, rule.min_entries),
+                     count("min_issuers", 1, 1'000'000, rule.min_issuers),
+                     count("within_days", 0, protocol::kMaxGradingWithinDays, rule.within_days)}) {
+      if (!s) return std::move(s).error();
+    }
+    auto group =
+        std::find_if(out.purposes.begin(), out.purposes.end(),
+                     [&](const protocol::PurposeRules& pr) { return pr.purpose == *purpose; });
+    if (group == out.purposes.end()) {
+      out.purposes.push_back({*purpose, {}});
+      group = out.purposes.end() - 1;
+    }
+    group->rules.push_back(std::move(rule));
+  }
+  if (Status s = CheckPolicyNames(out); !s) return Bad(file, key, s.error().message);
+  return out;
 }
 
 bool IsHostPort(const std::string& s) {
@@ -460,6 +556,9 @@ Result<Config> LoadConfig(const std::filesystem::path& home) {
   }
   if (Status s = ReadFlood(root, r, file, c.flood); !s) return std::move(s).error();
   if (Status s = ReadAlerts(r, file, c.alerts); !s) return std::move(s).error();
+  Result<protocol::GradingPolicy> grading = ReadGradingRules(root, "grading.rules", file);
+  if (!grading) return std::move(grading).error();
+  c.local_grading = std::move(*grading);
   DaemonLimits& l = c.limits;
   constexpr int64_t kMs = 1, kDayMs = 24LL * 3600 * 1000;
   for (Status s : {
@@ -545,6 +644,33 @@ Result<Config> LoadConfig(const std::filesystem::path& home) {
     }
   }
   return c;
+}
+
+Result<protocol::GradingPolicy> LoadPolicyFile(const std::filesystem::path& file) {
+  Result<std::string> text = base::ReadFile(file, kMaxConfigBytes);
+  if (!text) return std::move(text).error();
+  toml::table root;
+  try {
+    root = toml::parse(*text, file.string());
+  } catch (const toml::parse_error& e) {
+    return MakeError(ErrorKind::kInvalidInput, file.string() + ":" +
+                                                   std::to_string(e.source().begin.line) + ": " +
+                                                   std::string(e.description()));
+  }
+  for (const auto& [k, v] : root) {
+    if (k.str() != "version" && k.str() != "rules") {
+      return Bad(file, std::string(k.str()), "unknown key; expected version and [[rules]]");
+    }
+  }
+  const toml::node* version = root.get("version");
+  if (version == nullptr || !version->is_integer() || version->as_integer()->get() < 1 ||
+      version->as_integer()->get() > std::numeric_limits<uint32_t>::max()) {
+    return Bad(file, "version", "expected a whole number from 1 to 4294967295");
+  }
+  Result<protocol::GradingPolicy> policy = ReadGradingRules(root, "rules", file);
+  if (!policy) return policy;
+  policy->version = static_cast<uint32_t>(version->as_integer()->get());
+  return policy;
 }
 
 }  // namespace duanka::node

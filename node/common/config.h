@@ -11,6 +11,7 @@
 
 #include "crypto/base/result.h"
 #include "protocol/frame.h"
+#include "protocol/notice.h"
 #include "protocol/record.h"
 #include "store/store.h"
 
@@ -152,6 +153,9 @@ struct Config {
   AlertSettings alerts;
   NetworkSettings network;
   DaemonLimits limits;
+  // [[grading.rules]]: the node's own grading rules (node/common/risk.h), evaluated beside the
+  // consortium's policy; the higher tier wins. Version 0, no purposes when none.
+  protocol::GradingPolicy local_grading;
   // Optional bearer token for the HTTP API (required when api is not a loopback address).
   std::filesystem::path api_token;
   // TLS on the HTTP API: files.api_tls_cert, else HOME/api-tls.pem when that exists, else none.
@@ -185,5 +189,10 @@ Result<PeerEntry> ParsePeerEntry(const std::string& text);
 // `duanka-admin init`), kInvalidInput naming the key and the reason for a bad value or an unknown
 // key (a typo must not silently fall back to a default).
 Result<Config> LoadConfig(const std::filesystem::path& home);
+
+// A grading policy file for `duanka-admin policy set`: TOML with `version = N` (>= 1) and
+// [[rules]] tables of the shape [[grading.rules]] takes (purpose, name, tier, min_entries,
+// min_issuers, min_basis, categories, within_days). kInvalidInput naming the key at fault.
+Result<protocol::GradingPolicy> LoadPolicyFile(const std::filesystem::path& file);
 
 }  // namespace duanka::node

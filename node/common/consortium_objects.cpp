@@ -127,6 +127,9 @@ Result<VerifiedNotice> VerifyNotice(const crypto::TrustStore& ca, std::string_vi
   if (n.release() != nullptr && n.signer_certificate.empty()) {
     return Unauthorized("a hold release is the regulator's to sign, not the CA's");
   }
+  if (n.policy() != nullptr && n.signer_certificate.empty()) {
+    return Unauthorized("a grading policy is the regulator's to sign, not the CA's");
+  }
   if (!crypto::VerifySignature(key, crypto::AsBytes(out.signed_notice.bytes),
                                crypto::AsBytes(out.signed_notice.signature))) {
     return Unauthorized("signature does not verify (altered, or not signed by " + out.signer + ")");
@@ -143,9 +146,21 @@ Result<bool> KeepNotice(store::Store& store, const VerifiedNotice& notice) {
     if (**held == bytes) return false;
     Result<std::pair<protocol::SignedNotice, protocol::Notice>> old =
         protocol::DecodeSignedNotice(**held);
-    // Equal times are ordered by the bytes, so that every node keeps the same one of two notices
-    // issued in one second and none sends its own back forever.
-    if (old && (old->second.issued_at > notice.notice.issued_at ||
+    // Policies are ordered by version first: a regulator's policy 2 replaces 1 whatever the
+    // clocks said when each was signed.
+    if (old && old->second.policy() != nullptr && notice.notice.policy() != nullptr &&
+        old->second.policy()->version != notice.notice.policy()->version) {
+      if (old->second.policy()->version > notice.notice.policy()->version) {
+        return MakeError(ErrorKind::kConflict, "grading policy version " +
+                                                   std::to_string(notice.notice.policy()->version) +
+                                                   " is older than version " +
+                                                   std::to_string(old->second.policy()->version) +
+                                                   " held here");
+      }
+    } else if (old &&
+               // Equal times are ordered by the bytes, so that every node keeps the same one of
+               // two notices issued in one second and none sends its own back forever.
+               (old->second.issued_at > notice.notice.issued_at ||
                 (old->second.issued_at == notice.notice.issued_at && **held > bytes))) {
       return MakeError(ErrorKind::kConflict, "notice about " + notice.notice.Subject() +
                                                  " is not newer than the one held (issued at " +
@@ -169,6 +184,8 @@ Result<NoticeEffect> ApplyNotice(store::Store& store, const protocol::Notice& no
     effect.released = *released;
     return effect;
   }
+  // Lookups read the policy from the store (node::HeldPolicy): kept is in force.
+  if (notice.policy() != nullptr) return effect;
   const protocol::ForkResolution& r = *notice.resolution();
   Result<std::vector<std::pair<uint64_t, crypto::Hash256>>> held = store.Resolutions(r.issuer);
   if (!held) return std::move(held).error();

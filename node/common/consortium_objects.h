@@ -2,9 +2,9 @@
 // like records and certificates (over the peer protocol, or as a file handed to any one node),
 // verified by every node before use, the newest of each name winning, and kept in the store so
 // that every program of the node applies the same. The CRL is one kind; consortium notices
-// (protocol/notice.h: key withdrawals, fork resolutions) are the others, each kept under its
-// subject ("notice:withdrawal:BANKA:1F2E…") so that a newer notice about one thing replaces the
-// older.
+// (protocol/notice.h: key withdrawals, fork resolutions, hold releases, the grading policy) are
+// the others, each kept under its subject ("notice:withdrawal:BANKA:1F2E…", "notice:policy") so
+// that a newer notice about one thing replaces the older (a policy: the higher version).
 #pragma once
 
 #include <string_view>
@@ -52,9 +52,9 @@ Result<VerifiedNotice> VerifyNotice(const crypto::TrustStore& ca, std::string_vi
 
 // Keeps a verified notice when it is newer than the one held about its subject: a later issue
 // time, or an equal one and SignedNotice bytes (as kept, EncodeSignedNotice) that compare greater
-// (std::string order). The order is total, so every node keeps the same one of two notices of
-// one second. True when kept; false when this very notice is held already. kConflict when the
-// held one wins, kIo (store).
+// (std::string order); of two grading policies, the higher version first. The order is total,
+// so every node keeps the same one of two notices of one second. True when kept; false when this
+// very notice is held already. kConflict when the held one wins, kIo (store).
 Result<bool> KeepNotice(store::Store& store, const VerifiedNotice& notice);
 
 // What applying a notice did, for the log.

@@ -1,5 +1,9 @@
 #include "node/common/ingest.h"
 
+#include <algorithm>
+
+#include "node/common/profile.h"
+
 namespace duanka::node {
 namespace {
 
@@ -119,6 +123,17 @@ Result<IngestReport> IngestFeed(store::Store& store, const protocol::Trust& trus
     if (status == store::AppendStatus::kDuplicate) ++report.duplicates;
     if (!report.refused) report.refused = RefusalOf(status, verified.records[i].record());
   }
+  std::vector<std::string> grown;
+  for (size_t i = 0; i < appended->statuses.size(); ++i) {
+    const std::string& issuer = verified.records[i].record().issuer;
+    if (appended->statuses[i] == store::AppendStatus::kAppended &&
+        std::find(grown.begin(), grown.end(), issuer) == grown.end()) {
+      grown.push_back(issuer);
+    }
+  }
+  // Only a start for the lookup CLI's profile reads (node/common/profile.h): if it cannot be
+  // saved, readers read the feeds themselves, so the import has still succeeded.
+  (void)SaveProfileScans(store, grown);
   return report;
 }
 

@@ -5,6 +5,7 @@
 
 #include "node/common/audit.h"
 #include "node/common/human_time.h"
+#include "node/common/risk.h"
 #include "protocol/identifier.h"
 
 namespace duanka::node {
@@ -18,7 +19,7 @@ constexpr std::array<std::pair<Purpose, std::string_view>, 5> kPurposes{{
     {Purpose::kInvestigation, "investigation"},
 }};
 
-nlohmann::json ListingObject(const store::Listing& l) {
+nlohmann::json ListingObject(const store::Listing& l, const IssuerProfiles* profiles) {
   nlohmann::json j = {
       {"entry", l.id.ToString()},
       {"issuer", l.id.issuer},
@@ -30,6 +31,13 @@ nlohmann::json ListingObject(const store::Listing& l) {
       {"issued_at", IsoTime(l.issued_at)},
       {"expires_at", IsoTime(l.expires_at)},
   };
+  if (profiles != nullptr) {
+    auto it = profiles->find(l.id.issuer);
+    j["issuer_name"] = it == profiles->end()
+                           ? nlohmann::json(nullptr)
+                           : nlohmann::json{{"zh", it->second.body.legal_name_zh},
+                                            {"en", it->second.body.legal_name_en}};
+  }
   if (!l.case_ref.empty()) j["case_ref"] = l.case_ref;
   if (l.pepper_epoch != 0) j["pepper_epoch"] = l.pepper_epoch;
   if (l.revocation) {
@@ -130,18 +138,23 @@ Result<LookupAnswer> Lookuper::Lookup(protocol::IdType type, std::string_view ra
   answer.subject = subjects.front();
   Status read = store_.Lookup(subjects, store::LookupOptions{now, details}, answer.listings);
   if (!read) return std::move(read).error();
+  std::vector<std::string> issuers;
+  for (const store::Listing& l : answer.listings) issuers.push_back(l.id.issuer);
+  Result<IssuerProfiles> profiles = profiles_->ForIssuers(issuers);
+  if (!profiles) return std::move(profiles).error();
+  answer.profiles = std::move(*profiles);
   return answer;
 }
 
-std::string ListingJson(const store::Listing& listing) {
-  return ListingObject(listing).dump();
+std::string ListingJson(const store::Listing& listing, const IssuerProfiles* profiles) {
+  return ListingObject(listing, profiles).dump();
 }
 
-std::string AnswerJson(const LookupAnswer& answer, bool all,
-                       const std::vector<store::Head>* heads) {
+std::string AnswerJson(const LookupAnswer& answer, bool all, const std::vector<store::Head>* heads,
+                       const RiskSummary* risk) {
   nlohmann::json entries = nlohmann::json::array();
   for (const store::Listing& l : answer.listings) {
-    if (all || store::Stands(l.state)) entries.push_back(ListingObject(l));
+    if (all || store::Stands(l.state)) entries.push_back(ListingObject(l, &answer.profiles));
   }
   nlohmann::json j = {
       {"type", protocol::IdTypeName(answer.type)},
@@ -150,6 +163,7 @@ std::string AnswerJson(const LookupAnswer& answer, bool all,
       {"held", answer.held()},
       {"entries", std::move(entries)},
   };
+  if (risk != nullptr) j["risk"] = RiskObject(*risk);
   if (heads != nullptr) {
     nlohmann::json feeds = nlohmann::json::array();
     for (const store::Head& h : *heads) {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "crypto/crypto.h"
+#include "node/common/profile.h"
 #include "store/store.h"
 
 namespace duanka::node {
@@ -29,6 +30,7 @@ struct LookupAnswer {
   protocol::IdType type = protocol::IdType::kCnId;
   crypto::Hash256 subject;               // under the current epoch
   std::vector<store::Listing> listings;  // every state; `listed` counts active ones only
+  IssuerProfiles profiles;               // of the listings' issuers, those that published one
   bool listed() const;
   // No active entry, but one held by the flood guard: not listed until released (the CLI exits
   // 1, as for not listed, with "held" in its answer for the caller to look closer).
@@ -41,7 +43,7 @@ struct LookupAnswer {
 class Lookuper {
  public:
   Lookuper(const store::Store& store, const crypto::Pepper& pepper)
-      : store_(store), pepper_(pepper) {}
+      : store_(store), pepper_(pepper), profiles_(std::make_shared<ProfileReader>(store)) {}
 
   // kInvalidInput (naming the type and reason, never the value) for an invalid identifier;
   // kIo from the store.
@@ -52,18 +54,26 @@ class Lookuper {
   // succeeded another (passport-icao), the same for the old type's form of the identifier.
   std::vector<crypto::Hash256> Subjects(protocol::IdType type, std::string_view canonical) const;
 
+  // The issuers' profiles that name them in answers.
+  const ProfileReader& profiles() const { return *profiles_; }
+
  private:
   const store::Store& store_;
   const crypto::Pepper& pepper_;
+  std::shared_ptr<ProfileReader> profiles_;  // shared: its cache outlives copies
 };
 
 // {"type":…,"subject":…,"listed":…,"held":…,"entries":[…]}; entries are the active and held ones,
 // `all` includes revoked, expired and suspended entries too.
 // `heads` adds "store":{"feeds":[{"issuer","seq","last_grew_at"}…]} for freshness when non-null.
-std::string AnswerJson(const LookupAnswer& answer, bool all, const std::vector<store::Head>* heads);
+// `risk`, when non-null, adds "risk":{…} (node/common/risk.h RiskObject).
+struct RiskSummary;
+std::string AnswerJson(const LookupAnswer& answer, bool all, const std::vector<store::Head>* heads,
+                       const RiskSummary* risk = nullptr);
 
-// One entry as JSON, as in AnswerJson's "entries" and `duanka show --json`.
-std::string ListingJson(const store::Listing& listing);
+// One entry as JSON, as in AnswerJson's "entries" and `duanka show --json`. With `profiles`, it
+// names the issuer: "issuer_name":{"zh":…,"en":…}, or null when it has published no profile.
+std::string ListingJson(const store::Listing& listing, const IssuerProfiles* profiles = nullptr);
 
 // An audit-log line for one lookup: time, program, user (OS user or API client), purpose, type,
 // the first kAuditSubjectHexChars of the subject, result. Never the identifier.

@@ -3,6 +3,7 @@
 #include <map>
 
 #include "node/common/audit.h"
+#include "node/common/risk.h"
 #include "protocol/record.h"
 
 namespace duanka::node {
@@ -25,6 +26,9 @@ Result<StatusFacts> ReadStatusFacts(const store::Store& store, std::string insti
       }
     }
   }
+  Result<GradingPolicy> policy = HeldPolicy(store);
+  if (!policy) return std::move(policy).error();
+  facts.policy_version = policy->version;
   facts.stats = std::move(stats);
   return facts;
 }
@@ -69,6 +73,7 @@ nlohmann::json StatusJson(const StatusFacts& facts) {
       {"institution", facts.institution},
       {"now", IsoTime(facts.now)},
       {"feeds", std::move(feeds)},
+      {"grading", {{"policy", facts.policy_version}, {"local_rules", facts.local_rules}}},
       {"totals",
        {{"feeds", stats.issuers.size()},
         {"frozen_feeds", frozen},

@@ -26,6 +26,8 @@ struct StatusFacts {
   store::Stats stats;
   std::vector<store::Head> heads;
   std::vector<StatusFork> forks;
+  uint32_t policy_version = 0;  // the consortium grading policy held (0: the built-in default)
+  size_t local_rules = 0;       // [grading] rules of this node, set by the caller
 };
 
 // Reads the heads and the forks held beside `stats`, which the caller computes (duankad caches
@@ -37,8 +39,9 @@ Result<StatusFacts> ReadStatusFacts(const store::Store& store, std::string insti
 // {"institution", "now", "feeds": [{"issuer", "records", "entries", "active", "revoked",
 // "expired", "revocations", "frozen", "last_grew_at", and when a head is held "seq", "head",
 // "fork_seq" (frozen only)}], "totals": {...}, "pending_revocations", "evidence",
-// "forks": [{"issuer", "seq"}], "store": {"bytes_on_disk", "map_bytes"}, "store_bytes"}.
-// "store_bytes" is duankad's earlier name for store.bytes_on_disk, kept for existing monitoring.
+// "forks": [{"issuer", "seq"}], "grading": {"policy", "local_rules"}, "store": {"bytes_on_disk",
+// "map_bytes"}, "store_bytes"}. "store_bytes" is duankad's earlier name for store.bytes_on_disk,
+// kept for existing monitoring.
 nlohmann::json StatusJson(const StatusFacts& facts);
 
 }  // namespace duanka::node

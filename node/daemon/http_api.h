@@ -1,6 +1,7 @@
 // The daemon's local HTTP API (Boost.Beast), on `api` (loopback by default):
 //   POST /v1/lookup        {"type","value","purpose"} → the same JSON as `duanka lookup --json`
 //   POST /v1/lookup/batch  {"purpose","items":[{"type","value"},…]} → {"results":[…]} (bounded)
+//   POST /v1/explain       {"type","value"[,"purpose":"appeal"]} → `duanka explain --json`
 //   GET  /                 the same status as one HTML page for operators (status_page.h)
 //   GET  /v1/status        institution, feeds, peers, counts
 //   GET  /metrics          Prometheus text format
@@ -25,6 +26,7 @@
 #include "crypto/base/result.h"
 #include "node/common/audit.h"
 #include "node/common/lookup.h"
+#include "node/common/risk.h"
 #include "node/daemon/api_clients.h"
 #include "node/daemon/metrics.h"
 
@@ -72,6 +74,10 @@ struct ApiBackend {
   std::function<std::string()> metrics_text;        // GET /metrics body
   std::function<bool()> healthy;                    // GET /healthz
   std::function<std::vector<store::Head>()> heads;  // freshness in lookup answers
+  // The grading of lookup answers ("risk", node/common/risk.h): the consortium's policy held, and
+  // the node's own [grading] rules (null: none). Without a cache, the built-in default.
+  const node::PolicyCache* policy = nullptr;
+  const node::GradingPolicy* local_grading = nullptr;
   // Where the server reports trouble of its own (accept failing, e.g. at the descriptor limit):
   // one line per episode. Optional.
   std::function<void(const std::string&)> log;

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <nlohmann/json.hpp>
 
+#include "node/common/explain.h"
 #include "protocol/identifier.h"
 
 namespace duanka::daemon {
@@ -101,6 +102,15 @@ ApiReply AuditFailure(const ApiBackend& backend, const Error& error) {
                     error.message + "; lookups are refused while the audit log cannot be written");
 }
 
+// The grading for this request's answers: read once per request (a batch is graded alike).
+Result<std::shared_ptr<const node::GradingPolicy>> RequestPolicy(const ApiBackend& backend) {
+  if (backend.policy == nullptr) {
+    return std::shared_ptr<const node::GradingPolicy>(std::shared_ptr<void>(),
+                                                      &node::DefaultPolicy());
+  }
+  return backend.policy->Get();
+}
+
 ApiReply JsonReply(std::string body) {
   ApiReply reply;
   reply.body = std::move(body);
@@ -140,9 +150,39 @@ ApiReply LookupApi::Lookup(std::string_view body, std::string_view user) const {
                              /*sync=*/false);
   if (!audited) return AuditFailure(backend_, audited.error());
 
-  if (!backend_.heads) return JsonReply(node::AnswerJson(*answer, *all, nullptr));
+  Result<std::shared_ptr<const node::GradingPolicy>> policy = RequestPolicy(backend_);
+  if (!policy) return ErrorReply(kInternalError, policy.error().message);
+  const node::RiskSummary risk =
+      node::Summarize(answer->listings, now, **policy, backend_.local_grading, *purpose);
+  if (!backend_.heads) return JsonReply(node::AnswerJson(*answer, *all, nullptr, &risk));
   std::vector<store::Head> heads = backend_.heads();
-  return JsonReply(node::AnswerJson(*answer, *all, &heads));
+  return JsonReply(node::AnswerJson(*answer, *all, &heads, &risk));
+}
+
+ApiReply LookupApi::Explain(std::string_view body, std::string_view user) const {
+  std::optional<json> j = ParseObject(body);
+  if (!j) {
+    return ErrorReply(kBadRequest, "body: expected a JSON object {\"type\",\"value\"}");
+  }
+  if (auto p = j->find("purpose"); p != j->end() && !(p->is_string() && *p == "appeal")) {
+    return ErrorReply(kBadRequest,
+                      "purpose: expected appeal (or none): an explanation is for the person's "
+                      "appeal; screening uses POST /v1/lookup");
+  }
+  Result<Identifier> id = IdentifierFields(*j);
+  if (!id) return ErrorReply(kBadRequest, id.error().message);
+  const int64_t now = Now();
+  Result<node::LookupAnswer> answer = TimedLookup(backend_, *id, now);
+  if (!answer) {
+    const Error& e = answer.error();
+    return ErrorReply(e.kind == ErrorKind::kInvalidInput ? kBadRequest : kInternalError, e.message);
+  }
+  Status audited =
+      backend_.audit->Append(node::LookupAuditJson(now, kAuditProgram, user, node::Purpose::kAppeal,
+                                                   id->type, answer->subject, answer->result()),
+                             /*sync=*/false);
+  if (!audited) return AuditFailure(backend_, audited.error());
+  return JsonReply(node::ExplainJson(*answer, now));
 }
 
 ApiReply LookupApi::Batch(std::string_view body, std::string_view user) const {
@@ -164,6 +204,8 @@ ApiReply LookupApi::Batch(std::string_view body, std::string_view user) const {
   }
 
   const int64_t now = Now();
+  Result<std::shared_ptr<const node::GradingPolicy>> policy = RequestPolicy(backend_);
+  if (!policy) return ErrorReply(kInternalError, policy.error().message);
   node::BatchAuditCounts counts;
   counts.lines = items->size();
   // Each listed item gets its own audit line, as a single lookup would: a targeted lookup must
@@ -197,7 +239,9 @@ ApiReply LookupApi::Batch(std::string_view body, std::string_view user) const {
         audit_lines.Clear();
       }
     }
-    out += node::AnswerJson(*answer, *all, nullptr);
+    const node::RiskSummary risk =
+        node::Summarize(answer->listings, now, **policy, backend_.local_grading, *purpose);
+    out += node::AnswerJson(*answer, *all, nullptr, &risk);
   }
   out += ']';
 

@@ -33,6 +33,11 @@ class LookupApi {
   // listed item (node::BatchItemAudit) and one of counts for the request.
   ApiReply Batch(std::string_view body, std::string_view user) const;
 
+  // {"type","value"[,"purpose":"appeal"]} → node::ExplainJson, as `duanka explain --json`: the
+  // notice for the person asking. Audited as a lookup with purpose appeal (any other purpose is a
+  // 400: a notice is for the person's appeal, not for screening). Thread-safe.
+  ApiReply Explain(std::string_view body, std::string_view user) const;
+
  private:
   int64_t Now() const;
 

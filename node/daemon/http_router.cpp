@@ -253,6 +253,9 @@ ApiReply ApiRouter::Route(const ApiRequest& request) const {
   if (path == "/v1/lookup/batch") {
     return post ? lookups_.Batch(request.body, user) : WrongMethod("POST");
   }
+  if (path == "/v1/explain") {
+    return post ? lookups_.Explain(request.body, user) : WrongMethod("POST");
+  }
   if (path == "/v1/alerts") {
     if (!get) return WrongMethod("GET");
     const size_t mark = request.target.find('?');

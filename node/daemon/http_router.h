@@ -12,6 +12,7 @@
 //   rate limit   per client name, a token bucket (429 with Retry-After).
 //
 //   POST /v1/lookup, POST /v1/lookup/batch   http_lookup
+//   POST /v1/explain                         http_lookup
 //   GET  /                                   status_page.h: backend.status_json as HTML
 //   GET  /v1/status                          backend.status_json
 //   GET  /metrics                            backend.metrics_text (Prometheus text format)

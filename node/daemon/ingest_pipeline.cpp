@@ -2,6 +2,7 @@
 
 #include "node/common/human_time.h"
 #include "node/common/ingest.h"
+#include "node/common/profile.h"
 #include "node/daemon/log.h"
 
 #include <algorithm>
@@ -178,6 +179,19 @@ void IngestPipeline::CommitRound(std::vector<std::unique_ptr<Verified>>& round) 
           "that day are held (answered as held, not listed) until released (duanka-admin hold "
           "list; hold release {} --day {})",
           c.issuer, c.limit, node::UtcDay(c.day), c.issuer, node::UtcDay(c.day));
+    }
+    // Where each grown feed's newest profile is, for the lookup CLI (node/common/profile.h).
+    std::vector<std::string> grown;
+    for (size_t j = 0; j < all.size(); ++j) {
+      const std::string& issuer = all[j].record().issuer;
+      if (appended->statuses[j] == store::AppendStatus::kAppended &&
+          std::find(grown.begin(), grown.end(), issuer) == grown.end()) {
+        grown.push_back(issuer);
+      }
+    }
+    if (Status saved = node::SaveProfileScans(store_, grown); !saved) {
+      // Only a start for readers: without it they read the feeds themselves.
+      LogWarn("cannot save where the issuers' profiles are: {}", saved.error().message);
     }
   }
   for (size_t i = 0; i < batches.size(); ++i) {

@@ -421,8 +421,11 @@ int Run(const std::filesystem::path& home) {
   }
   // Set here, not in ApiOptionsFromConfig: FitDescriptorBudget may have lowered it.
   api_options->max_connections = limits.max_api_connections;
+  const node::PolicyCache policy_cache(store);
   ApiBackend backend;
   backend.lookuper = &lookuper;
+  backend.policy = &policy_cache;
+  if (!config->local_grading.purposes.empty()) backend.local_grading = &config->local_grading;
   backend.audit = &audit;
   backend.metrics = &metrics;
   backend.now = now;
@@ -458,6 +461,9 @@ int Run(const std::filesystem::path& home) {
     if (!facts) {
       LogWarn("GET /v1/status: {}; feeds are shown without heads or forks", facts.error().message);
       facts = node::StatusFacts{config->institution, at, stats.Get(), {}, {}};
+    }
+    for (const protocol::PurposeRules& pr : config->local_grading.purposes) {
+      facts->local_rules += pr.rules.size();
     }
     nlohmann::json j = node::StatusJson(*facts);
     j["consortium"] = ca->consortium();

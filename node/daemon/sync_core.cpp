@@ -1183,6 +1183,9 @@ struct SyncCore::Impl {
     } else if (const protocol::HoldRelease* h = n.release()) {
       LogWarn("hold on {}'s entries of {} (UTC) released by {}: {} entries listed again", h->issuer,
               node::UtcDay(h->day), signer, effect->released);
+    } else if (const protocol::GradingPolicy* policy = n.policy()) {
+      LogWarn("grading policy version {} by {} in force: lookups are graded by it", policy->version,
+              signer);
     } else {
       const protocol::ForkResolution& r = *n.resolution();
       LogWarn(

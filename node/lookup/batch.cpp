@@ -141,6 +141,11 @@ int RunBatch(const BatchOptions& o) {
   // the batch still ends with an error line.
   ::signal(SIGPIPE, SIG_IGN);
 
+  Result<node::GradingPolicy> policy = node::HeldPolicy(*home->store);
+  if (!policy) return Fail(ErrorKind::kIo, policy.error().message);
+  const node::GradingPolicy* local =
+      home->config.local_grading.purposes.empty() ? nullptr : &home->config.local_grading;
+
   const std::string user = AuditUserName();
   const node::AuditLog audit(home->config.audit_log, home->config.institution);
   // Opened (empty lines) before any input is read: if it cannot be, there is no answer at all.
@@ -150,6 +155,7 @@ int RunBatch(const BatchOptions& o) {
   // names its first hex digits.
   Deriver deriver(*home->pepper, /*keep_current=*/true, threads);
   Resolver resolver;
+  const node::ProfileReader profile_reader(*home->store);
   node::LineReader reader(input.fd());
   node::Progress progress(::isatty(2) == 1, input.size());
   Chunk chunk;
@@ -189,9 +195,22 @@ int RunBatch(const BatchOptions& o) {
       progress.Clear();
       return Fail(ErrorKind::kIo, read.error().message);
     }
+    if (o.json) {
+      // Listed lines are rare, and each issuer's profile is read once per run.
+      std::vector<std::string> issuers;
+      for (const store::Listing& l : chunk.listings) issuers.push_back(l.id.issuer);
+      Result<node::IssuerProfiles> profiles = profile_reader.ForIssuers(issuers);
+      if (!profiles) {
+        progress.Clear();
+        return Fail(ErrorKind::kIo, profiles.error().message);
+      }
+      chunk.profiles = std::move(*profiles);
+    }
     out.clear();
     listed.clear();
-    const BatchCounts counts = FormatChunk(chunk, o.json, out, &listed);
+    const BatchGrading grading(*policy, local, *purpose, now);
+    const BatchCounts counts =
+        FormatChunk(chunk, o.json, out, &listed, o.json ? &grading : nullptr);
     if (duanka::Status audited = AuditChunk(audit, chunk, listed, counts, now, user, *purpose);
         !audited) {
       progress.Clear();

@@ -44,6 +44,7 @@ void Chunk::Clear() {
   // `current` keeps its size: Derive() overwrites what it needs, and clearing would zero it again.
   listings.clear();
   hits.clear();
+  profiles.clear();
 }
 
 void Chunk::Add(std::string_view line) {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "crypto/crypto.h"
+#include "node/common/profile.h"
 #include "protocol/identifier.h"
 #include "store/store.h"
 
@@ -51,6 +52,8 @@ struct Chunk {
   // Filled by Resolve():
   std::vector<store::Listing> listings;
   std::vector<std::pair<uint32_t, uint32_t>> hits;  // (line index, listing index), ascending
+  // For JSON output: the profiles of the listings' issuers that have one (node/common/profile.h).
+  node::IssuerProfiles profiles;
 
   void Clear();
   void Add(std::string_view line);

@@ -87,8 +87,27 @@ void CsvValid(std::string& out, uint64_t number, const ChunkLine& line, const Ch
   out += '\n';  // the error column is empty
 }
 
+void AppendRisk(std::string& out, const Chunk& chunk, size_t hits_begin, size_t hits_end,
+                bool listed, const BatchGrading& grading) {
+  out += ",\"risk\":";
+  if (!listed) {
+    out += grading.none_json;
+    return;
+  }
+  // Listed lines are rare in a batch: a copy of their few entries costs nothing that matters.
+  std::vector<store::Listing> entries;
+  entries.reserve(hits_end - hits_begin);
+  for (size_t h = hits_begin; h < hits_end; ++h) {
+    entries.push_back(chunk.listings[chunk.hits[h].second]);
+  }
+  out += node::RiskObject(node::Summarize(entries, grading.now, grading.consortium, grading.local,
+                                          grading.purpose))
+             .dump();
+}
+
 void JsonValid(std::string& out, uint64_t number, const ChunkLine& line, const Chunk& chunk,
-               size_t index, size_t hits_begin, size_t hits_end, bool listed, bool held) {
+               size_t index, size_t hits_begin, size_t hits_end, bool listed, bool held,
+               const BatchGrading* grading) {
   // The same object as node::AnswerJson (keys in its order), with "line" first.
   out += "{\"line\":";
   AppendNumber(out, number);
@@ -99,11 +118,13 @@ void JsonValid(std::string& out, uint64_t number, const ChunkLine& line, const C
     if (!store::Stands(l.state)) continue;
     if (!first) out += ',';
     first = false;
-    out += node::ListingJson(l);
+    out += node::ListingJson(l, &chunk.profiles);
   }
-  out += listed ? "],\"listed\":true,\"held\":false,\"subject\":\""
-         : held ? "],\"listed\":false,\"held\":true,\"subject\":\""
-                : "],\"listed\":false,\"held\":false,\"subject\":\"";
+  out += listed ? "],\"listed\":true,\"held\":false"
+         : held ? "],\"listed\":false,\"held\":true"
+                : "],\"listed\":false,\"held\":false";
+  if (grading != nullptr) AppendRisk(out, chunk, hits_begin, hits_end, listed, *grading);
+  out += ",\"subject\":\"";
   AppendHex(out, chunk.current[index]);
   out += "\",\"type\":\"";
   out += protocol::IdTypeName(line.type);
@@ -175,8 +196,19 @@ std::string InvalidLineMessage(const Chunk& chunk, size_t index, size_t* next_er
   }
 }
 
+BatchGrading::BatchGrading(const node::GradingPolicy& consortium_policy,
+                           const node::GradingPolicy* local_policy, node::Purpose lookup_purpose,
+                           int64_t at)
+    : consortium(consortium_policy),
+      local(local_policy),
+      purpose(lookup_purpose),
+      now(at),
+      none_json(
+          node::RiskObject(node::Summarize({}, at, consortium_policy, local_policy, lookup_purpose))
+              .dump()) {}
+
 BatchCounts FormatChunk(const Chunk& chunk, bool json, std::string& out,
-                        std::vector<FlaggedLine>* flagged) {
+                        std::vector<FlaggedLine>* flagged, const BatchGrading* grading) {
   BatchCounts counts;
   counts.lines = chunk.lines.size();
   size_t h = 0, next_error = 0;
@@ -204,7 +236,7 @@ BatchCounts FormatChunk(const Chunk& chunk, bool json, std::string& out,
       flagged->push_back(FlaggedLine{static_cast<uint32_t>(i), held});
     }
     if (json) {
-      JsonValid(out, number, line, chunk, i, h, end, listed, held);
+      JsonValid(out, number, line, chunk, i, h, end, listed, held, grading);
     } else {
       CsvValid(out, number, line, chunk, h, end, listed, held);
     }

@@ -32,6 +32,11 @@ inline constexpr const char* kProgram = "duanka";
 int Fail(const Error& error);
 int Fail(ErrorKind kind, std::string_view message);
 
+// --tier-exit: the answer's risk tier as the exit code, for scripts that act on it.
+inline constexpr int kExitTierDeny = node::kExitOk;
+inline constexpr int kExitTierReview = 4;
+inline constexpr int kExitTierOther = node::kExitNotFound;  // none or watch
+
 struct LookupOptions {
   std::optional<std::string> home;
   std::string type;
@@ -39,6 +44,7 @@ struct LookupOptions {
   std::string purpose = "account-opening";
   bool json = false;
   bool all = false;
+  bool tier_exit = false;
 };
 int RunLookup(const LookupOptions& o);
 
@@ -64,6 +70,16 @@ struct ShowOptions {
   bool json = false;
 };
 int RunShow(const ShowOptions& o);
+
+// explain TYPE VALUE: the notice for a person asking whether and why they are listed
+// (node/common/explain.h), audited as a lookup with purpose appeal.
+struct ExplainOptions {
+  std::optional<std::string> home;
+  std::string type;
+  std::string value;
+  bool json = false;
+};
+int RunExplain(const ExplainOptions& o);
 
 struct StatusOptions {
   std::optional<std::string> home;

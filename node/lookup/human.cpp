@@ -107,6 +107,19 @@ std::string HumanAnswer(const node::LookupAnswer& answer, bool all,
       if (all || store::Stands(l.state)) EntryLine(out, l);
     }
   }
+  if (shown > 0) {
+    // Who the issuers are, by their profiles (an issuer without one is shown by its code).
+    std::vector<std::string> issuers;
+    for (const store::Listing& l : answer.listings) {
+      if ((all || store::Stands(l.state)) &&
+          std::find(issuers.begin(), issuers.end(), l.id.issuer) == issuers.end()) {
+        issuers.push_back(l.id.issuer);
+      }
+    }
+    for (const std::string& issuer : issuers) {
+      Append(out, "  Issuer %s\n", node::IssuerLabel(issuer, answer.profiles).c_str());
+    }
+  }
   if (!all && hidden > 0) {
     Append(out, "  (%zu revoked or expired entr%s not shown; --all shows %s)\n", hidden,
            hidden == 1 ? "y" : "ies", hidden == 1 ? "it" : "them");
@@ -126,7 +139,8 @@ std::string HumanAnswer(const node::LookupAnswer& answer, bool all,
   return out;
 }
 
-std::string HumanListing(const store::Listing& l, int64_t now) {
+std::string HumanListing(const store::Listing& l, int64_t now,
+                         const node::IssuerProfiles& profiles) {
   std::string out;
   Append(out, "Entry       %s\n", l.id.ToString().c_str());
   Append(out, "State       %s%s\n", store::EntryStateName(l.state),
@@ -135,7 +149,7 @@ std::string HumanListing(const store::Listing& l, int64_t now) {
              ? " (not listed: its issuer passed its daily limit of new entries; held until its "
                "day is released)"
              : " (not listed)");
-  Append(out, "Issuer      %s\n", l.id.issuer.c_str());
+  Append(out, "Issuer      %s\n", node::IssuerLabel(l.id.issuer, profiles).c_str());
   Append(out, "Type        %s\n", Str(protocol::IdTypeName(l.id_type)).c_str());
   Append(out, "Category    %s\n", Str(protocol::CategoryName(l.category)).c_str());
   Append(out, "Basis       %s\n", Str(protocol::BasisName(l.basis)).c_str());

@@ -15,8 +15,9 @@ namespace duanka::lookup {
 std::string HumanAnswer(const node::LookupAnswer& answer, bool all,
                         const std::vector<store::Head>& heads, int64_t now);
 
-// One entry with its details, as `duanka show` prints it.
-std::string HumanListing(const store::Listing& listing, int64_t now);
+// One entry with its details, as `duanka show` prints it; the issuer named by its profile.
+std::string HumanListing(const store::Listing& listing, int64_t now,
+                         const node::IssuerProfiles& profiles = {});
 
 // "Store freshness" block: one line per feed saying when it last grew.
 std::string HumanFreshness(const std::vector<store::Head>& heads, int64_t now);

@@ -3,6 +3,7 @@
 
 #include "node/common/audit.h"
 #include "node/common/lookup.h"
+#include "node/common/risk.h"
 #include "node/lookup/args.h"
 #include "node/lookup/cli.h"
 #include "node/lookup/home.h"
@@ -33,6 +34,11 @@ int RunLookup(const LookupOptions& o) {
   if (!heads) return Fail(heads.error());
   // Held entries (the flood guard) are not listed: exit 1, with "held" in the answer.
   const bool listed = answer->listed();
+  Result<node::GradingPolicy> policy = node::HeldPolicy(*home->store);
+  if (!policy) return Fail(ErrorKind::kIo, policy.error().message);
+  const node::GradingPolicy& local = home->config.local_grading;
+  const node::RiskSummary risk = node::Summarize(
+      answer->listings, now, *policy, local.purposes.empty() ? nullptr : &local, *purpose);
 
   // The audit line is written before the answer is shown: if it cannot be, there is no answer.
   duanka::Status audited =
@@ -40,9 +46,17 @@ int RunLookup(const LookupOptions& o) {
                                                answer->subject, answer->result()));
   if (!audited) return Fail(audited.error());
 
-  std::string out = o.json ? node::AnswerJson(*answer, o.all, &*heads) + "\n"
+  std::string out = o.json ? node::AnswerJson(*answer, o.all, &*heads, &risk) + "\n"
                            : HumanAnswer(*answer, o.all, *heads, now);
+  // The tier right below the verdict line, for a listed subject (unlisted ones have none).
+  if (!o.json && risk.tier != node::Tier::kNone) {
+    out.insert(out.find('\n') + 1, node::RiskLine(risk) + "\n");
+  }
   if (!WriteAll(1, out)) return Fail(ErrorKind::kIo, "cannot write the answer to stdout");
+  if (o.tier_exit) {
+    if (risk.tier == node::Tier::kDeny) return kExitTierDeny;
+    return risk.tier == node::Tier::kReview ? kExitTierReview : kExitTierOther;
+  }
   return listed ? kExitListed : kExitNotListed;
 }
 

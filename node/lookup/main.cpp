@@ -47,8 +47,8 @@ bool LooksLikeOptionName(const std::string& arg) {
 
 // Options of our own, which an "unknown option" message must not blame.
 bool IsKnownOption(const std::string& arg) {
-  static const char* const kKnown[] = {"--home",  "--purpose", "--json", "--all", "--batch",
-                                       "--after", "--follow",  "--help", "-h"};
+  static const char* const kKnown[] = {"--home",  "--purpose", "--json", "--all",       "--batch",
+                                       "--after", "--follow",  "--help", "--tier-exit", "-h"};
   for (const char* k : kKnown) {
     if (arg == k || arg.rfind(std::string(k) + "=", 0) == 0) return true;
   }
@@ -74,7 +74,7 @@ std::string CommandWord(const std::vector<std::string>& args) {
 std::string UsageMessage(const CLI::ParseError& e, const CLI::App& app, const std::string& where,
                          const std::vector<std::string>& args) {
   const std::string hint = "; see " + where + " --help";
-  constexpr const char* kCommands = "expected one of lookup, hash, show, status, alerts";
+  constexpr const char* kCommands = "expected one of lookup, hash, show, status, alerts, explain";
   if (app.get_subcommands().empty()) {
     return (!CommandWord(args).empty() ? "unknown command; " : "a command is required; ") +
            std::string(kCommands) + hint;
@@ -103,6 +103,7 @@ struct Parsed {
   std::optional<std::string> batch_file;
   HashOptions hash;
   ShowOptions show;
+  ExplainOptions explain;
   StatusOptions status;
   AlertsOptions alerts;
 };
@@ -126,15 +127,19 @@ CLI::App* AddLookup(CLI::App& app, Parsed& p, bool full) {
                 "one JSON object (batch: one per line), as the daemon's HTTP API answers");
   cmd->add_flag("--all", p.lookup.all,
                 "also show revoked and expired entries (they never count as listed)");
+  cmd->add_flag("--tier-exit", p.lookup.tier_exit,
+                "exit by the answer's risk tier: 0 deny, 4 review, 1 watch or none (2, 3 as "
+                "always)");
   cmd->add_option("--batch", p.batch_file,
                   "FILE (or - for stdin) of TYPE,VALUE lines; one result line per input line, "
                   "in order, summary on stderr");
   cmd->footer(
       "Exit codes: 0 listed (batch: at least one line listed), 1 not listed, 2 usage or invalid "
       "input (a batch reports invalid lines on their own line and goes on), 3 operational "
-      "failure. Every lookup is written to the audit log (purpose, OS user, type, first 8 hex "
-      "digits of the subject, never the identifier); if the audit log cannot be written the "
-      "lookup fails with exit 3 and no answer: an unaudited lookup must not happen.\n"
+      "failure; with --tier-exit: 0 deny, 4 review, 1 watch or none. Every lookup is written "
+      "to the audit log (purpose, OS user, type, first 8 hex digits of the subject, never the "
+      "identifier); if the audit log cannot be written the lookup fails with exit 3 and no "
+      "answer: an unaudited lookup must not happen.\n"
       "Examples:\n"
       "  duanka lookup phone '+86 138 0013 8000' --purpose periodic-review\n"
       "  duanka lookup cn-id 11010519491231002X --json --all\n"
@@ -165,6 +170,25 @@ CLI::App* AddShow(CLI::App& app, Parsed& p, bool full) {
   cmd->footer(
       "Exit codes: 0 shown, 1 no such record held, 2 invalid ENTRY_ID, 3 operational.\n"
       "Example: duanka show BANKA:42 --json");
+  return cmd;
+}
+
+CLI::App* AddExplain(CLI::App& app, Parsed& p, bool full) {
+  CLI::App* cmd = app.add_subcommand(
+      "explain",
+      "what to tell a person asking whether and why they are listed: who listed them, what for, "
+      "on which basis, until when, where to appeal; in Chinese and English");
+  if (!full) return cmd;
+  cmd->add_option("TYPE", p.explain.type, "identifier type: " + TypeNames())->required();
+  cmd->add_option("VALUE", p.explain.value,
+                  "the person's identifier as typed; never logged and never printed back")
+      ->required();
+  cmd->add_flag("--json", p.explain.json,
+                "one JSON object, as the daemon's POST /v1/explain answers");
+  cmd->footer(
+      "Audited as a lookup with purpose appeal. Exit codes: 0 listed, 1 not listed, 2 usage or "
+      "invalid input, 3 operational failure.\n"
+      "Example: duanka explain phone '+86 138 0013 8000'");
   return cmd;
 }
 
@@ -216,6 +240,11 @@ int DispatchLookup(CLI::App* cmd, Parsed& p) {
       return Fail(duanka::ErrorKind::kInvalidInput,
                   "lookup: --all is for one identifier; a batch reports active entries only");
     }
+    if (p.lookup.tier_exit) {
+      return Fail(duanka::ErrorKind::kInvalidInput,
+                  "lookup: --tier-exit is for one identifier; a batch's JSON lines carry each "
+                  "line's tier");
+    }
     return RunBatch(BatchOptions{p.home, *p.batch_file, p.lookup.purpose, p.lookup.json});
   }
   if (!has_type || !has_value) {
@@ -247,6 +276,7 @@ int main(int argc, char** argv) {
   CLI::App* lookup_cmd = AddLookup(app, p, word == "lookup");
   CLI::App* hash_cmd = AddHash(app, p, word == "hash");
   CLI::App* show_cmd = AddShow(app, p, word == "show");
+  CLI::App* explain_cmd = AddExplain(app, p, word == "explain");
   CLI::App* status_cmd = AddStatus(app, p, word == "status");
   CLI::App* alerts_cmd = AddAlerts(app, p, word == "alerts");
 
@@ -273,6 +303,9 @@ int main(int argc, char** argv) {
   } else if (show_cmd->parsed()) {
     p.show.home = p.home;
     code = RunShow(p.show);
+  } else if (explain_cmd->parsed()) {
+    p.explain.home = p.home;
+    code = RunExplain(p.explain);
   } else if (status_cmd->parsed()) {
     p.status.home = p.home;
     code = RunStatus(p.status);

@@ -32,6 +32,35 @@ std::string RevocationText(const protocol::Record& r, bool json) {
          CstMinute(r.issued_at) + "\n";
 }
 
+std::string ProfileText(const protocol::Record& r, bool json) {
+  const protocol::ProfileBody& p = *r.profile();
+  if (json) {
+    const auto text_or_null = [](const std::string& s) {
+      return s.empty() ? nlohmann::json(nullptr) : nlohmann::json(s);
+    };
+    nlohmann::json j = {
+        {"entry", r.id().ToString()},
+        {"issuer", r.issuer},
+        {"seq", r.seq},
+        {"kind", "profile"},
+        {"issuer_name", {{"zh", p.legal_name_zh}, {"en", p.legal_name_en}}},
+        {"institution_kind", protocol::InstitutionKindName(p.kind)},
+        {"appeal",
+         {{"phone", text_or_null(p.appeal_phone)},
+          {"address", text_or_null(p.appeal_address)},
+          {"web", text_or_null(p.appeal_web)}}},
+        {"issued_at", node::IsoTime(r.issued_at)},
+    };
+    return j.dump() + "\n";
+  }
+  const auto or_dash = [](const std::string& s) { return s.empty() ? std::string("-") : s; };
+  return "Profile     " + r.id().ToString() + "\nIssuer      " + r.issuer + " (" + p.legal_name_zh +
+         " / " + p.legal_name_en + ")\nKind        " +
+         std::string(protocol::InstitutionKindName(p.kind)) + "\nAppeal      phone " +
+         or_dash(p.appeal_phone) + "; address " + or_dash(p.appeal_address) + "; web " +
+         or_dash(p.appeal_web) + "\nIssued      " + CstMinute(r.issued_at) + "\n";
+}
+
 }  // namespace
 
 int RunShow(const ShowOptions& o) {
@@ -44,7 +73,11 @@ int RunShow(const ShowOptions& o) {
   if (!listing) return Fail(listing.error());
   std::string out;
   if (*listing) {
-    out = o.json ? node::ListingJson(**listing) + "\n" : HumanListing(**listing, now);
+    const node::ProfileReader reader(*home->store);
+    Result<node::IssuerProfiles> profiles = reader.ForIssuers({id->issuer});
+    if (!profiles) return Fail(profiles.error());
+    out = o.json ? node::ListingJson(**listing, &*profiles) + "\n"
+                 : HumanListing(**listing, now, *profiles);
   } else {
     // Not an entry: perhaps a revocation, which has no listing of its own.
     Result<std::optional<protocol::SignedRecord>> held = home->store->Get(*id);
@@ -53,14 +86,15 @@ int RunShow(const ShowOptions& o) {
     if (*held) {
       if (Result<protocol::Record> r = protocol::DecodeRecord((*held)->bytes); r) record = *r;
     }
-    if (!record || record->revocation() == nullptr) {
+    if (!record || record->entry() != nullptr) {
       // Like grep finding nothing: exit 1, not an operational failure.
       (void)Fail(ErrorKind::kNotFound, "no record " + id->ToString() +
                                            " is held in this store; expected an entry id that "
                                            "duanka lookup or duanka-admin list printed");
       return kExitNotListed;
     }
-    out = RevocationText(*record, o.json);
+    out = record->profile() != nullptr ? ProfileText(*record, o.json)
+                                       : RevocationText(*record, o.json);
   }
   if (!WriteAll(1, out)) return Fail(ErrorKind::kIo, "cannot write to stdout");
   return kExitListed;

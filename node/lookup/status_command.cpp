@@ -118,6 +118,8 @@ std::string StatusText(const Home& home, const node::StatusFacts& facts) {
   }
   line("Pending      %llu revocation(s) waiting for their entry\n",
        static_cast<unsigned long long>(stats.pending_revocations));
+  line("Grading      policy version %u%s, %zu local rule(s)\n", facts.policy_version,
+       facts.policy_version == 0 ? " (the built-in default)" : "", facts.local_rules);
   line("Evidence     %llu fork(s) held\n", static_cast<unsigned long long>(stats.evidence));
   for (const node::StatusFork& f : facts.forks) {
     line("  %s forked at seq %llu: feed frozen, evidence kept\n", f.issuer.c_str(),
@@ -137,6 +139,9 @@ int RunStatus(const StatusOptions& o) {
   Result<node::StatusFacts> facts =
       node::ReadStatusFacts(*home->store, home->config.institution, std::move(*stats), now);
   if (!facts) return Fail(facts.error());
+  for (const protocol::PurposeRules& pr : home->config.local_grading.purposes) {
+    facts->local_rules += pr.rules.size();
+  }
   const Result<nlohmann::json> daemon = AskDaemonStatus(home->config);
   std::string out = o.json ? StatusJson(*home, *facts, daemon)
                            : StatusText(*home, *facts) + PeersText(*home, daemon);

@@ -19,19 +19,22 @@ _duanka_revocation_reasons="appeal-upheld issued-in-error court-order sanction-l
 _duanka_crl_reasons="key-compromise ca-compromise affiliation-changed superseded cessation-of-operation privilege-withdrawn"
 _duanka_purposes="account-opening periodic-review transaction-review appeal investigation"
 _duanka_roles="member regulator"
+# What a profile says its institution is (duanka-admin profile set --kind).
+_duanka_institution_kinds="bank payment-institution regulator"
 _duanka_log_formats="text json"
 
 # ---- Commands and their options, by command path ("-" for the program itself) ----
-_duanka_lookup_commands="lookup hash show status alerts"
+_duanka_lookup_commands="lookup explain hash show status alerts"
 declare -gA _duanka_lookup_options=(
   [-]="--home --help --version"
-  [lookup]="--purpose --json --all --batch --help"
+  [lookup]="--purpose --json --all --tier-exit --batch --help"
+  [explain]="--json --help"
   [hash]="--json --help"
   [show]="--json --help"
   [status]="--json --help"
   [alerts]="--after --follow --json --help"
 )
-_duanka_admin_commands="pki pepper init report revoke list stats export import api-client evidence withdraw-key fork reaffirm hold audit watch"
+_duanka_admin_commands="pki pepper init report revoke list stats export import api-client evidence withdraw-key fork reaffirm hold policy audit watch profile"
 declare -gA _duanka_admin_subcommands=(
   [pki]="init-ca issue revoke crl withdraw-key"
   [pepper]="new rotate install retire"
@@ -39,8 +42,10 @@ declare -gA _duanka_admin_subcommands=(
   [evidence]="export verify"
   [fork]="resolve"
   [hold]="list release"
+  [policy]="set show"
   [audit]="verify export"
   [watch]="remove count"
+  [profile]="set show"
 )
 declare -gA _duanka_admin_options=(
   [-]="--home --help --version"
@@ -76,15 +81,21 @@ declare -gA _duanka_admin_options=(
   [hold]="--help"
   ["hold list"]="--json --help"
   ["hold release"]="--day --everywhere --out --help"
+  [policy]="--help"
+  ["policy set"]="--out --help"
+  ["policy show"]="--json --help"
   [audit]="--help"
   ["audit verify"]="--ca --help"
   ["audit export"]="--from --to --out --force --help"
   [watch]="--batch --help"
   ["watch remove"]="--batch --help"
   ["watch count"]="--help"
+  [profile]="--help"
+  ["profile set"]="--name-zh --name-en --kind --appeal-phone --appeal-address --appeal-web --json --i-know --help"
+  ["profile show"]="--json --help"
 )
 # Options that take a value (the next word is that value, not a command or positional).
-_duanka_valued_options="--home --purpose --batch --dir --consortium --ca-dir --institution --role --host --serial --reason --next-update-days --since --out --in --epoch --ca --pepper --listen --api --peer --category --basis --case-ref --expires --threads --issuer --from --to --note --crl --keep --except --day --after --log-format"
+_duanka_valued_options="--home --purpose --batch --dir --consortium --ca-dir --institution --role --host --serial --reason --next-update-days --since --out --in --epoch --ca --pepper --listen --api --peer --category --basis --case-ref --expires --threads --issuer --from --to --note --crl --keep --except --day --after --log-format --name-zh --name-en --kind --appeal-phone --appeal-address --appeal-web"
 
 # Sets _duanka_path to the command path typed so far (e.g. "pki issue"; "" for none) and
 # _duanka_args to the number of positional arguments after it, before the word being completed.
@@ -116,6 +127,7 @@ _duanka_option_value() {
     --category) COMPREPLY=($(compgen -W "$_duanka_categories" -- "$cur")) ;;
     --basis) COMPREPLY=($(compgen -W "$_duanka_bases" -- "$cur")) ;;
     --role) COMPREPLY=($(compgen -W "$_duanka_roles" -- "$cur")) ;;
+    --kind) COMPREPLY=($(compgen -W "$_duanka_institution_kinds" -- "$cur")) ;;
     --log-format) COMPREPLY=($(compgen -W "$_duanka_log_formats" -- "$cur")) ;;
     --reason)
       if [[ $_duanka_path == "pki revoke" ]]; then
@@ -141,7 +153,8 @@ _duanka() {
     COMPREPLY=($(compgen -W "${_duanka_lookup_options[${_duanka_path:--}]}" -- "$cur"))
   elif [[ -z $_duanka_path ]]; then
     COMPREPLY=($(compgen -W "$_duanka_lookup_commands" -- "$cur"))
-  elif [[ $_duanka_path == lookup || $_duanka_path == hash ]] && ((_duanka_args == 0)); then
+  elif [[ $_duanka_path == lookup || $_duanka_path == hash || $_duanka_path == explain ]] &&
+    ((_duanka_args == 0)); then
     COMPREPLY=($(compgen -W "$_duanka_types" -- "$cur"))
   fi
 } && complete -F _duanka duanka
@@ -161,7 +174,7 @@ _duanka_admin() {
     # audit verify takes any number of files; the other commands one positional at most.
     case $_duanka_path in
       report) COMPREPLY=($(compgen -W "$_duanka_report_types" -- "$cur")) ;;
-      import | "pepper install" | "evidence export" | "evidence verify" | "audit verify") _filedir ;;
+      import | "pepper install" | "evidence export" | "evidence verify" | "audit verify" | "policy set") _filedir ;;
     esac
   fi
 } && complete -F _duanka_admin duanka-admin

@@ -30,6 +30,29 @@ struct HoldRelease {
   day @1 :UInt32;
 }
 
+# A grading policy (node/common/risk.h): per purpose name ("default" for purposes without their
+# own list), ordered rules that grade a subject's active entries none < watch < review < deny. The
+# highest version wins; version 0 is every node's built-in default and is never signed.
+struct GradingRule {
+  name @0 :Text;               # [a-z0-9-], 1 to 32 characters
+  tier @1 :UInt8;              # 1 watch, 2 review, 3 deny
+  minEntries @2 :UInt32;       # >= 1
+  minIssuers @3 :UInt32;       # >= 1
+  minBasis @4 :UInt8;          # record.capnp's Basis values; strength institution < psb < convicted
+  categories @5 :List(UInt8);  # record.capnp's Category values; empty: any
+  withinDays @6 :UInt32;       # issued within this many days; 0: any age
+}
+
+struct PurposeRules {
+  purpose @0 :Text;            # a lookup purpose's name, or "default"
+  rules @1 :List(GradingRule);
+}
+
+struct GradingPolicy {
+  version @0 :UInt32;          # >= 1; a node keeps the highest
+  purposes @1 :List(PurposeRules);
+}
+
 struct Notice {
   version @0 :UInt16;          # noticeVersion
   consortium @1 :Text;         # the CA's O: a notice of one consortium is no use in another
@@ -39,6 +62,7 @@ struct Notice {
     keyWithdrawal @4 :KeyWithdrawal;
     forkResolution @5 :ForkResolution;
     holdRelease @6 :HoldRelease;
+    gradingPolicy @7 :GradingPolicy;
   }
 }
 

@@ -64,6 +64,25 @@ struct Entry {
   caseRef @6 :Text;          # decision or case reference, at most 64 bytes, may be empty
 }
 
+# What kind of institution a profile describes.
+enum InstitutionKind {
+  unspecified @0;
+  bank @1;
+  paymentInstitution @2;
+  regulator @3;
+}
+
+# Who the issuer is and where a listed person appeals: the newest profile in its feed wins.
+# Nodes of the first wave refuse a record with this body as malformed (docs/threat-model.md).
+struct Profile {
+  legalNameZh @0 :Text;      # at most 96 bytes
+  legalNameEn @1 :Text;      # at most 128 bytes
+  kind @2 :InstitutionKind;
+  appealPhone @3 :Text;      # at most 32 bytes, may be empty
+  appealAddress @4 :Text;    # at most 192 bytes, may be empty
+  appealWeb @5 :Text;        # http(s) URL, at most 192 bytes, may be empty
+}
+
 # Withdraws the entry (issuer, seq).
 struct Revocation {
   issuer @0 :Text;
@@ -81,6 +100,7 @@ struct Record {
   body :union {
     entry @6 :Entry;
     revocation @7 :Revocation;
+    profile @8 :Profile;
   }
 }
 

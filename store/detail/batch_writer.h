@@ -235,7 +235,7 @@ class BatchWriter {
     dirty_.insert(issuer);
     if (const protocol::EntryBody* e = r.entry()) {
       IndexEntry(head, r, *e);
-    } else {
+    } else if (r.revocation() != nullptr) {
       ++head.revocations;
       // A revocation signed by a withdrawn key since its compromise is kept in the feed but
       // withdraws nothing: a thief must not be able to unlist an issuer's genuine entries.

@@ -80,6 +80,12 @@ bool SameRecord(const Record& a, const Record& b) {
     return false;
   }
   if (a.entry() != nullptr) return SameEntry(*a.entry(), *b.entry());
+  if (a.profile() != nullptr) {
+    const ProfileBody &p = *a.profile(), &q = *b.profile();
+    return p.legal_name_zh == q.legal_name_zh && p.legal_name_en == q.legal_name_en &&
+           p.kind == q.kind && p.appeal_phone == q.appeal_phone &&
+           p.appeal_address == q.appeal_address && p.appeal_web == q.appeal_web;
+  }
   return a.revocation()->target == b.revocation()->target &&
          a.revocation()->reason == b.revocation()->reason;
 }
@@ -230,6 +236,11 @@ int WriteSeeds(const char* dir) {
   r.body = RevocationBody{EntryId{"BANKB", 77}, RevocationReason::kCourtOrder};
   if (!add("revocation-by-regulator", r)) return 1;
   r = Base(6, prev);
+  r.body =
+      ProfileBody{"示例银行股份有限公司", "Example Bank Co., Ltd.",  InstitutionKind::kBank,
+                  "+86 10 9555 8888",     "北京市西城区金融大街1号", "https://bank.example/appeal"};
+  if (!add("profile", r)) return 1;
+  r = Base(7, prev);
   r.body = Entry(IdType::kEcnyWallet, Category::kBroker, Basis::kPsbIdentified, 2 * kYear,
                  "PSB-2025-000123");
   r.issued_at = kNow + 10 * 24 * 3600;  // refused as issued in the future

@@ -319,6 +319,30 @@ TEST_F(ExampleConfigTest, DocumentedRangesAreTheParsersRanges) {
   EXPECT_GE(checked, 25u);
 }
 
+// [[grading.rules]] (commented out in the example, like [flood.issuer_limits]): read in order, and
+// a rule naming an unknown purpose or tier refused by name at start.
+TEST_F(ExampleConfigTest, GradingRulesAreReadAndABadOneRefusedByName) {
+  const std::string rule =
+      "\n[[grading.rules]]\npurpose = \"account-opening\"\nname = \"local-sold\"\ntier = "
+      "\"deny\"\ncategories = [\"sold\"]\n";
+  Result<node::Config> good = Load(example_ + rule);
+  ASSERT_TRUE(good.ok()) << good.error().message;
+  ASSERT_EQ(good->local_grading.purposes.size(), 1u);
+  EXPECT_EQ(good->local_grading.purposes[0].rules[0].name, "local-sold");
+  EXPECT_TRUE(Load(example_).value().local_grading.purposes.empty());
+  Result<node::Config> purpose =
+      Load(example_ +
+           "\n[[grading.rules]]\npurpose = \"onboarding\"\nname = \"x\"\ntier = "
+           "\"deny\"\n");
+  ASSERT_FALSE(purpose.ok());
+  EXPECT_NE(purpose.error().message.find("purpose onboarding is unknown"), std::string::npos)
+      << purpose.error().message;
+  ExpectRefused(example_ +
+                    "\n[[grading.rules]]\npurpose = \"default\"\nname = \"x\"\ntier = "
+                    "\"lenient\"\n",
+                "grading.rules #1.tier", "expected watch, review or deny");
+}
+
 // [flood.issuer_limits]: each key an institution code, each limit a positive number; the store
 // options every program opens with carry them.
 TEST_F(ExampleConfigTest, FloodIssuerLimitsAreReadAndABadOneRefusedByName) {

@@ -146,7 +146,7 @@ class FeedWriter {
     r.prev = prev_;
     r.issued_at = issued_at;
     r.signer_key_id = protocol::KeyId(issuer_.key.public_key());
-    r.body = std::move(body);
+    std::visit([&r](auto&& b) { r.body = std::move(b); }, std::move(body));
     Result<protocol::SignedRecord> signed_record = protocol::SignRecord(r, issuer_.key);
     if (!signed_record) return std::move(signed_record).error();
     seq_ = r.seq;

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "node/common/consortium_objects.h"
+#include "node/common/risk.h"
 #include "tests/support/temp_dir.h"
 
 namespace duanka::node {
@@ -93,6 +94,46 @@ TEST_F(NoticeKeepTest, ALaterNoticeWinsAnOlderIsRefusedTheSameIsNoChange) {
       << refused.error().message;
   EXPECT_EQ(Held(*s, later), Bytes(later));
   EXPECT_EQ(KeepNotice(*s, later).value(), false);
+}
+
+// Grading policies are ordered by version, not issue time: a policy 1 signed later than a policy
+// 2 (a regulator's clock, or a replayed file) never replaces it. Lookups read the one kept.
+TEST_F(NoticeKeepTest, APolicyOfAHigherVersionWinsWhateverItsTime) {
+  const auto policy = [&](uint32_t version, int64_t issued_at) {
+    protocol::GradingPolicy p{version,
+                              {{"default",
+                                {protocol::GradingRule{"v" + std::to_string(version),
+                                                       protocol::GradeTier::kDeny,
+                                                       1,
+                                                       1,
+                                                       protocol::Basis::kInstitution,
+                                                       {},
+                                                       0}}}}};
+    protocol::Notice n{"TESTNET", issued_at, "", p};
+    Result<protocol::SignedNotice> s = protocol::SignNotice(n, ca_key_);
+    EXPECT_TRUE(s.ok()) << (s.ok() ? "" : s.error().message);
+    return VerifiedNotice{*s, n, "regulator PBOC"};
+  };
+  const VerifiedNotice v1 = policy(1, kIssued + 50);
+  const VerifiedNotice v2 = policy(2, kIssued);
+  std::unique_ptr<store::Store> s = OpenStore();
+  ASSERT_TRUE(s);
+  EXPECT_EQ(HeldPolicy(*s).value().version, 0u);  // the built-in default
+  ASSERT_EQ(KeepNotice(*s, v1).value(), true);
+  EXPECT_EQ(HeldPolicy(*s).value().version, 1u);
+  ASSERT_EQ(KeepNotice(*s, v2).value(), true);
+  Result<bool> refused = KeepNotice(*s, v1);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().kind, ErrorKind::kConflict);
+  EXPECT_NE(refused.error().message.find("grading policy version 1 is older than version 2"),
+            std::string::npos)
+      << refused.error().message;
+  Result<GradingPolicy> held = HeldPolicy(*s);
+  ASSERT_TRUE(held.ok());
+  EXPECT_EQ(held->version, 2u);
+  EXPECT_EQ(held->purposes[0].rules[0].name, "v2");
+  PolicyCache cache(*s);
+  EXPECT_EQ(cache.Get().value()->version, 2u);
 }
 
 }  // namespace

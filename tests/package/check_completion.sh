@@ -54,12 +54,13 @@ expect() {
   [ "$got" = "$want" ] || fail "completing '$line': got '$got', expected '$want'"
 }
 
-expect "duanka " "alerts hash lookup show status"
+expect "duanka " "alerts explain hash lookup show status"
 expect "duanka lookup pa" "passport passport-icao"
 expect "duanka --home /x lookup --purpose ap" "appeal"
 expect "duanka lookup phone " ""
+expect "duanka explain ph" "phone"
 expect "duanka status --j" "--json"
-expect "duanka-admin p" "pepper pki"
+expect "duanka-admin p" "pepper pki policy profile"
 expect "duanka-admin pki " "crl init-ca issue revoke withdraw-key"
 expect "duanka-admin --home /x pki revoke --reason c" "ca-compromise cessation-of-operation"
 expect "duanka-admin revoke BANKA:1 --reason s" "sanction-lifted superseded"

@@ -53,6 +53,59 @@ TEST(NoticeTest, OutOfRangeFieldsAreRefusedByName) {
   EXPECT_NE(SignNotice(r, key).error().message.find("sequence number is 0"), std::string::npos);
 }
 
+protocol::GradingPolicy Policy(uint32_t version) {
+  return GradingPolicy{
+      version,
+      {{"account-opening",
+        {GradingRule{"strong", GradeTier::kDeny, 1, 1, Basis::kPsbIdentified, {}, 1826},
+         GradingRule{"sold",
+                     GradeTier::kReview,
+                     2,
+                     2,
+                     Basis::kInstitution,
+                     {Category::kSold, Category::kBought},
+                     365}}},
+       {"default", {GradingRule{"any", GradeTier::kWatch, 1, 1, Basis::kInstitution, {}, 0}}}}};
+}
+
+TEST(NoticeTest, APolicyRoundTripsUnderOneSubjectAndBadRulesAreRefusedByName) {
+  crypto::SigningKey key = crypto::SigningKey::Generate();
+  Notice n{"TESTNET", kAfterRule, "", Policy(3)};
+  Result<SignedNotice> s = SignNotice(n, key);
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  Result<std::pair<SignedNotice, Notice>> back = DecodeNoticeFile(EncodeNoticeFile(*s));
+  ASSERT_TRUE(back.ok()) << back.error().message;
+  ASSERT_NE(back->second.policy(), nullptr);
+  EXPECT_EQ(*back->second.policy(), Policy(3));
+  EXPECT_EQ(back->second.Subject(), "policy");
+  EXPECT_EQ(Notice({"TESTNET", kAfterRule, "", Policy(9)}).Subject(), "policy");
+  EXPECT_TRUE(crypto::VerifySignature(key.public_key(), crypto::AsBytes(back->first.bytes),
+                                      crypto::AsBytes(back->first.signature)));
+
+  struct Bad {
+    GradingPolicy policy;
+    std::string says;
+  };
+  std::vector<Bad> bad;
+  bad.push_back({Policy(0), "version is 0"});
+  bad.push_back({Policy(1), "min_entries is 0"});
+  bad.back().policy.purposes[0].rules[0].min_entries = 0;
+  bad.push_back({Policy(1), "min_issuers is 0"});
+  bad.back().policy.purposes[0].rules[1].min_issuers = 0;
+  bad.push_back({Policy(1), "tier is not"});
+  bad.back().policy.purposes[1].rules[0].tier = GradeTier::kNone;
+  bad.push_back({Policy(1), "name is not"});
+  bad.back().policy.purposes[1].rules[0].name = "Any Rule";
+  bad.push_back({Policy(1), "two lists"});
+  bad.back().policy.purposes[1].purpose = "account-opening";
+  for (const Bad& b : bad) {
+    Result<SignedNotice> refused = SignNotice(Notice{"TESTNET", kAfterRule, "", b.policy}, key);
+    ASSERT_FALSE(refused.ok()) << b.says;
+    EXPECT_EQ(refused.error().kind, ErrorKind::kInvalidInput);
+    EXPECT_NE(refused.error().message.find(b.says), std::string::npos) << refused.error().message;
+  }
+}
+
 TEST(NoticeTest, ForeignTruncatedAndAlteredBytesAreMalformed) {
   crypto::SigningKey key = crypto::SigningKey::Generate();
   std::string file = EncodeNoticeFile(*SignNotice(Withdrawal(), key));

@@ -356,6 +356,136 @@ TEST_F(RecordTest, SignRecordRefusesOutOfRangeFields) {
   EXPECT_FALSE(SignRecord(wrong_key, bank_b_.key).ok());
 }
 
+// ---- Profiles ----
+
+ProfileBody SampleProfile() {
+  return ProfileBody{"示例银行股份有限公司",    "Example Bank Co., Ltd.",
+                     InstitutionKind::kBank,    "+86 (10) 9555-8888",
+                     "北京市西城区金融大街1号", "https://bank.example/appeal"};
+}
+
+TEST_F(RecordTest, ProfileRoundTrips) {
+  Record r = Entry(bank_a_, 3, crypto::Sha256(crypto::AsBytes(std::string_view("p"))));
+  r.body = SampleProfile();
+  SignedRecord s = Sign(r, bank_a_);
+  Result<VerifiedRecord> v = Check(s);
+  ASSERT_TRUE(v.ok()) << v.error().message;
+  const ProfileBody* p = v->record().profile();
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(v->record().entry(), nullptr);
+  EXPECT_EQ(v->record().revocation(), nullptr);
+  const ProfileBody want = SampleProfile();
+  EXPECT_EQ(p->legal_name_zh, want.legal_name_zh);
+  EXPECT_EQ(p->legal_name_en, want.legal_name_en);
+  EXPECT_EQ(p->kind, InstitutionKind::kBank);
+  EXPECT_EQ(p->appeal_phone, want.appeal_phone);
+  EXPECT_EQ(p->appeal_address, want.appeal_address);
+  EXPECT_EQ(p->appeal_web, want.appeal_web);
+  // Same record, same bytes: one hash.
+  EXPECT_EQ(Sign(r, bank_a_).bytes, s.bytes);
+}
+
+TEST_F(RecordTest, ProfileOfLongestFieldsFitsARecord) {
+  Record r = Entry(bank_a_, 1, Hash256{});
+  r.body = ProfileBody{std::string(kMaxLegalNameZhBytes, 'z'),
+                       std::string(kMaxLegalNameEnBytes, 'e'),
+                       InstitutionKind::kPaymentInstitution,
+                       std::string(kMaxAppealPhoneBytes, '9'),
+                       std::string(kMaxAppealAddressBytes, 'a'),
+                       "https://" + std::string(kMaxAppealWebBytes - 8, 'w')};
+  EXPECT_TRUE(Check(Sign(r, bank_a_)).ok());
+}
+
+TEST_F(RecordTest, ProfileFieldsOutOfRangeRefused) {
+  struct Case {
+    const char* what;
+    std::function<void(ProfileBody&)> change;
+    const char* words;
+  };
+  const std::vector<Case> cases = {
+      {"no Chinese name", [](ProfileBody& p) { p.legal_name_zh.clear(); }, "legal name"},
+      {"no English name", [](ProfileBody& p) { p.legal_name_en.clear(); }, "legal name"},
+      {"long Chinese name",
+       [](ProfileBody& p) { p.legal_name_zh = std::string(kMaxLegalNameZhBytes + 1, 'z'); },
+       "Chinese legal name is longer than 96"},
+      {"long English name",
+       [](ProfileBody& p) { p.legal_name_en = std::string(kMaxLegalNameEnBytes + 1, 'e'); },
+       "English legal name is longer than 128"},
+      {"long phone",
+       [](ProfileBody& p) { p.appeal_phone = std::string(kMaxAppealPhoneBytes + 1, '1'); },
+       "appeal phone is longer"},
+      {"letters in phone", [](ProfileBody& p) { p.appeal_phone = "call 95588"; }, "digits"},
+      {"long address",
+       [](ProfileBody& p) { p.appeal_address = std::string(kMaxAppealAddressBytes + 1, 'a'); },
+       "appeal address is longer"},
+      {"address with newline", [](ProfileBody& p) { p.appeal_address = "a\nforged"; }, "control"},
+      {"web not a URL", [](ProfileBody& p) { p.appeal_web = "bank.example"; }, "URL"},
+      {"web with space", [](ProfileBody& p) { p.appeal_web = "https://bank.example/a b"; }, "URL"},
+      {"web scheme only", [](ProfileBody& p) { p.appeal_web = "https://"; }, "URL"},
+      {"long web",
+       [](ProfileBody& p) { p.appeal_web = "https://" + std::string(kMaxAppealWebBytes, 'w'); },
+       "web address is longer"},
+      {"no appeal contact",
+       [](ProfileBody& p) {
+         p.appeal_phone.clear();
+         p.appeal_address.clear();
+         p.appeal_web.clear();
+       },
+       "no appeal contact"},
+      {"name invalid utf-8", [](ProfileBody& p) { p.legal_name_zh = "\xc3\x28"; }, "UTF-8"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.what);
+    Record r = Entry(bank_a_, 1, Hash256{});
+    ProfileBody p = SampleProfile();
+    c.change(p);
+    r.body = p;
+    Result<SignedRecord> s = SignRecord(r, bank_a_.key);
+    ASSERT_FALSE(s.ok());
+    EXPECT_EQ(s.error().kind, ErrorKind::kInvalidInput);
+    EXPECT_NE(s.error().message.find(c.words), std::string::npos) << s.error().message;
+    // The same fields on the wire, bypassing SignRecord's checks, are refused as malformed.
+    SignedRecord raw = SignRaw(
+        [&](wire::Record::Builder b) {
+          auto w = b.getBody().initProfile();
+          w.setLegalNameZh(p.legal_name_zh);
+          w.setLegalNameEn(p.legal_name_en);
+          w.setKind(wire::InstitutionKind::BANK);
+          w.setAppealPhone(p.appeal_phone);
+          w.setAppealAddress(p.appeal_address);
+          w.setAppealWeb(p.appeal_web);
+        },
+        bank_a_);
+    ExpectRefused(raw, ErrorKind::kMalformed, c.words);
+  }
+}
+
+TEST_F(RecordTest, ProfileOfUnknownKindRefused) {
+  for (uint16_t kind : {uint16_t{0}, uint16_t{4}}) {
+    SignedRecord raw = SignRaw(
+        [&](wire::Record::Builder b) {
+          auto w = b.getBody().initProfile();
+          w.setLegalNameZh("示例银行");
+          w.setLegalNameEn("Example Bank");
+          w.setKind(static_cast<wire::InstitutionKind>(kind));
+          w.setAppealPhone("95588");
+        },
+        bank_a_);
+    ExpectRefused(raw, ErrorKind::kMalformed, "institution kind");
+  }
+}
+
+TEST_F(RecordTest, OnlyARegulatorsProfileSaysRegulator) {
+  Record r = Entry(bank_a_, 1, Hash256{});
+  ProfileBody p = SampleProfile();
+  p.kind = InstitutionKind::kRegulator;
+  r.body = p;
+  ExpectRefused(Sign(r, bank_a_), ErrorKind::kUnauthorized, "regulator");
+  Record by_regulator = Entry(regulator_, 1, Hash256{});
+  by_regulator.body = p;
+  EXPECT_TRUE(Check(Sign(by_regulator, regulator_)).ok());
+}
+
 TEST_F(RecordTest, ChainVerifiesWithOneSignature) {
   std::vector<SignedRecord> feed = Feed(bank_a_, 50);
   Result<std::vector<VerifiedRecord>> v = VerifyChain(feed, trust_, options_);
@@ -442,6 +572,11 @@ TEST(Vocabulary, NamesRoundTrip) {
     auto r = static_cast<RevocationReason>(i);
     EXPECT_EQ(ParseRevocationReason(RevocationReasonName(r)), r);
   }
+  for (int i = 1; i <= 3; ++i) {
+    auto k = static_cast<InstitutionKind>(i);
+    EXPECT_EQ(ParseInstitutionKind(InstitutionKindName(k)), k);
+  }
+  EXPECT_EQ(ParseInstitutionKind("payment_institution"), std::nullopt);
   EXPECT_EQ(ParseCategory("rented_out"), std::nullopt);
   EXPECT_NE(AllCategoryNames().find("fraud-use"), std::string::npos);
 }

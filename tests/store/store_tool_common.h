@@ -141,7 +141,7 @@ inline std::vector<std::string> CheckStoreConsistent(const store::Store& s,
         by_id[r.id()] = &x;
         ++counts[issuer].entries;
         ++contents.entries;
-      } else {
+      } else if (r.revocation() != nullptr) {
         ++counts[issuer].revocations;
       }
     }

@@ -56,6 +56,14 @@ class TestIssuer {
     return SignAndAdvance(r);
   }
 
+  // A profile record (the issuer's names and appeal contact); advances the feed.
+  protocol::SignedRecord Profile(const protocol::ProfileBody& body,
+                                 int64_t issued_at = kTestNow - 20) {
+    protocol::Record r = Base(issued_at);
+    r.body = body;
+    return SignAndAdvance(r);
+  }
+
   // A different record at a seq already issued (equivocation), not advancing the feed.
   protocol::SignedRecord Equivocate(uint64_t seq, const crypto::Hash256& prev,
                                     const crypto::Hash256& subject) {
