@@ -55,6 +55,10 @@ inline constexpr size_t kMaxGradingRulesPerPurpose = 32;
 inline constexpr size_t kMaxGradingNameChars = 32;
 // Fifty years: a window longer than any listing lives.
 inline constexpr uint32_t kMaxGradingWithinDays = 18'300;
+// How far one policy's version may pass the one it replaces (or 0, when none is held). Versions
+// order policies whatever their signing times; without a bound, one signature of version
+// 4294967295 (a typo, or a stolen regulator key) would fix the policy for good.
+inline constexpr uint32_t kMaxPolicyVersionStep = 1000;
 
 struct GradingRule {
   std::string name;  // [a-z0-9-]{1,32}

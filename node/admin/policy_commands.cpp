@@ -47,6 +47,15 @@ int PolicySet(const PolicySetOptions& o) {
                     " is not newer than version " + std::to_string(held->version) +
                     " in force; give the file a higher version (nothing was signed)");
   }
+  if (policy->version - held->version > protocol::kMaxPolicyVersionStep) {
+    return Fail(ErrorKind::kInvalidInput,
+                "policy set: version " + std::to_string(policy->version) + " passes version " +
+                    std::to_string(held->version) + " in force by more than " +
+                    std::to_string(protocol::kMaxPolicyVersionStep) +
+                    "; every node would refuse it. Expected at most " +
+                    std::to_string(uint64_t{held->version} + protocol::kMaxPolicyVersionStep) +
+                    " (nothing was signed)");
+  }
   return SignPolicy(*home, *policy, o.out, node::SystemNow());
 }
 

@@ -35,6 +35,7 @@
 #include "node/common/line_reader.h"
 #include "node/common/lookup.h"
 #include "node/common/progress.h"
+#include "node/common/risk.h"
 #include "protocol/identifier.h"
 
 namespace duanka::admin {
@@ -345,10 +346,13 @@ struct ApplyCounts {
 class Applier {
  public:
   Applier(const WatchBatchOptions& o, Home& home, const crypto::Pepper& pepper,
-          const node::AuditLog& audit, node::Progress& progress)
+          const node::GradingPolicy& policy, const node::AuditLog& audit, node::Progress& progress)
       : o_(o),
         home_(home),
         lookuper_(*home.store, pepper),
+        policy_(policy),
+        local_policy_(home.config.local_grading.purposes.empty() ? nullptr
+                                                                 : &home.config.local_grading),
         audit_(audit),
         progress_(progress),
         user_(node::OsUserName()) {}
@@ -489,10 +493,18 @@ class Applier {
         answer.listings.push_back(listings[hits[h].second]);
       }
       if (!answer.listed()) continue;
+      std::vector<std::string> issuers;
+      for (const store::Listing& l : answer.listings) issuers.push_back(l.id.issuer);
+      Result<node::IssuerProfiles> profiles = lookuper_.profiles().ForIssuers(issuers);
+      if (!profiles) return std::move(profiles).error();
+      answer.profiles = std::move(*profiles);
+      // Graded as a re-screening of existing customers grades it.
+      const node::RiskSummary risk = node::Summarize(answer.listings, now, policy_, local_policy_,
+                                                     node::Purpose::kPeriodicReview);
       std::string line = R"({"line":)" + std::to_string(pair.line) + R"(,"ref":)";
       AppendJsonString(line, items[i].ref);
       line += ',';
-      line += std::string_view(node::AnswerJson(answer, /*all=*/false, nullptr)).substr(1);
+      line += std::string_view(node::AnswerJson(answer, /*all=*/false, nullptr, &risk)).substr(1);
       line += '\n';
       listed_.emplace_back(pair.line, std::move(line));
       ++counts_.listed;
@@ -503,6 +515,8 @@ class Applier {
   const WatchBatchOptions& o_;
   Home& home_;
   node::Lookuper lookuper_;
+  const node::GradingPolicy& policy_;
+  const node::GradingPolicy* local_policy_;  // null without [grading] rules
   const node::AuditLog& audit_;
   node::Progress& progress_;
   const std::string user_;
@@ -553,6 +567,8 @@ int WatchBatch(const WatchBatchOptions& o) {
   }
 
   const node::AuditLog audit(home->config.audit_log, home->config.institution);
+  Result<node::GradingPolicy> policy = node::HeldPolicy(*home->store);
+  if (!policy) return Fail(policy.error());
   const int64_t started_at = node::SystemNow();
   ApplyCounts counts;
   uint64_t written = 0;
@@ -560,7 +576,7 @@ int WatchBatch(const WatchBatchOptions& o) {
   std::string listed;
   {
     node::Progress progress(tty, collected.pairs.size());
-    Applier applier(o, *home, *pepper, audit, progress);
+    Applier applier(o, *home, *pepper, *policy, audit, progress);
     applied = applier.Run(collected);
     counts = applier.counts();
     written = applier.written();

@@ -2,6 +2,9 @@
 
 #include <map>
 
+#include "node/common/audit.h"
+#include "node/common/profile.h"
+
 namespace duanka::node {
 
 Result<crypto::CrlInfo> AdmitCrl(store::Store& store, crypto::TrustStore& ca,
@@ -75,6 +78,9 @@ Result<NoticeEffect> ApplyWithdrawal(store::Store& store, const protocol::KeyWit
   Result<uint64_t> suspended = store.WithdrawKey(key->second, w.issuer, w.since, now);
   if (!suspended) return std::move(suspended).error();
   effect.suspended = *suspended;
+  // A profile the key signed since is no profile any more: readers find the issuer's older one
+  // from a saved scan, not by scanning its feed again.
+  if (Status saved = SaveProfileScans(store, {w.issuer}); !saved) return std::move(saved).error();
   return effect;
 }
 
@@ -137,11 +143,47 @@ Result<VerifiedNotice> VerifyNotice(const crypto::TrustStore& ca, std::string_vi
   return out;
 }
 
+namespace {
+
+// A regulator's key withdrawn since before the notice was signed: what a thief holding the key
+// signs is not the regulator's word (design section 9), for notices as for records.
+Status CheckSignerNotWithdrawn(const store::Store& store, const protocol::Notice& notice) {
+  if (notice.signer_certificate.empty()) return Ok();  // the CA's own key: no withdrawal applies
+  Result<crypto::CertificateInfo> signer = crypto::InspectCertificate(notice.signer_certificate);
+  if (!signer) return Ok();  // verified already; a certificate that no longer parses is not ours
+  Result<std::optional<int64_t>> since = store.WithdrawnSince(protocol::KeyId(signer->public_key));
+  if (!since) return std::move(since).error();
+  if (*since && notice.issued_at >= **since) {
+    return Unauthorized("signed by " + signer->institution + " with a key withdrawn since " +
+                        IsoTime(**since) + " (certificate serial " + signer->serial_hex + ")");
+  }
+  return Ok();
+}
+
+}  // namespace
+
 Result<bool> KeepNotice(store::Store& store, const VerifiedNotice& notice) {
   const std::string name = std::string(kNoticeObjectPrefix) + notice.notice.Subject();
   const std::string bytes = protocol::EncodeSignedNotice(notice.signed_notice);
+  if (Status signer = CheckSignerNotWithdrawn(store, notice.notice); !signer) {
+    return std::move(signer).error();
+  }
   Result<std::optional<std::string>> held = store.GetObject(name);
   if (!held) return std::move(held).error();
+  if (const protocol::GradingPolicy* p = notice.notice.policy()) {
+    uint32_t held_version = 0;
+    if (*held) {
+      Result<std::pair<protocol::SignedNotice, protocol::Notice>> old =
+          protocol::DecodeSignedNotice(**held);
+      if (old && old->second.policy() != nullptr) held_version = old->second.policy()->version;
+    }
+    if (p->version > held_version && p->version - held_version > protocol::kMaxPolicyVersionStep) {
+      return MakeError(ErrorKind::kConflict,
+                       "grading policy version " + std::to_string(p->version) + " passes version " +
+                           std::to_string(held_version) + " held here by more than " +
+                           std::to_string(protocol::kMaxPolicyVersionStep));
+    }
+  }
   if (*held) {
     if (**held == bytes) return false;
     Result<std::pair<protocol::SignedNotice, protocol::Notice>> old =

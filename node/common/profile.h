@@ -42,7 +42,10 @@ inline constexpr uint64_t kProfileScanSaveEvery = 512;
 // the scan saved in the store (SaveProfileScans) when there is one, and remembers the answer per
 // (issuer, head) for the life of the process: a feed that has grown is scanned only over its new
 // records; one whose scanned head was replaced (a fork resolution) is scanned again whole.
-// Thread-safe.
+// A profile signed at or after its key's compromise time (a key withdrawal, design section 9) is
+// no profile: a thief holding a member's key must not redirect that member's appeals. A remembered
+// answer is checked against the withdrawals in force at every read, so a withdrawal that arrives
+// later takes effect at once. Thread-safe; the store is read without the cache's lock held.
 class ProfileReader {
  public:
   explicit ProfileReader(const store::Store& store) : store_(store) {}
@@ -53,26 +56,42 @@ class ProfileReader {
   Result<IssuerProfiles> ForIssuers(const std::vector<std::string>& issuers) const;
 
  private:
+  // A profile passed over because its key was withdrawn since before it was signed: the answer
+  // holds while that key's compromise time is unchanged.
+  struct Skipped {
+    crypto::Hash256 key_id;
+    int64_t since = 0;
+  };
   struct Scanned {
     uint64_t seq = 0;  // the head the scan reached
     crypto::Hash256 hash;
     std::optional<IssuerProfile> profile;
+    crypto::Hash256 profile_key_id;  // the profile's signing key, when there is a profile
+    std::vector<Skipped> skipped;    // newer than `profile`
   };
-  // The scan saved in the store for `issuer`, if it is readable and still names a profile.
+  // The scan saved in the store for `issuer`, if it is readable and still names a profile whose
+  // key is not withdrawn.
   Result<std::optional<Scanned>> Saved(const std::string& issuer) const;
   friend Status SaveProfileScans(store::Store& store, const std::vector<std::string>& issuers);
-  // The newest profile among seqs [low, high] of the feed, newest first.
-  Result<std::optional<IssuerProfile>> Scan(const std::string& issuer, uint64_t low,
-                                            uint64_t high) const;
+  // The newest usable profile among seqs [low, high] of the feed, newest first, into `out`
+  // (profile, key and the withdrawn ones passed over).
+  Status Scan(const std::string& issuer, uint64_t low, uint64_t high, Scanned& out) const;
+  // Whether a remembered answer still holds under the withdrawals in force now.
+  Result<bool> StillHolds(const Scanned& s) const;
+  Result<Scanned> Read(const std::string& issuer, const store::Head& head,
+                       std::optional<Scanned> known) const;
 
   const store::Store& store_;
-  mutable std::mutex mu_;
+  mutable std::mutex mu_;  // guards scanned_ only
   mutable std::map<std::string, Scanned> scanned_;
 };
 
 // Saves the scan of each of `issuers` (those whose feeds just grew) for later readers, when it
-// has moved on by kProfileScanSaveEvery records or found a newer profile. For the writers of the
-// store (duankad after an ingest, duanka-admin after it publishes or imports). kIo from the store.
+// has moved on by kProfileScanSaveEvery records or found another answer. The saved scan names the
+// withdrawn keys whose profiles it passed over, with their compromise times, so a reader scans
+// again when any of them changes. Also for a key withdrawal's issuer, once it is in force. For the
+// writers of the store (duankad after an ingest, duanka-admin after it publishes or imports). kIo
+// from the store.
 Status SaveProfileScans(store::Store& store, const std::vector<std::string>& issuers);
 
 // "BANKA (示例银行 / Example Bank)", or "BANKA" when it has published no profile. Control

@@ -287,6 +287,50 @@ TEST_F(ProfileReaderTest, AFreshReaderStartsFromTheSavedScanUnlessItsHeadWasRepl
   EXPECT_EQ(*store_->GetObject(name).value(), "14 " + bank_a_.head_hash().Hex() + " 14");
 }
 
+// A thief holding BANKA's key publishes a profile sending BANKA's appeals to its own phone; the
+// key is withdrawn since before it. Every reader (a warm one, a fresh one, one from a saved scan)
+// falls back to BANKA's genuine profile, and moving the compromise time past the thief's profile
+// brings it back.
+TEST_F(ProfileReaderTest, AProfileSignedWithAWithdrawnKeyIsNoProfile) {
+  ASSERT_NE(store_, nullptr);
+  const int64_t compromised = kTestNow - 100;
+  Append({bank_a_.Profile(BankAProfile(), compromised - 50)});
+  protocol::ProfileBody forged = BankAProfile();
+  forged.appeal_phone = "400-000-0000";
+  Append(
+      {bank_a_.Profile(forged, compromised + 10), bank_a_.Entry(duanka::testing::TestSubject(1))});
+  const ProfileReader warm(*store_);
+  Result<std::optional<IssuerProfile>> p = warm.Latest("BANKA");
+  ASSERT_TRUE(p.ok() && p->has_value());
+  ASSERT_EQ((*p)->body.appeal_phone, "400-000-0000") << "before the withdrawal, the newest wins";
+  ASSERT_TRUE(SaveProfileScans(*store_, {"BANKA"}).ok());
+
+  const crypto::Hash256 key = protocol::KeyId(bank_a_.key().public_key());
+  ASSERT_TRUE(store_->WithdrawKey(key, "BANKA", compromised, kTestNow).ok());
+  const auto expect_genuine = [&](const ProfileReader& reader, const char* which) {
+    Result<std::optional<IssuerProfile>> got = reader.Latest("BANKA");
+    ASSERT_TRUE(got.ok() && got->has_value()) << which;
+    EXPECT_EQ((*got)->id.seq, 1u) << which;
+    EXPECT_EQ((*got)->body.appeal_phone, BankAProfile().appeal_phone) << which;
+  };
+  expect_genuine(warm, "the warm reader, which remembered the forged one");
+  expect_genuine(ProfileReader(*store_), "a fresh reader from the stale saved scan");
+  ASSERT_TRUE(SaveProfileScans(*store_, {"BANKA"}).ok());
+  const std::string name = std::string(kProfileScanObjectPrefix) + "BANKA";
+  EXPECT_EQ(*store_->GetObject(name).value(), "3 " + bank_a_.head_hash().Hex() + " 1 " + key.Hex() +
+                                                  ":" + std::to_string(compromised));
+  expect_genuine(ProfileReader(*store_), "a fresh reader from the saved scan");
+
+  // The compromise was later than thought: the profile signed before it is BANKA's again.
+  ASSERT_TRUE(store_->WithdrawKey(key, "BANKA", compromised + 20, kTestNow).ok());
+  for (const ProfileReader* reader : {&warm, static_cast<const ProfileReader*>(nullptr)}) {
+    const ProfileReader fresh(*store_);
+    Result<std::optional<IssuerProfile>> got = (reader ? *reader : fresh).Latest("BANKA");
+    ASSERT_TRUE(got.ok() && got->has_value());
+    EXPECT_EQ((*got)->body.appeal_phone, "400-000-0000");
+  }
+}
+
 TEST_F(ProfileReaderTest, AProfileExtendsTheFeedButIsNeitherAnEntryNorARevocation) {
   ASSERT_NE(store_, nullptr);
   Append({bank_b_.Entry(duanka::testing::TestSubject(1)), bank_b_.Profile(BankAProfile())});

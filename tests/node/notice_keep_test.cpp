@@ -5,6 +5,7 @@
 
 #include "node/common/consortium_objects.h"
 #include "node/common/risk.h"
+#include "protocol/record.h"
 #include "tests/support/temp_dir.h"
 
 namespace duanka::node {
@@ -134,6 +135,72 @@ TEST_F(NoticeKeepTest, APolicyOfAHigherVersionWinsWhateverItsTime) {
   EXPECT_EQ(held->purposes[0].rules[0].name, "v2");
   PolicyCache cache(*s);
   EXPECT_EQ(cache.Get().value()->version, 2u);
+}
+
+// A policy of version held + kMaxPolicyVersionStep is kept; one past it is refused, also as the
+// first policy (held version 0): one signature of version 4294967295 must not fix the policy for
+// good.
+TEST_F(NoticeKeepTest, APolicyVersionMayNotJumpPastTheStep) {
+  const auto policy = [&](uint32_t version) {
+    protocol::GradingPolicy p{
+        version,
+        {{"default",
+          {protocol::GradingRule{
+              "r", protocol::GradeTier::kDeny, 1, 1, protocol::Basis::kInstitution, {}, 0}}}}};
+    protocol::Notice n{"TESTNET", kIssued, "", p};
+    Result<protocol::SignedNotice> s = protocol::SignNotice(n, ca_key_);
+    EXPECT_TRUE(s.ok()) << (s.ok() ? "" : s.error().message);
+    return VerifiedNotice{*s, n, "regulator PBOC"};
+  };
+  std::unique_ptr<store::Store> s = OpenStore();
+  ASSERT_TRUE(s);
+  for (uint32_t version : {protocol::kMaxPolicyVersionStep + 1, uint32_t{4'294'967'295}}) {
+    Result<bool> refused = KeepNotice(*s, policy(version));
+    ASSERT_FALSE(refused.ok()) << version;
+    EXPECT_EQ(refused.error().kind, ErrorKind::kConflict);
+    EXPECT_NE(refused.error().message.find("by more than 1000"), std::string::npos)
+        << refused.error().message;
+  }
+  EXPECT_EQ(HeldPolicy(*s).value().version, 0u);
+  ASSERT_EQ(KeepNotice(*s, policy(protocol::kMaxPolicyVersionStep)).value(), true);
+  EXPECT_FALSE(KeepNotice(*s, policy(2 * protocol::kMaxPolicyVersionStep + 1)).ok());
+  ASSERT_EQ(KeepNotice(*s, policy(2 * protocol::kMaxPolicyVersionStep)).value(), true);
+  EXPECT_EQ(HeldPolicy(*s).value().version, 2 * protocol::kMaxPolicyVersionStep);
+}
+
+// A regulator's notice signed with a key withdrawn since before it is the thief's: refused,
+// whatever it is about. One signed before the compromise time is kept.
+TEST_F(NoticeKeepTest, ANoticeSignedWithAWithdrawnRegulatorKeyIsRefused) {
+  duanka::testing::TempDir ca;
+  ASSERT_TRUE(crypto::CreateCa(ca.path() / "ca", crypto::CaOptions{"TESTNET"}).ok());
+  const crypto::SigningKey regulator_key = crypto::SigningKey::Generate();
+  crypto::IssueOptions o;
+  o.institution = "PBOC";
+  o.role = crypto::Role::kRegulator;
+  o.subject_key = regulator_key.public_key();
+  Result<std::string> pem = crypto::IssueCertificate(ca.path() / "ca", o);
+  ASSERT_TRUE(pem.ok()) << pem.error().message;
+  Result<std::vector<std::string>> der = crypto::PemCertificatesToDer(*pem);
+  ASSERT_TRUE(der.ok() && der->size() == 1u);
+  const auto release = [&](int64_t issued_at) {
+    protocol::Notice n{"TESTNET", issued_at, der->front(), protocol::HoldRelease{"BANKA", 20'000}};
+    Result<protocol::SignedNotice> s = protocol::SignNotice(n, regulator_key);
+    EXPECT_TRUE(s.ok()) << (s.ok() ? "" : s.error().message);
+    return VerifiedNotice{*s, n, "regulator PBOC"};
+  };
+  std::unique_ptr<store::Store> s = OpenStore();
+  ASSERT_TRUE(s);
+  const int64_t since = kIssued;
+  ASSERT_TRUE(
+      s->WithdrawKey(protocol::KeyId(regulator_key.public_key()), "PBOC", since, kIssued).ok());
+  Result<bool> refused = KeepNotice(*s, release(since));
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().kind, ErrorKind::kUnauthorized);
+  EXPECT_NE(refused.error().message.find("signed by PBOC with a key withdrawn since"),
+            std::string::npos)
+      << refused.error().message;
+  EXPECT_EQ(Held(*s, release(since)), "");
+  EXPECT_EQ(KeepNotice(*s, release(since - 1)).value(), true);
 }
 
 }  // namespace

@@ -163,7 +163,8 @@ TEST_F(WatchCliTest, WatchScreensAtOnceAndIsIdempotent) {
     EXPECT_EQ(j["entries"][0]["entry"], entry);
   }
   // The shape of `duanka lookup --batch --json`'s line for the same identifier, plus "ref".
-  RunResult lookup = RunProgram({kLookup, "--home", Home(), "lookup", "--batch", "-", "--json"},
+  RunResult lookup = RunProgram({kLookup, "--home", Home(), "lookup", "--batch", "-", "--json",
+                                 "--purpose", "periodic-review"},
                                 "phone,13912345678\n");
   ASSERT_EQ(lookup.exit_code, 0) << lookup.err;
   nlohmann::json looked = nlohmann::json::parse(Lines(lookup.out).at(0));
@@ -174,6 +175,9 @@ TEST_F(WatchCliTest, WatchScreensAtOnceAndIsIdempotent) {
   EXPECT_EQ(watch_keys, lookup_keys);
   EXPECT_EQ(looked["subject"], listed[0]["subject"]);
   EXPECT_EQ(looked["entries"], listed[0]["entries"]);
+  // Graded as a periodic review grades it: one institution entry is "watch" by the built-in policy.
+  EXPECT_EQ(listed[0]["risk"], looked["risk"]);
+  EXPECT_EQ(listed[0]["risk"]["tier"], "watch");
   EXPECT_NE(r.err.find("3 added, 0 already watched, 2 listed now"), std::string::npos) << r.err;
   EXPECT_EQ(Count(), "3\n");
 
