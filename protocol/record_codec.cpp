@@ -9,6 +9,7 @@
 #include "protocol/detail/record_codec.h"
 #include "protocol/detail/text.h"
 #include "protocol/schema/record.capnp.h"
+#include "protocol/text.h"
 
 namespace duanka::protocol {
 namespace {
@@ -73,6 +74,11 @@ Status CheckProfileText(std::string_view what, const std::string& value, size_t 
   if (!detail::IsCleanUtf8Text(value)) {
     return Malformed("profile's " + std::string(what) +
                      " is not UTF-8 text without control characters");
+  }
+  // Shown to the person as where to appeal: nothing in it may reorder or hide what it reads.
+  if (std::optional<FormatCharacter> f = FirstFormatCharacter(value)) {
+    return Malformed("profile's " + std::string(what) + " holds " + Describe(*f) +
+                     "; expected plain text");
   }
   return Ok();
 }

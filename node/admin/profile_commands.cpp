@@ -15,6 +15,7 @@
 #include "node/common/exit_codes.h"
 #include "node/common/human_time.h"
 #include "node/common/profile.h"
+#include "protocol/text.h"
 
 namespace duanka::admin {
 namespace {
@@ -40,6 +41,19 @@ int ProfileSet(ProfileSetOptions o) {
                 "--kind: expected one of " + protocol::AllInstitutionKindNames());
   }
   o.body.kind = *kind;
+  // The record's own check would refuse these too, naming the field as the wire does; the
+  // operator typed an option, so the option is named.
+  const std::pair<const char*, const std::string*> texts[] = {
+      {"--name-zh", &o.body.legal_name_zh},     {"--name-en", &o.body.legal_name_en},
+      {"--appeal-phone", &o.body.appeal_phone}, {"--appeal-address", &o.body.appeal_address},
+      {"--appeal-web", &o.body.appeal_web},
+  };
+  for (const auto& [option, text] : texts) {
+    if (std::optional<protocol::FormatCharacter> f = protocol::FirstFormatCharacter(*text)) {
+      return Fail(ErrorKind::kInvalidInput, std::string(option) + " holds " +
+                                                protocol::Describe(*f) + "; expected plain text");
+    }
+  }
   Result<Home> home = OpenHome(o.home);
   if (!home) return Fail(home.error());
   Result<node::SigningIdentity> id = LoadIdentity(*home);

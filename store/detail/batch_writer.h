@@ -235,7 +235,12 @@ class BatchWriter {
     dirty_.insert(issuer);
     if (const protocol::EntryBody* e = r.entry()) {
       IndexEntry(head, r, *e);
-    } else if (r.revocation() != nullptr) {
+      return;
+    }
+    // A revocation that waited for this seq found no entry (a revocation or a profile is here):
+    // it withdraws nothing, and must not wait, nor count as pending, for ever.
+    (void)TakePending(issuer, r.seq);
+    if (r.revocation() != nullptr) {
       ++head.revocations;
       // A revocation signed by a withdrawn key since its compromise is kept in the feed but
       // withdraws nothing: a thief must not be able to unlist an issuer's genuine entries.

@@ -198,6 +198,26 @@ TEST_F(ProfileTest, AProfileOutOfRangeIsRefusedByFieldAndNothingIsPublished) {
                                   "--kind", "credit-union", "--appeal-phone", kPhone});
   EXPECT_EQ(kind.exit_code, 2) << kind.err;
   EXPECT_NE(kind.err.find("payment-institution"), std::string::npos) << kind.err;
+  // A right-to-left override would show the web page reversed in every notice; a line separator
+  // would break the one-line answer. Each is named by option and code point, on one line.
+  RunResult bidi =
+      c_.Admin(a(), {"profile", "set", "--name-zh", kNameZh, "--name-en", kNameEn, "--kind", "bank",
+                     "--appeal-web", "https://bank.example/\u202e/laeppa"});
+  EXPECT_EQ(bidi.exit_code, 2) << bidi.out << bidi.err;
+  EXPECT_NE(bidi.err.find("--appeal-web holds U+202E (a bidi control); expected plain text"),
+            std::string::npos)
+      << bidi.err;
+  RunResult separator =
+      c_.Admin(a(), {"profile", "set", "--name-zh", kNameZh, "--name-en",
+                     "Example Bank\u2028Co., Ltd.", "--kind", "bank", "--appeal-phone", kPhone});
+  EXPECT_EQ(separator.exit_code, 2) << separator.out << separator.err;
+  EXPECT_NE(separator.err.find("--name-en holds U+2028 (a line separator)"), std::string::npos)
+      << separator.err;
+  for (const RunResult* r : {&bidi, &separator}) {
+    std::string err = r->err;
+    while (!err.empty() && err.back() == '\n') err.pop_back();
+    EXPECT_EQ(err.find('\n'), std::string::npos) << err;
+  }
   EXPECT_EQ(c_.HeadSeq(a(), "BANKA"), 0u);
 }
 

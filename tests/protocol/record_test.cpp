@@ -460,6 +460,113 @@ TEST_F(RecordTest, ProfileFieldsOutOfRangeRefused) {
   }
 }
 
+// The UTF-8 spelling of code point `cp`.
+std::string Utf8(uint32_t cp) {
+  std::string out;
+  if (cp < 0x80) {
+    out += static_cast<char>(cp);
+  } else if (cp < 0x800) {
+    out += static_cast<char>(0xc0 | cp >> 6);
+    out += static_cast<char>(0x80 | (cp & 0x3f));
+  } else if (cp < 0x10000) {
+    out += static_cast<char>(0xe0 | cp >> 12);
+    out += static_cast<char>(0x80 | (cp >> 6 & 0x3f));
+    out += static_cast<char>(0x80 | (cp & 0x3f));
+  } else {
+    out += static_cast<char>(0xf0 | cp >> 18);
+    out += static_cast<char>(0x80 | (cp >> 12 & 0x3f));
+    out += static_cast<char>(0x80 | (cp >> 6 & 0x3f));
+    out += static_cast<char>(0x80 | (cp & 0x3f));
+  }
+  return out;
+}
+
+// Bidi controls, zero-width and other format characters (Cf) and the line and paragraph
+// separators (Zl, Zp) would let a profile show its appeal contact reordered, two names alike, or
+// break the one-line answer: refused in every field, when signing and on the wire.
+TEST_F(RecordTest, ProfileFormatCharactersRefused) {
+  struct Char {
+    uint32_t cp;
+    const char* words;
+  };
+  const std::vector<Char> chars = {
+      // Both ends of each range the review names, then the rest of Cf by example.
+      {0x202a, "U+202A (a bidi control)"},
+      {0x202e, "U+202E (a bidi control)"},
+      {0x2066, "U+2066 (a bidi control)"},
+      {0x2069, "U+2069 (a bidi control)"},
+      {0x200e, "U+200E (a bidi control)"},
+      {0x200f, "U+200F (a bidi control)"},
+      {0x061c, "U+061C (a bidi control)"},
+      {0x200b, "U+200B (a zero-width character)"},
+      {0x200d, "U+200D (a zero-width character)"},
+      {0x2060, "U+2060 (a zero-width character)"},
+      {0xfeff, "U+FEFF (a zero-width character)"},
+      {0x2028, "U+2028 (a line separator)"},
+      {0x2029, "U+2029 (a paragraph separator)"},
+      {0x00ad, "U+00AD (a soft hyphen)"},
+      {0x206a, "U+206A (an invisible format character)"},
+      {0xe0041, "U+E0041 (an invisible format character)"},
+  };
+  const std::vector<std::pair<const char*, std::function<void(ProfileBody&, const std::string&)>>>
+      fields = {
+          {"Chinese legal name",
+           [](ProfileBody& p, const std::string& c) { p.legal_name_zh += c; }},
+          {"English legal name",
+           [](ProfileBody& p, const std::string& c) { p.legal_name_en = "Example" + c + "Bank"; }},
+          {"appeal phone", [](ProfileBody& p, const std::string& c) { p.appeal_phone += c; }},
+          {"appeal address",
+           [](ProfileBody& p, const std::string& c) { p.appeal_address = c + p.appeal_address; }},
+          {"appeal web address",
+           [](ProfileBody& p, const std::string& c) {
+             p.appeal_web = "https://" + c + "x.example";
+           }},
+      };
+  for (const Char& ch : chars) {
+    for (const auto& [field, put] : fields) {
+      SCOPED_TRACE(std::string(ch.words) + " in " + field);
+      ProfileBody p = SampleProfile();
+      put(p, Utf8(ch.cp));
+      Record r = Entry(bank_a_, 1, Hash256{});
+      r.body = p;
+      const std::string want = std::string(field) + " holds " + ch.words + "; expected plain text";
+      Result<SignedRecord> s = SignRecord(r, bank_a_.key);
+      ASSERT_FALSE(s.ok());
+      EXPECT_EQ(s.error().kind, ErrorKind::kInvalidInput);
+      EXPECT_NE(s.error().message.find(want), std::string::npos) << s.error().message;
+      SignedRecord raw = SignRaw(
+          [&](wire::Record::Builder b) {
+            auto w = b.getBody().initProfile();
+            w.setLegalNameZh(p.legal_name_zh);
+            w.setLegalNameEn(p.legal_name_en);
+            w.setKind(wire::InstitutionKind::BANK);
+            w.setAppealPhone(p.appeal_phone);
+            w.setAppealAddress(p.appeal_address);
+            w.setAppealWeb(p.appeal_web);
+          },
+          bank_a_);
+      ExpectRefused(raw, ErrorKind::kMalformed, want);
+    }
+  }
+}
+
+// Neighbours of the refused ranges that are ordinary visible text (or spaces, Zs) stay allowed:
+// the check is no wider than Cf, Zl and Zp.
+TEST_F(RecordTest, ProfileVisibleNeighboursOfFormatCharactersAccepted) {
+  Record r = Entry(bank_a_, 1, Hash256{});
+  ProfileBody p = SampleProfile();
+  // U+00B7 middle dot (in transliterated names), U+2010 hyphen, U+2027 hyphenation point,
+  // U+202F narrow no-break space, U+205F medium mathematical space, U+3000 ideographic space,
+  // U+1F3E6 bank (4 bytes).
+  p.legal_name_zh = "示例" + Utf8(0x00b7) + "银行" + Utf8(0x3000) + Utf8(0x1f3e6);
+  p.legal_name_en = "Example" + Utf8(0x2010) + "Bank" + Utf8(0x2027) + Utf8(0x202f) + "Co.";
+  p.appeal_address = "北京市" + Utf8(0x205f) + "金融大街1号";
+  r.body = p;
+  Result<VerifiedRecord> v = Check(Sign(r, bank_a_));
+  ASSERT_TRUE(v.ok()) << v.error().message;
+  EXPECT_EQ(v->record().profile()->legal_name_zh, p.legal_name_zh);
+}
+
 TEST_F(RecordTest, ProfileOfUnknownKindRefused) {
   for (uint16_t kind : {uint16_t{0}, uint16_t{4}}) {
     SignedRecord raw = SignRaw(

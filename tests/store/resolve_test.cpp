@@ -51,6 +51,12 @@ class Branch {
     return SignAndAdvance(r);
   }
 
+  SignedRecord Profile() {
+    protocol::Record r = Base();
+    r.body = duanka::testing::SampleProfile();
+    return SignAndAdvance(r);
+  }
+
  private:
   protocol::Record Base() const {
     protocol::Record r;
@@ -166,6 +172,60 @@ class ResolveTest : public ::testing::Test {
 };
 
 using S = AppendStatus;
+
+// Profiles (issue 16) extend a feed but are neither entries nor revocations: a fork that sets one
+// aside, a revocation aimed at one and one that waited for its seq change no count and list or
+// unlist nothing.
+TEST_F(ResolveTest, AProfileSetAsideOrRevokedChangesNoCount) {
+  auto r1 = bank_a_.Entry(TestSubject(1));
+  Branch losing(bank_a_, 1, RecordHash(r1));
+  auto l2 = losing.Profile();
+  auto l3 = losing.Entry(TestSubject(30));
+  // A revocation of the profile (a member's mistake): it withdraws nothing.
+  auto l4 = losing.Revoke(EntryId{"BANKA", 2});
+  ASSERT_EQ(Append({r1, l2, l3, l4}), std::vector<S>(4, S::kAppended));
+  IssuerStats before = StatsOf("BANKA");
+  ASSERT_EQ(before.records, 4u);
+  ASSERT_EQ(before.entries, 2u);
+  ASSERT_EQ(before.revocations, 1u);
+  ASSERT_EQ(before.revoked_entries, 0u);
+  ASSERT_EQ(StateOf(TestSubject(30)), EntryState::kActive);
+
+  auto k2 = bank_a_.Entry(TestSubject(2));
+  ASSERT_EQ(Append({k2}), std::vector<S>{S::kForked});
+  ResolveOutcome out = Resolve("BANKA", 2, k2);
+  EXPECT_EQ(out.set_aside, 3u);
+  EXPECT_TRUE(out.kept_appended);
+  IssuerStats after = StatsOf("BANKA");
+  EXPECT_EQ(after.records, 2u);
+  EXPECT_EQ(after.entries, 2u);
+  EXPECT_EQ(after.revocations, 0u);
+  EXPECT_EQ(after.revoked_entries, 0u);
+  EXPECT_EQ(StateOf(TestSubject(2)), EntryState::kActive);
+  EXPECT_TRUE(Find(TestSubject(30)).empty());
+  EXPECT_EQ(Pending(), 0u);
+}
+
+// A revocation that arrives before its target waits; when the target turns out to be a profile
+// or a revocation, it withdraws nothing and stops waiting (no pending revocation is left).
+TEST_F(ResolveTest, ARevocationWaitingForAProfileOrARevocationStopsWaiting) {
+  ASSERT_EQ(
+      Append({regulator_.Revoke(EntryId{"BANKA", 2}), regulator_.Revoke(EntryId{"BANKA", 3})}),
+      std::vector<S>(2, S::kAppended));
+  ASSERT_EQ(Pending(), 2u);
+  auto r1 = bank_a_.Entry(TestSubject(1));
+  auto r2 = bank_a_.Profile(duanka::testing::SampleProfile());
+  auto r3 = bank_a_.Revoke(EntryId{"BANKA", 1});
+  ASSERT_EQ(Append({r1, r2, r3}), std::vector<S>(3, S::kAppended));
+  EXPECT_EQ(Pending(), 0u);
+  EXPECT_EQ(StateOf(TestSubject(1)), EntryState::kRevoked);
+  EXPECT_EQ(StatsOf("BANKA").revoked_entries, 1u);
+  // Reopened, the same.
+  store_.reset();
+  store_ = OpenStore();
+  ASSERT_NE(store_, nullptr);
+  EXPECT_EQ(Pending(), 0u);
+}
 
 TEST_F(ResolveTest, KeptBranchHeldUnfreezesWithoutRollback) {
   auto r1 = bank_a_.Entry(TestSubject(1));

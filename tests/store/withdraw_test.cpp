@@ -183,5 +183,22 @@ TEST_F(WithdrawTest, ARevocationTheWithdrawnKeySignsLaterWithdrawsNothingOnArriv
   EXPECT_EQ(State(1), EntryState::kActive);
 }
 
+// A profile inside the withdrawn range is passed over (it neither lists nor withdraws anything),
+// and the entries around it are suspended and lifted as usual.
+TEST_F(WithdrawTest, AProfileInTheWithdrawnRangeIsPassedOver) {
+  Append({At(1, kT - 10), bank_.Profile(duanka::testing::SampleProfile(), kT + 1), At(3, kT + 2)});
+  ASSERT_EQ(store_->WithdrawKey(KeyId(), "BANKA", kT, kT).value(), 1u);
+  EXPECT_EQ(State(1), EntryState::kActive);
+  EXPECT_EQ(State(3), EntryState::kSuspended);
+  ASSERT_EQ(store_->WithdrawKey(KeyId(), "BANKA", kT + 10, kT).value(), 0u);
+  EXPECT_EQ(State(3), EntryState::kActive);
+  Result<Stats> stats = store_->GetStats(kT + 100);
+  ASSERT_TRUE(stats.ok());
+  ASSERT_EQ(stats->issuers.size(), 1u);
+  EXPECT_EQ(stats->issuers[0].records, 3u);
+  EXPECT_EQ(stats->issuers[0].entries, 2u);
+  EXPECT_EQ(stats->issuers[0].revocations, 0u);
+}
+
 }  // namespace
 }  // namespace duanka::store

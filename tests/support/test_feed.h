@@ -15,6 +15,15 @@ namespace duanka::testing {
 inline constexpr int64_t kTestNow = 1'790'000'000;  // 2026-09
 inline constexpr int64_t kYear = 365 * 24 * 3600;
 
+// A valid profile body (names and an appeal contact), for tests that need one whatever it says.
+inline protocol::ProfileBody SampleProfile() {
+  protocol::ProfileBody p;
+  p.legal_name_zh = "测试银行";
+  p.legal_name_en = "Test Bank";
+  p.appeal_web = "https://bank.example/appeal";
+  return p;
+}
+
 class TestIssuer {
  public:
   explicit TestIssuer(std::string code, crypto::Role role = crypto::Role::kMember)
