@@ -315,7 +315,15 @@ Result<SignedNotice> SignNotice(const Notice& notice, const crypto::SigningKey& 
                      "notice does not encode: " + detail::OneLine(e.getDescription().cStr()));
   }
   if (out.bytes.size() > kMaxNoticeBytes) {
-    return MakeError(ErrorKind::kInvalidInput, "notice encodes to more than 8 KiB");
+    // A grading policy is the one notice whose size its author chooses: say what to cut.
+    return MakeError(ErrorKind::kInvalidInput,
+                     "notice encodes to " + std::to_string(out.bytes.size()) +
+                         " bytes, more than the " + std::to_string(kMaxNoticeBytes) +
+                         " every node accepts" +
+                         (notice.policy() != nullptr
+                              ? "; expected fewer rules (about 100 fit beside the signer's "
+                                "certificate)"
+                              : ""));
   }
   crypto::Signature sig = key.Sign(crypto::AsBytes(out.bytes));
   out.signature.assign(reinterpret_cast<const char*>(sig.bytes.data()), sig.bytes.size());

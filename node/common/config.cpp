@@ -226,6 +226,10 @@ Status ReadAlerts(Reader& r, const std::filesystem::path& file, AlertSettings& a
   return Ok();
 }
 
+// A rule's min_entries and min_issuers: far above what any subject gathers, low enough that a typo
+// of a few extra digits is caught.
+constexpr int64_t kMaxRuleCount = 1'000'000;
+
 // [[grading.rules]] in duanka.toml and [[rules]] in a policy file: tables of one shape, grouped
 // by their purpose in order of first appearance. `key` names the array in messages.
 Result<protocol::GradingPolicy> ReadGradingRules(const toml::table& root, const std::string& key,
@@ -300,8 +304,8 @@ Result<protocol::GradingPolicy> ReadGradingRules(const toml::table& root, const 
         rule.categories.push_back(*category);
       }
     }
-    for (Status s : {count("min_entries", 1, 1'000'000, rule.min_entries),
-                     count("min_issuers", 1, 1'000'000, rule.min_issuers),
+    for (Status s : {count("min_entries", 1, kMaxRuleCount, rule.min_entries),
+                     count("min_issuers", 1, kMaxRuleCount, rule.min_issuers),
                      count("within_days", 0, protocol::kMaxGradingWithinDays, rule.within_days)}) {
       if (!s) return std::move(s).error();
     }

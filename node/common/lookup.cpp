@@ -179,12 +179,12 @@ std::string AnswerJson(const LookupAnswer& answer, bool all, const std::vector<s
 
 std::string LookupAuditJson(int64_t now, std::string_view program, std::string_view user,
                             Purpose purpose, protocol::IdType type, const crypto::Hash256& subject,
-                            std::string_view result) {
+                            std::string_view result, std::string_view action) {
   nlohmann::json j = {
       {"time", IsoTime(now)},
       {"program", program},
       {"user", user},
-      {"action", "lookup"},
+      {"action", action},
       {"purpose", PurposeName(purpose)},
       {"type", protocol::IdTypeName(type)},
       {"subject8", subject.Hex().substr(0, kAuditSubjectHexChars)},

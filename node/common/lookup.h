@@ -75,11 +75,12 @@ std::string AnswerJson(const LookupAnswer& answer, bool all, const std::vector<s
 // names the issuer: "issuer_name":{"zh":…,"en":…}, or null when it has published no profile.
 std::string ListingJson(const store::Listing& listing, const IssuerProfiles* profiles = nullptr);
 
-// An audit-log line for one lookup: time, program, user (OS user or API client), purpose, type,
-// the first kAuditSubjectHexChars of the subject, result. Never the identifier.
+// An audit-log line for one lookup: time, program, user (OS user or API client), action, purpose,
+// type, the first kAuditSubjectHexChars of the subject, result. Never the identifier. `action` is
+// "lookup", or "explain" when the person was given a notice (duanka explain, POST /v1/explain).
 std::string LookupAuditJson(int64_t now, std::string_view program, std::string_view user,
                             Purpose purpose, protocol::IdType type, const crypto::Hash256& subject,
-                            std::string_view result);
+                            std::string_view result, std::string_view action = "lookup");
 
 // Counts of a batch of lookups (or of one part of a long batch, starting at input line
 // first_line), for its audit line.

@@ -17,6 +17,7 @@ constexpr std::string_view kPolicyObject = "notice:policy";
 constexpr size_t kInlineIssuers = 16;
 
 constexpr std::array<std::string_view, 4> kTierNames = {"none", "watch", "review", "deny"};
+constexpr std::array<std::string_view, 2> kRuleSourceNames = {"consortium", "local"};
 
 bool Within(int64_t issued_at, int64_t now, uint32_t days) {
   return days == 0 || now - issued_at <= static_cast<int64_t>(days) * kDaySeconds;
@@ -120,6 +121,11 @@ std::string_view TierName(Tier t) {
   return i < kTierNames.size() ? kTierNames[i] : "unknown";
 }
 
+std::string_view RuleSourceName(RuleSource source) {
+  const auto i = static_cast<size_t>(source);
+  return i < kRuleSourceNames.size() ? kRuleSourceNames[i] : "unknown";
+}
+
 std::optional<Tier> ParseTier(std::string_view name) {
   for (size_t i = 0; i < kTierNames.size(); ++i) {
     if (kTierNames[i] == name) return static_cast<Tier>(i);
@@ -205,36 +211,47 @@ RiskSummary Summarize(const std::vector<store::Listing>& listings, int64_t now,
   out.issuers = issuers.size();
   if (!any) return out;  // no active entry: none, whatever the rules say
   std::pair<Tier, std::string_view> graded = Grade(listings, now, RulesFor(consortium, purpose));
+  RuleSource source = RuleSource::kConsortium;
   if (local != nullptr) {
     std::pair<Tier, std::string_view> stricter = Grade(listings, now, RulesFor(*local, purpose));
-    if (stricter.first > graded.first) graded = stricter;
+    if (stricter.first > graded.first) {
+      graded = stricter;
+      source = RuleSource::kLocal;
+    }
   }
   if (graded.first == Tier::kNone) graded = {Tier::kWatch, kListedFloorRule};
   out.tier = graded.first;
   out.rule = std::string(graded.second);
+  out.rule_source = source;
   return out;
 }
 
+// Built key by key rather than from an initializer list: nlohmann builds every {"key", value}
+// pair of such a list as a two-element array first (two more allocations a key), which made this
+// object cost as much as the rest of a one-entry answer (tests/bench/store/risk_bench.cpp).
 nlohmann::json RiskObject(const RiskSummary& risk) {
-  return {
-      {"issuers", risk.issuers},
-      {"by_category",
-       CountsObject(
-           risk.by_category,
-           [](size_t i) { return protocol::CategoryName(static_cast<protocol::Category>(i)); })},
-      {"by_basis",
-       CountsObject(risk.by_basis,
-                    [](size_t i) { return protocol::BasisName(static_cast<protocol::Basis>(i)); })},
-      {"strongest_basis", risk.strongest_basis
-                              ? nlohmann::json(protocol::BasisName(*risk.strongest_basis))
-                              : nlohmann::json(nullptr)},
-      {"first_listed", TimeOrNull(risk.first_listed)},
-      {"latest_listed", TimeOrNull(risk.latest_listed)},
-      {"within", {{"90d", risk.within_90d}, {"12m", risk.within_12m}, {"5y", risk.within_5y}}},
-      {"tier", TierName(risk.tier)},
-      {"rule", risk.rule.empty() ? nlohmann::json(nullptr) : nlohmann::json(risk.rule)},
-      {"policy", risk.policy},
-  };
+  nlohmann::json j = nlohmann::json::object();
+  j["issuers"] = risk.issuers;
+  j["by_category"] = CountsObject(risk.by_category, [](size_t i) {
+    return protocol::CategoryName(static_cast<protocol::Category>(i));
+  });
+  j["by_basis"] = CountsObject(
+      risk.by_basis, [](size_t i) { return protocol::BasisName(static_cast<protocol::Basis>(i)); });
+  j["strongest_basis"] = risk.strongest_basis
+                             ? nlohmann::json(protocol::BasisName(*risk.strongest_basis))
+                             : nlohmann::json(nullptr);
+  j["first_listed"] = TimeOrNull(risk.first_listed);
+  j["latest_listed"] = TimeOrNull(risk.latest_listed);
+  nlohmann::json& within = j["within"];
+  within["90d"] = risk.within_90d;
+  within["12m"] = risk.within_12m;
+  within["5y"] = risk.within_5y;
+  j["tier"] = TierName(risk.tier);
+  j["rule"] = risk.rule.empty() ? nlohmann::json(nullptr) : nlohmann::json(risk.rule);
+  j["rule_source"] = risk.rule_source ? nlohmann::json(RuleSourceName(*risk.rule_source))
+                                      : nlohmann::json(nullptr);
+  j["policy"] = risk.policy;
+  return j;
 }
 
 std::string RiskLine(const RiskSummary& risk) {
@@ -242,7 +259,9 @@ std::string RiskLine(const RiskSummary& risk) {
   if (risk.tier == Tier::kNone) {
     return out + " (policy " + std::to_string(risk.policy) + "): no active entry";
   }
-  out += " (rule " + risk.rule + ", policy " + std::to_string(risk.policy) + "): ";
+  const bool local = risk.rule_source == RuleSource::kLocal;
+  out += std::string(local ? " (local rule " : " (rule ") + risk.rule + ", policy " +
+         std::to_string(risk.policy) + "): ";
   out += std::to_string(risk.issuers) + (risk.issuers == 1 ? " issuer" : " issuers");
   if (risk.strongest_basis) {
     out += ", strongest basis " + std::string(protocol::BasisName(*risk.strongest_basis));

@@ -59,11 +59,23 @@ Status CheckPolicyNames(const GradingPolicy& policy);
 // The rules a policy gives `purpose`: its own list, else "default"'s, else none.
 const std::vector<GradingRule>& RulesFor(const GradingPolicy& policy, Purpose purpose);
 
+// The highest value of protocol::Category and protocol::Basis: RiskSummary's counts are indexed
+// by the enums' values, so a value added to either must raise these (risk_test checks that every
+// named category and basis fits).
+inline constexpr protocol::Category kHighestCategory = protocol::Category::kFraudUse;
+inline constexpr protocol::Basis kHighestBasis = protocol::Basis::kInstitution;
+
+// Which policy's rule gave a tier: the consortium's (also for the kListedFloorRule floor, which
+// is every node's) or the node's own [grading] rules.
+enum class RuleSource : uint8_t { kConsortium, kLocal };
+// "consortium", "local".
+std::string_view RuleSourceName(RuleSource source);
+
 struct RiskSummary {
   uint32_t issuers = 0;
   // Indexed by the enum's value (1-based; 0 unused): counts of active entries.
-  std::array<uint32_t, 8> by_category{};
-  std::array<uint32_t, 4> by_basis{};
+  std::array<uint32_t, static_cast<size_t>(kHighestCategory) + 1> by_category{};
+  std::array<uint32_t, static_cast<size_t>(kHighestBasis) + 1> by_basis{};
   std::optional<protocol::Basis> strongest_basis;
   std::optional<int64_t> first_listed;
   std::optional<int64_t> latest_listed;
@@ -71,9 +83,21 @@ struct RiskSummary {
   uint32_t within_12m = 0;
   uint32_t within_5y = 0;
   Tier tier = Tier::kNone;
-  std::string rule;  // empty for kNone
+  std::string rule;                       // empty for kNone
+  std::optional<RuleSource> rule_source;  // nullopt for kNone
   uint32_t policy = 0;
 };
+// Every enumerator known here fits its count array.
+static_assert([] {
+  using protocol::Category;
+  for (Category c : {Category::kRentedOut, Category::kLent, Category::kSold, Category::kBought,
+                     Category::kBroker, Category::kImpersonation, Category::kFraudUse}) {
+    if (c > kHighestCategory) return false;
+  }
+  return true;
+}());
+static_assert(protocol::Basis::kPsbIdentified <= kHighestBasis &&
+              protocol::Basis::kConvicted <= kHighestBasis);
 
 // The tier `rules` give the active ones of `listings` at `now`, and the rule that gave it (the
 // first, in list order, of those matching with the highest tier). kNone and "" when none
@@ -83,17 +107,18 @@ std::pair<Tier, std::string_view> Grade(const std::vector<store::Listing>& listi
 
 // The summary of `listings`' active entries at `now`, graded for `purpose` by the consortium's
 // policy and, when non-null, the node's local rules (the higher tier wins; of equal tiers the
-// consortium's rule names it). An active entry that no rule matches is graded watch under
-// kListedFloorRule.
+// consortium's rule names it), with the source of the rule that gave the tier. An active entry
+// that no rule matches is graded watch under kListedFloorRule, from the consortium.
 RiskSummary Summarize(const std::vector<store::Listing>& listings, int64_t now,
                       const GradingPolicy& consortium, const GradingPolicy* local, Purpose purpose);
 
 // {"issuers","by_category","by_basis","strongest_basis","first_listed","latest_listed",
-//  "within":{"90d","12m","5y"},"tier","rule","policy"}.
+//  "within":{"90d","12m","5y"},"tier","rule","rule_source","policy"}; rule and rule_source null
+// for tier none.
 nlohmann::json RiskObject(const RiskSummary& risk);
 
 // "Risk: REVIEW (rule several-issuers, policy 3): 2 issuers, strongest basis institution,
-// 2 in 12 months" (no newline).
+// 2 in 12 months" (no newline); "local rule NAME" when the node's own rule gave the tier.
 std::string RiskLine(const RiskSummary& risk);
 
 // The consortium policy held in the store (the "notice:policy" object), else DefaultPolicy().

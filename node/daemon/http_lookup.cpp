@@ -177,10 +177,10 @@ ApiReply LookupApi::Explain(std::string_view body, std::string_view user) const 
     const Error& e = answer.error();
     return ErrorReply(e.kind == ErrorKind::kInvalidInput ? kBadRequest : kInternalError, e.message);
   }
-  Status audited =
-      backend_.audit->Append(node::LookupAuditJson(now, kAuditProgram, user, node::Purpose::kAppeal,
-                                                   id->type, answer->subject, answer->result()),
-                             /*sync=*/false);
+  Status audited = backend_.audit->Append(
+      node::LookupAuditJson(now, kAuditProgram, user, node::Purpose::kAppeal, id->type,
+                            answer->subject, answer->result(), "explain"),
+      /*sync=*/false);
   if (!audited) return AuditFailure(backend_, audited.error());
   return JsonReply(node::ExplainJson(*answer, now));
 }

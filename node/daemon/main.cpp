@@ -20,6 +20,7 @@
 #include "node/common/exit_codes.h"
 #include "node/common/identity.h"
 #include "node/common/lookup.h"
+#include "node/common/profile.h"
 #include "node/common/status_json.h"
 #include "node/common/version.h"
 #include "node/daemon/alert_feed.h"
@@ -317,6 +318,21 @@ int Run(const std::filesystem::path& home) {
     return Fail(kExitFailure, applied.error().message);
   }
 
+  // A store written before profiles (or whose saved scans were lost) has none saved: scan each
+  // feed once here, before any lookup, rather than in every lookup CLI process and on the ingest
+  // thread. Later starts find the saved scans current and read nothing.
+  {
+    Result<std::vector<store::Head>> heads = store.Heads();
+    std::vector<std::string> issuers;
+    for (const store::Head& h : heads ? *heads : std::vector<store::Head>{}) {
+      issuers.push_back(h.issuer);
+    }
+    if (Status saved = node::SaveProfileScans(store, issuers); !saved) {
+      LogWarn("cannot save the feeds' profile scans: {}; lookups scan the feeds themselves",
+              saved.error().message);
+    }
+  }
+
   // Signers: every certificate held, and our own.
   TrustHolder trust;
   {
@@ -461,6 +477,7 @@ int Run(const std::filesystem::path& home) {
     if (!facts) {
       LogWarn("GET /v1/status: {}; feeds are shown without heads or forks", facts.error().message);
       facts = node::StatusFacts{config->institution, at, stats.Get(), {}, {}};
+      if (auto policy = policy_cache.Get(); policy) facts->policy_version = (*policy)->version;
     }
     for (const protocol::PurposeRules& pr : config->local_grading.purposes) {
       facts->local_rules += pr.rules.size();

@@ -24,7 +24,7 @@ int RunExplain(const ExplainOptions& o) {
   // Telling a person about their own listing is a look at it like any other: audited first.
   duanka::Status audited = AuditLookup(
       *home, node::LookupAuditJson(now, kProgram, AuditUserName(), node::Purpose::kAppeal, *type,
-                                   answer->subject, answer->result()));
+                                   answer->subject, answer->result(), "explain"));
   if (!audited) return Fail(audited.error());
   const std::string out = o.json ? node::ExplainJson(*answer, now) + "\n"
                                  : node::ExplainText(*answer, now, node::Language::kZh) + "\n" +

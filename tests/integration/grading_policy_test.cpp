@@ -1,9 +1,11 @@
 // Graded answers (issue 16 §1) with real daemons in the 4-node line BANKA -- BANKB -- BANKC --
 // PBOC (the regulator): an entry reported at BANKA is graded by the built-in default policy at
 // every node (review at account opening, watch at transaction review); BANKC's own [grading] rule
-// is stricter and denies it there alone; the regulator's signed policy (version 1) reaches every
-// node and makes it deny everywhere, named by its rule; a member cannot sign a policy, and an
-// older or equal version is refused by name, by `policy set` and by any node importing it.
+// is stricter and denies it there alone (rule_source local); BANKB's own rule is laxer (watch)
+// and changes nothing; the regulator's signed policy (version 1) reaches every node and makes it
+// deny everywhere, BANKB included, named by its rule (rule_source consortium); a member cannot
+// sign a policy, and an older or equal version is refused by name, by `policy set` and by any
+// node importing it.
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -46,6 +48,14 @@ class GradingPolicy : public ::testing::Test {
         "purpose = \"account-opening\"\n"
         "name = \"local-sold\"\n"
         "tier = \"deny\"\n"
+        "categories = [\"sold\"]\n";
+    // BANKB is laxer: it would only watch a sold account at opening. Never laxer than the
+    // consortium, it still reviews now and denies once the regulator's policy says so.
+    b().extra_toml =
+        "[[grading.rules]]\n"
+        "purpose = \"account-opening\"\n"
+        "name = \"local-watch-sold\"\n"
+        "tier = \"watch\"\n"
         "categories = [\"sold\"]\n";
     RunResult role = c_.AdminTool({"--home", regulator().home.string(), "pki", "issue", "--ca-dir",
                                    c_.ca_dir().string(), "--institution", "PBOC", "--role",
@@ -90,6 +100,7 @@ TEST_F(GradingPolicy, TheRegulatorsPolicyReachesEveryNodeAndALocalRuleIsStricter
     nlohmann::json risk = Risk(*n);
     EXPECT_EQ(risk["tier"], "review") << n->code << ": " << risk.dump();
     EXPECT_EQ(risk["rule"], "recent-12m") << n->code;
+    EXPECT_EQ(risk["rule_source"], "consortium") << n->code;
     EXPECT_EQ(risk["policy"], 0) << n->code;
     EXPECT_EQ(risk["issuers"], 1);
     EXPECT_EQ(risk["by_category"], (nlohmann::json{{"sold", 1}}));
@@ -101,8 +112,13 @@ TEST_F(GradingPolicy, TheRegulatorsPolicyReachesEveryNodeAndALocalRuleIsStricter
   nlohmann::json strict = Risk(c());
   EXPECT_EQ(strict["tier"], "deny") << strict.dump();
   EXPECT_EQ(strict["rule"], "local-sold");
+  EXPECT_EQ(strict["rule_source"], "local");
   EXPECT_EQ(strict["policy"], 0);
   EXPECT_EQ(TierExit(c()), 0);
+  RunResult strict_human = c_.Duanka(c(), {"lookup", "qq", kQq});
+  EXPECT_NE(strict_human.out.find("Risk: DENY (local rule local-sold, policy 0): 1 issuer"),
+            std::string::npos)
+      << strict_human.out;
   // Without --tier-exit the exit codes keep grep's meaning: listed is 0.
   EXPECT_EQ(c_.Duanka(b(), {"lookup", "qq", kQq}).exit_code, 0);
   RunResult human = c_.Duanka(b(), {"lookup", "qq", kQq});
@@ -125,13 +141,16 @@ TEST_F(GradingPolicy, TheRegulatorsPolicyReachesEveryNodeAndALocalRuleIsStricter
       return risk["tier"] == "deny" && risk["rule"] == "sold-deny" && risk["policy"] == 1;
     })) << n->code
         << " does not grade by policy 1: " << Risk(*n).dump() << c_.LogText(*n);
+    // BANKC's local deny ties with the consortium's, which names it; BANKB's local watch is
+    // laxer and loses.
+    EXPECT_EQ(Risk(*n)["rule_source"], "consortium") << n->code;
     EXPECT_EQ(TierExit(*n), 0) << n->code;
     RunResult status = c_.Duanka(*n, {"status", "--json"});
     ASSERT_EQ(status.exit_code, 0) << status.err;
     nlohmann::json s = nlohmann::json::parse(status.out, nullptr, false);
     ASSERT_FALSE(s.is_discarded());
     EXPECT_EQ(s["grading"]["policy"], 1) << n->code;
-    EXPECT_EQ(s["grading"]["local_rules"], n == &c() ? 1 : 0) << n->code;
+    EXPECT_EQ(s["grading"]["local_rules"], n == &b() || n == &c() ? 1 : 0) << n->code;
   }
   EXPECT_TRUE(Eventually([&] { return c_.Logged(a(), "grading policy version 1"); }))
       << c_.LogText(a());

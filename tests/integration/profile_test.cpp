@@ -135,6 +135,7 @@ TEST_F(ProfileTest, TheNewestProfileNamesTheIssuerAndTheNoticeTellsWhereToAppeal
   }
   nlohmann::json audit_line = nlohmann::json::parse(LastLine(ReadAll(b().home / "audit.log")));
   EXPECT_EQ(audit_line["purpose"], "appeal");
+  EXPECT_EQ(audit_line["action"], "explain");
   EXPECT_EQ(audit_line["program"], "duanka");
   EXPECT_EQ(audit_line["result"], "listed");
 
@@ -155,6 +156,7 @@ TEST_F(ProfileTest, TheNewestProfileNamesTheIssuerAndTheNoticeTellsWhereToAppeal
   EXPECT_EQ(api["text_en"], notice["text_en"]);
   audit_line = nlohmann::json::parse(LastLine(ReadAll(b().home / "audit.log")));
   EXPECT_EQ(audit_line["purpose"], "appeal");
+  EXPECT_EQ(audit_line["action"], "explain");
   EXPECT_EQ(audit_line["program"], "duankad");
   Http screening =
       Post(b(), "/v1/explain",

@@ -34,6 +34,13 @@ store::Listing Entry(std::string issuer, Basis basis, Category category, int64_t
   return l;
 }
 
+// An entry issued at exactly `issued_at`, for the windows' boundaries to the second.
+store::Listing EntryAt(std::string issuer, int64_t issued_at, Basis basis = Basis::kInstitution) {
+  store::Listing l = Entry(std::move(issuer), basis, Category::kSold, 0);
+  l.issued_at = issued_at;
+  return l;
+}
+
 GradingRule MakeRule(std::string name, Tier tier, uint32_t min_entries, uint32_t min_issuers,
                      Basis min_basis, std::vector<Category> categories, uint32_t within_days) {
   return GradingRule{std::move(name), tier,       min_entries, min_issuers,
@@ -173,6 +180,7 @@ TEST(RiskTest, PurposesUseTheirOwnRulesElseTheDefaultList) {
   RiskSummary ao = Summarize(entries, kNow, p, nullptr, Purpose::kAccountOpening);
   EXPECT_EQ(ao.tier, Tier::kDeny);
   EXPECT_EQ(ao.rule, "ao");
+  EXPECT_EQ(ao.rule_source, RuleSource::kConsortium);
   EXPECT_EQ(ao.policy, 3u);
   RiskSummary tr = Summarize(entries, kNow, p, nullptr, Purpose::kTransactionReview);
   EXPECT_EQ(tr.tier, Tier::kReview);
@@ -182,6 +190,13 @@ TEST(RiskTest, PurposesUseTheirOwnRulesElseTheDefaultList) {
   RiskSummary floor = Summarize(entries, kNow, only_ao, nullptr, Purpose::kInvestigation);
   EXPECT_EQ(floor.tier, Tier::kWatch);
   EXPECT_EQ(floor.rule, kListedFloorRule);
+  EXPECT_EQ(floor.rule_source, RuleSource::kConsortium);
+  // Nor when local rules exist but none matches: the floor is every node's, not the local one's.
+  const GradingPolicy local_none =
+      OneRule(MakeRule("l-two", Tier::kDeny, 2, 1, Basis::kInstitution, {}, 0));
+  RiskSummary floor_local = Summarize(entries, kNow, only_ao, &local_none, Purpose::kInvestigation);
+  EXPECT_EQ(floor_local.rule, kListedFloorRule);
+  EXPECT_EQ(floor_local.rule_source, RuleSource::kConsortium);
 }
 
 TEST(RiskTest, LocalRulesCanRaiseTheTierNeverLowerIt) {
@@ -195,19 +210,35 @@ TEST(RiskTest, LocalRulesCanRaiseTheTierNeverLowerIt) {
       OneRule(MakeRule("l-watch", Tier::kWatch, 1, 1, Basis::kInstitution, {}, 0));
   const GradingPolicy equal =
       OneRule(MakeRule("l-review", Tier::kReview, 1, 1, Basis::kInstitution, {}, 0));
+  // A local rule may carry a consortium rule's name: only rule_source tells them apart.
+  const GradingPolicy same_name =
+      OneRule(MakeRule("c-review", Tier::kDeny, 1, 1, Basis::kInstitution, {}, 0));
   struct Case {
     const GradingPolicy* local;
     Tier tier;
     std::string rule;
+    RuleSource source;
+    std::string line;
   };
-  for (const Case& c : std::vector<Case>{{nullptr, Tier::kReview, "c-review"},
-                                         {&stricter, Tier::kDeny, "l-deny"},
-                                         {&laxer, Tier::kReview, "c-review"},
-                                         {&equal, Tier::kReview, "c-review"}}) {
+  for (const Case& c : std::vector<Case>{
+           {nullptr, Tier::kReview, "c-review", RuleSource::kConsortium,
+            "Risk: REVIEW (rule c-review, policy 7)"},
+           {&stricter, Tier::kDeny, "l-deny", RuleSource::kLocal,
+            "Risk: DENY (local rule l-deny, policy 7)"},
+           {&laxer, Tier::kReview, "c-review", RuleSource::kConsortium,
+            "Risk: REVIEW (rule c-review, policy 7)"},
+           {&equal, Tier::kReview, "c-review", RuleSource::kConsortium,
+            "Risk: REVIEW (rule c-review, policy 7)"},
+           {&same_name, Tier::kDeny, "c-review", RuleSource::kLocal,
+            "Risk: DENY (local rule c-review, policy 7)"},
+       }) {
     RiskSummary r = Summarize(entries, kNow, consortium, c.local, Purpose::kAccountOpening);
     EXPECT_EQ(r.tier, c.tier) << c.rule;
     EXPECT_EQ(r.rule, c.rule);
+    EXPECT_EQ(r.rule_source, c.source) << c.rule;
     EXPECT_EQ(r.policy, 7u);  // the consortium's version, local rules or not
+    EXPECT_EQ(RiskObject(r)["rule_source"], RuleSourceName(c.source)) << c.rule;
+    EXPECT_EQ(RiskLine(r).rfind(c.line, 0), 0u) << RiskLine(r);
   }
 }
 
@@ -235,12 +266,24 @@ TEST(RiskTest, TheSummaryCountsActiveEntriesOnly) {
   EXPECT_EQ(j["by_basis"], (nlohmann::json{{"institution", 2}, {"psb-identified", 1}}));
   EXPECT_EQ(j["within"], (nlohmann::json{{"90d", 1}, {"12m", 2}, {"5y", 3}}));
   EXPECT_EQ(j["tier"], "deny");
+  EXPECT_EQ(j["rule"], "strong-basis-5y");
+  EXPECT_EQ(j["rule_source"], "consortium");
   EXPECT_EQ(j["policy"], 0);
 
   RiskSummary none = Summarize({}, kNow, DefaultPolicy(), nullptr, Purpose::kAccountOpening);
   const nlohmann::json n = RiskObject(none);
   EXPECT_EQ(n["tier"], "none");
   EXPECT_TRUE(n["rule"].is_null());
+  ASSERT_TRUE(n.contains("rule_source"));
+  EXPECT_TRUE(n["rule_source"].is_null());
+  EXPECT_FALSE(none.rule_source.has_value());
+  // A tier of none whatever the local rules say: nothing active to grade.
+  const GradingPolicy local_any =
+      OneRule(MakeRule("l-any", Tier::kDeny, 1, 1, Basis::kInstitution, {}, 0));
+  EXPECT_TRUE(RiskObject(Summarize(
+      {Entry("BANKA", Basis::kInstitution, Category::kSold, 5, store::EntryState::kRevoked)}, kNow,
+      DefaultPolicy(), &local_any, Purpose::kAccountOpening))["rule_source"]
+                  .is_null());
   EXPECT_TRUE(n["strongest_basis"].is_null());
   EXPECT_TRUE(n["first_listed"].is_null());
   EXPECT_EQ(n["issuers"], 0);
@@ -299,6 +342,114 @@ TEST(RiskTest, TheHumanLineNamesTierRuleAndPolicy) {
   EXPECT_EQ(RiskLine(Summarize(entries, kNow, p, nullptr, Purpose::kAccountOpening)),
             "Risk: REVIEW (rule several-issuers, policy 3): 2 issuers, strongest basis "
             "institution, 2 in 12 months");
+}
+
+// An entry exactly a window's length old is within it; one second older is not. A future-dated
+// entry (an issuer's clock ahead of ours) is within every window: it is as recent as can be, and
+// must not escape a rule by its date.
+TEST(RiskTest, TheWindowsIncludeTheirLastSecondAndFutureDatedEntries) {
+  struct Case {
+    const char* what;
+    int64_t age_seconds;
+    bool in_90d, in_12m, in_5y;
+  };
+  const int64_t d90 = kWindow90dDays * kDay, d365 = kWindow12mDays * kDay,
+                d1826 = kWindow5yDays * kDay;
+  const std::vector<Case> cases = {
+      {"issued now", 0, true, true, true},
+      {"exactly 90 days", d90, true, true, true},
+      {"90 days and a second", d90 + 1, false, true, true},
+      {"exactly 365 days", d365, false, true, true},
+      {"365 days and a second", d365 + 1, false, false, true},
+      {"exactly 1826 days", d1826, false, false, true},
+      {"1826 days and a second", d1826 + 1, false, false, false},
+      {"a day in the future", -kDay, true, true, true},
+  };
+  const auto rule_within = [](uint32_t days) {
+    return MakeRule("w" + std::to_string(days), Tier::kDeny, 1, 1, Basis::kInstitution, {}, days);
+  };
+  for (const Case& c : cases) {
+    const std::vector<store::Listing> entries = {EntryAt("BANKA", kNow - c.age_seconds)};
+    RiskSummary r = Summarize(entries, kNow, DefaultPolicy(), nullptr, Purpose::kAccountOpening);
+    EXPECT_EQ(r.within_90d, c.in_90d ? 1u : 0u) << c.what;
+    EXPECT_EQ(r.within_12m, c.in_12m ? 1u : 0u) << c.what;
+    EXPECT_EQ(r.within_5y, c.in_5y ? 1u : 0u) << c.what;
+    EXPECT_EQ(r.first_listed, kNow - c.age_seconds) << c.what;
+    EXPECT_EQ(r.latest_listed, kNow - c.age_seconds) << c.what;
+    // A rule's within_days draws the same line as the summary's windows.
+    EXPECT_EQ(Grade(entries, kNow, {rule_within(kWindow90dDays)}).first,
+              c.in_90d ? Tier::kDeny : Tier::kNone)
+        << c.what;
+    EXPECT_EQ(Grade(entries, kNow, {rule_within(kWindow12mDays)}).first,
+              c.in_12m ? Tier::kDeny : Tier::kNone)
+        << c.what;
+    EXPECT_EQ(Grade(entries, kNow, {rule_within(kWindow5yDays)}).first,
+              c.in_5y ? Tier::kDeny : Tier::kNone)
+        << c.what;
+    // The default policy reviews at opening within 12 months, else watches: the boundary holds.
+    EXPECT_EQ(r.tier, c.in_12m ? Tier::kReview : Tier::kWatch) << c.what;
+  }
+}
+
+// Distinct issuers are counted in a small inline array first, then in a spill-over list: past
+// that array's size (16) they still count once each, repeats in either part included.
+TEST(RiskTest, DistinctIssuersCountOncePastTheInlineSixteen) {
+  struct Case {
+    int distinct;
+    int repeats;  // entries per issuer, interleaved: I0..In, I0..In, ...
+  };
+  for (const Case& c : std::vector<Case>{{15, 2}, {16, 2}, {17, 1}, {17, 3}, {40, 2}}) {
+    std::vector<store::Listing> entries;
+    for (int round = 0; round < c.repeats; ++round) {
+      for (int i = 0; i < c.distinct; ++i) {
+        entries.push_back(
+            Entry("BANK" + std::to_string(i), Basis::kInstitution, Category::kSold, 10 + round));
+      }
+    }
+    const std::string what = std::to_string(c.distinct) + " issuers x " + std::to_string(c.repeats);
+    RiskSummary r = Summarize(entries, kNow, DefaultPolicy(), nullptr, Purpose::kAccountOpening);
+    EXPECT_EQ(r.issuers, static_cast<uint32_t>(c.distinct)) << what;
+    EXPECT_EQ(r.by_category[static_cast<size_t>(Category::kSold)],
+              static_cast<uint32_t>(c.distinct * c.repeats))
+        << what;
+    const auto at_least = [&](int issuers) {
+      return MakeRule("n", Tier::kDeny, 1, static_cast<uint32_t>(issuers), Basis::kInstitution, {},
+                      0);
+    };
+    EXPECT_EQ(Grade(entries, kNow, {at_least(c.distinct)}).first, Tier::kDeny) << what;
+    EXPECT_EQ(Grade(entries, kNow, {at_least(c.distinct + 1)}).first, Tier::kNone) << what;
+  }
+}
+
+// The summary's count arrays are indexed by the enums' values: every named category and basis
+// must fit, so a value added to protocol/record.h without raising kHighest* fails here.
+TEST(RiskTest, EveryNamedCategoryAndBasisFitsTheCounts) {
+  const auto names = [](const std::string& joined) {
+    std::vector<std::string> out;
+    for (size_t from = 0; from <= joined.size();) {
+      const size_t comma = joined.find(", ", from);
+      out.push_back(joined.substr(from, comma - from));
+      if (comma == std::string::npos) break;
+      from = comma + 2;
+    }
+    return out;
+  };
+  RiskSummary r;
+  for (const std::string& name : names(protocol::AllCategoryNames())) {
+    const std::optional<Category> c = protocol::ParseCategory(name);
+    ASSERT_TRUE(c.has_value()) << name;
+    EXPECT_LE(*c, kHighestCategory) << name;
+    EXPECT_LT(static_cast<size_t>(*c), r.by_category.size()) << name;
+  }
+  for (const std::string& name : names(protocol::AllBasisNames())) {
+    const std::optional<Basis> b = protocol::ParseBasis(name);
+    ASSERT_TRUE(b.has_value()) << name;
+    EXPECT_LE(*b, kHighestBasis) << name;
+    EXPECT_LT(static_cast<size_t>(*b), r.by_basis.size()) << name;
+  }
+  // And the highest values are named: no count slot is left unreachable.
+  EXPECT_NE(protocol::CategoryName(kHighestCategory), "unknown");
+  EXPECT_NE(protocol::BasisName(kHighestBasis), "unknown");
 }
 
 class PolicyFileTest : public ::testing::Test {

@@ -106,6 +106,33 @@ TEST(NoticeTest, APolicyRoundTripsUnderOneSubjectAndBadRulesAreRefusedByName) {
   }
 }
 
+// A policy within every per-field limit may still not fit in a notice: refused when signed,
+// naming the size and what to cut, never signed and then refused by every node.
+TEST(NoticeTest, APolicyTooLargeForANoticeIsRefusedNamingTheLimit) {
+  crypto::SigningKey key = crypto::SigningKey::Generate();
+  GradingPolicy big{1, {}};
+  for (size_t p = 0; p < kMaxGradingPurposes; ++p) {
+    PurposeRules pr{"purpose-" + std::to_string(p), {}};
+    for (size_t r = 0; r < kMaxGradingRulesPerPurpose; ++r) {
+      pr.rules.push_back(GradingRule{"rule-" + std::to_string(r),
+                                     GradeTier::kDeny,
+                                     1,
+                                     1,
+                                     Basis::kInstitution,
+                                     {Category::kSold},
+                                     365});
+    }
+    big.purposes.push_back(std::move(pr));
+  }
+  Result<SignedNotice> refused = SignNotice(Notice{"TESTNET", kAfterRule, "", big}, key);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().kind, ErrorKind::kInvalidInput);
+  EXPECT_NE(refused.error().message.find("more than the 8192 every node accepts; expected fewer "
+                                         "rules"),
+            std::string::npos)
+      << refused.error().message;
+}
+
 TEST(NoticeTest, ForeignTruncatedAndAlteredBytesAreMalformed) {
   crypto::SigningKey key = crypto::SigningKey::Generate();
   std::string file = EncodeNoticeFile(*SignNotice(Withdrawal(), key));
