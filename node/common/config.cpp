@@ -226,6 +226,17 @@ Status ReadAlerts(Reader& r, const std::filesystem::path& file, AlertSettings& a
   return Ok();
 }
 
+// TOML text, or kInvalidInput naming the file, the line and what is wrong.
+Result<toml::table> ParseToml(const std::string& text, const std::filesystem::path& file) {
+  try {
+    return toml::parse(text, file.string());
+  } catch (const toml::parse_error& e) {
+    return MakeError(ErrorKind::kInvalidInput, file.string() + ":" +
+                                                   std::to_string(e.source().begin.line) + ": " +
+                                                   std::string(e.description()));
+  }
+}
+
 // A rule's min_entries and min_issuers: far above what any subject gathers, low enough that a typo
 // of a few extra digits is caught.
 constexpr int64_t kMaxRuleCount = 1'000'000;
@@ -506,14 +517,9 @@ Result<Config> LoadConfig(const std::filesystem::path& home) {
     if (::access(file.c_str(), R_OK) != 0 && errno == EACCES) e.message += owner_hint;
     return e;
   }
-  toml::table root;
-  try {
-    root = toml::parse(*text, file.string());
-  } catch (const toml::parse_error& e) {
-    return MakeError(ErrorKind::kInvalidInput, file.string() + ":" +
-                                                   std::to_string(e.source().begin.line) + ": " +
-                                                   std::string(e.description()));
-  }
+  Result<toml::table> parsed = ParseToml(*text, file);
+  if (!parsed) return std::move(parsed).error();
+  const toml::table& root = *parsed;
   std::vector<std::string> keys;
   CollectKeys(root, "", keys);
   for (const std::string& key : keys) {
@@ -653,14 +659,9 @@ Result<Config> LoadConfig(const std::filesystem::path& home) {
 Result<protocol::GradingPolicy> LoadPolicyFile(const std::filesystem::path& file) {
   Result<std::string> text = base::ReadFile(file, kMaxConfigBytes);
   if (!text) return std::move(text).error();
-  toml::table root;
-  try {
-    root = toml::parse(*text, file.string());
-  } catch (const toml::parse_error& e) {
-    return MakeError(ErrorKind::kInvalidInput, file.string() + ":" +
-                                                   std::to_string(e.source().begin.line) + ": " +
-                                                   std::string(e.description()));
-  }
+  Result<toml::table> parsed = ParseToml(*text, file);
+  if (!parsed) return std::move(parsed).error();
+  const toml::table& root = *parsed;
   for (const auto& [k, v] : root) {
     if (k.str() != "version" && k.str() != "rules") {
       return Bad(file, std::string(k.str()), "unknown key; expected version and [[rules]]");

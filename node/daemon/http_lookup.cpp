@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <nlohmann/json.hpp>
+#include <variant>
 
 #include "node/common/explain.h"
 #include "protocol/identifier.h"
@@ -118,6 +119,27 @@ ApiReply JsonReply(std::string body) {
   return reply;
 }
 
+// One identifier looked up and audited (`action` for `purpose`) before anything leaves: if the
+// audit line cannot be written there is no answer. An error reply when either fails.
+std::variant<node::LookupAnswer, ApiReply> LookUpAudited(const ApiBackend& backend,
+                                                         const Identifier& id, int64_t now,
+                                                         std::string_view user,
+                                                         node::Purpose purpose,
+                                                         std::string_view action) {
+  Result<node::LookupAnswer> answer = TimedLookup(backend, id, now);
+  if (!answer) {
+    // Canonicalize's message names the type and the reason, never the value.
+    const Error& e = answer.error();
+    return ErrorReply(e.kind == ErrorKind::kInvalidInput ? kBadRequest : kInternalError, e.message);
+  }
+  Status audited =
+      backend.audit->Append(node::LookupAuditJson(now, kAuditProgram, user, purpose, id.type,
+                                                  answer->subject, answer->result(), action),
+                            /*sync=*/false);
+  if (!audited) return AuditFailure(backend, audited.error());
+  return std::move(*answer);
+}
+
 }  // namespace
 
 int64_t LookupApi::Now() const {
@@ -137,18 +159,10 @@ ApiReply LookupApi::Lookup(std::string_view body, std::string_view user) const {
   if (!id) return ErrorReply(kBadRequest, id.error().message);
 
   const int64_t now = Now();
-  Result<node::LookupAnswer> answer = TimedLookup(backend_, *id, now);
-  if (!answer) {
-    // Canonicalize's message names the type and the reason, never the value.
-    const Error& e = answer.error();
-    return ErrorReply(e.kind == ErrorKind::kInvalidInput ? kBadRequest : kInternalError, e.message);
-  }
-  // The audit line is written before the answer leaves: if it cannot be, there is no answer.
-  Status audited =
-      backend_.audit->Append(node::LookupAuditJson(now, kAuditProgram, user, *purpose, id->type,
-                                                   answer->subject, answer->result()),
-                             /*sync=*/false);
-  if (!audited) return AuditFailure(backend_, audited.error());
+  std::variant<node::LookupAnswer, ApiReply> looked =
+      LookUpAudited(backend_, *id, now, user, *purpose, "lookup");
+  if (ApiReply* refused = std::get_if<ApiReply>(&looked)) return std::move(*refused);
+  const node::LookupAnswer* answer = &std::get<node::LookupAnswer>(looked);
 
   Result<std::shared_ptr<const node::GradingPolicy>> policy = RequestPolicy(backend_);
   if (!policy) return ErrorReply(kInternalError, policy.error().message);
@@ -172,16 +186,10 @@ ApiReply LookupApi::Explain(std::string_view body, std::string_view user) const 
   Result<Identifier> id = IdentifierFields(*j);
   if (!id) return ErrorReply(kBadRequest, id.error().message);
   const int64_t now = Now();
-  Result<node::LookupAnswer> answer = TimedLookup(backend_, *id, now);
-  if (!answer) {
-    const Error& e = answer.error();
-    return ErrorReply(e.kind == ErrorKind::kInvalidInput ? kBadRequest : kInternalError, e.message);
-  }
-  Status audited = backend_.audit->Append(
-      node::LookupAuditJson(now, kAuditProgram, user, node::Purpose::kAppeal, id->type,
-                            answer->subject, answer->result(), "explain"),
-      /*sync=*/false);
-  if (!audited) return AuditFailure(backend_, audited.error());
+  std::variant<node::LookupAnswer, ApiReply> looked =
+      LookUpAudited(backend_, *id, now, user, node::Purpose::kAppeal, "explain");
+  if (ApiReply* refused = std::get_if<ApiReply>(&looked)) return std::move(*refused);
+  const node::LookupAnswer* answer = &std::get<node::LookupAnswer>(looked);
   return JsonReply(node::ExplainJson(*answer, now));
 }
 

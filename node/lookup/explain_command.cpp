@@ -12,25 +12,17 @@ namespace duanka::lookup {
 int RunExplain(const ExplainOptions& o) {
   Result<protocol::IdType> type = ParseTypeArg(o.type);
   if (!type) return Fail(type.error());
-  if (Result<std::string> canonical = protocol::Canonicalize(*type, o.value); !canonical) {
-    return Fail(canonical.error());
-  }
-  Result<Home> home = OpenHome(o.home, kNeedPepper | kNeedStore);
-  if (!home) return Fail(home.error());
-  const int64_t now = node::SystemNow();
-  const node::Lookuper lookuper(*home->store, *home->pepper);
-  Result<node::LookupAnswer> answer = lookuper.Lookup(*type, o.value, now, /*details=*/true);
-  if (!answer) return Fail(ErrorKind::kIo, answer.error().message);
   // Telling a person about their own listing is a look at it like any other: audited first.
-  duanka::Status audited = AuditLookup(
-      *home, node::LookupAuditJson(now, kProgram, AuditUserName(), node::Purpose::kAppeal, *type,
-                                   answer->subject, answer->result(), "explain"));
-  if (!audited) return Fail(audited.error());
-  const std::string out = o.json ? node::ExplainJson(*answer, now) + "\n"
-                                 : node::ExplainText(*answer, now, node::Language::kZh) + "\n" +
-                                       node::ExplainText(*answer, now, node::Language::kEn);
+  Result<AuditedAnswer> looked =
+      LookUpAudited(o.home, *type, o.value, node::Purpose::kAppeal, "explain");
+  if (!looked) return Fail(looked.error());
+  const node::LookupAnswer& answer = looked->answer;
+  const int64_t now = looked->now;
+  const std::string out = o.json ? node::ExplainJson(answer, now) + "\n"
+                                 : node::ExplainText(answer, now, node::Language::kZh) + "\n" +
+                                       node::ExplainText(answer, now, node::Language::kEn);
   if (!WriteAll(1, out)) return Fail(ErrorKind::kIo, "cannot write the notice to stdout");
-  return answer->listed() ? kExitListed : kExitNotListed;
+  return answer.listed() ? kExitListed : kExitNotListed;
 }
 
 }  // namespace duanka::lookup

@@ -7,6 +7,7 @@
 #include "node/common/audit.h"
 #include "node/lookup/cli.h"
 #include "node/lookup/text.h"
+#include "protocol/identifier.h"
 
 namespace duanka::lookup {
 
@@ -106,6 +107,27 @@ duanka::Status AuditLookup(const Home& home, std::string_view json_object) {
 duanka::Status AuditLines(const node::AuditLog& log, std::string_view lines) {
   duanka::Status s = log.AppendLines(lines, /*sync=*/false);
   return s ? Ok() : AuditRefusal(s.error());
+}
+
+Result<AuditedAnswer> LookUpAudited(const std::optional<std::string>& home_flag,
+                                    protocol::IdType type, std::string_view value,
+                                    node::Purpose purpose, std::string_view action) {
+  if (Result<std::string> canonical = protocol::Canonicalize(type, value); !canonical) {
+    return std::move(canonical).error();
+  }
+  Result<Home> home = OpenHome(home_flag, kNeedPepper | kNeedStore);
+  if (!home) return std::move(home).error();
+  AuditedAnswer out{std::move(*home), {}, node::SystemNow()};
+  const node::Lookuper lookuper(*out.home.store, *out.home.pepper);
+  // Details (case references, revocations) cost a second read per entry found, none otherwise.
+  Result<node::LookupAnswer> answer = lookuper.Lookup(type, value, out.now, /*details=*/true);
+  if (!answer) return MakeError(ErrorKind::kIo, answer.error().message);
+  out.answer = std::move(*answer);
+  Status audited =
+      AuditLookup(out.home, node::LookupAuditJson(out.now, kProgram, AuditUserName(), purpose, type,
+                                                  out.answer.subject, out.answer.result(), action));
+  if (!audited) return std::move(audited).error();
+  return out;
 }
 
 }  // namespace duanka::lookup

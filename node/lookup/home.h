@@ -12,6 +12,7 @@
 #include "crypto/crypto.h"
 #include "node/common/audit.h"
 #include "node/common/config.h"
+#include "node/common/lookup.h"
 #include "store/store.h"
 
 namespace duanka::lookup {
@@ -43,5 +44,18 @@ duanka::Status AuditLookup(const Home& home, std::string_view json_object);
 // Appends complete lines (node::AuditLog::AppendLines) to a log held open for a batch, without
 // fsync; failures as AuditLookup's. Empty `lines` only opens the log.
 duanka::Status AuditLines(const node::AuditLog& log, std::string_view lines);
+
+// One identifier looked up, with details, in HOME's store, and audited (`action` "lookup" or
+// "explain", for `purpose`) before anything is shown: if the audit line cannot be written there is
+// no answer. The value is checked against `type` before HOME is touched, so a typing mistake is
+// exit 2 even on a machine without a node. Errors are ready for Fail (a store's as kIo).
+struct AuditedAnswer {
+  Home home;
+  node::LookupAnswer answer;
+  int64_t now = 0;
+};
+Result<AuditedAnswer> LookUpAudited(const std::optional<std::string>& home_flag,
+                                    protocol::IdType type, std::string_view value,
+                                    node::Purpose purpose, std::string_view action);
 
 }  // namespace duanka::lookup

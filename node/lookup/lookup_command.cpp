@@ -19,35 +19,24 @@ int RunLookup(const LookupOptions& o) {
   if (!type) return Fail(type.error());
   Result<node::Purpose> purpose = ParsePurposeArg(o.purpose);
   if (!purpose) return Fail(purpose.error());
-  if (Result<std::string> canonical = protocol::Canonicalize(*type, o.value); !canonical) {
-    return Fail(canonical.error());
-  }
-
-  Result<Home> home = OpenHome(o.home, kNeedPepper | kNeedStore);
-  if (!home) return Fail(home.error());
-  const int64_t now = node::SystemNow();
-  const node::Lookuper lookuper(*home->store, *home->pepper);
-  // Details (case references, revocations) cost a second read per entry found, none otherwise.
-  Result<node::LookupAnswer> answer = lookuper.Lookup(*type, o.value, now, /*details=*/true);
-  if (!answer) return Fail(ErrorKind::kIo, answer.error().message);
-  Result<std::vector<store::Head>> heads = home->store->Heads();
+  // The audit line is written before the answer is shown: if it cannot be, there is no answer.
+  Result<AuditedAnswer> looked = LookUpAudited(o.home, *type, o.value, *purpose, "lookup");
+  if (!looked) return Fail(looked.error());
+  const Home& home = looked->home;
+  const node::LookupAnswer& answer = looked->answer;
+  const int64_t now = looked->now;
+  Result<std::vector<store::Head>> heads = home.store->Heads();
   if (!heads) return Fail(heads.error());
   // Held entries (the flood guard) are not listed: exit 1, with "held" in the answer.
-  const bool listed = answer->listed();
-  Result<node::GradingPolicy> policy = node::HeldPolicy(*home->store);
+  const bool listed = answer.listed();
+  Result<node::GradingPolicy> policy = node::HeldPolicy(*home.store);
   if (!policy) return Fail(ErrorKind::kIo, policy.error().message);
-  const node::GradingPolicy& local = home->config.local_grading;
+  const node::GradingPolicy& local = home.config.local_grading;
   const node::RiskSummary risk = node::Summarize(
-      answer->listings, now, *policy, local.purposes.empty() ? nullptr : &local, *purpose);
+      answer.listings, now, *policy, local.purposes.empty() ? nullptr : &local, *purpose);
 
-  // The audit line is written before the answer is shown: if it cannot be, there is no answer.
-  duanka::Status audited =
-      AuditLookup(*home, node::LookupAuditJson(now, kProgram, AuditUserName(), *purpose, *type,
-                                               answer->subject, answer->result()));
-  if (!audited) return Fail(audited.error());
-
-  std::string out = o.json ? node::AnswerJson(*answer, o.all, &*heads, &risk) + "\n"
-                           : HumanAnswer(*answer, o.all, *heads, now);
+  std::string out = o.json ? node::AnswerJson(answer, o.all, &*heads, &risk) + "\n"
+                           : HumanAnswer(answer, o.all, *heads, now);
   // The tier right below the verdict line, for a listed subject (unlisted ones have none).
   if (!o.json && risk.tier != node::Tier::kNone) {
     out.insert(out.find('\n') + 1, node::RiskLine(risk) + "\n");
