@@ -1310,7 +1310,11 @@ struct SyncCore::Impl {
 };
 
 SyncCore::SyncCore(SyncContext context, SyncOptions options)
-    : impl_(std::make_unique<Impl>(std::move(context), std::move(options))) {}
+    : impl_(std::make_unique<Impl>(std::move(context), std::move(options))) {
+  // The API may answer GET /v1/status before Start: its pepper and peers are then the
+  // constructor's (no peers yet), never an empty object the contract does not allow.
+  impl_->UpdateSnapshot();
+}
 
 SyncCore::~SyncCore() = default;
 

@@ -83,8 +83,8 @@ std::string ReadAll(const std::filesystem::path& p) {
 std::optional<uint64_t> ResidentBytes(pid_t pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/status");
   for (std::string line; std::getline(in, line);) {
-    if (line.rfind("VmRSS:", 0) == 0) {
-      std::istringstream fields(line.substr(6));
+    if (line.rfind("RssAnon:", 0) == 0) {
+      std::istringstream fields(line.substr(8));
       uint64_t kib = 0;
       fields >> kib;
       return kib * 1024;

@@ -97,7 +97,9 @@ bool Eventually(const std::function<bool()>& condition, Millis deadline = kEvent
 // A file's whole contents ("" if it cannot be read).
 std::string ReadAll(const std::filesystem::path& p);
 
-// A process's resident set (VmRSS of /proc/PID/status) in bytes, or nullopt if it is gone.
+// A process's anonymous resident memory (RssAnon of /proc/PID/status: its heap, stacks and, in the
+// sanitizer build, ASan's shadow) in bytes, or nullopt if it is gone. The store is a file mapping:
+// its pages are the kernel's page cache, shared and reclaimable, not the process's own memory.
 std::optional<uint64_t> ResidentBytes(pid_t pid);
 
 // A loopback port nobody uses now (it could be bound), below the ephemeral range. Never the

@@ -2,7 +2,8 @@
 // hostile member ("ROGUE") played by the test. One test per attack, each beside an honest control,
 // each asserting the honest outcome while the attack runs:
 //   - a report at an honest node reaches the victim within kPropagation (2 s, as the issue asks);
-//   - the victim's resident memory stays under kMaxResidentBytes (256 MiB, default memory limits);
+//   - the victim's anonymous resident memory stays under kMaxResidentBytes (256 MiB, default memory
+//     limits; the store's file mapping is page cache and does not count);
 //   - no honest node penalises another;
 //   - the attacker is penalised where it misbehaved provably.
 // The attacks: a liar that claims heads of an honest feed and never serves them; floods of heads
@@ -415,7 +416,7 @@ class HostileSyncTest : public ::testing::Test {
         << c_.Log(*a_) << c_.Log(*victim_);
   }
 
-  // The largest VmRSS of VICTIM seen by SampleVictim().
+  // The largest anonymous RSS of VICTIM seen by SampleVictim().
   void SampleVictim() {
     if (std::optional<uint64_t> rss = ResidentBytes(victim_->pid)) {
       max_rss_ = std::max(max_rss_, *rss);

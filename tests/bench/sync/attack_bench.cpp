@@ -642,7 +642,7 @@ struct Figures {
   std::vector<double> ms;   // per report, from its commit to its arrival at the far end
   int missed = 0;           // not there within the report deadline
   int late = 0;             // later than kLateAfter
-  uint64_t victim_rss = 0;  // the victim's peak VmRSS while measured
+  uint64_t victim_rss = 0;  // the victim's peak anonymous RSS while measured
   bool engaged = true;      // the attack reached the victim before the reports
   std::string notes;        // what the attacker did
   std::string failure;      // why the scenario could not be measured
