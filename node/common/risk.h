@@ -100,8 +100,8 @@ static_assert(protocol::Basis::kPsbIdentified <= kHighestBasis &&
               protocol::Basis::kConvicted <= kHighestBasis);
 
 // The tier `rules` give the active ones of `listings` at `now`, and the rule that gave it (the
-// first, in list order, of those matching with the highest tier). kNone and "" when none
-// matches.
+// first, in list order, of those matching with the highest tier; a view into `rules`, which must
+// outlive it). kNone and "" when none matches.
 std::pair<Tier, std::string_view> Grade(const std::vector<store::Listing>& listings, int64_t now,
                                         const std::vector<GradingRule>& rules);
 

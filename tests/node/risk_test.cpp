@@ -139,7 +139,9 @@ TEST(RiskTest, EachConditionOfARuleDecidesWhetherItMatches) {
        true},
   };
   for (const RuleCase& c : cases) {
-    std::pair<Tier, std::string_view> graded = Grade(c.entries, kNow, {c.rule});
+    // Grade names the rule by a view into the list given: the list must outlive the answer.
+    const std::vector<GradingRule> rules = {c.rule};
+    std::pair<Tier, std::string_view> graded = Grade(c.entries, kNow, rules);
     EXPECT_EQ(graded.first, c.matches ? Tier::kDeny : Tier::kNone) << c.what;
     EXPECT_EQ(graded.second, c.matches ? "r" : "") << c.what;
   }
