@@ -195,13 +195,15 @@ bool SameSkipped(const auto& a, const auto& b) {
 Status SaveProfileScans(store::Store& store, const std::vector<std::string>& issuers) {
   const ProfileReader reader(store);
   for (const std::string& issuer : issuers) {
+    Result<std::optional<store::Head>> head = store.GetHead(issuer);
+    if (!head) return std::move(head).error();
+    if (!*head) continue;  // no feed
     Result<std::optional<ProfileReader::Scanned>> saved = reader.Saved(issuer);
     if (!saved) return std::move(saved).error();
-    Result<std::optional<IssuerProfile>> latest = reader.Latest(issuer);
-    if (!latest) return std::move(latest).error();
-    auto it = reader.scanned_.find(issuer);
-    if (it == reader.scanned_.end()) continue;  // no feed
-    const ProfileReader::Scanned& now = it->second;
+    // Read from the saved scan itself: the one this compares with, read once.
+    Result<ProfileReader::Scanned> read = reader.Read(issuer, **head, *saved);
+    if (!read) return std::move(read).error();
+    const ProfileReader::Scanned& now = *read;
     const uint64_t profile_seq = now.profile ? now.profile->id.seq : 0;
     const bool same_answer = *saved &&
                              ((*saved)->profile ? (*saved)->profile->id.seq : 0) == profile_seq &&
