@@ -1,4 +1,5 @@
 // Opening the environment, the reader pool, map growth and the write loop.
+#include <fcntl.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -122,6 +123,18 @@ void Store::Impl::AdoptMapSize() const {
   for (MDB_txn* txn : reader_pool) mdb_txn_abort(txn);
   reader_pool.clear();
   Check(mdb_env_set_mapsize(env, 0), "cannot adopt the grown map size");
+  ReserveMap();
+}
+
+void Store::Impl::ReserveMap() const {
+  if (!options.write_map || options.read_only) return;
+  MDB_envinfo info;
+  Check(mdb_env_info(env, &info), "cannot read the map size");
+  mdb_filehandle_t fd;
+  Check(mdb_env_get_fd(env, &fd), "cannot reach the store's file");
+  // Blocks already allocated are skipped, so this is cheap after the first time.
+  int rc = posix_fallocate(fd, 0, static_cast<off_t>(info.me_mapsize));
+  if (rc != 0) throw LmdbError{rc, "cannot reserve disk space for the store's map"};
 }
 
 void Store::Impl::GrowMap() {
@@ -138,6 +151,13 @@ void Store::Impl::GrowMap() {
     throw LmdbError{MDB_MAP_FULL, "the store reached its configured maximum size"};
   }
   Check(mdb_env_set_mapsize(env, std::min(grown, options.max_map_bytes)), "cannot grow the map");
+  try {
+    ReserveMap();
+  } catch (const LmdbError&) {
+    // Back to the map whose blocks are allocated; the caller's transaction fails whole.
+    mdb_env_set_mapsize(env, info.me_mapsize);
+    throw;
+  }
 }
 
 bool Store::Impl::Write(const std::function<bool(MDB_txn*)>& body) {
@@ -221,9 +241,11 @@ Status OpenEnvironment(Store::Impl& impl) {
   Check(mdb_env_set_maxdbs(impl.env, detail::kTableCount), "cannot set the table count");
   Check(mdb_env_set_maxreaders(impl.env, o.max_readers), "cannot set the reader slots");
   Check(mdb_env_set_mapsize(impl.env, o.initial_map_bytes), "cannot set the map size");
-  // MDB_NOTLS: read transactions are pooled and renewed from any thread. No MDB_NOSYNC and no
-  // MDB_WRITEMAP: a commit is on disk when it returns.
+  // MDB_NOTLS: read transactions are pooled and renewed from any thread. Never MDB_NOSYNC,
+  // MDB_NOMETASYNC or MDB_MAPASYNC: a commit is on disk when it returns.
   unsigned flags = MDB_NOTLS | (o.read_only ? MDB_RDONLY : 0);
+  if (o.no_readahead) flags |= MDB_NORDAHEAD;
+  if (o.write_map && !o.read_only) flags |= MDB_WRITEMAP;
   Check(mdb_env_open(impl.env, o.path.c_str(), flags, 0600), "cannot open");
   // A process that died holding a reader slot would otherwise pin old pages forever.
   int dead = 0;
@@ -321,6 +343,7 @@ Result<std::unique_ptr<Store>> Store::Open(const Options& options) {
     }
     Check(rc, "cannot begin the opening transaction");
     detail::WriteTxn txn(raw);
+    impl->ReserveMap();
     OpenTables(*impl, txn.get(), options.read_only ? 0 : MDB_CREATE);
     Status schema = CheckOrWriteSchema(*impl, txn.get(), !options.read_only);
     if (!schema) return std::move(schema).error();

@@ -61,6 +61,16 @@ struct Options {
   bool read_only = false;
   // Creates the store if it does not exist. When false, a missing store is kNotFound.
   bool create_if_missing = true;
+  // LMDB's MDB_NORDAHEAD: lookups and appends touch random pages, and readahead turns each page
+  // fault into a large folio of the file (Linux 6.x on ext4) that a commit then writes back
+  // whole. See docs/performance.md for what each choice writes per record.
+  bool no_readahead = true;
+  // LMDB's MDB_WRITEMAP: a transaction writes its pages in the map and the commit msyncs them,
+  // instead of writing malloc'd copies with pwrite. With readahead off, a commit then writes
+  // little more than the pages it changed. The store's map is allocated on disk in full (a
+  // sparse map would meet a full disk as SIGBUS). Writers of one store must agree; all three
+  // programs use this default.
+  bool write_map = true;
   FloodLimits flood;
 };
 

@@ -104,6 +104,10 @@ struct Store::Impl {
   bool Write(const std::function<bool(MDB_txn*)>& body);
   void GrowMap();
   void AdoptMapSize() const;
+  // With MDB_WRITEMAP LMDB extends data.mdb to the map's size by ftruncate, a sparse file: a
+  // transaction writing a page into a hole on a full disk would die of SIGBUS. Allocating the
+  // map's blocks up front turns a full disk into an error before anything is written.
+  void ReserveMap() const;
 };
 
 namespace detail {

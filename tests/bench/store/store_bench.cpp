@@ -81,6 +81,10 @@ uint64_t EntriesFromEnvironment() {
 }
 
 uint64_t g_entries = 0;  // set in main() before any benchmark runs
+// --lmdb=default|nordahead|writemap|both: the store's LMDB flags (store::Options), to compare
+// what each writes per record on this kernel. The store's own default is what Options says.
+bool g_no_readahead = Options{}.no_readahead;
+bool g_write_map = Options{}.write_map;
 
 double Seconds(std::chrono::steady_clock::time_point since) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
@@ -276,6 +280,8 @@ Fixture& GetFixture() {
     f->path = f->dir / "store";
     Options o;
     o.path = f->path;
+    o.no_readahead = g_no_readahead;
+    o.write_map = g_write_map;
     // Sized up front as a node that expects this many entries would be; growth is tested apart.
     o.initial_map_bytes = std::max<uint64_t>(64ULL << 20, f->entries * 1024);
     Result<std::unique_ptr<Store>> s = Store::Open(o);
@@ -285,8 +291,9 @@ Fixture& GetFixture() {
 
     if (mdb_env_create(&f->raw_env) != 0) Die("mdb_env_create");
     mdb_env_set_maxdbs(f->raw_env, kMaxTables);
-    if (int rc =
-            mdb_env_open(f->raw_env, f->path.c_str(), MDB_RDONLY | MDB_NOLOCK | MDB_NOTLS, 0600)) {
+    if (int rc = mdb_env_open(
+            f->raw_env, f->path.c_str(),
+            MDB_RDONLY | MDB_NOLOCK | MDB_NOTLS | (g_no_readahead ? MDB_NORDAHEAD : 0), 0600)) {
       Die(std::string("raw open: ") + mdb_strerror(rc));
     }
     MDB_txn* txn = nullptr;
@@ -415,6 +422,59 @@ BENCHMARK(BM_AppendPreVerified)
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 
+// The floor of a durable random-key append: one LMDB table of N random 32-byte keys (as many as
+// the store's entries, with the store's flags), 1,000 more per commit. A store append touches the
+// subjects index at random like this, plus the records table at its tail.
+void BM_RawRandomPutFloor(benchmark::State& state) {
+  Fixture& f = GetFixture();
+  constexpr size_t kKeyBytes = 32;
+  constexpr size_t kValueBytes = 8;
+  constexpr size_t kLoadTxnKeys = 100'000;
+  const std::filesystem::path path = f.dir / "floor";
+  std::filesystem::create_directories(path);
+  MDB_env* env = nullptr;
+  MDB_dbi dbi = 0;
+  if (mdb_env_create(&env) != 0 ||
+      mdb_env_set_mapsize(env, std::max<uint64_t>(64ULL << 20, f.entries * 512)) != 0)
+    Die("floor env");
+  const unsigned flags =
+      MDB_NOTLS | (g_no_readahead ? MDB_NORDAHEAD : 0) | (g_write_map ? MDB_WRITEMAP : 0);
+  if (int rc = mdb_env_open(env, path.c_str(), flags, 0600))
+    Die(std::string("floor open: ") + mdb_strerror(rc));
+  std::mt19937_64 rng(kProbeSeed);
+  auto put_random = [&](MDB_txn* txn) {
+    uint64_t key[kKeyBytes / 8];
+    for (uint64_t& word : key) word = rng();
+    uint64_t value = rng();
+    MDB_val k{kKeyBytes, key}, v{kValueBytes, &value};
+    if (mdb_put(txn, dbi, &k, &v, 0) != 0) Die("floor put");
+  };
+  for (uint64_t done = 0; done < f.entries;) {
+    MDB_txn* txn = nullptr;
+    if (mdb_txn_begin(env, nullptr, 0, &txn) != 0 || mdb_dbi_open(txn, nullptr, 0, &dbi) != 0)
+      Die("floor txn");
+    for (size_t i = 0; i < kLoadTxnKeys && done < f.entries; ++i, ++done) put_random(txn);
+    if (mdb_txn_commit(txn) != 0) Die("floor load commit");
+  }
+  const uint64_t written_before = DiskWriteBytes();
+  for (auto _ : state) {
+    MDB_txn* txn = nullptr;
+    if (mdb_txn_begin(env, nullptr, 0, &txn) != 0) Die("floor txn");
+    for (size_t i = 0; i < kAppendBatch; ++i) put_random(txn);
+    if (mdb_txn_commit(txn) != 0) Die("floor commit");
+  }
+  const double records = static_cast<double>(state.iterations() * kAppendBatch);
+  state.counters["disk_write_B_per_record"] =
+      static_cast<double>(DiskWriteBytes() - written_before) / records;
+  state.SetItemsProcessed(state.iterations() * kAppendBatch);
+  mdb_env_close(env);
+  std::filesystem::remove_all(path);
+}
+BENCHMARK(BM_RawRandomPutFloor)
+    ->Iterations(kAppendFeedRecords / kAppendBatch)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+
 // Catch-up of a whole feed: two verifier threads run VerifyChain over batches of 1,000 (each
 // batch's newest signature vouches for the rest through the hash links) while this thread appends
 // the verified batches in order. Items are records.
@@ -483,7 +543,15 @@ int main(int argc, char** argv) {
   std::vector<char*> args;
   for (int i = 0; i < argc; ++i) {
     std::string_view a = argv[i];
-    if (a.rfind("--entries=", 0) == 0) {
+    if (a.rfind("--lmdb=", 0) == 0) {
+      const std::string_view mode = a.substr(std::strlen("--lmdb="));
+      if (mode != "default" && mode != "nordahead" && mode != "writemap" && mode != "both") {
+        std::fprintf(stderr, "store_bench: --lmdb takes default, nordahead, writemap or both\n");
+        return 2;
+      }
+      duanka::store::g_no_readahead = mode == "nordahead" || mode == "both";
+      duanka::store::g_write_map = mode == "writemap" || mode == "both";
+    } else if (a.rfind("--entries=", 0) == 0) {
       duanka::store::g_entries =
           std::max<uint64_t>(1, std::strtoull(argv[i] + std::strlen("--entries="), nullptr, 10));
     } else {

@@ -1,0 +1,125 @@
+// A store on a full disk: with MDB_WRITEMAP (store::Options) LMDB writes pages through the map,
+// and a write into an unallocated block of a full filesystem would kill the process with SIGBUS.
+// The store allocates its map's blocks before any transaction writes into them, so a full disk
+// is an error that names it, and every batch acknowledged before it stays.
+//
+// The full disk is a small tmpfs mounted for the test, which needs root (as CI runs).
+#include <gtest/gtest.h>
+#include <sys/mount.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <string>
+
+#include "store/store.h"
+#include "tests/support/temp_dir.h"
+#include "tests/support/test_feed.h"
+
+namespace duanka::store {
+namespace {
+
+using duanka::testing::kTestNow;
+using duanka::testing::MustVerifyAll;
+using duanka::testing::TestIssuer;
+using duanka::testing::TestSubject;
+
+// Small enough to fill in a few thousand entries, large enough for the store's first map.
+constexpr const char* kFilesystemSize = "size=4m";
+constexpr uint64_t kFirstMapBytes = 1ULL << 20;
+constexpr uint64_t kMapLargerThanTheDisk = 8ULL << 20;
+constexpr int kEntriesPerBatch = 250;
+// The disk is full long before this many batches (4 MiB at a few hundred bytes per entry).
+constexpr int kMaxBatches = 200;
+
+class DiskFullTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    mount_point_ = dir_ / "small-disk";
+    std::filesystem::create_directories(mount_point_);
+    if (::mount("tmpfs", mount_point_.c_str(), "tmpfs", 0, kFilesystemSize) != 0) {
+      GTEST_SKIP() << "mounting a small tmpfs needs root: " << std::strerror(errno);
+    }
+    mounted_ = true;
+    trust_.Add(bank_a_.signer());
+  }
+  void TearDown() override {
+    if (mounted_) ::umount2(mount_point_.c_str(), MNT_DETACH);
+  }
+
+  Options StoreOn(uint64_t initial_map_bytes) const {
+    Options o;
+    o.path = mount_point_ / "store";
+    o.initial_map_bytes = initial_map_bytes;
+    return o;
+  }
+
+  duanka::testing::TempDir dir_;
+  std::filesystem::path mount_point_;
+  bool mounted_ = false;
+  TestIssuer bank_a_{"BANKA"};
+  protocol::Trust trust_;
+};
+
+TEST_F(DiskFullTest, TheStoreUsesWriteMapSoThisTestMeansSomething) {
+  EXPECT_TRUE(Options{}.write_map);
+  EXPECT_TRUE(Options{}.no_readahead);
+}
+
+TEST_F(DiskFullTest, AGrowthPastTheDiskFailsNamingItAndKeepsWhatWasAcknowledged) {
+  uint64_t acknowledged = 0;
+  std::optional<Error> failure;
+  {
+    Result<std::unique_ptr<Store>> store = Store::Open(StoreOn(kFirstMapBytes));
+    ASSERT_TRUE(store.ok()) << store.error().message;
+    for (int batch = 0; batch < kMaxBatches && !failure; ++batch) {
+      std::vector<protocol::SignedRecord> records;
+      for (int i = 0; i < kEntriesPerBatch; ++i) {
+        records.push_back(bank_a_.Entry(TestSubject(acknowledged + records.size() + 1)));
+      }
+      Result<AppendResult> r = (*store)->Append(MustVerifyAll(records, trust_), kTestNow);
+      if (!r) {
+        failure = r.error();
+        break;
+      }
+      ASSERT_EQ(r->appended, records.size());
+      acknowledged += r->appended;
+    }
+    ASSERT_TRUE(failure.has_value()) << "the disk never filled";
+    EXPECT_EQ(failure->kind, ErrorKind::kIo);
+    EXPECT_NE(failure->message.find("cannot reserve disk space"), std::string::npos)
+        << failure->message;
+    EXPECT_NE(failure->message.find(std::strerror(ENOSPC)), std::string::npos) << failure->message;
+    ASSERT_GT(acknowledged, 0u);
+
+    // The store goes on answering from what it holds.
+    Result<std::optional<Head>> head = (*store)->GetHead("BANKA");
+    ASSERT_TRUE(head.ok() && head->has_value());
+    EXPECT_EQ((*head)->seq, acknowledged);
+  }
+  // And every acknowledged entry is there after a reopen.
+  Options again = StoreOn(kFirstMapBytes);
+  again.read_only = true;
+  Result<std::unique_ptr<Store>> reopened = Store::Open(again);
+  ASSERT_TRUE(reopened.ok()) << reopened.error().message;
+  for (uint64_t subject = 1; subject <= acknowledged; subject += 97) {
+    std::vector<Listing> found;
+    crypto::Hash256 s = TestSubject(subject);
+    ASSERT_TRUE(
+        (*reopened)
+            ->Lookup(std::span<const crypto::Hash256>(&s, 1), LookupOptions{kTestNow}, found)
+            .ok());
+    EXPECT_EQ(found.size(), 1u) << subject;
+  }
+}
+
+TEST_F(DiskFullTest, AFirstMapLargerThanTheDiskIsRefusedAtOpen) {
+  Result<std::unique_ptr<Store>> store = Store::Open(StoreOn(kMapLargerThanTheDisk));
+  ASSERT_FALSE(store.ok());
+  EXPECT_EQ(store.error().kind, ErrorKind::kIo);
+  EXPECT_NE(store.error().message.find("cannot reserve disk space"), std::string::npos)
+      << store.error().message;
+}
+
+}  // namespace
+}  // namespace duanka::store
