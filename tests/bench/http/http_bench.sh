@@ -6,7 +6,9 @@
 #
 # Environment: DUANKA_BENCH_PORT (7481), DUANKA_BENCH_SERVER_THREADS (2: the io_context threads),
 # DUANKA_BENCH_WRK_THREADS (1). On a 2-core machine the server and wrk share the cores, so the
-# figure is a floor for a remote client.
+# figure is a floor for a remote client. Each figure is also printed once as
+# `figure<TAB>key<TAB>value<TAB>unit` for ops/bench, with the server's anonymous RSS (RssAnon from
+# /proc/PID/status) idle and after the run.
 set -euo pipefail
 
 build=${1:?usage: http_bench.sh BUILD_DIR [ENTRIES] [SECONDS] [CONNECTIONS]}
@@ -40,6 +42,8 @@ for _ in $(seq 1200); do
   sleep 0.1
 done
 cat "$work/server.out"
+rss_anon_kib() { awk '/^RssAnon:/ {print $2}' "/proc/$1/status"; }
+printf 'figure\thttp_server_rss_anon_idle_kib\t%s\tKiB\n' "$(rss_anon_kib "$server_pid")"
 
 export DUANKA_BENCH_ENTRIES=$entries
 url="http://127.0.0.1:$port"
@@ -62,13 +66,20 @@ while kill -0 "$wrk_pid" 2>/dev/null; do
 done
 wait "$wrk_pid"
 server_after=$(cpu_ticks "$server_pid")
+rss_after=$(rss_anon_kib "$server_pid")
 cat "$work/wrk.out"
 requests=$(awk '/requests in/ {print $1}' "$work/wrk.out")
 awk -v s=$((server_after - server_before)) -v w="$wrk_ticks" -v n="$requests" -v hz="$ticks_per_second" \
   -v load="$(cut -d' ' -f1 /proc/loadavg)" 'BEGIN {
     su = s / hz / n * 1e6; wu = w / hz / n * 1e6;
     printf "CPU per request: server %.1f us, wrk %.1f us (load average %s); ", su, wu, load;
-    printf "2 idle cores would serve about %.0f/s\n", 2e6 / (su + wu) }'
+    printf "2 idle cores would serve about %.0f/s\n", 2e6 / (su + wu);
+    printf "figure\thttp_server_cpu_us_per_request\t%.2f\tus\n", su;
+    printf "figure\thttp_wrk_cpu_us_per_request\t%.2f\tus\n", wu }'
+awk '/^Requests\/sec:/ {printf "figure\thttp_lookups_per_s\t%.0f\trequests/s\n", $2}' "$work/wrk.out"
+printf 'figure\thttp_connections\t%s\tconnections\nfigure\thttp_entries\t%s\tentries\n' \
+  "$connections" "$entries"
+printf 'figure\thttp_server_rss_anon_after_kib\t%s\tKiB\n' "$rss_after"
 
 kill "$server_pid"
 wait "$server_pid" || true

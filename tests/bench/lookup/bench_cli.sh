@@ -3,7 +3,7 @@
 # nothing: speed is shown, never tested.
 #
 #   bench_cli.sh --duanka PATH --fixture PATH [--work DIR] [--entries N] [--lines N] [--big]
-#                [--runs N] [--epochs N]
+#                [--runs N] [--epochs N] [--noop PATH]
 #
 #  1. one `duanka lookup` (not listed, and listed with --json): whole-process time, median of
 #     --runs runs (default 300) with hyperfine, beside the floor of the same process refusing
@@ -14,9 +14,12 @@
 # by fixture_tool in WORK (default ./lookup-bench) and reused by later runs.
 # --epochs N (default 1) measures the same store through a HOME whose pepper holds N epochs (the
 # entries all under the first), as after a rotation: every lookup derives and reads N subjects.
+# --noop PATH adds a second floor in the same hyperfine loop: a static process that does nothing
+# (ops/bench builds one with gcc -static). Each figure is also printed once as
+# `figure<TAB>key<TAB>value<TAB>unit` for ops/bench, and the CLI's peak RSS (/usr/bin/time -f %M).
 set -euo pipefail
 
-duanka= fixture= work=./lookup-bench entries=1000000 lines=1000000 runs=300 epochs=1
+duanka= fixture= work=./lookup-bench entries=1000000 lines=1000000 runs=300 epochs=1 noop=
 while [[ $# -gt 0 ]]; do
   case $1 in
     --duanka) duanka=$2; shift 2 ;;
@@ -27,10 +30,12 @@ while [[ $# -gt 0 ]]; do
     --big) entries=10000000; shift ;;
     --runs) runs=$2; shift 2 ;;
     --epochs) epochs=$2; shift 2 ;;
+    --noop) noop=$2; shift 2 ;;
     *) echo "bench_cli.sh: unknown argument $1 (see the comment at the top)" >&2; exit 2 ;;
   esac
 done
 [[ -x $duanka && -x $fixture ]] || { echo "bench_cli.sh: --duanka and --fixture are required" >&2; exit 2; }
+[[ -z $noop || -x $noop ]] || { echo "bench_cli.sh: --noop must name an executable" >&2; exit 2; }
 command -v hyperfine > /dev/null || { echo "bench_cli.sh: needs hyperfine (apt-get install hyperfine)" >&2; exit 2; }
 
 mkdir -p "$work"
@@ -79,17 +84,29 @@ echo "store: $entries entries, $(du -shL "$home/store" | cut -f1) on disk; peppe
 echo
 echo "== one lookup, whole process (median of $runs runs) =="
 # A mobile number of the other random stream: not listed (almost surely).
-for name in floor not-listed listed-json; do
+names=(floor not-listed listed-json)
+# The no-op right before the lookup it is the floor of, after the first (warm-up) measurement.
+[[ -z $noop ]] || names=(floor static-noop not-listed listed-json)
+for name in "${names[@]}"; do
   case $name in
-    floor) args=(lookup phone 1) ;;                        # exits 2 before opening HOME
-    not-listed) args=(lookup phone 13700137000) ;;
-    listed-json) args=(lookup --json phone "$(sed -n 1000p "$batch" | cut -d, -f2)") ;;
+    static-noop) cmd=$noop ;;
+    floor) cmd="$duanka --home $home lookup phone 1" ;;   # exits 2 before opening HOME
+    not-listed) cmd="$duanka --home $home lookup phone 13700137000" ;;
+    listed-json) cmd="$duanka --home $home lookup --json phone $(sed -n 1000p "$batch" | cut -d, -f2)" ;;
   esac
-  hyperfine -N -i --warmup 30 --runs "$runs" --export-json "$work/hf.json" \
-    "$duanka --home $home ${args[*]}" > /dev/null 2>&1
-  printf '  %-12s %s ms\n' "$name" "$(median_ms "$work/hf.json")"
+  hyperfine -N -i --warmup 30 --runs "$runs" --export-json "$work/hf.json" "$cmd" > /dev/null 2>&1
+  ms=$(median_ms "$work/hf.json")
+  printf '  %-12s %s ms\n' "$name" "$ms"
+  printf 'figure\tlookup_process_%s_ms\t%s\tms\n' "${name//-/_}" "$ms"
 done
 echo "  (floor: the same binary refusing invalid input before it opens anything)"
+[[ -z $noop ]] || echo "  (static-noop: a static process that does nothing, the exec + exit floor)"
+if [[ -x /usr/bin/time ]]; then
+  /usr/bin/time -f %M -o "$work/rss" "$duanka" --home "$home" lookup phone 13700137000 > /dev/null 2>&1 || true
+  rss=$(tail -n1 "$work/rss")
+  echo "  peak RSS of one lookup: $rss KiB"
+  printf 'figure\tlookup_process_peak_rss_kib\t%s\tKiB\n' "$rss"
+fi
 echo "  On a shared machine wall times move with the load average above; compare with the floor."
 
 echo
@@ -108,6 +125,17 @@ for mode in two-threads one-core; do
   done
   read -r real user sys <<< "$best"
   awk -v m="$mode" -v n="$lines" -v r="$real" -v u="$user" -v s="$sys" 'BEGIN {
+    if (r <= 0) r = 0.005; if (u + s <= 0) u = 0.005;  # below the clock tick of `time`
     printf "  %-12s %8.0f lines/s  (best of 3: %.2f s wall; %.2f s CPU = %.2f us per line = %.0f lines per CPU-second)\n",
-           m, n / r, r, u + s, (u + s) * 1e6 / n, n / (u + s) }'
+           m, n / r, r, u + s, (u + s) * 1e6 / n, n / (u + s);
+    k = m; gsub("-", "_", k);
+    printf "figure\tbatch_%s_lines_per_s\t%.0f\tlines/s\n", k, n / r;
+    printf "figure\tbatch_%s_lines_per_cpu_s\t%.0f\tlines/CPU-s\n", k, n / (u + s) }'
 done
+printf 'figure\tbatch_lines\t%s\tlines\nfigure\tbatch_entries\t%s\tentries\n' "$lines" "$entries"
+if [[ -x /usr/bin/time ]]; then
+  /usr/bin/time -f %M -o "$work/rss" "$duanka" --home "$home" lookup --batch "$batch" > /dev/null 2>&1 || true
+  rss=$(tail -n1 "$work/rss")
+  echo "  peak RSS of the batch: $rss KiB"
+  printf 'figure\tbatch_peak_rss_kib\t%s\tKiB\n' "$rss"
+fi

@@ -182,9 +182,12 @@ void PrintSigningFloor() {
   std::printf("%-52s %10.0f records/s  wall %6.2f s, cpu %6.2f s = %5.1f us/record\n",
               "floor: encode + Ed25519 sign + hash, one core", kRecords / seconds, seconds, cpu,
               cpu / kRecords * 1e6);
+  // Machine-readable copy for ops/bench (key<TAB>value<TAB>unit), beside the text above.
+  std::printf("figure\tsign_floor_records_per_s\t%.0f\trecords/s\n", kRecords / seconds);
 }
 
-void PrintRun(const char* what, const Run& run, uint64_t lines) {
+// key: the name of the machine-readable figure line for ops/bench, or null for none.
+void PrintRun(const char* what, const Run& run, uint64_t lines, const char* key = nullptr) {
   if (run.exit_code != 0) {
     std::printf("%-52s FAILED (exit %d): %s\n", what, run.exit_code, run.summary.c_str());
     return;
@@ -193,6 +196,9 @@ void PrintRun(const char* what, const Run& run, uint64_t lines) {
               static_cast<double>(lines) / run.wall_seconds, run.wall_seconds, run.cpu_seconds,
               run.cpu_seconds / static_cast<double>(lines) * 1e6);
   std::printf("    %s\n", run.summary.c_str());
+  if (key != nullptr) {
+    std::printf("figure\t%s\t%.0f\tlines/s\n", key, static_cast<double>(lines) / run.wall_seconds);
+  }
 }
 
 int Main(int argc, char** argv) {
@@ -245,9 +251,10 @@ int Main(int argc, char** argv) {
     return Admin({"--home", home, "report", "--batch", file.string(), "--threads", t}, err);
   };
   std::string n = std::to_string(lines);
-  PrintRun("empty store, --threads 1", batch(one, a, "1"), lines);
+  std::printf("figure\treport_batch_lines\t%llu\tlines\n", static_cast<unsigned long long>(lines));
+  PrintRun("empty store, --threads 1", batch(one, a, "1"), lines, "report_batch_empty_t1_per_s");
   PrintRun(("store holding " + n + " entries, --threads 1").c_str(), batch(one, b, "1"), lines);
-  PrintRun("empty store, --threads 2", batch(two, a, "2"), lines);
+  PrintRun("empty store, --threads 2", batch(two, a, "2"), lines, "report_batch_empty_t2_per_s");
   PrintRun(("store holding " + n + " entries, --threads 2").c_str(), batch(two, b, "2"), lines);
   PrintRun("re-run, every line already listed, --threads 2", batch(two, a, "2"), lines);
   std::printf(

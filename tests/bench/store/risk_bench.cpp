@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "node/common/lookup.h"
@@ -167,6 +168,11 @@ void Run() {
     std::printf("%-10s %9zu %12.0f %12.0f %12.0f %6.2fx  (sink %llu)\n", name,
                 first->listings.size(), floor, plain, graded, graded / plain,
                 static_cast<unsigned long long>(sink % 10));
+    // Machine-readable copies for ops/bench (key<TAB>value<TAB>unit), beside the table above.
+    const char* key = std::string_view(phone) == kOnePhone ? "risk_1" : "risk_many";
+    std::printf("figure\t%s_listings\t%zu\tlistings\n", key, first->listings.size());
+    std::printf("figure\t%s_answer_ns\t%.0f\tns\n", key, plain);
+    std::printf("figure\t%s_graded_ns\t%.0f\tns\n", key, graded);
   }
 }
 

@@ -20,6 +20,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -111,6 +112,12 @@ int Propagation(const Options& o) {
               Percentile(from_commit, 1.0));
   std::printf("  per hop (commit, p50): %.2f ms; duanka lookup at the far end exits %d\n",
               Percentile(from_commit, 0.5) / (o.nodes - 1), lookup.exit_code);
+  // Machine-readable copies for ops/bench (key<TAB>value<TAB>unit), beside the text above.
+  std::printf("figure\tpropagation_nodes\t%d\tdaemons\n", o.nodes);
+  std::printf("figure\tpropagation_commit_p50_ms\t%.3f\tms\n", Percentile(from_commit, 0.5));
+  std::printf("figure\tpropagation_commit_p99_ms\t%.3f\tms\n", Percentile(from_commit, 0.99));
+  std::printf("figure\tpropagation_hop_p50_ms\t%.3f\tms\n",
+              Percentile(from_commit, 0.5) / (o.nodes - 1));
   return 0;
 }
 
@@ -146,6 +153,8 @@ int CatchUp(const Options& o) {
     std::this_thread::sleep_for(kCatchUpPoll);
   }
   double seconds = Ms(SteadyClock::now() - start) / 1000;
+  // The fresh daemon's own memory right after its catch-up (the store is a mapping: not counted).
+  const std::optional<uint64_t> rss = ResidentBytes(fresh.pid);
   if (got < held) {
     std::fprintf(stderr, "catch-up stopped at %llu of %llu records\n%s\n",
                  static_cast<unsigned long long>(got), static_cast<unsigned long long>(held),
@@ -156,6 +165,14 @@ int CatchUp(const Options& o) {
               static_cast<unsigned long long>(held), publish_s);
   std::printf("  %.2f s from the fresh daemon's start = %.0f records/s\n", seconds,
               static_cast<double>(held) / seconds);
+  if (rss) std::printf("  the fresh daemon's RssAnon after it: %.1f MiB\n", *rss / 1048576.0);
+  std::printf("figure\tcatch_up_records\t%llu\trecords\n", static_cast<unsigned long long>(held));
+  std::printf("figure\tcatch_up_records_per_s\t%.0f\trecords/s\n",
+              static_cast<double>(held) / seconds);
+  if (rss) {
+    std::printf("figure\tcatch_up_daemon_rss_anon_kib\t%llu\tKiB\n",
+                static_cast<unsigned long long>(*rss / 1024));
+  }
   return 0;
 }
 

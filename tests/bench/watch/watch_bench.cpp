@@ -197,6 +197,16 @@ void Run(const Args& a) {
       static_cast<unsigned long long>(a.records), static_cast<unsigned long long>(a.watch),
       static_cast<unsigned long long>(*alerts), watched_rate, plain_rate,
       watched_rate / plain_rate);
+  // Machine-readable copies for ops/bench (key<TAB>value<TAB>unit), beside the table above.
+  std::printf("figure\twatch_count\t%llu\tidentifiers\n", static_cast<unsigned long long>(a.watch));
+  std::printf("figure\twatch_import_per_s\t%.0f\tidentifiers/s\n", import_rate);
+  std::printf("figure\twatch_derive_per_s\t%.0f\tsubjects/s\n", derive_rate);
+  std::printf("figure\twatch_bytes_per_identifier\t%.1f\tB\n", bytes_per_watch);
+  std::printf("figure\twatch_subject_ref_bytes\t%.0f\tB\n", 32 + ref_bytes);
+  std::printf("figure\twatch_catch_up_records\t%llu\trecords\n",
+              static_cast<unsigned long long>(a.records));
+  std::printf("figure\twatch_catch_up_watched_per_s\t%.0f\trecords/s\n", watched_rate);
+  std::printf("figure\twatch_catch_up_plain_per_s\t%.0f\trecords/s\n", plain_rate);
 }
 
 }  // namespace
