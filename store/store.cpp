@@ -1,8 +1,12 @@
 // Opening the environment, the reader pool, map growth and the write loop.
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 
 #include "store/detail/store_impl.h"
 
@@ -68,6 +72,40 @@ const char* AppendStatusName(AppendStatus status) {
 Store::Impl::~Impl() {
   for (MDB_txn* txn : reader_pool) mdb_txn_abort(txn);
   if (env != nullptr) mdb_env_close(env);
+  if (map_lock_fd >= 0) ::close(map_lock_fd);
+}
+
+detail::MapSizeLock::MapSizeLock(const Store::Impl& impl) : fd_(impl.map_lock_fd) {
+  if (fd_ < 0) return;
+  while (::flock(fd_, LOCK_EX) != 0) {
+    if (errno != EINTR) throw LmdbError{errno, "cannot lock the store's map size"};
+  }
+}
+
+detail::MapSizeLock::~MapSizeLock() {
+  if (fd_ >= 0) ::flock(fd_, LOCK_UN);
+}
+
+namespace {
+
+uint64_t FileBytes(int fd) {
+  struct stat st;
+  if (::fstat(fd, &st) != 0) throw LmdbError{errno, "cannot read the store's file size"};
+  return static_cast<uint64_t>(st.st_size);
+}
+
+}  // namespace
+
+void Store::Impl::ResizeMapLocked(uint64_t at_least) const {
+  if (!MapIsWritable()) {
+    Check(mdb_env_set_mapsize(env, at_least), "cannot set the map size");
+    return;
+  }
+  MDB_envinfo info;
+  Check(mdb_env_info(env, &info), "cannot read the map size");
+  // Every writer sizes the file to its map, so the file is at least any size another committed.
+  uint64_t size = std::max({at_least, FileBytes(map_lock_fd), uint64_t{info.me_mapsize}});
+  Check(mdb_env_set_mapsize(env, size), "cannot set the map size");
 }
 
 Store::Impl::Reader::Reader(const Impl& impl) : impl_(impl), lock_(impl.resize) {
@@ -122,7 +160,8 @@ void Store::Impl::AdoptMapSize() const {
   std::lock_guard<std::mutex> guard(pool_mutex);
   for (MDB_txn* txn : reader_pool) mdb_txn_abort(txn);
   reader_pool.clear();
-  Check(mdb_env_set_mapsize(env, 0), "cannot adopt the grown map size");
+  detail::MapSizeLock map_lock(*this);
+  ResizeMapLocked(0);
   ReserveMap();
 }
 
@@ -144,18 +183,21 @@ void Store::Impl::GrowMap() {
     for (MDB_txn* txn : reader_pool) mdb_txn_abort(txn);
     reader_pool.clear();
   }
+  detail::MapSizeLock map_lock(*this);
   MDB_envinfo info;
   Check(mdb_env_info(env, &info), "cannot read the map size");
   uint64_t grown = std::max<uint64_t>(info.me_mapsize * 2, options.initial_map_bytes);
   if (info.me_mapsize >= options.max_map_bytes) {
     throw LmdbError{MDB_MAP_FULL, "the store reached its configured maximum size"};
   }
-  Check(mdb_env_set_mapsize(env, std::min(grown, options.max_map_bytes)), "cannot grow the map");
+  const uint64_t reserved = MapIsWritable() ? FileBytes(map_lock_fd) : 0;
+  ResizeMapLocked(std::min(grown, options.max_map_bytes));
   try {
     ReserveMap();
   } catch (const LmdbError&) {
-    // Back to the map whose blocks are allocated; the caller's transaction fails whole.
-    mdb_env_set_mapsize(env, info.me_mapsize);
+    // Back to the file whose blocks are allocated (no other writer can have adopted the larger
+    // size: that needs the map lock); the caller's transaction fails whole.
+    mdb_env_set_mapsize(env, std::max<uint64_t>(reserved, info.me_mapsize));
     throw;
   }
 }
@@ -240,16 +282,33 @@ Status OpenEnvironment(Store::Impl& impl) {
   Check(mdb_env_create(&impl.env), "cannot create an LMDB environment");
   Check(mdb_env_set_maxdbs(impl.env, detail::kTableCount), "cannot set the table count");
   Check(mdb_env_set_maxreaders(impl.env, o.max_readers), "cannot set the reader slots");
-  Check(mdb_env_set_mapsize(impl.env, o.initial_map_bytes), "cannot set the map size");
+  uint64_t map_bytes = o.initial_map_bytes;
+  if (impl.MapIsWritable()) {
+    // Held by Store::Open until the opening transaction has sized and reserved the map.
+    impl.map_lock_fd = ::open((o.path / "data.mdb").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (impl.map_lock_fd < 0) {
+      return MakeError(ErrorKind::kIo, "cannot open " + (o.path / "data.mdb").string() + ": " +
+                                           std::strerror(errno));
+    }
+    while (::flock(impl.map_lock_fd, LOCK_EX) != 0) {
+      if (errno != EINTR) throw LmdbError{errno, "cannot lock the store's map size"};
+    }
+    map_bytes = std::max(map_bytes, FileBytes(impl.map_lock_fd));
+  }
+  Check(mdb_env_set_mapsize(impl.env, map_bytes), "cannot set the map size");
   // MDB_NOTLS: read transactions are pooled and renewed from any thread. Never MDB_NOSYNC,
   // MDB_NOMETASYNC or MDB_MAPASYNC: a commit is on disk when it returns.
   unsigned flags = MDB_NOTLS | (o.read_only ? MDB_RDONLY : 0);
   if (o.no_readahead) flags |= MDB_NORDAHEAD;
   if (o.write_map && !o.read_only) flags |= MDB_WRITEMAP;
   Check(mdb_env_open(impl.env, o.path.c_str(), flags, 0600), "cannot open");
-  // A process that died holding a reader slot would otherwise pin old pages forever.
-  int dead = 0;
-  mdb_reader_check(impl.env, &dead);
+  // A process that died holding a reader slot would otherwise pin old pages forever. Only
+  // writers care about pinned pages, and they (duankad, duanka-admin) check at their own open;
+  // a read-only open skips it, as it would cost the lookup CLI one fcntl per live reader process.
+  if (!o.read_only) {
+    int dead = 0;
+    mdb_reader_check(impl.env, &dead);
+  }
   return Ok();
 }
 
@@ -338,7 +397,7 @@ Result<std::unique_ptr<Store>> Store::Open(const Options& options) {
     int rc = mdb_txn_begin(impl->env, nullptr, options.read_only ? MDB_RDONLY : 0, &raw);
     for (int attempt = 0; rc == MDB_MAP_RESIZED && attempt < kMaxReadAttempts; ++attempt) {
       // Another process grew the map since mdb_env_open mapped it: adopt its size.
-      Check(mdb_env_set_mapsize(impl->env, 0), "cannot adopt the grown map size");
+      impl->ResizeMapLocked(0);
       rc = mdb_txn_begin(impl->env, nullptr, options.read_only ? MDB_RDONLY : 0, &raw);
     }
     Check(rc, "cannot begin the opening transaction");
@@ -348,6 +407,7 @@ Result<std::unique_ptr<Store>> Store::Open(const Options& options) {
     Status schema = CheckOrWriteSchema(*impl, txn.get(), !options.read_only);
     if (!schema) return std::move(schema).error();
     Check(txn.Commit(), "cannot commit the opening transaction");
+    if (impl->map_lock_fd >= 0) ::flock(impl->map_lock_fd, LOCK_UN);  // taken in OpenEnvironment
   } catch (const LmdbError& e) {
     if (e.rc == MDB_NOTFOUND && options.read_only) {
       return MakeError(ErrorKind::kIo, "store " + options.path.string() +

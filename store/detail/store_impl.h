@@ -108,7 +108,34 @@ struct Store::Impl {
   // transaction writing a page into a hole on a full disk would die of SIGBUS. Allocating the
   // map's blocks up front turns a full disk into an error before anything is written.
   void ReserveMap() const;
+
+  // With MDB_WRITEMAP every mdb_env_set_mapsize of a writable process also ftruncates data.mdb to
+  // that size, so one writer adopting a smaller size would cut the file under another writer's
+  // pages (SIGBUS there). Writers therefore change the map size only under an flock on data.mdb
+  // (LMDB's own locks are fcntl locks on lock.mdb, independent of it), and never below the
+  // file's size. -1 unless the map is writable.
+  int map_lock_fd = -1;
+  bool MapIsWritable() const { return options.write_map && !options.read_only; }
+  // Sets the map to at least `at_least` bytes and at least the file's size (0: the size another
+  // process committed). Call with the map lock held.
+  void ResizeMapLocked(uint64_t at_least) const;
 };
+
+namespace detail {
+
+// Holds the map lock (Store::Impl::map_lock_fd) while alive; nothing when the map is read-only.
+class MapSizeLock {
+ public:
+  explicit MapSizeLock(const Store::Impl& impl);
+  ~MapSizeLock();
+  MapSizeLock(const MapSizeLock&) = delete;
+  MapSizeLock& operator=(const MapSizeLock&) = delete;
+
+ private:
+  int fd_;
+};
+
+}  // namespace detail
 
 namespace detail {
 
