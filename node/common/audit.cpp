@@ -327,6 +327,7 @@ Status AuditLog::Open() const {
     return Note(std::move(fd).error());
   }
   fd_ = *fd;
+  ++file_generation_;
   known_ = false;
   lock.unlock();
   return Note(Ok());
@@ -385,32 +386,121 @@ Status AuditLog::Checkpoint(std::string_view reason) const {
 
 Status AuditLog::Write(std::string_view lines, bool sync, bool checkpoint_now,
                        std::string_view checkpoint_reason) const {
-  std::string notice;
-  Status written = Ok();
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    written = WriteChained(lines, sync, checkpoint_now, checkpoint_reason, &notice);
-  }
-  if (!notice.empty() && on_notice_) on_notice_(notice);
-  return Note(std::move(written));
-}
-
-Status AuditLog::WriteChained(std::string_view lines, bool sync, bool checkpoint_now,
-                              std::string_view checkpoint_reason, std::string* notice) const {
-  // Check the lines first: nothing is written of a call that is wrong.
+  // Check the lines first: nothing is written of a call that is wrong, and it fails no other call
+  // of its group.
   for (size_t at = 0; at < lines.size();) {
     size_t end = lines.find('\n', at);
     if (end == std::string_view::npos || end - at < 2 || lines[at] != '{' ||
         lines[end - 1] != '}') {
-      return MakeError(ErrorKind::kInternal,
-                       "an audit line must be a JSON object ending in a newline");
+      return Note(MakeError(ErrorKind::kInternal,
+                            "an audit line must be a JSON object ending in a newline"));
     }
     at = end + 1;
   }
+  Request me;
+  me.lines = lines;
+  me.sync = sync;
+  me.checkpoint_now = checkpoint_now;
+  me.checkpoint_reason = checkpoint_reason;
+  std::string notice;
+  std::unique_lock<std::mutex> queue_lock(queue_mutex_);
+  queue_.push_back(&me);
+  while (!me.done) {
+    if (leading_ || me.taken) {
+      queue_cv_.wait(queue_lock);
+      continue;
+    }
+    // Lead: take the first queued request and those after it that fit in one write with it. A
+    // checkpoint goes alone: it covers the chain up to its caller's call.
+    leading_ = true;
+    size_t count = 1;
+    size_t bytes = queue_.front()->lines.size();
+    if (!queue_.front()->checkpoint_now) {
+      while (count < queue_.size() && !queue_[count]->checkpoint_now &&
+             bytes + queue_[count]->lines.size() <= kAuditMaxWriteBytes) {
+        bytes += queue_[count]->lines.size();
+        ++count;
+      }
+    }
+    std::vector<Request*> group(queue_.begin(), queue_.begin() + static_cast<ptrdiff_t>(count));
+    queue_.erase(queue_.begin(), queue_.begin() + static_cast<ptrdiff_t>(count));
+    for (Request* r : group) r->taken = true;
+    queue_lock.unlock();
+    SyncJob job;
+    WriteGroup(group, &notice, &job);
+    queue_lock.lock();
+    // The next group is written while this one syncs; a group that syncs returns once synced.
+    const bool syncing = job.fd >= 0;
+    if (!syncing) {
+      for (Request* r : group) r->done = true;
+    }
+    leading_ = false;
+    queue_cv_.notify_all();
+    if (syncing) {
+      queue_lock.unlock();
+      Status synced = RunSync(job);
+      queue_lock.lock();
+      for (Request* r : group) {
+        if (r->result && !synced) r->result = synced;
+        r->done = true;
+      }
+      queue_cv_.notify_all();
+    }
+  }
+  queue_lock.unlock();
+  if (!notice.empty() && on_notice_) on_notice_(notice);
+  return Note(std::move(me.result));
+}
+
+void AuditLog::WriteGroup(const std::vector<Request*>& group, std::string* notice,
+                          SyncJob* job) const {
+  const Request& first = *group.front();
+  std::string joined;
+  std::string_view lines = first.lines;
+  bool sync = first.sync;
+  if (group.size() > 1) {
+    size_t bytes = 0;
+    for (const Request* r : group) bytes += r->lines.size();
+    joined.reserve(bytes);
+    for (const Request* r : group) {
+      joined += r->lines;
+      sync = sync || r->sync;
+    }
+    lines = joined;
+  }
+  Status written = Ok();
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    written = WriteChained(lines, sync, first.checkpoint_now, first.checkpoint_reason, notice, job);
+  }
+  for (Request* r : group) r->result = written;
+}
+
+Status AuditLog::RunSync(const SyncJob& job) const {
+  const int rc = ::fsync(job.fd);
+  const int err = errno;
+  ::close(job.fd);
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (job.generation != file_generation_) {
+    // The file was let go meanwhile (Reopen syncs it before closing it).
+    return rc == 0 ? Ok() : AuditIoError("cannot sync", path_, std::strerror(err));
+  }
+  if (rc != 0) {
+    unsynced_lines_ = std::max(unsynced_lines_, kAuditSyncEveryLines);  // the next line retries
+    return AuditIoError("cannot sync", path_, std::strerror(err));
+  }
+  synced_end_ = std::max(synced_end_, job.end);
+  return Ok();
+}
+
+Status AuditLog::WriteChained(std::string_view lines, bool sync, bool checkpoint_now,
+                              std::string_view checkpoint_reason, std::string* notice,
+                              SyncJob* job) const {
   if (fd_ < 0) {
     Result<int> fd = OpenFile();
     if (!fd) return std::move(fd).error();
     fd_ = *fd;
+    ++file_generation_;
     known_ = false;
   }
   // The file held before following a rotation: the chain's predecessor of an empty new file.
@@ -431,6 +521,8 @@ Status AuditLog::WriteChained(std::string_view lines, bool sync, bool checkpoint
       ::flock(fd_, LOCK_UN);
       return AuditIoError("cannot stat", path_, std::strerror(err));
     }
+    // Per line, under the file's lock: a writer that looked only now and then would chain on in
+    // the moved file after another process had begun the new one.
     if (follows < kMaxRotationFollows && ::lstat(path_.c_str(), &at_path) == 0 &&
         (at_path.st_ino != held.st_ino || at_path.st_dev != held.st_dev)) {
       // Rotated: another file is at the path, and lines belong there now.
@@ -439,6 +531,7 @@ Status AuditLog::WriteChained(std::string_view lines, bool sync, bool checkpoint
         if (before_fd >= 0) ::close(before_fd);
         before_fd = fd_;
         fd_ = *fresh;
+        ++file_generation_;
         known_ = false;
         continue;
       }
@@ -569,16 +662,24 @@ Status AuditLog::WriteChained(std::string_view lines, bool sync, bool checkpoint
   known_end_ = size + out.size();
   known_seq_ = seq - 1;
   known_hash_ = prev;
-  unlock.reset();  // others may append while this one syncs
+  unlock.reset();  // other processes may append while this one syncs
 
   const auto now = std::chrono::steady_clock::now();
   if (unsynced_lines_ == 0) first_unsynced_ = now;
   unsynced_lines_ += added;
   if (sync || signed_any || unsynced_lines_ >= kAuditSyncEveryLines ||
       now - first_unsynced_ >= kAuditSyncWindow) {
-    if (::fsync(fd_) != 0) return AuditIoError("cannot sync", path_, std::strerror(errno));
+    const int copy = ::fcntl(fd_, F_DUPFD_CLOEXEC, 0);
+    if (copy < 0) {
+      // At the descriptor limit: sync here, holding this process's other writers up, rather
+      // than not at all.
+      if (::fsync(fd_) != 0) return AuditIoError("cannot sync", path_, std::strerror(errno));
+      unsynced_lines_ = 0;
+      synced_end_ = std::max(synced_end_, known_end_);
+      return Ok();
+    }
     unsynced_lines_ = 0;
-    synced_end_ = known_end_;
+    *job = SyncJob{copy, known_end_, file_generation_};
   }
   return Ok();
 }
@@ -606,15 +707,24 @@ Status AuditLog::WriteAll(int fd, std::string_view text) const {
 }
 
 Status AuditLog::SyncPending() const {
-  std::lock_guard<std::mutex> lock(mutex_);
-  if (fd_ < 0) return Ok();
-  struct stat st {};
-  if (::fstat(fd_, &st) != 0) return AuditIoError("cannot stat", path_, std::strerror(errno));
-  if (static_cast<uint64_t>(st.st_size) == synced_end_) return Ok();
-  if (::fsync(fd_) != 0) return AuditIoError("cannot sync", path_, std::strerror(errno));
-  synced_end_ = static_cast<uint64_t>(st.st_size);
-  unsynced_lines_ = 0;
-  return Ok();
+  SyncJob job;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (fd_ < 0) return Ok();
+    struct stat st {};
+    if (::fstat(fd_, &st) != 0) return AuditIoError("cannot stat", path_, std::strerror(errno));
+    if (static_cast<uint64_t>(st.st_size) == synced_end_) return Ok();
+    unsynced_lines_ = 0;
+    const int copy = ::fcntl(fd_, F_DUPFD_CLOEXEC, 0);
+    if (copy < 0) {
+      if (::fsync(fd_) != 0) return AuditIoError("cannot sync", path_, std::strerror(errno));
+      synced_end_ = std::max(synced_end_, static_cast<uint64_t>(st.st_size));
+      return Ok();
+    }
+    job = SyncJob{copy, static_cast<uint64_t>(st.st_size), file_generation_};
+  }
+  // Outside mutex_: lookups go on being written while the disk catches up.
+  return RunSync(job);
 }
 
 Status AuditLog::Reopen() const {
@@ -639,6 +749,7 @@ Status AuditLog::Reopen() const {
     std::lock_guard<std::mutex> lock(mutex_);
     old = fd_;
     fd_ = *fd;
+    ++file_generation_;
     known_ = false;
     synced_end_ = 0;
   }

@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -42,7 +43,8 @@ inline constexpr uint64_t kAuditCheckpointEveryLines = 1000;
 
 // Lookup lines are written through at once but fsync'ed in groups: after this many unsynced
 // lines, or this long after the first of them, whichever comes first (duankad's timer syncs an
-// idle log). Admin lines and checkpoints are synced before they are reported.
+// idle log), the writer whose lines complete the group syncs them before it returns; others go on
+// writing meanwhile. Admin lines and checkpoints are synced before they are reported.
 inline constexpr uint64_t kAuditSyncEveryLines = 64;
 inline constexpr std::chrono::milliseconds kAuditSyncWindow{200};
 
@@ -89,10 +91,10 @@ std::vector<std::filesystem::path> RotatedAuditFiles(const std::filesystem::path
 //
 // Writers of one log (duankad, duanka, duanka-admin) take flock(2) on the file for each append:
 // under it they read the last line (unless they wrote it themselves) to chain from it. A file at
-// the path that is not the one held (logrotate moved it away and created another) is followed at
-// once; the first line of an empty file chains from the newest rotated file, read under its lock,
-// so the chain runs on across rotation whichever process writes first. With the path missing, lines
-// go on into the moved file until Reopen() (duankad: SIGHUP) creates the new one; never lost.
+// the path that is not the one held (logrotate moved it away and created another) is followed
+// at once; the first line of an empty file chains from the newest rotated file, read under its
+// lock; so the chain runs on across rotation whichever process writes first. With the path missing,
+// lines go on into the moved file until Reopen() (duankad: SIGHUP) creates the new one; never lost.
 // A torn last line (a crash mid-write) is skipped with an audit-torn line recording its length and
 // hash, and the chain resumes after the last whole line.
 class AuditLog {
@@ -156,10 +158,33 @@ class AuditLog {
 
  private:
   struct Head;
+  // One caller's lines waiting in queue_ to be written by whichever thread leads.
+  struct Request {
+    std::string_view lines;
+    bool sync = false;
+    bool checkpoint_now = false;
+    std::string_view checkpoint_reason;
+    Status result;
+    bool taken = false;  // in a group being written; under queue_mutex_
+    bool done = false;   // result set; under queue_mutex_
+  };
+  // An fsync decided under mutex_ and done outside it, on a duplicate of the descriptor (Reopen
+  // may close the held one meanwhile).
+  struct SyncJob {
+    int fd = -1;
+    uint64_t end = 0;         // the file's size it covers
+    uint64_t generation = 0;  // file_generation_ when decided
+  };
   // REQUIRES: mutex_ held. Chains `lines` (each ending in a newline) and writes them under the
-  // file's lock, following a rotation. Sets *notice when it wrote a torn/shrunk line.
+  // file's lock, following a rotation. Sets *notice when it wrote a torn/shrunk line. When the
+  // lines are to be synced, fills *job (or syncs at once if no descriptor is left for it).
   Status WriteChained(std::string_view lines, bool sync, bool checkpoint_now,
-                      std::string_view checkpoint_reason, std::string* notice) const;
+                      std::string_view checkpoint_reason, std::string* notice, SyncJob* job) const;
+  // Writes the first request of queue_ and those after it that fit in the same write(2).
+  // REQUIRES: leading_ set by the caller, queue_mutex_ not held.
+  void WriteGroup(const std::vector<Request*>& group, std::string* notice, SyncJob* job) const;
+  // fsyncs job.fd, closes it and advances synced_end_. REQUIRES: mutex_ not held.
+  Status RunSync(const SyncJob& job) const;
   Status Write(std::string_view lines, bool sync, bool checkpoint_now,
                std::string_view checkpoint_reason) const;
   Status WriteAll(int fd, std::string_view text) const;
@@ -184,6 +209,14 @@ class AuditLog {
   mutable uint64_t unsynced_lines_ = 0;
   mutable std::chrono::steady_clock::time_point first_unsynced_;
   mutable uint64_t synced_end_ = 0;
+  // Counts the descriptors fd_ has held: a sync of a file let go does not advance synced_end_.
+  mutable uint64_t file_generation_ = 0;
+  // Group write: callers queue their lines; one at a time leads, writing all queued lines in one
+  // write(2) under one flock, and wakes the others once their lines are written (or synced).
+  mutable std::mutex queue_mutex_;
+  mutable std::condition_variable queue_cv_;
+  mutable std::vector<Request*> queue_;
+  mutable bool leading_ = false;
   std::shared_ptr<const crypto::SigningKey> checkpoint_key_;
   std::string checkpoint_key_id_;  // hex
   uint64_t checkpoint_every_ = 0;

@@ -3,8 +3,10 @@
 // rotated file is swapped, a checkpoint is forged or re-signed by another key, and a write is
 // torn. Real files and real flock(2); the keys are real Ed25519 keys.
 #include <fcntl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -340,6 +342,122 @@ TEST_F(AuditChainTest, WritersOnSeparateDescriptorsKeepOneChain) {
   AuditVerifyReport r = VerifyLog();
   EXPECT_EQ(r.verdict, AuditVerdict::kIntact) << r.problem;
   EXPECT_EQ(r.lines, static_cast<uint64_t>(kThreads * kLines));
+}
+
+// duankad's API threads share one AuditLog (their lines are grouped into shared writes, synced
+// outside the lock) while other processes (duanka lookups) chain into the same file under flock.
+TEST_F(AuditChainTest, ThreadsOfOneLogAndOtherProcessesAppendingAtOnceKeepOneChain) {
+  constexpr int kThreads = 4;
+  constexpr int kProcesses = 2;
+  constexpr int kLines = 300;
+  // The children are forked before any thread starts (a fork copies only the calling thread) and
+  // wait on a pipe, so that all writers start together.
+  int go[2];
+  ASSERT_EQ(::pipe(go), 0);
+  std::vector<pid_t> children;
+  for (int p = 0; p < kProcesses; ++p) {
+    const pid_t pid = ::fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      ::close(go[1]);
+      char byte = 0;
+      if (::read(go[0], &byte, 1) != 1) ::_exit(3);
+      AuditLog cli(log_path(), kInstitution);  // a descriptor of its own, as duanka has
+      for (int i = 0; i < kLines; ++i) {
+        if (!cli.Append(LookupLine(100000 * (p + 1) + i), i % 50 == 0)) ::_exit(1);
+      }
+      ::_exit(0);
+    }
+    children.push_back(pid);
+  }
+  ::close(go[0]);
+
+  auto daemon = Writer(/*every=*/40);
+  std::atomic<int> failures{0};
+  std::atomic<bool> start{false};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      while (!start.load()) std::this_thread::yield();
+      for (int i = 0; i < kLines; ++i) {
+        // Some admin-like lines that must be synced before the call returns, a checkpoint now and
+        // then, and a timer's sync: every path through the shared writer at once.
+        const bool sync = t == 0 && i % 16 == 0;
+        if (!daemon->Append(LookupLine(t * kLines + i), sync)) ++failures;
+        if (t == 1 && i % 100 == 0 && !daemon->Checkpoint("test")) ++failures;
+        if (t == 2 && i % 25 == 0 && !daemon->SyncPending()) ++failures;
+      }
+    });
+  }
+  ASSERT_EQ(::write(go[1], "go", kProcesses), kProcesses);
+  ::close(go[1]);
+  start.store(true);
+  for (std::thread& t : threads) t.join();
+  for (pid_t pid : children) {
+    int status = 0;
+    ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+    ASSERT_TRUE(WIFEXITED(status));
+    EXPECT_EQ(WEXITSTATUS(status), 0) << "a child's append failed";
+  }
+  EXPECT_EQ(failures.load(), 0);
+  ASSERT_TRUE(daemon->Checkpoint("shutdown"));  // signs the children's last lines too
+
+  AuditVerifyReport r = VerifyLog();
+  EXPECT_EQ(r.verdict, AuditVerdict::kIntact) << r.problem;
+  EXPECT_TRUE(r.notes.empty()) << r.notes.front();
+  EXPECT_GE(r.checkpoints, 4u);  // the test's own, at least
+  EXPECT_EQ(r.lines, static_cast<uint64_t>((kThreads + kProcesses) * kLines) + r.checkpoints);
+  EXPECT_EQ(r.first_seq, 1u);
+  EXPECT_EQ(r.last_seq, r.lines);
+  // Every caller's line is in the file exactly once.
+  const std::string text = ReadAll(log_path());
+  for (int n : {0, kLines - 1, 3 * kLines + 7, 100000 + kLines - 1, 200000}) {
+    const std::string field = "\"n\":" + std::to_string(n) + ",";
+    const size_t at = text.find(field);
+    ASSERT_NE(at, std::string::npos) << field;
+    EXPECT_EQ(text.find(field, at + 1), std::string::npos) << field;
+  }
+}
+
+// Rotation while the threads write: the lines go into whichever file is at the path, the rotated
+// files end in a rotation checkpoint, and the chain runs on across them.
+TEST_F(AuditChainTest, RotationWhileThreadsAppendKeepsOneChainAcrossTheFiles) {
+  constexpr int kThreads = 4;
+  constexpr int kLines = 400;
+  auto daemon = Writer(/*every=*/0);
+  std::atomic<int> failures{0};
+  std::atomic<int> written{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kLines; ++i) {
+        if (!daemon->Append(LookupLine(t * kLines + i), false)) ++failures;
+        ++written;
+      }
+    });
+  }
+  // logrotate's rename and create, then SIGHUP's Reopen, twice while lines are being written
+  // (each once some lines are in: a rotated file is never empty).
+  for (int rotation = 1; rotation <= 2; ++rotation) {
+    while (written.load() < rotation * kThreads * kLines / 3) std::this_thread::yield();
+    if (rotation == 2) std::filesystem::rename(dir_ / "audit.log.1", dir_ / "audit.log.2");
+    std::filesystem::rename(log_path(), dir_ / "audit.log.1");
+    { std::ofstream(log_path()).flush(); }
+    ASSERT_TRUE(daemon->Reopen());
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(failures.load(), 0);
+
+  const std::vector<std::filesystem::path> files = RotatedAuditFiles(log_path());
+  ASSERT_EQ(files.size(), 2u);
+  AuditVerifyReport r = Verify({files[0], files[1], log_path()});
+  EXPECT_EQ(r.verdict, AuditVerdict::kIntact) << r.problem;
+  EXPECT_EQ(r.checkpoints, 2u);
+  EXPECT_EQ(r.lines, static_cast<uint64_t>(kThreads * kLines) + 2u);
+  for (const auto& f : files) {
+    const std::vector<std::string> lines = SplitLines(ReadAll(f));
+    ASSERT_FALSE(lines.empty()) << f;
+  }
 }
 
 TEST_F(AuditChainTest, LinesFromBeforeTheChainAreAcceptedOnlyAtTheStart) {
