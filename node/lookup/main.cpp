@@ -4,9 +4,12 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cctype>
 #include <cstdio>
+#include <iterator>
 #include <string>
+#include <string_view>
 
 #include "node/common/lookup.h"
 #include "node/common/version.h"
@@ -273,12 +276,20 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("duanka ") + duanka::node::kVersion,
                        "print the version and exit");
   app.footer("Example: duanka --home /var/lib/duanka lookup phone '+86 138 0013 8000'");
-  CLI::App* lookup_cmd = AddLookup(app, p, word == "lookup");
-  CLI::App* hash_cmd = AddHash(app, p, word == "hash");
-  CLI::App* show_cmd = AddShow(app, p, word == "show");
-  CLI::App* explain_cmd = AddExplain(app, p, word == "explain");
-  CLI::App* status_cmd = AddStatus(app, p, word == "status");
-  CLI::App* alerts_cmd = AddAlerts(app, p, word == "alerts");
+  // When the command word names a command, only that one is declared: each other one would cost
+  // a CLI::App with its own help flag, more than the lookup's reads of the store. Without a known
+  // word (`duanka --help`, a mistyped command) all are declared, for the help and the message.
+  static constexpr std::string_view kCommandWords[] = {"lookup",  "hash",   "show",
+                                                       "explain", "status", "alerts"};
+  const bool known_word = std::ranges::find(kCommandWords, word) != std::end(kCommandWords);
+  const auto declare = [&](std::string_view name) { return !known_word || word == name; };
+  CLI::App* lookup_cmd = declare("lookup") ? AddLookup(app, p, word == "lookup") : nullptr;
+  CLI::App* hash_cmd = declare("hash") ? AddHash(app, p, word == "hash") : nullptr;
+  CLI::App* show_cmd = declare("show") ? AddShow(app, p, word == "show") : nullptr;
+  CLI::App* explain_cmd = declare("explain") ? AddExplain(app, p, word == "explain") : nullptr;
+  CLI::App* status_cmd = declare("status") ? AddStatus(app, p, word == "status") : nullptr;
+  CLI::App* alerts_cmd = declare("alerts") ? AddAlerts(app, p, word == "alerts") : nullptr;
+  const auto ran = [](const CLI::App* cmd) { return cmd != nullptr && cmd->parsed(); };
 
   try {
     app.parse(argc, argv);
@@ -295,21 +306,21 @@ int main(int argc, char** argv) {
   }
 
   int code = kExitInvalid;
-  if (lookup_cmd->parsed()) {
+  if (ran(lookup_cmd)) {
     code = DispatchLookup(lookup_cmd, p);
-  } else if (hash_cmd->parsed()) {
+  } else if (ran(hash_cmd)) {
     p.hash.home = p.home;
     code = RunHash(p.hash);
-  } else if (show_cmd->parsed()) {
+  } else if (ran(show_cmd)) {
     p.show.home = p.home;
     code = RunShow(p.show);
-  } else if (explain_cmd->parsed()) {
+  } else if (ran(explain_cmd)) {
     p.explain.home = p.home;
     code = RunExplain(p.explain);
-  } else if (status_cmd->parsed()) {
+  } else if (ran(status_cmd)) {
     p.status.home = p.home;
     code = RunStatus(p.status);
-  } else if (alerts_cmd->parsed()) {
+  } else if (ran(alerts_cmd)) {
     p.alerts.home = p.home;
     code = RunAlerts(p.alerts);
   }
