@@ -30,6 +30,7 @@
 
 #include "crypto/crypto.h"
 #include "node/common/config.h"
+#include "node/common/profile.h"
 #include "protocol/identifier.h"
 #include "protocol/record.h"
 #include "store/store.h"
@@ -432,6 +433,13 @@ int main(int argc, char** argv) {
   if (!a.entries.empty()) {
     if (int rc = AppendEntries(a, **store, *pepper, issuer, now); rc != 0) return rc;
   }
-  if (a.random > 0) return AppendRandom(a, **store, *pepper, issuer, now);
+  if (a.random > 0) {
+    if (int rc = AppendRandom(a, **store, *pepper, issuer, now); rc != 0) return rc;
+  }
+  // As every writer of the programs does after an append: without it each lookup CLI that
+  // answers from this feed would read the whole feed for the issuer's profile.
+  if (Status saved = node::SaveProfileScans(**store, {a.issuer}); !saved) {
+    return Failure(saved.error().message);
+  }
   return 0;
 }

@@ -20,6 +20,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <map>
 #include <optional>
 #include <string>
 #include <thread>
@@ -38,6 +39,9 @@ struct Options {
   uint64_t records = 100'000;
   bool propagation = true;
   bool catch_up = true;
+  // The fresh node's [limits] for the catch-up, when given (0: the config's default).
+  uint64_t wants_in_flight = 0;
+  uint64_t records_per_want = 0;
 };
 
 // How often the far end's store is re-read while waiting: far below the figures measured, so
@@ -141,7 +145,12 @@ int CatchUp(const Options& o) {
   double publish_s = Ms(SteadyClock::now() - publish_start) / 1000;
   uint64_t held = c.HeadSeq(source, "BANKA");
 
-  Node& fresh = c.Add("BANKB");
+  std::map<std::string, int64_t> limits;
+  if (o.wants_in_flight != 0) limits["wants_in_flight"] = static_cast<int64_t>(o.wants_in_flight);
+  if (o.records_per_want != 0) {
+    limits["records_per_want"] = static_cast<int64_t>(o.records_per_want);
+  }
+  Node& fresh = c.Add("BANKB", limits);
   c.Dial(fresh, source);
   if (!c.Start(source)) return 1;
   auto start = SteadyClock::now();
@@ -189,6 +198,10 @@ int main(int argc, char** argv) {
       o.reports = static_cast<int>(value());
     } else if (std::strcmp(argv[i], "--nodes") == 0) {
       o.nodes = static_cast<int>(value());
+    } else if (std::strcmp(argv[i], "--wants-in-flight") == 0) {
+      o.wants_in_flight = value();
+    } else if (std::strcmp(argv[i], "--records-per-want") == 0) {
+      o.records_per_want = value();
     } else if (std::strcmp(argv[i], "--skip-catch-up") == 0) {
       o.catch_up = false;
     } else if (std::strcmp(argv[i], "--skip-propagation") == 0) {
@@ -196,7 +209,8 @@ int main(int argc, char** argv) {
     } else {
       std::fprintf(stderr,
                    "usage: sync_bench [--nodes N] [--reports N] [--records N] "
-                   "[--skip-propagation] [--skip-catch-up]\n");
+                   "[--wants-in-flight N] [--records-per-want N] [--skip-propagation] "
+                   "[--skip-catch-up]\n");
       return 2;
     }
   }
