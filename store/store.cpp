@@ -94,6 +94,29 @@ uint64_t FileBytes(int fd) {
   return static_cast<uint64_t>(st.st_size);
 }
 
+// Allocates data.mdb's blocks up to `end` without changing its size (an empty new file must stay
+// empty for LMDB to initialise it). fallocate(2) itself, not posix_fallocate: glibc's fallback
+// for file systems without it writes zeros into blocks that other processes may be committing.
+void ReserveFileBytes(int fd, uint64_t end) {
+  int rc;
+  do {
+    rc = ::fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, static_cast<off_t>(end));
+  } while (rc != 0 && errno == EINTR);
+  if (rc == 0) return;
+  if (errno == EOPNOTSUPP) {
+    throw LmdbError{errno,
+                    "cannot reserve disk space for the store's map (its file system has no "
+                    "fallocate; the store needs ext4, xfs or tmpfs)"};
+  }
+  throw LmdbError{errno, "cannot reserve disk space for the store's map"};
+}
+
+int DataFd(MDB_env* env) {
+  mdb_filehandle_t fd;
+  Check(mdb_env_get_fd(env, &fd), "cannot reach the store's file");
+  return fd;
+}
+
 }  // namespace
 
 void Store::Impl::ResizeMapLocked(uint64_t at_least) const {
@@ -103,8 +126,13 @@ void Store::Impl::ResizeMapLocked(uint64_t at_least) const {
   }
   MDB_envinfo info;
   Check(mdb_env_info(env, &info), "cannot read the map size");
-  // Every writer sizes the file to its map, so the file is at least any size another committed.
-  uint64_t size = std::max({at_least, FileBytes(map_lock_fd), uint64_t{info.me_mapsize}});
+  const int fd = DataFd(env);
+  // Every writer sizes the file to its map, so the file is at least any size another committed;
+  // never below it, or the ftruncate in mdb_env_set_mapsize would cut another writer's pages.
+  const uint64_t size = std::max({at_least, FileBytes(fd), uint64_t{info.me_mapsize}});
+  // Blocks first, then the size: bytes below the file's size are always allocated, so no page of
+  // the map is a hole, and a full disk fails here with nothing changed.
+  ReserveFileBytes(fd, size);
   Check(mdb_env_set_mapsize(env, size), "cannot set the map size");
 }
 
@@ -157,23 +185,13 @@ Store::Impl::Reader::~Reader() {
 
 void Store::Impl::AdoptMapSize() const {
   std::unique_lock<std::shared_mutex> exclusive(resize);
-  std::lock_guard<std::mutex> guard(pool_mutex);
-  for (MDB_txn* txn : reader_pool) mdb_txn_abort(txn);
-  reader_pool.clear();
+  {
+    std::lock_guard<std::mutex> guard(pool_mutex);
+    for (MDB_txn* txn : reader_pool) mdb_txn_abort(txn);
+    reader_pool.clear();
+  }
   detail::MapSizeLock map_lock(*this);
   ResizeMapLocked(0);
-  ReserveMap();
-}
-
-void Store::Impl::ReserveMap() const {
-  if (!options.write_map || options.read_only) return;
-  MDB_envinfo info;
-  Check(mdb_env_info(env, &info), "cannot read the map size");
-  mdb_filehandle_t fd;
-  Check(mdb_env_get_fd(env, &fd), "cannot reach the store's file");
-  // Blocks already allocated are skipped, so this is cheap after the first time.
-  int rc = posix_fallocate(fd, 0, static_cast<off_t>(info.me_mapsize));
-  if (rc != 0) throw LmdbError{rc, "cannot reserve disk space for the store's map"};
 }
 
 void Store::Impl::GrowMap() {
@@ -190,16 +208,8 @@ void Store::Impl::GrowMap() {
   if (info.me_mapsize >= options.max_map_bytes) {
     throw LmdbError{MDB_MAP_FULL, "the store reached its configured maximum size"};
   }
-  const uint64_t reserved = MapIsWritable() ? FileBytes(map_lock_fd) : 0;
+  // A full disk throws before the map changes; the caller's transaction fails whole.
   ResizeMapLocked(std::min(grown, options.max_map_bytes));
-  try {
-    ReserveMap();
-  } catch (const LmdbError&) {
-    // Back to the file whose blocks are allocated (no other writer can have adopted the larger
-    // size: that needs the map lock); the caller's transaction fails whole.
-    mdb_env_set_mapsize(env, std::max<uint64_t>(reserved, info.me_mapsize));
-    throw;
-  }
 }
 
 bool Store::Impl::Write(const std::function<bool(MDB_txn*)>& body) {
@@ -284,31 +294,46 @@ Status OpenEnvironment(Store::Impl& impl) {
   Check(mdb_env_set_maxreaders(impl.env, o.max_readers), "cannot set the reader slots");
   uint64_t map_bytes = o.initial_map_bytes;
   if (impl.MapIsWritable()) {
-    // Held by Store::Open until the opening transaction has sized and reserved the map.
-    impl.map_lock_fd = ::open((o.path / "data.mdb").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    // The map lock is an flock on the store's directory (data.mdb may not exist yet, and a
+    // second descriptor on lock.mdb would drop LMDB's own fcntl locks when closed). Held until
+    // the environment is open and its map reserved.
+    impl.map_lock_fd = ::open(o.path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (impl.map_lock_fd < 0) {
+      return MakeError(ErrorKind::kIo, "cannot open the store directory " + o.path.string() + ": " +
+                                           std::strerror(errno));
+    }
+  }
+  detail::MapSizeLock map_lock(impl);
+  if (impl.MapIsWritable() && exists) {
+    // mdb_env_open ftruncates data.mdb to the map's size: reserve the blocks before it does.
+    const int data = ::open((o.path / "data.mdb").c_str(), O_RDWR | O_CLOEXEC);
+    if (data < 0) {
       return MakeError(ErrorKind::kIo, "cannot open " + (o.path / "data.mdb").string() + ": " +
                                            std::strerror(errno));
     }
-    while (::flock(impl.map_lock_fd, LOCK_EX) != 0) {
-      if (errno != EINTR) throw LmdbError{errno, "cannot lock the store's map size"};
+    try {
+      map_bytes = std::max(map_bytes, FileBytes(data));
+      ReserveFileBytes(data, map_bytes);
+    } catch (const LmdbError&) {
+      ::close(data);
+      throw;
     }
-    map_bytes = std::max(map_bytes, FileBytes(impl.map_lock_fd));
+    ::close(data);
   }
   Check(mdb_env_set_mapsize(impl.env, map_bytes), "cannot set the map size");
   // MDB_NOTLS: read transactions are pooled and renewed from any thread. Never MDB_NOSYNC,
   // MDB_NOMETASYNC or MDB_MAPASYNC: a commit is on disk when it returns.
   unsigned flags = MDB_NOTLS | (o.read_only ? MDB_RDONLY : 0);
   if (o.no_readahead) flags |= MDB_NORDAHEAD;
-  if (o.write_map && !o.read_only) flags |= MDB_WRITEMAP;
+  if (impl.MapIsWritable()) flags |= MDB_WRITEMAP;
   Check(mdb_env_open(impl.env, o.path.c_str(), flags, 0600), "cannot open");
-  // A process that died holding a reader slot would otherwise pin old pages forever. Only
-  // writers care about pinned pages, and they (duankad, duanka-admin) check at their own open;
-  // a read-only open skips it, as it would cost the lookup CLI one fcntl per live reader process.
-  if (!o.read_only) {
-    int dead = 0;
-    mdb_reader_check(impl.env, &dead);
-  }
+  // A new store's file was created by mdb_env_open at the map's size, sparse: reserve it before
+  // any transaction writes into it. (An existing one was reserved above; this finds it done.)
+  if (impl.MapIsWritable()) impl.ResizeMapLocked(0);
+  // A process that died holding a reader slot would otherwise pin old pages forever, and killed
+  // lookup CLIs would fill the reader table.
+  int dead = 0;
+  mdb_reader_check(impl.env, &dead);
   return Ok();
 }
 
@@ -397,17 +422,18 @@ Result<std::unique_ptr<Store>> Store::Open(const Options& options) {
     int rc = mdb_txn_begin(impl->env, nullptr, options.read_only ? MDB_RDONLY : 0, &raw);
     for (int attempt = 0; rc == MDB_MAP_RESIZED && attempt < kMaxReadAttempts; ++attempt) {
       // Another process grew the map since mdb_env_open mapped it: adopt its size.
-      impl->ResizeMapLocked(0);
+      {
+        detail::MapSizeLock map_lock(*impl);
+        impl->ResizeMapLocked(0);
+      }
       rc = mdb_txn_begin(impl->env, nullptr, options.read_only ? MDB_RDONLY : 0, &raw);
     }
     Check(rc, "cannot begin the opening transaction");
     detail::WriteTxn txn(raw);
-    impl->ReserveMap();
     OpenTables(*impl, txn.get(), options.read_only ? 0 : MDB_CREATE);
     Status schema = CheckOrWriteSchema(*impl, txn.get(), !options.read_only);
     if (!schema) return std::move(schema).error();
     Check(txn.Commit(), "cannot commit the opening transaction");
-    if (impl->map_lock_fd >= 0) ::flock(impl->map_lock_fd, LOCK_UN);  // taken in OpenEnvironment
   } catch (const LmdbError& e) {
     if (e.rc == MDB_NOTFOUND && options.read_only) {
       return MakeError(ErrorKind::kIo, "store " + options.path.string() +

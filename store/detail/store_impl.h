@@ -104,20 +104,15 @@ struct Store::Impl {
   bool Write(const std::function<bool(MDB_txn*)>& body);
   void GrowMap();
   void AdoptMapSize() const;
-  // With MDB_WRITEMAP LMDB extends data.mdb to the map's size by ftruncate, a sparse file: a
-  // transaction writing a page into a hole on a full disk would die of SIGBUS. Allocating the
-  // map's blocks up front turns a full disk into an error before anything is written.
-  void ReserveMap() const;
-
   // With MDB_WRITEMAP every mdb_env_set_mapsize of a writable process also ftruncates data.mdb to
-  // that size, so one writer adopting a smaller size would cut the file under another writer's
-  // pages (SIGBUS there). Writers therefore change the map size only under an flock on data.mdb
-  // (LMDB's own locks are fcntl locks on lock.mdb, independent of it), and never below the
-  // file's size. -1 unless the map is writable.
+  // that size. A sparse file would meet a full disk as SIGBUS in the middle of a transaction, and
+  // one writer adopting a smaller size would cut the file under another writer's pages. So
+  // writers change the map size only under an flock on the store's directory, never below the
+  // file's size, and allocate the blocks before the size. -1 unless the map is writable.
   int map_lock_fd = -1;
   bool MapIsWritable() const { return options.write_map && !options.read_only; }
   // Sets the map to at least `at_least` bytes and at least the file's size (0: the size another
-  // process committed). Call with the map lock held.
+  // process committed), its blocks allocated first. Call with the map lock held.
   void ResizeMapLocked(uint64_t at_least) const;
 };
 

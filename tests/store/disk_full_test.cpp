@@ -5,6 +5,7 @@
 //
 // The full disk is a small tmpfs mounted for the test, which needs root (as CI runs).
 #include <gtest/gtest.h>
+#include <sched.h>
 #include <sys/mount.h>
 #include <unistd.h>
 
@@ -23,6 +24,7 @@ using duanka::testing::kTestNow;
 using duanka::testing::MustVerifyAll;
 using duanka::testing::TestIssuer;
 using duanka::testing::TestSubject;
+using protocol::VerifiedRecord;
 
 // Small enough to fill in a few thousand entries, large enough for the store's first map.
 constexpr const char* kFilesystemSize = "size=4m";
@@ -37,7 +39,11 @@ class DiskFullTest : public ::testing::Test {
   void SetUp() override {
     mount_point_ = dir_ / "small-disk";
     std::filesystem::create_directories(mount_point_);
-    if (::mount("tmpfs", mount_point_.c_str(), "tmpfs", 0, kFilesystemSize) != 0) {
+    // In a mount namespace of this process's own, so that the small disk never shows, or stays
+    // mounted, outside the test even if it dies.
+    if (::unshare(CLONE_NEWNS) != 0 ||
+        ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0 ||
+        ::mount("tmpfs", mount_point_.c_str(), "tmpfs", 0, kFilesystemSize) != 0) {
       GTEST_SKIP() << "mounting a small tmpfs needs root: " << std::strerror(errno);
     }
     mounted_ = true;
@@ -69,6 +75,7 @@ TEST_F(DiskFullTest, TheStoreUsesWriteMapSoThisTestMeansSomething) {
 TEST_F(DiskFullTest, AGrowthPastTheDiskFailsNamingItAndKeepsWhatWasAcknowledged) {
   uint64_t acknowledged = 0;
   std::optional<Error> failure;
+  std::vector<VerifiedRecord> refused;
   {
     Result<std::unique_ptr<Store>> store = Store::Open(StoreOn(kFirstMapBytes));
     ASSERT_TRUE(store.ok()) << store.error().message;
@@ -77,9 +84,11 @@ TEST_F(DiskFullTest, AGrowthPastTheDiskFailsNamingItAndKeepsWhatWasAcknowledged)
       for (int i = 0; i < kEntriesPerBatch; ++i) {
         records.push_back(bank_a_.Entry(TestSubject(acknowledged + records.size() + 1)));
       }
-      Result<AppendResult> r = (*store)->Append(MustVerifyAll(records, trust_), kTestNow);
+      std::vector<VerifiedRecord> verified = MustVerifyAll(records, trust_);
+      Result<AppendResult> r = (*store)->Append(verified, kTestNow);
       if (!r) {
         failure = r.error();
+        refused = std::move(verified);
         break;
       }
       ASSERT_EQ(r->appended, records.size());
@@ -92,8 +101,15 @@ TEST_F(DiskFullTest, AGrowthPastTheDiskFailsNamingItAndKeepsWhatWasAcknowledged)
     EXPECT_NE(failure->message.find(std::strerror(ENOSPC)), std::string::npos) << failure->message;
     ASSERT_GT(acknowledged, 0u);
 
-    // The store goes on answering from what it holds.
+    // The store goes on answering from what it holds, and a retry (as the daemon retries a
+    // batch) fails the same way rather than writing into the map past the disk.
     Result<std::optional<Head>> head = (*store)->GetHead("BANKA");
+    ASSERT_TRUE(head.ok() && head->has_value());
+    EXPECT_EQ((*head)->seq, acknowledged);
+    Result<AppendResult> retried = (*store)->Append(refused, kTestNow);
+    ASSERT_FALSE(retried.ok());
+    EXPECT_EQ(retried.error().kind, ErrorKind::kIo);
+    head = (*store)->GetHead("BANKA");
     ASSERT_TRUE(head.ok() && head->has_value());
     EXPECT_EQ((*head)->seq, acknowledged);
   }
@@ -113,12 +129,35 @@ TEST_F(DiskFullTest, AGrowthPastTheDiskFailsNamingItAndKeepsWhatWasAcknowledged)
   }
 }
 
-TEST_F(DiskFullTest, AFirstMapLargerThanTheDiskIsRefusedAtOpen) {
+TEST_F(DiskFullTest, AFirstMapLargerThanTheDiskIsRefusedAtOpenAndLeavesNoHoleBehind) {
   Result<std::unique_ptr<Store>> store = Store::Open(StoreOn(kMapLargerThanTheDisk));
   ASSERT_FALSE(store.ok());
   EXPECT_EQ(store.error().kind, ErrorKind::kIo);
   EXPECT_NE(store.error().message.find("cannot reserve disk space"), std::string::npos)
       << store.error().message;
+
+  // A later open with a map that fits, filled to the end of the disk: errors, never SIGBUS.
+  Result<std::unique_ptr<Store>> fits = Store::Open(StoreOn(kFirstMapBytes));
+  if (!fits.ok()) {
+    EXPECT_EQ(fits.error().kind, ErrorKind::kIo) << fits.error().message;
+    return;
+  }
+  uint64_t appended = 0;
+  bool failed = false;
+  for (int batch = 0; batch < kMaxBatches && !failed; ++batch) {
+    std::vector<protocol::SignedRecord> records;
+    for (int i = 0; i < kEntriesPerBatch; ++i) {
+      records.push_back(bank_a_.Entry(TestSubject(appended + records.size() + 1)));
+    }
+    Result<AppendResult> r = (*fits)->Append(MustVerifyAll(records, trust_), kTestNow);
+    if (!r) {
+      EXPECT_EQ(r.error().kind, ErrorKind::kIo) << r.error().message;
+      failed = true;
+    } else {
+      appended += r->appended;
+    }
+  }
+  EXPECT_TRUE(failed) << "the disk never filled";
 }
 
 }  // namespace
