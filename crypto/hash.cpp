@@ -67,14 +67,7 @@ Hash256 Sha256(ByteView a, ByteView b) {
 }
 
 Hash256 HmacSha256(ByteView key, ByteView message) {
-  // One-off MACs (tests, key checks) need no prepared state to keep: key a context on the stack.
-  hmac_sha256_ctx ctx;
-  hmac_sha256_set_key(&ctx, key.size(), key.data());
-  hmac_sha256_update(&ctx, message.size(), message.data());
-  Hash256 out;
-  hmac_sha256_digest(&ctx, out.bytes.size(), out.bytes.data());
-  sodium_memzero(&ctx, sizeof ctx);
-  return out;
+  return HmacKey(key).Mac({message});
 }
 
 struct HmacKey::State {

@@ -183,24 +183,22 @@ Store::Impl::Reader::~Reader() {
   impl_.reader_pool.push_back(txn_);
 }
 
+void Store::Impl::DropPooledReaders() const {
+  std::lock_guard<std::mutex> guard(pool_mutex);
+  for (MDB_txn* txn : reader_pool) mdb_txn_abort(txn);
+  reader_pool.clear();
+}
+
 void Store::Impl::AdoptMapSize() const {
   std::unique_lock<std::shared_mutex> exclusive(resize);
-  {
-    std::lock_guard<std::mutex> guard(pool_mutex);
-    for (MDB_txn* txn : reader_pool) mdb_txn_abort(txn);
-    reader_pool.clear();
-  }
+  DropPooledReaders();
   detail::MapSizeLock map_lock(*this);
   ResizeMapLocked(0);
 }
 
 void Store::Impl::GrowMap() {
   std::unique_lock<std::shared_mutex> exclusive(resize);
-  {
-    std::lock_guard<std::mutex> guard(pool_mutex);
-    for (MDB_txn* txn : reader_pool) mdb_txn_abort(txn);
-    reader_pool.clear();
-  }
+  DropPooledReaders();
   detail::MapSizeLock map_lock(*this);
   MDB_envinfo info;
   Check(mdb_env_info(env, &info), "cannot read the map size");

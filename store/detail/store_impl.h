@@ -104,6 +104,9 @@ struct Store::Impl {
   bool Write(const std::function<bool(MDB_txn*)>& body);
   void GrowMap();
   void AdoptMapSize() const;
+  // Ends the pooled read transactions, which must not outlive a change of the map's size.
+  // REQUIRES: `resize` held exclusively.
+  void DropPooledReaders() const;
   // With MDB_WRITEMAP every mdb_env_set_mapsize of a writable process also ftruncates data.mdb to
   // that size. A sparse file would meet a full disk as SIGBUS in the middle of a transaction, and
   // one writer adopting a smaller size would cut the file under another writer's pages. So
@@ -129,10 +132,6 @@ class MapSizeLock {
  private:
   int fd_;
 };
-
-}  // namespace detail
-
-namespace detail {
 
 // An LMDB failure as the store reports it: kIo naming the store, what it was doing, and why.
 inline Error StoreIo(const LmdbError& e, const Store::Impl& impl) {
