@@ -669,18 +669,22 @@ Status AuditLog::WriteChained(std::string_view lines, bool sync, bool checkpoint
   unsynced_lines_ += added;
   if (sync || signed_any || unsynced_lines_ >= kAuditSyncEveryLines ||
       now - first_unsynced_ >= kAuditSyncWindow) {
-    const int copy = ::fcntl(fd_, F_DUPFD_CLOEXEC, 0);
-    if (copy < 0) {
-      // At the descriptor limit: sync here, holding this process's other writers up, rather
-      // than not at all.
-      if (::fsync(fd_) != 0) return AuditIoError("cannot sync", path_, std::strerror(errno));
-      unsynced_lines_ = 0;
-      synced_end_ = std::max(synced_end_, known_end_);
-      return Ok();
-    }
     unsynced_lines_ = 0;
-    *job = SyncJob{copy, known_end_, file_generation_};
+    return PrepareSync(known_end_, job);
   }
+  return Ok();
+}
+
+Status AuditLog::PrepareSync(uint64_t end, SyncJob* job) const {
+  const int copy = ::fcntl(fd_, F_DUPFD_CLOEXEC, 0);
+  if (copy < 0) {
+    // At the descriptor limit: sync here, holding this process's other writers up, rather than
+    // not at all.
+    if (::fsync(fd_) != 0) return AuditIoError("cannot sync", path_, std::strerror(errno));
+    synced_end_ = std::max(synced_end_, end);
+    return Ok();
+  }
+  *job = SyncJob{copy, end, file_generation_};
   return Ok();
 }
 
@@ -715,13 +719,10 @@ Status AuditLog::SyncPending() const {
     if (::fstat(fd_, &st) != 0) return AuditIoError("cannot stat", path_, std::strerror(errno));
     if (static_cast<uint64_t>(st.st_size) == synced_end_) return Ok();
     unsynced_lines_ = 0;
-    const int copy = ::fcntl(fd_, F_DUPFD_CLOEXEC, 0);
-    if (copy < 0) {
-      if (::fsync(fd_) != 0) return AuditIoError("cannot sync", path_, std::strerror(errno));
-      synced_end_ = std::max(synced_end_, static_cast<uint64_t>(st.st_size));
-      return Ok();
+    if (Status prepared = PrepareSync(static_cast<uint64_t>(st.st_size), &job); !prepared) {
+      return prepared;
     }
-    job = SyncJob{copy, static_cast<uint64_t>(st.st_size), file_generation_};
+    if (job.fd < 0) return Ok();  // synced already, at the descriptor limit
   }
   // Outside mutex_: lookups go on being written while the disk catches up.
   return RunSync(job);

@@ -91,10 +91,10 @@ std::vector<std::filesystem::path> RotatedAuditFiles(const std::filesystem::path
 //
 // Writers of one log (duankad, duanka, duanka-admin) take flock(2) on the file for each append:
 // under it they read the last line (unless they wrote it themselves) to chain from it. A file at
-// the path that is not the one held (logrotate moved it away and created another) is followed
-// at once; the first line of an empty file chains from the newest rotated file, read under its
-// lock; so the chain runs on across rotation whichever process writes first. With the path missing,
-// lines go on into the moved file until Reopen() (duankad: SIGHUP) creates the new one; never lost.
+// the path that is not the one held (logrotate moved it away and created another) is followed at
+// once; the first line of an empty file chains from the newest rotated file, read under its lock,
+// so the chain runs on across rotation whichever process writes first. With the path missing, lines
+// go on into the moved file until Reopen() (duankad: SIGHUP) creates the new one; never lost.
 // A torn last line (a crash mid-write) is skipped with an audit-torn line recording its length and
 // hash, and the chain resumes after the last whole line.
 class AuditLog {
@@ -183,6 +183,9 @@ class AuditLog {
   // Writes the first request of queue_ and those after it that fit in the same write(2).
   // REQUIRES: leading_ set by the caller, queue_mutex_ not held.
   void WriteGroup(const std::vector<Request*>& group, std::string* notice, SyncJob* job) const;
+  // Fills *job with a duplicate of the held descriptor to sync the file up to `end` outside
+  // mutex_; with no descriptor to spare, syncs at once instead. REQUIRES: mutex_ held.
+  Status PrepareSync(uint64_t end, SyncJob* job) const;
   // fsyncs job.fd, closes it and advances synced_end_. REQUIRES: mutex_ not held.
   Status RunSync(const SyncJob& job) const;
   Status Write(std::string_view lines, bool sync, bool checkpoint_now,

@@ -11,7 +11,9 @@
 
 #include <cerrno>
 #include <cstring>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "store/store.h"
 #include "tests/support/temp_dir.h"
@@ -53,6 +55,33 @@ class DiskFullTest : public ::testing::Test {
     if (mounted_) ::umount2(mount_point_.c_str(), MNT_DETACH);
   }
 
+  // What filling a store batch by batch came to: the entries appended before the first refusal,
+  // that refusal, and the batch it refused.
+  struct Filled {
+    uint64_t acknowledged = 0;
+    std::optional<Error> failure;
+    std::vector<VerifiedRecord> refused;
+  };
+  Filled FillUntilRefused(Store& store) {
+    Filled f;
+    for (int batch = 0; batch < kMaxBatches; ++batch) {
+      std::vector<protocol::SignedRecord> records;
+      for (int i = 0; i < kEntriesPerBatch; ++i) {
+        records.push_back(bank_a_.Entry(TestSubject(f.acknowledged + records.size() + 1)));
+      }
+      std::vector<VerifiedRecord> verified = MustVerifyAll(records, trust_);
+      Result<AppendResult> r = store.Append(verified, kTestNow);
+      if (!r) {
+        f.failure = r.error();
+        f.refused = std::move(verified);
+        break;
+      }
+      EXPECT_EQ(r->appended, records.size());
+      f.acknowledged += r->appended;
+    }
+    return f;
+  }
+
   Options StoreOn(uint64_t initial_map_bytes) const {
     Options o;
     o.path = mount_point_ / "store";
@@ -74,26 +103,12 @@ TEST_F(DiskFullTest, TheStoreUsesWriteMapSoThisTestMeansSomething) {
 
 TEST_F(DiskFullTest, AGrowthPastTheDiskFailsNamingItAndKeepsWhatWasAcknowledged) {
   uint64_t acknowledged = 0;
-  std::optional<Error> failure;
-  std::vector<VerifiedRecord> refused;
   {
     Result<std::unique_ptr<Store>> store = Store::Open(StoreOn(kFirstMapBytes));
     ASSERT_TRUE(store.ok()) << store.error().message;
-    for (int batch = 0; batch < kMaxBatches && !failure; ++batch) {
-      std::vector<protocol::SignedRecord> records;
-      for (int i = 0; i < kEntriesPerBatch; ++i) {
-        records.push_back(bank_a_.Entry(TestSubject(acknowledged + records.size() + 1)));
-      }
-      std::vector<VerifiedRecord> verified = MustVerifyAll(records, trust_);
-      Result<AppendResult> r = (*store)->Append(verified, kTestNow);
-      if (!r) {
-        failure = r.error();
-        refused = std::move(verified);
-        break;
-      }
-      ASSERT_EQ(r->appended, records.size());
-      acknowledged += r->appended;
-    }
+    Filled filled = FillUntilRefused(**store);
+    acknowledged = filled.acknowledged;
+    const std::optional<Error>& failure = filled.failure;
     ASSERT_TRUE(failure.has_value()) << "the disk never filled";
     EXPECT_EQ(failure->kind, ErrorKind::kIo);
     EXPECT_NE(failure->message.find("cannot reserve disk space"), std::string::npos)
@@ -106,7 +121,7 @@ TEST_F(DiskFullTest, AGrowthPastTheDiskFailsNamingItAndKeepsWhatWasAcknowledged)
     Result<std::optional<Head>> head = (*store)->GetHead("BANKA");
     ASSERT_TRUE(head.ok() && head->has_value());
     EXPECT_EQ((*head)->seq, acknowledged);
-    Result<AppendResult> retried = (*store)->Append(refused, kTestNow);
+    Result<AppendResult> retried = (*store)->Append(filled.refused, kTestNow);
     ASSERT_FALSE(retried.ok());
     EXPECT_EQ(retried.error().kind, ErrorKind::kIo);
     head = (*store)->GetHead("BANKA");
@@ -142,22 +157,9 @@ TEST_F(DiskFullTest, AFirstMapLargerThanTheDiskIsRefusedAtOpenAndLeavesNoHoleBeh
     EXPECT_EQ(fits.error().kind, ErrorKind::kIo) << fits.error().message;
     return;
   }
-  uint64_t appended = 0;
-  bool failed = false;
-  for (int batch = 0; batch < kMaxBatches && !failed; ++batch) {
-    std::vector<protocol::SignedRecord> records;
-    for (int i = 0; i < kEntriesPerBatch; ++i) {
-      records.push_back(bank_a_.Entry(TestSubject(appended + records.size() + 1)));
-    }
-    Result<AppendResult> r = (*fits)->Append(MustVerifyAll(records, trust_), kTestNow);
-    if (!r) {
-      EXPECT_EQ(r.error().kind, ErrorKind::kIo) << r.error().message;
-      failed = true;
-    } else {
-      appended += r->appended;
-    }
-  }
-  EXPECT_TRUE(failed) << "the disk never filled";
+  Filled filled = FillUntilRefused(**fits);
+  ASSERT_TRUE(filled.failure.has_value()) << "the disk never filled";
+  EXPECT_EQ(filled.failure->kind, ErrorKind::kIo) << filled.failure->message;
 }
 
 }  // namespace
