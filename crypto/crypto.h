@@ -53,9 +53,11 @@ Hash256 Sha256(ByteView a, ByteView b);
 
 // ---- Institutions ----------------------------------------------------------------------------
 
-// An institution's role in the consortium, carried as its certificates' OU.
-enum class Role : uint8_t { kMember = 1, kRegulator = 2 };
-const char* RoleName(Role role);  // "member", "regulator"
+// An institution's role in the consortium, carried as its certificates' OU. A replica is a
+// further node of a member that follows the member's own node and serves lookups: it has a TLS
+// certificate only, never a signing one, and no other member's node speaks to it.
+enum class Role : uint8_t { kMember = 1, kRegulator = 2, kReplica = 3 };
+const char* RoleName(Role role);  // "member", "regulator", "replica"
 std::optional<Role> ParseRole(std::string_view name);
 
 // Institution codes (base::IsValidInstitutionCode) are carried as certificates' CN.

@@ -7,7 +7,8 @@
 //     for the Ed25519 key that signs its records;
 //   - a TLS certificate (extended key usage serverAuth + clientAuth, subject alternative names)
 //     for its node.
-// Both carry CN = institution code ([A-Z0-9]{2,16}) and OU = role ("member" or "regulator").
+// Both carry CN = institution code ([A-Z0-9]{2,16}) and OU = role ("member" or "regulator"). A
+// read replica of a member holds a TLS certificate only, with the member's CN and OU "replica".
 // The CA certificate carries O = consortium name.
 #pragma once
 
@@ -97,7 +98,7 @@ Result<std::string> IssueCertificate(const std::filesystem::path& ca_dir,
 struct IssuedCertificate {
   std::string serial_hex;  // uppercase, as `openssl x509 -serial` spells it
   std::string institution;
-  std::string role;  // member, regulator
+  std::string role;  // member, regulator, replica
   std::string kind;  // signing, tls
 };
 // Every certificate the CA in ca_dir issued, oldest first (empty before the first).

@@ -87,8 +87,12 @@ Status CheckIssueOptions(const IssueOptions& options) {
     return invalid("institution code " + detail::QuoteForMessage(options.institution) +
                    " is not 2 to 16 characters of A-Z and 0-9");
   }
-  if (options.role != Role::kMember && options.role != Role::kRegulator) {
-    return invalid("certificate role must be member or regulator");
+  if (options.role != Role::kMember && options.role != Role::kRegulator &&
+      options.role != Role::kReplica) {
+    return invalid("certificate role must be member, regulator or replica");
+  }
+  if (options.role == Role::kReplica && options.kind != CertKind::kTls) {
+    return invalid("a replica gets a TLS certificate only: it signs nothing");
   }
   if (options.kind != CertKind::kSigning && options.kind != CertKind::kTls) {
     return invalid("certificate kind must be signing or TLS");

@@ -269,7 +269,7 @@ Result<CertificateInfo> InfoOf(X509* cert, std::string_view der) {
   info.institution = std::move(*institution);
   auto role_name = detail::SingleNameEntry(subject, NID_organizationalUnitName);
   std::optional<Role> role = role_name ? ParseRole(*role_name) : std::nullopt;
-  if (!role) return Unauthorized(cert, "OU is not one role, member or regulator");
+  if (!role) return Unauthorized(cert, "OU is not one role, member, regulator or replica");
   info.role = *role;
   auto key = detail::FromEvpPublicKey(X509_get0_pubkey(cert));
   if (!key) return Unauthorized(cert, "key is not Ed25519");
@@ -327,6 +327,11 @@ Result<CertificateInfo> TrustStore::Verify(std::string_view der, CertKind kind,
       detail::SingleNameEntry(X509_get_subject_name(cert.get()), NID_organizationName);
   if (!organization || *organization != impl_->consortium) {
     return Unauthorized(cert.get(), "O is not the consortium's name");
+  }
+  // Whatever its key usage says, a replica's certificate vouches for no record: the CA never
+  // issues one of the signing kind, and one that exists anyway is refused.
+  if (kind == CertKind::kSigning && info->role == Role::kReplica) {
+    return Unauthorized(cert.get(), "a replica's certificate, which signs nothing");
   }
   info->kind = kind;
   return info;

@@ -67,7 +67,7 @@ int main(int argc, char** argv) {
   issue_cmd->add_option("--ca-dir", issue.ca_dir, "the CA directory")->required();
   issue_cmd->add_option("--institution", issue.institution, "institution code, [A-Z0-9]{2,16}")
       ->required();
-  issue_cmd->add_option("--role", issue.role, "member (default) or regulator");
+  issue_cmd->add_option("--role", issue.role, "member (default), regulator or replica");
   issue_cmd->add_option(
       "--host", issue.hosts,
       "DNS name or IP address of the node (repeatable; default localhost, 127.0.0.1)");

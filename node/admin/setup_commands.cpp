@@ -58,9 +58,16 @@ int Issue(const IssueOptions& o) {
                 "--institution: expected 2 to 16 capital letters and digits, e.g. BANKA");
   }
   std::optional<crypto::Role> role = crypto::ParseRole(o.role);
-  if (!role) return Fail(ErrorKind::kInvalidInput, "--role: expected member or regulator");
+  if (!role) {
+    return Fail(ErrorKind::kInvalidInput, "--role: expected member, regulator or replica");
+  }
+  // A read replica follows its institution's node and serves lookups: it gets a TLS identity
+  // only, so that the machine answering lookups never holds a key that signs listings.
+  const bool replica = *role == crypto::Role::kReplica;
   const fs::path home = o.home;
-  for (const char* key : {"signing.key", "tls.key"}) {
+  std::vector<const char*> keys = {"tls.key"};
+  if (!replica) keys.push_back("signing.key");
+  for (const char* key : keys) {
     if (fs::exists(home / key) && !o.force) {
       return Fail(ErrorKind::kConflict, (home / key).string() +
                                             " already exists; refusing to replace a key (use "
@@ -72,17 +79,24 @@ int Issue(const IssueOptions& o) {
   if (hosts.empty()) hosts = {"localhost", "127.0.0.1"};
   crypto::SigningKey signing = crypto::SigningKey::Generate();
   crypto::SigningKey tls = crypto::SigningKey::Generate();
-  Result<std::string> signing_pem = crypto::IssueCertificate(
-      o.ca_dir, crypto::IssueOptions{
-                    o.institution, *role, crypto::CertKind::kSigning, signing.public_key(), {}});
-  if (!signing_pem) return Fail(signing_pem.error());
+  Result<std::string> signing_pem = std::string();
+  if (!replica) {
+    signing_pem = crypto::IssueCertificate(
+        o.ca_dir, crypto::IssueOptions{
+                      o.institution, *role, crypto::CertKind::kSigning, signing.public_key(), {}});
+    if (!signing_pem) return Fail(signing_pem.error());
+  }
   Result<std::string> tls_pem = crypto::IssueCertificate(
       o.ca_dir,
       crypto::IssueOptions{o.institution, *role, crypto::CertKind::kTls, tls.public_key(), hosts});
   if (!tls_pem) return Fail(tls_pem.error());
-  for (Status s : {crypto::SavePrivateKey(home / "signing.key", signing, o.force),
-                   base::WriteFileAtomic(home / "signing.pem", *signing_pem, 0644, true),
-                   crypto::SavePrivateKey(home / "tls.key", tls, o.force),
+  if (!replica) {
+    for (Status s : {crypto::SavePrivateKey(home / "signing.key", signing, o.force),
+                     base::WriteFileAtomic(home / "signing.pem", *signing_pem, 0644, true)}) {
+      if (!s) return Fail(s.error());
+    }
+  }
+  for (Status s : {crypto::SavePrivateKey(home / "tls.key", tls, o.force),
                    base::WriteFileAtomic(home / "tls.pem", *tls_pem, 0644, true)}) {
     if (!s) return Fail(s.error());
   }
@@ -98,7 +112,8 @@ int Issue(const IssueOptions& o) {
                      {"institution", o.institution},
                      {"role", o.role}});
   std::cout << "issued " << o.role << " certificates for " << o.institution << " into " << o.home
-            << " (signing.key/.pem, tls.key/.pem)\n";
+            << (replica ? " (tls.key/.pem; a replica signs nothing)\n"
+                        : " (signing.key/.pem, tls.key/.pem)\n");
   return kExitOk;
 }
 

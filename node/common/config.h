@@ -105,6 +105,7 @@ struct DaemonLimits {
   uint32_t heads_interval_ms = 30000;      // heads re-sent to repair anything missed
   uint32_t shutdown_timeout_ms = 3000;     // TLS close_notify; a silent peer is then cut off
   uint32_t connections_per_peer = 2;       // per institution (one each way)
+  uint32_t max_replicas = 8;               // read replicas of this node served at once (0: none)
   uint32_t max_inbound_connections = 256;  // established (TLS done) inbound peer links
   // Inbound connections still in the TLS handshake (strangers until it ends): their own budget, so
   // that they never take an established link's place; when full, the oldest handshake of the

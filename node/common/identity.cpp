@@ -16,10 +16,31 @@ protocol::Signer SigningIdentity::signer() const {
   return SignerOf(certificate);
 }
 
+namespace {
+constexpr size_t kMaxCertificateFileBytes = 64 * 1024;
+}  // namespace
+
+std::optional<std::string> ReplicaOf(const Config& config) {
+  Result<std::string> pem = base::ReadFile(config.tls_cert, kMaxCertificateFileBytes);
+  if (!pem) return std::nullopt;
+  Result<std::vector<std::string>> ders = crypto::PemCertificatesToDer(*pem);
+  if (!ders) return std::nullopt;
+  Result<crypto::CertificateInfo> cert = crypto::InspectCertificate(ders->front());
+  if (!cert || cert->role != crypto::Role::kReplica) return std::nullopt;
+  return cert->institution;
+}
+
 Result<SigningIdentity> LoadSigningIdentity(const Config& config, const crypto::TrustStore& ca) {
+  if (std::optional<std::string> primary = ReplicaOf(config)) {
+    return MakeError(ErrorKind::kConflict,
+                     "this node is a read replica of " + *primary + " (" +
+                         config.tls_cert.string() +
+                         " has the replica role): it signs nothing; report, revoke and publish "
+                         "at " +
+                         *primary + "'s own node");
+  }
   Result<crypto::SigningKey> key = crypto::LoadPrivateKey(config.signing_key);
   if (!key) return std::move(key).error();
-  static constexpr size_t kMaxCertificateFileBytes = 64 * 1024;
   Result<std::string> pem = base::ReadFile(config.signing_cert, kMaxCertificateFileBytes);
   if (!pem) return std::move(pem).error();
   Result<std::vector<std::string>> ders = crypto::PemCertificatesToDer(*pem);

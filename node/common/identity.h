@@ -3,6 +3,7 @@
 // The lookup CLI never includes this.
 #pragma once
 
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -22,8 +23,14 @@ struct SigningIdentity {
   protocol::Signer signer() const;
 };
 
+// The institution this node is a read replica of, when its TLS certificate (files.tls_cert) has
+// the replica role; nullopt for an institution's own node, or when the file does not read as a
+// certificate (the daemon's TLS set-up reports that).
+std::optional<std::string> ReplicaOf(const Config& config);
+
 // Loads signing.key and signing.pem, checks that the certificate is the consortium's, of the
-// signing kind, for this institution, currently valid, and certifies this very key.
+// signing kind, for this institution, currently valid, and certifies this very key. On a read
+// replica, kConflict saying where to sign instead: a replica signs nothing.
 Result<SigningIdentity> LoadSigningIdentity(const Config& config, const crypto::TrustStore& ca);
 
 protocol::Signer SignerOf(const crypto::CertificateInfo& certificate);

@@ -402,6 +402,12 @@ struct Dialer::Impl : std::enable_shared_from_this<Dialer::Impl> {
     // Any member's certificate verifies; only the one the entry names may be spoken to here.
     conn->SetAdmission(
         [this, self, expected](const crypto::CertificateInfo& peer) -> std::optional<std::string> {
+          // A replica serves no one: whoever dials it has mistaken it for its institution's node.
+          if (peer.role == crypto::Role::kReplica) {
+            return "the certificate is a read replica's (of " + peer.institution +
+                   "), which serves no peers: dial " + peer.institution +
+                   "'s own node; closed before any frame";
+          }
           if (peer.institution == expected) {
             SetState(DialerStatus::State::kConnected);
             return std::nullopt;

@@ -197,6 +197,8 @@ struct Loaded {
   ApiOptions api_options;
   // [alerts] webhook_url over https: its client context (the CA file read here); else null.
   std::shared_ptr<boost::asio::ssl::context> webhook_tls;
+  // Its TLS certificate has the replica role: it follows its institution's own node only.
+  bool replica = false;
 };
 
 // The institution a certificate names must be this node's: a node that presented another
@@ -250,6 +252,15 @@ int LoadForStart(const std::filesystem::path& home, std::optional<Loaded>& out) 
   if (Status s = CheckCertificateInstitution(*config, config->tls_cert, tls_ders->front()); !s) {
     return Fail(node::ExitCodeFor(s.error().kind), s.error().message);
   }
+  // The machine that answers lookups for a replica must not hold the key that signs listings.
+  const bool replica = node::ReplicaOf(*config).has_value();
+  if (replica && std::filesystem::exists(config->signing_key)) {
+    return Fail(kExitFailure, "this node is a read replica of " + config->institution + " (" +
+                                  config->tls_cert.string() + " has the replica role), but " +
+                                  config->signing_key.string() +
+                                  " exists: a replica must hold no signing key; move it off "
+                                  "this machine");
+  }
   std::vector<std::string> signing_ders;
   if (std::filesystem::exists(config->signing_cert)) {
     Result<std::vector<std::string>> der = ReadCertificates(config->signing_cert);
@@ -276,7 +287,7 @@ int LoadForStart(const std::filesystem::path& home, std::optional<Loaded>& out) 
   }
   out.emplace(Loaded{std::move(*config), std::move(*ca), std::move(*pepper),
                      std::move(signing_ders), std::move(tls), std::move(*api_options),
-                     std::move(webhook_tls)});
+                     std::move(webhook_tls), replica});
   return kExitOk;
 }
 
@@ -364,7 +375,8 @@ int Run(const std::filesystem::path& home) {
   boost::asio::io_context api_io;
   Metrics metrics;
   IngestPipeline ingest(store, trust, metrics, now, IngestOptionsFrom(limits));
-  SyncOptions sync_options{config->institution, ca->consortium(), pepper->epochs(), limits};
+  SyncOptions sync_options{config->institution, ca->consortium(), pepper->epochs(), limits,
+                           loaded->replica};
   Sync sync(net_io, store, *ca, trust, ingest, metrics, sync_options, now);
 
   LinkContext links{net_io, tls, *ca, ConnectionOptionsFrom(limits), sync, metrics};
@@ -491,6 +503,17 @@ int Run(const std::filesystem::path& home) {
     j["configured_peers"] =
         nlohmann::json::parse(ConfiguredPeersJson(dialing, sync.InstitutionStates(), at));
     j["pepper"] = nlohmann::json::parse(sync.PepperJson());
+    if (loaded->replica) {
+      // Its one source: how far behind it the lookups served here are.
+      nlohmann::json source = {{"of", config->institution}, {"connected", false}};
+      for (const nlohmann::json& peer : j["peers"]) {
+        if (peer["institution"] == config->institution && peer["ready"] == true) {
+          source["connected"] = true;
+          source["lag_records"] = peer["lag_records"];
+        }
+      }
+      j["replica"] = std::move(source);
+    }
     if (std::optional<crypto::CrlInfo> crl = ca->crl()) {
       j["crl"] = {{"number", crl->number},
                   {"this_update", node::IsoTime(crl->this_update)},
@@ -582,8 +605,8 @@ int Run(const std::filesystem::path& home) {
   });
   // Only now: a SIGTERM sent by someone who saw this line must reach the handler above, not
   // the default action (which would kill the daemon without its clean stop).
-  LogInfo("duankad {} of {} started: peers on {}, API on {}, {} peer(s) to dial",
-          config->institution, ca->consortium(),
+  LogInfo("duankad {}{} of {} started: peers on {}, API on {}, {} peer(s) to dial",
+          config->institution, loaded->replica ? " (read replica)" : "", ca->consortium(),
           config->network.listen.empty() ? "(not listening)" : config->network.listen,
           config->network.api, dialers.size());
 

@@ -20,6 +20,7 @@ class ConnectionLink : public PeerLink {
   const std::string& address() const override { return c_->address(); }
   const std::string& certificate_serial() const override { return c_->peer().serial_hex; }
   bool outbound() const override { return c_->side() == Connection::Side::kClient; }
+  bool replica() const override { return c_->peer().role == crypto::Role::kReplica; }
   void Send(std::string payload) override { c_->Send(std::move(payload)); }
   void Close(std::string reason) override { c_->Close(std::move(reason)); }
   void FrameHandled(size_t bytes) override { c_->FrameHandled(bytes); }

@@ -431,8 +431,9 @@ struct SyncCore::Impl {
     nlohmann::json list = nlohmann::json::array();
     for (auto& [conn, p] : peers) {
       uint64_t lag = LagOf(p);
-      if (p.hello) metrics.SetSyncLag(p.conn->institution(), lag);
+      if (p.hello && !p.conn->replica()) metrics.SetSyncLag(p.conn->institution(), lag);
       nlohmann::json peer = {{"institution", p.conn->institution()},
+                             {"replica", p.conn->replica()},
                              {"address", p.conn->address()},
                              {"direction", p.conn->outbound() ? "out" : "in"},
                              {"ready", p.hello},
@@ -444,6 +445,8 @@ struct SyncCore::Impl {
     }
     std::map<std::string, InstitutionLinkState> states;
     for (const auto& [conn, p] : peers) {
+      // A replica of this node is not a peer institution reached: it is listed in `peers` only.
+      if (p.conn->replica()) continue;
       InstitutionLinkState& st = states[p.conn->institution()];
       ++st.connections;
       st.ready = st.ready || p.hello;
@@ -801,7 +804,8 @@ struct SyncCore::Impl {
       return true;
     }
     p.heads[head.issuer] = RemoteHead{head.seq, head.hash, head.frozen};
-    if (head.issuer == options.institution) NoteOwnFeedClaim(p, head.seq);
+    // A replica publishes nothing: its institution's node being ahead of it is its normal state.
+    if (head.issuer == options.institution && !options.replica) NoteOwnFeedClaim(p, head.seq);
     Feed& f = feeds[head.issuer];
     dirty.insert(head.issuer);
     ProbeFork(p, head.issuer, f, head.seq, head.hash);
@@ -1425,12 +1429,31 @@ void SyncCore::OnOpen(const std::shared_ptr<PeerLink>& c) {
     c->Close(why);
   };
   if (impl.stopped) return refuse("node shutting down");
-  if (who == impl.options.institution) return refuse("connected to itself");
+  const std::string& own = impl.options.institution;
+  if (impl.options.replica) {
+    // Its institution's node is its one source: another member's data reaches it through there.
+    if (!c->outbound()) {
+      return refuse("this node is a read replica of " + own + ": it takes no peers");
+    }
+    if (who != own || c->replica()) {
+      return refuse("a read replica of " + own + " follows " + own + "'s own node only");
+    }
+  } else if (c->replica()) {
+    if (who != own) return refuse("a read replica of " + who + " is served by " + who + " only");
+  } else if (who == own) {
+    return refuse("connected to itself");
+  }
   if (impl.Banned(who)) return refuse(who + " is penalised for misbehaving");
   size_t same = 0;
-  for (const auto& [conn, p] : impl.peers) same += conn->institution() == who ? 1 : 0;
-  if (same >= impl.options.limits.connections_per_peer) {
-    return refuse("already " + std::to_string(same) + " connections to " + who);
+  for (const auto& [conn, p] : impl.peers) {
+    same += conn->institution() == who && conn->replica() == c->replica() ? 1 : 0;
+  }
+  // Each replica holds one link (it dials); an institution's other members, one each way.
+  const uint32_t limit =
+      c->replica() ? impl.options.limits.max_replicas : impl.options.limits.connections_per_peer;
+  if (same >= limit) {
+    return refuse("already " + std::to_string(same) + (c->replica() ? " replica" : "") +
+                  " connections to " + who);
   }
   Peer& p = impl.peers[c.get()];
   p.conn = c;

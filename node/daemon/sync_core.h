@@ -36,6 +36,9 @@ struct SyncOptions {
   std::string consortium;
   std::vector<uint32_t> pepper_epochs;
   node::DaemonLimits limits;
+  // A read replica of `institution` (its TLS certificate's role): it dials its institution's own
+  // node, takes every feed from it, and speaks to no one else.
+  bool replica = false;
 };
 
 // How this node stands with one institution, whatever the connection's direction.
@@ -80,7 +83,8 @@ class SyncCore {
   // Another process (duanka-admin) or this node's own writer committed: re-read and announce.
   void OnLocalChange();
 
-  // A verified peer connected. Refused (closed) when banned, a duplicate or ourselves.
+  // A verified peer connected. Refused (closed) when banned, a duplicate or ourselves; a replica
+  // link only between an institution's own node and a replica of it, within limits.max_replicas.
   void OnOpen(const std::shared_ptr<PeerLink>& link);
   void OnFrame(PeerLink& link, const std::string& payload);
   // `misbehaved`: the link ended because the peer sent bytes that are not frames.

@@ -31,6 +31,8 @@ class PeerLink {
   virtual const std::string& certificate_serial() const = 0;
   // Whether this node dialled the peer.
   virtual bool outbound() const = 0;
+  // Whether the peer's certificate is a read replica's (of institution()).
+  virtual bool replica() const = 0;
   // Queues one message (an encoded protocol::Message) for the peer.
   virtual void Send(std::string payload) = 0;
   // Closes politely, within the link's deadlines; the core then gets OnClose. Idempotent.

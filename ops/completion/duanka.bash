@@ -18,7 +18,7 @@ _duanka_revocation_reasons="appeal-upheld issued-in-error court-order sanction-l
 # Why a certificate is revoked (duanka-admin pki revoke --reason).
 _duanka_crl_reasons="key-compromise ca-compromise affiliation-changed superseded cessation-of-operation privilege-withdrawn"
 _duanka_purposes="account-opening periodic-review transaction-review appeal investigation"
-_duanka_roles="member regulator"
+_duanka_roles="member regulator replica"
 # What a profile says its institution is (duanka-admin profile set --kind).
 _duanka_institution_kinds="bank payment-institution regulator"
 _duanka_log_formats="text json"

@@ -3,6 +3,7 @@
 #include "crypto/pki.h"
 
 #include <gtest/gtest.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 #include <sys/wait.h>
@@ -137,11 +138,12 @@ class PkiTest : public ::testing::Test {
 // ---- Names and codes -----------------------------------------------------------------------
 
 TEST(PkiNamesTest, RoleNamesRoundTripAndUnknownNamesAreRefused) {
-  for (Role role : {Role::kMember, Role::kRegulator}) {
+  for (Role role : {Role::kMember, Role::kRegulator, Role::kReplica}) {
     EXPECT_EQ(ParseRole(RoleName(role)), role);
   }
   EXPECT_STREQ(RoleName(Role::kMember), "member");
   EXPECT_STREQ(RoleName(Role::kRegulator), "regulator");
+  EXPECT_STREQ(RoleName(Role::kReplica), "replica");
   EXPECT_FALSE(ParseRole("Member"));
   EXPECT_FALSE(ParseRole(""));
   EXPECT_FALSE(ParseRole("admin"));
@@ -337,6 +339,56 @@ TEST_F(PkiTest, RegulatorRoleIsExtracted) {
   ASSERT_TRUE(info.ok()) << info.error().message;
   EXPECT_EQ(info->institution, "PBOC");
   EXPECT_EQ(info->role, Role::kRegulator);
+}
+
+TEST_F(PkiTest, ReplicaGetsATlsCertificateOnly) {
+  auto info = store().Verify(IssueDer(Options("BANKA", CertKind::kTls, Role::kReplica)),
+                             CertKind::kTls, Now());
+  ASSERT_TRUE(info.ok()) << info.error().message;
+  EXPECT_EQ(info->institution, "BANKA");
+  EXPECT_EQ(info->role, Role::kReplica);
+
+  auto signing = IssueCertificate(ca_dir_, Options("BANKA", CertKind::kSigning, Role::kReplica));
+  ASSERT_FALSE(signing.ok());
+  EXPECT_EQ(signing.error().kind, ErrorKind::kInvalidInput);
+  EXPECT_NE(signing.error().message.find("TLS certificate only"), std::string::npos)
+      << signing.error().message;
+}
+
+// A CA (or a stolen CA key) that signs a replica a signing certificate anyway vouches for no
+// record with it: the role is checked beside the key usage.
+TEST_F(PkiTest, SigningCertificateOfAReplicaIsRefused) {
+  std::string member_der = IssueDer(Options("BANKA", CertKind::kSigning));
+  const unsigned char* cursor = reinterpret_cast<const unsigned char*>(member_der.data());
+  X509* cert = d2i_X509(nullptr, &cursor, static_cast<long>(member_der.size()));
+  ASSERT_NE(cert, nullptr);
+  X509_NAME* subject = X509_get_subject_name(cert);
+  int ou = X509_NAME_get_index_by_NID(subject, NID_organizationalUnitName, -1);
+  ASSERT_GE(ou, 0);
+  X509_NAME_ENTRY_free(X509_NAME_delete_entry(subject, ou));
+  ASSERT_EQ(
+      X509_NAME_add_entry_by_NID(subject, NID_organizationalUnitName, MBSTRING_UTF8,
+                                 reinterpret_cast<const unsigned char*>("replica"), -1, -1, 0),
+      1);
+  FILE* key_file = std::fopen((ca_dir_ / "ca.key").c_str(), "r");
+  ASSERT_NE(key_file, nullptr);
+  EVP_PKEY* ca_key = PEM_read_PrivateKey(key_file, nullptr, nullptr, nullptr);
+  std::fclose(key_file);
+  ASSERT_NE(ca_key, nullptr);
+  ASSERT_GT(X509_sign(cert, ca_key, nullptr), 0);  // Ed25519 takes no digest
+  unsigned char* der = nullptr;
+  int length = i2d_X509(cert, &der);
+  ASSERT_GT(length, 0);
+  std::string forged(reinterpret_cast<char*>(der), static_cast<size_t>(length));
+  OPENSSL_free(der);
+  EVP_PKEY_free(ca_key);
+  X509_free(cert);
+
+  auto info = store().Verify(forged, CertKind::kSigning, std::nullopt);
+  ASSERT_FALSE(info.ok());
+  EXPECT_EQ(info.error().kind, ErrorKind::kUnauthorized);
+  EXPECT_NE(info.error().message.find("a replica's certificate"), std::string::npos)
+      << info.error().message;
 }
 
 TEST_F(PkiTest, TlsCertificateNamesItsHostsAsDnsAndIpAltNames) {

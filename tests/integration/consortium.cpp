@@ -197,6 +197,25 @@ Node& Consortium::Add(const std::string& code, const std::map<std::string, int64
   return n;
 }
 
+Node& Consortium::AddReplica(const std::string& name, const Node& of) {
+  Node& n = nodes_.emplace_back();
+  n.code = of.code;
+  n.home = dir() / name;
+  n.port = FreeLoopbackPort();
+  n.api_port = FreeLoopbackPort();
+  n.log = dir() / (name + ".log");
+  n.limits = TestLimits();
+  RunResult issue =
+      AdminTool({"--home", n.home.string(), "pki", "issue", "--ca-dir", ca_dir().string(),
+                 "--institution", of.code, "--role", "replica", "--host", "127.0.0.1"});
+  EXPECT_EQ(issue.exit_code, 0) << issue.err;
+  RunResult init = AdminTool({"--home", n.home.string(), "init", "--institution", of.code, "--ca",
+                              ca_pem().string(), "--pepper", pepper_file().string()});
+  EXPECT_EQ(init.exit_code, 0) << init.err;
+  Dial(n, of);
+  return n;
+}
+
 void Consortium::Dial(Node& from, const Node& to) {
   from.peers.push_back(to.code + "@" + to.address());
 }

@@ -125,6 +125,9 @@ class Consortium {
   // (duanka-admin init), with two free loopback ports; not started. References stay valid for
   // the Consortium's life. `limits` override TestLimits().
   Node& Add(const std::string& code, const std::map<std::string, int64_t>& limits = {});
+  // A read replica of `of` (duanka-admin pki issue --role replica: a TLS certificate only) in a
+  // HOME of its own named `name`, dialling `of`; not started. Its code is `of`'s.
+  Node& AddReplica(const std::string& name, const Node& of);
   // `from` dials `to` (and expects `to`'s certificate there).
   void Dial(Node& from, const Node& to);
   // New nodes, each dialling the next; Ring closes the loop (the last dials the first).

@@ -176,6 +176,7 @@ TEST_F(ExampleConfigTest, ExampleLoadsWithEveryValueAtItsDefault) {
   EXPECT_EQ(l.heads_interval_ms, dl.heads_interval_ms);
   EXPECT_EQ(l.shutdown_timeout_ms, dl.shutdown_timeout_ms);
   EXPECT_EQ(l.connections_per_peer, dl.connections_per_peer);
+  EXPECT_EQ(l.max_replicas, dl.max_replicas);
   EXPECT_EQ(l.max_inbound_connections, dl.max_inbound_connections);
   EXPECT_EQ(l.max_handshaking_connections, dl.max_handshaking_connections);
   EXPECT_EQ(l.handshakes_per_address, dl.handshakes_per_address);

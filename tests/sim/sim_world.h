@@ -96,6 +96,7 @@ class SimLink final : public daemon::PeerLink {
   const std::string& institution() const override { return peer_; }
   const std::string& address() const override { return address_; }
   bool outbound() const override { return outbound_; }
+  bool replica() const override { return false; }  // the simulated consortium has none
   void Send(std::string payload) override;
   void Close(std::string reason) override;
   void FrameHandled(size_t) override {}  // no reader to pause: frames arrive as events
