@@ -56,6 +56,14 @@ Result<Home> OpenHome(const std::optional<std::string>& home_flag) {
   return home;
 }
 
+Status NotOnAReplica(const Home& home, const std::string& what) {
+  std::optional<std::string> primary = node::ReplicaOf(home.config);
+  if (!primary) return Ok();
+  return MakeError(ErrorKind::kConflict, "this node is a read replica of " + *primary + ": " +
+                                             what + " at " + *primary +
+                                             "'s own node, so that every replica answers alike");
+}
+
 Result<node::SigningIdentity> LoadIdentity(Home& home) {
   Result<node::SigningIdentity> id = node::LoadSigningIdentity(home.config, *home.ca);
   if (!id) {

@@ -28,6 +28,11 @@ struct Home {
 // certificates in the store and HOME/signing.pem.
 Result<Home> OpenHome(const std::optional<std::string>& home_flag);
 
+// kConflict on a read replica, naming what to do at the institution's own node instead: `what`
+// ("hold release without --everywhere") would make this node answer or alert unlike the others
+// behind the same load balancer.
+Status NotOnAReplica(const Home& home, const std::string& what);
+
 // The institution's signing identity; its certificate is added to the store and the Trust.
 Result<node::SigningIdentity> LoadIdentity(Home& home);
 

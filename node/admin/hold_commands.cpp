@@ -101,6 +101,7 @@ int HoldRelease(const HoldReleaseOptions& o) {
   }
   const int64_t now = node::SystemNow();
   if (o.everywhere) return SignHoldRelease(*home, o.issuer, *day, o.out, now);
+  if (Status s = NotOnAReplica(*home, "release held entries"); !s) return Fail(s.error());
 
   // Audited first and synced: a release that happened is never missing from the log.
   nlohmann::json event = {{"time", node::IsoTime(now)},

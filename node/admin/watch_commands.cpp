@@ -533,6 +533,10 @@ int WatchBatch(const WatchBatchOptions& o) {
 
   Result<Home> home = OpenHome(o.home);
   if (!home) return Fail(home.error());
+  // Alerts go out once, from the institution's node; removing what was added anyway is allowed.
+  if (o.mode != Mode::kRemove) {
+    if (Status s = NotOnAReplica(*home, "keep the watch list"); !s) return Fail(s.error());
+  }
   Result<crypto::Pepper> pepper = crypto::Pepper::Load(home->config.pepper);
   if (!pepper) return Fail(ErrorKind::kIo, pepper.error().message);
 

@@ -35,8 +35,8 @@ Result<SigningIdentity> LoadSigningIdentity(const Config& config, const crypto::
     return MakeError(ErrorKind::kConflict,
                      "this node is a read replica of " + *primary + " (" +
                          config.tls_cert.string() +
-                         " has the replica role): it signs nothing; report, revoke and publish "
-                         "at " +
+                         " has the replica role): it holds no signing key; sign (report, revoke, "
+                         "notices, audit exports) at " +
                          *primary + "'s own node");
   }
   Result<crypto::SigningKey> key = crypto::LoadPrivateKey(config.signing_key);

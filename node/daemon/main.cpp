@@ -261,6 +261,29 @@ int LoadForStart(const std::filesystem::path& home, std::optional<Loaded>& out) 
                                   " exists: a replica must hold no signing key; move it off "
                                   "this machine");
   }
+  if (replica) {
+    // It follows its institution's node only: any other entry could never be spoken to.
+    if (config->network.peers.empty()) {
+      return Fail(node::ConfigExitCodeFor(ErrorKind::kInvalidInput),
+                  "network.peers is empty, but a read replica of " + config->institution +
+                      " needs one entry naming " + config->institution + "'s own node (" +
+                      config->institution + "@HOST:PORT)");
+    }
+    for (const std::string& entry : config->network.peers) {
+      Result<node::PeerEntry> peer = node::ParsePeerEntry(entry);
+      if (peer && peer->institution != config->institution) {
+        return Fail(node::ConfigExitCodeFor(ErrorKind::kInvalidInput),
+                    "network.peers entry \"" + entry + "\": a read replica of " +
+                        config->institution + " dials " + config->institution +
+                        "'s own node only (" + config->institution + "@HOST:PORT)");
+      }
+    }
+    if (!config->network.listen.empty()) {
+      LogWarn(
+          "network.listen is set, but a read replica takes no peers: every connection there "
+          "is refused");
+    }
+  }
   std::vector<std::string> signing_ders;
   if (std::filesystem::exists(config->signing_cert)) {
     Result<std::vector<std::string>> der = ReadCertificates(config->signing_cert);

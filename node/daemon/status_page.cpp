@@ -170,7 +170,13 @@ void PeersSection(Page& p, const json& status) {
     rows[who].configured = &c;
   }
   std::set<std::string> unconfigured;
+  // This node's read replicas are not peer institutions: one line after the table names them.
+  std::vector<std::string> replicas;
   for (const json& s : List(status, "peers")) {
+    if (Flag(s, "replica")) {
+      replicas.push_back(Str(s, "address"));
+      continue;
+    }
     std::string who = Str(s, "institution");
     if (!rows.count(who)) unconfigured.insert(who);
     rows[who].sessions.push_back(&s);
@@ -178,6 +184,12 @@ void PeersSection(Page& p, const json& status) {
   order.insert(order.end(), unconfigured.begin(), unconfigured.end());
 
   p << "<section id=\"peers\"><h2>Peers</h2>\n";
+  if (!replicas.empty()) {
+    p << "<p id=\"replicas\"";
+    p.Attr("data-value", replicas.size()) << ">Read replicas of this node connected: ";
+    for (size_t i = 0; i < replicas.size(); ++i) p.Esc((i ? ", " : "") + replicas[i]);
+    p << "</p>\n";
+  }
   if (order.empty()) {
     p << "<p id=\"peers-none\">No peer is configured (network.peers) and none is connected.</p>"
          "</section>\n";
@@ -311,7 +323,7 @@ void LagSection(Page& p, const json& status) {
   size_t ready_peers = 0;
   std::set<std::string> seen;
   for (const json& s : List(status, "peers")) {
-    if (!Flag(s, "ready")) continue;
+    if (!Flag(s, "ready") || Flag(s, "replica")) continue;
     const std::string who = Str(s, "institution");
     if (seen.insert(who).second) ++ready_peers;
     for (const json& b : List(s, "behind")) {

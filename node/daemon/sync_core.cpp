@@ -89,6 +89,13 @@ struct Feed {
   bool not_yet_logged = false;
 };
 
+// Penalties are kept per institution, except a read replica's: per certificate, so that one
+// misbehaving replica does not keep its institution's others out.
+std::string PenaltyKey(const PeerLink& link) {
+  if (!link.replica()) return link.institution();
+  return link.institution() + "/replica/" + link.certificate_serial();
+}
+
 struct Penalty {
   uint32_t strikes = 0;
   SteadyTime banned_until{};
@@ -578,16 +585,25 @@ struct SyncCore::Impl {
 
   // ---- Penalties ----
 
-  bool Banned(const std::string& institution) {
-    auto it = penalties.find(institution);
+  bool Banned(const std::string& key) {
+    auto it = penalties.find(key);
     return it != penalties.end() && steady() < it->second.banned_until;
   }
 
-  // Refuses `who` for ban_base_seconds, doubling with each strike up to ban_max_seconds, and
-  // closes every connection it has here.
+  // Refuses `who` (a PenaltyKey) for ban_base_seconds, doubling with each strike up to
+  // ban_max_seconds, and closes every connection it has here.
   // `reason` is counted as rejected data; a peer refused for silence sent none.
   void Ban(const std::string& who, const std::string& address, std::optional<RejectReason> reason,
            const std::string& why) {
+    if (reason) metrics.CountRejected(*reason, 1);
+    if (options.replica) {
+      // Its institution's node is a replica's one source, and answerable to the same operator:
+      // refusing it for an hour would only leave the replica's lookups stale. The link is closed
+      // and redialled with the dialer's backoff.
+      LogWarn("{} ({}), this replica's node, closed: {}", who, address, why);
+      CloseLinksOf(who, "closed: " + why);
+      return;
+    }
     Penalty& pen = penalties[who];
     ++pen.strikes;
     const auto& l = options.limits;
@@ -598,16 +614,25 @@ struct SyncCore::Impl {
     pen.banned_until_wall = now() + static_cast<int64_t>(seconds);
     pen.why = why;
     snapshot_stale = true;
-    if (reason) metrics.CountRejected(*reason, 1);
     LogWarn("peer {} ({}) refused for {} s: {}", who, address, seconds, why);
     if (ctx.on_penalty) ctx.on_penalty(who, why);
+    CloseLinksOf(who, "penalised: " + why);
+  }
+
+  // Closes every link of `who` (a PenaltyKey), its wants asked elsewhere at once, not after the
+  // hedge delay. What it claimed of our own feed is forgotten, as for a want it left unanswered:
+  // a peer penalised for bad data must not keep duanka-admin from publishing.
+  void CloseLinksOf(const std::string& who, const std::string& why) {
+    std::vector<uint64_t> own_claims;
     for (auto& [conn, other] : peers) {
-      if (other.conn->institution() == who) {
-        other.refused = true;
-        // Its wants are asked elsewhere at once, not after the hedge delay.
-        DropWantsOf(other);
-        other.conn->Close("penalised: " + why);
-      }
+      if (PenaltyKey(*other.conn) != who) continue;
+      other.refused = true;
+      if (other.heads.count(options.institution)) own_claims.push_back(OwnClaimOf(other, 0));
+      DropWantsOf(other);
+      other.conn->Close(why);
+    }
+    for (uint64_t claimed : own_claims) {
+      if (claimed > 0) OwnFeedClaimBroken(claimed, "came from a peer refused for misbehaving");
     }
   }
 
@@ -617,7 +642,7 @@ struct SyncCore::Impl {
               reason == RejectReason::kMalformed ? msg::ErrorCode::kMalformed
                                                  : msg::ErrorCode::kUnauthorized,
               why);
-    Ban(p.conn->institution(), p.conn->address(), reason, why);
+    Ban(PenaltyKey(*p.conn), p.conn->address(), reason, why);
   }
 
   // ---- Handling messages ----
@@ -654,7 +679,7 @@ struct SyncCore::Impl {
     // relays that are dated ahead of ours wait here until our clock reaches them.
     const int64_t skew = h.node_time - now();
     p.clock_skew = skew;
-    metrics.SetPeerClockSkew(p.conn->institution(), skew);
+    if (!p.conn->replica()) metrics.SetPeerClockSkew(p.conn->institution(), skew);
     const int64_t tolerance = options.limits.max_clock_skew_seconds;
     if (skew > tolerance || skew < -tolerance) {
       LogWarn(
@@ -883,11 +908,14 @@ struct SyncCore::Impl {
       // It claimed this feed up to want.claimed ≥ want.from, and serves nothing of it: a broken
       // promise (heads never move backwards), and the way to hold a feed back. Penalised.
       metrics.CountBrokenClaim();
+      // Forgotten first, as false (the penalty would forget it too, as a misbehaving peer's),
+      // with the peer already out of those whose claims count again.
       const uint64_t own_claim = issuer == options.institution ? OwnClaimOf(p, want.claimed) : 0;
+      p.refused = true;
+      if (own_claim > 0) OwnFeedClaimBroken(own_claim);
       Penalise(p, RejectReason::kMalformed,
                "claimed head " + std::to_string(want.claimed) + " of " + issuer +
                    " but served nothing from " + std::to_string(want.from));
-      if (own_claim > 0) OwnFeedClaimBroken(own_claim);
       PumpDirty();
       return;
     }
@@ -1300,15 +1328,16 @@ struct SyncCore::Impl {
       const Feed& f = feeds[issuer];
       for (const Want& w : f.wants) {
         if (w.id == id && at - w.sent > limit) {
-          silent.emplace_back(p.conn->institution(), p.conn->address());
+          silent.emplace_back(PenaltyKey(*p.conn), p.conn->address());
+          p.refused = true;  // its claims no longer count, below
           if (issuer == options.institution) broken_own_claims.push_back(OwnClaimOf(p, w.claimed));
         }
       }
     }
+    for (uint64_t claimed : broken_own_claims) OwnFeedClaimBroken(claimed);
     for (const auto& [who, address] : silent) {
       Ban(who, address, std::nullopt, "did not answer a want within limits.want_timeout_ms");
     }
-    for (uint64_t claimed : broken_own_claims) OwnFeedClaimBroken(claimed);
     PumpDirty();
   }
 };
@@ -1443,17 +1472,33 @@ void SyncCore::OnOpen(const std::shared_ptr<PeerLink>& c) {
   } else if (who == own) {
     return refuse("connected to itself");
   }
-  if (impl.Banned(who)) return refuse(who + " is penalised for misbehaving");
-  size_t same = 0;
-  for (const auto& [conn, p] : impl.peers) {
-    same += conn->institution() == who && conn->replica() == c->replica() ? 1 : 0;
-  }
-  // Each replica holds one link (it dials); an institution's other members, one each way.
-  const uint32_t limit =
-      c->replica() ? impl.options.limits.max_replicas : impl.options.limits.connections_per_peer;
-  if (same >= limit) {
-    return refuse("already " + std::to_string(same) + (c->replica() ? " replica" : "") +
-                  " connections to " + who);
+  if (impl.Banned(PenaltyKey(*c))) return refuse(PenaltyKey(*c) + " is penalised for misbehaving");
+  if (c->replica()) {
+    // One link per replica (per certificate): a replica that restarts before its old session
+    // timed out replaces it rather than being refused.
+    size_t replicas = 0;
+    for (auto& [conn, other] : impl.peers) {
+      if (!conn->replica() || other.refused) continue;
+      if (conn->certificate_serial() == c->certificate_serial()) {
+        other.refused = true;
+        impl.DropWantsOf(other);
+        conn->Close("replaced by a newer connection of the same replica");
+      } else {
+        ++replicas;
+      }
+    }
+    const uint32_t limit = impl.options.limits.max_replicas;
+    if (limit == 0) return refuse("this node serves no read replicas (limits.max_replicas = 0)");
+    if (replicas >= limit) {
+      return refuse("serving " + std::to_string(replicas) + " of limits.max_replicas = " +
+                    std::to_string(limit) + " read replicas of " + who);
+    }
+  } else {
+    size_t same = 0;
+    for (const auto& [conn, p] : impl.peers) same += conn->institution() == who ? 1 : 0;
+    if (same >= impl.options.limits.connections_per_peer) {
+      return refuse("already " + std::to_string(same) + " connections to " + who);
+    }
   }
   Peer& p = impl.peers[c.get()];
   p.conn = c;
@@ -1481,7 +1526,7 @@ void SyncCore::OnClose(PeerLink& c, const std::string& reason, bool misbehaved) 
   // Keeps the link alive through this call (the map held the last reference, perhaps).
   std::shared_ptr<PeerLink> link = it->second.conn;
   // Bytes that are not frames are invalid data like any other (design section 6).
-  if (misbehaved) impl.Ban(c.institution(), c.address(), RejectReason::kMalformed, reason);
+  if (misbehaved) impl.Ban(PenaltyKey(c), c.address(), RejectReason::kMalformed, reason);
   // A peer gone before serving what it claimed of our own feed proved nothing: its claim must
   // not keep duanka-admin from publishing (peers still here that claim as much note it again).
   uint64_t own_claim = 0;

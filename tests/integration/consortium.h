@@ -190,8 +190,11 @@ class Consortium {
   // problem.
   Result<uint64_t> VerifyFeed(const Node& node, const std::string& issuer) const;
 
- private:
+  // Writes the node's duanka.toml from its fields, as Start does (for a check of a config that
+  // must not start).
   void WriteConfig(const Node& node) const;
+
+ private:
   static void Reap(Node& node, int status);
 
   std::string name_;

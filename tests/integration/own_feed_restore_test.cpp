@@ -193,5 +193,30 @@ TEST_F(OwnFeedRestoreTest, AFalseClaimIsForgottenWhenItsPeerServesNothing) {
   EXPECT_EQ(c_.Stop(a), 0);
 }
 
+// A claim from a peer penalised for anything (here: bytes that are not frames, while its want of
+// our own feed is outstanding) is forgotten with it: a peer that lies and then sends garbage must
+// not keep duanka-admin from publishing (a stolen replica's key could otherwise do it for good).
+TEST_F(OwnFeedRestoreTest, AClaimFromAPeerPenalisedForGarbageIsForgotten) {
+  Node& a = c_.Add("BANKA");
+  ASSERT_TRUE(c_.Start(a));
+  ASSERT_EQ(ReportAt(a, "64001").exit_code, 0);
+  std::unique_ptr<RogueConnection> liar = Greeted(a);
+  ASSERT_NE(liar, nullptr) << c_.Log(a);
+  crypto::Hash256 made_up;
+  made_up.bytes.fill(0x5b);
+  ASSERT_TRUE(liar->Send(msg::Heads{{msg::Head{"BANKA", kFalseHead, made_up, false}}}));
+  ASSERT_TRUE(liar->ReadUntil<msg::Want>(kAnswerDeadline)) << c_.Log(a);
+  ASSERT_TRUE(Eventually([&] { return SeenHead(a) == kFalseHead; })) << c_.Log(a);
+
+  ASSERT_TRUE(liar->SendRaw(std::string(64, '\xff')));
+  EXPECT_TRUE(liar->WaitClosed(kAnswerDeadline));
+  ASSERT_TRUE(Eventually([&] { return SeenHead(a) == 0; })) << c_.Log(a);
+  EXPECT_TRUE(c_.Logged(a, "came from a peer refused for misbehaving: forgotten")) << c_.Log(a);
+  RunResult report = ReportAt(a, "64002");
+  EXPECT_EQ(report.exit_code, 0) << report.err;
+  EXPECT_EQ(report.out, "BANKA:2\n");
+  EXPECT_EQ(c_.Stop(a), 0);
+}
+
 }  // namespace
 }  // namespace duanka::integration

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -99,18 +100,46 @@ TEST_F(ReplicaTest, AReplicaFollowsItsInstitutionServesLookupsAndSignsNothing) {
   EXPECT_EQ(revoke.exit_code, 3) << revoke.err;
   EXPECT_FALSE(c_.Listed(r1_, IdType::kQq, "10003"));
   EXPECT_EQ(c_.HeadSeq(r1_, "BANKA"), c_.HeadSeq(a_, "BANKA"));
+
+  // Nor does it keep a watch list: alerts go out once, from the institution's node.
+  const std::filesystem::path customers = c_.dir() / "customers.csv";
+  std::ofstream(customers) << "qq,10001,cust-1\n";
+  RunResult watch = c_.Admin(r1_, {"watch", "--batch", customers.string()});
+  EXPECT_EQ(watch.exit_code, 2) << watch.err;
+  EXPECT_NE(watch.err.find("read replica of BANKA: keep the watch list at BANKA's own node"),
+            std::string::npos)
+      << watch.err;
+  RunResult count = c_.Admin(r1_, {"watch", "count"});
+  EXPECT_EQ(count.exit_code, 0) << count.err;
+  EXPECT_EQ(count.out.substr(0, 1), "0") << count.out;
+}
+
+TEST_F(ReplicaTest, AReplicaConfiguredToDialAnotherMemberDoesNotStart) {
+  r1_.peers.push_back("BANKB@" + b_.address());
+  c_.WriteConfig(r1_);
+  RunResult check =
+      testing::RunProgram({DUANKAD_BIN, "--home", r1_.home.string(), "--check-config"});
+  EXPECT_EQ(check.exit_code, 2) << check.err;
+  EXPECT_NE(check.err.find("dials BANKA's own node only"), std::string::npos) << check.err;
+  EXPECT_EQ(check.err.find('\n'), check.err.size() - 1) << check.err;  // one line
+
+  r1_.peers.clear();
+  c_.WriteConfig(r1_);
+  check = testing::RunProgram({DUANKAD_BIN, "--home", r1_.home.string(), "--check-config"});
+  EXPECT_EQ(check.exit_code, 2) << check.err;
+  EXPECT_NE(check.err.find("needs one entry naming BANKA's own node"), std::string::npos)
+      << check.err;
 }
 
 TEST_F(ReplicaTest, NoOneButItsInstitutionSpeaksToAReplica) {
-  // BANKB dials the replica mistaking it for BANKA's node; the replica dials BANKB directly.
+  // BANKB dials the replica mistaking it for BANKA's node; the replica takes no peers anyway.
   b_.peers = {"BANKA@" + r1_.address()};
-  r1_.peers.push_back("BANKB@" + b_.address());
   ASSERT_TRUE(c_.Start(b_));
   ASSERT_TRUE(c_.Start(r1_));
   ASSERT_FALSE(c_.Report(b_, "qq", "10001").empty());
   EXPECT_TRUE(Eventually([&] {
     return c_.Logged(b_, "is a read replica's (of BANKA), which serves no peers") &&
-           c_.Logged(r1_, "a read replica of BANKA follows BANKA's own node only");
+           c_.Logged(r1_, "this node is a read replica of BANKA: it takes no peers");
   })) << c_.Log(b_)
       << c_.Log(r1_);
   EXPECT_FALSE(c_.Listed(r1_, IdType::kQq, "10001"));
@@ -123,9 +152,9 @@ TEST_F(ReplicaTest, NoOneButItsInstitutionSpeaksToAReplica) {
   EXPECT_TRUE(Eventually([&] { return c_.Logged(r2, "is a read replica's (of BANKA)"); }))
       << c_.Log(r2);
 
-  // Another member's replica is not served by BANKB's node.
+  // Another member's replica, pointed at BANKB's node, is not served there.
   Node& foreign = c_.AddReplica("BANKA-R3", a_);
-  foreign.peers = {"BANKB@" + b_.address()};
+  foreign.peers = {"BANKA@" + b_.address()};
   ASSERT_TRUE(c_.Start(foreign));
   EXPECT_TRUE(Eventually([&] {
     return c_.Logged(b_, "a read replica of BANKA is served by BANKA only");
@@ -140,8 +169,9 @@ TEST_F(ReplicaTest, TheNodeServesNoMoreReplicasThanItsLimit) {
   ASSERT_TRUE(c_.Start(r1_));
   ASSERT_TRUE(Eventually([&] { return ReadyPeers(Status(a_), "BANKA", true) == 1; }));
   ASSERT_TRUE(c_.Start(r2));
-  EXPECT_TRUE(Eventually([&] { return c_.Logged(a_, "already 1 replica connections to BANKA"); }))
-      << c_.Log(a_);
+  EXPECT_TRUE(Eventually([&] {
+    return c_.Logged(a_, "serving 1 of limits.max_replicas = 1 read replicas of BANKA");
+  })) << c_.Log(a_);
   EXPECT_EQ(ReadyPeers(Status(a_), "BANKA", true), 1u);
 }
 
