@@ -25,7 +25,11 @@ std::optional<std::string> ReplicaOf(const Config& config) {
   if (!pem) return std::nullopt;
   Result<std::vector<std::string>> ders = crypto::PemCertificatesToDer(*pem);
   if (!ders) return std::nullopt;
-  Result<crypto::CertificateInfo> cert = crypto::InspectCertificate(ders->front());
+  return ReplicaOfCertificate(ders->front());
+}
+
+std::optional<std::string> ReplicaOfCertificate(std::string_view der) {
+  Result<crypto::CertificateInfo> cert = crypto::InspectCertificate(der);
   if (!cert || cert->role != crypto::Role::kReplica) return std::nullopt;
   return cert->institution;
 }

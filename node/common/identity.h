@@ -6,6 +6,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "crypto/pki.h"
@@ -27,6 +28,8 @@ struct SigningIdentity {
 // the replica role; nullopt for an institution's own node, or when the file does not read as a
 // certificate (the daemon's TLS set-up reports that).
 std::optional<std::string> ReplicaOf(const Config& config);
+// The same for a DER certificate already read: its institution when its role is replica.
+std::optional<std::string> ReplicaOfCertificate(std::string_view der);
 
 // Loads signing.key and signing.pem, checks that the certificate is the consortium's, of the
 // signing kind, for this institution, currently valid, and certifies this very key. On a read

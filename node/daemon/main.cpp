@@ -252,16 +252,16 @@ int LoadForStart(const std::filesystem::path& home, std::optional<Loaded>& out) 
   if (Status s = CheckCertificateInstitution(*config, config->tls_cert, tls_ders->front()); !s) {
     return Fail(node::ExitCodeFor(s.error().kind), s.error().message);
   }
-  // The machine that answers lookups for a replica must not hold the key that signs listings.
-  const bool replica = node::ReplicaOf(*config).has_value();
-  if (replica && std::filesystem::exists(config->signing_key)) {
-    return Fail(kExitFailure, "this node is a read replica of " + config->institution + " (" +
-                                  config->tls_cert.string() + " has the replica role), but " +
-                                  config->signing_key.string() +
-                                  " exists: a replica must hold no signing key; move it off "
-                                  "this machine");
-  }
+  const bool replica = node::ReplicaOfCertificate(tls_ders->front()).has_value();
   if (replica) {
+    // The machine that answers lookups for a replica must not hold the key that signs listings.
+    if (std::filesystem::exists(config->signing_key)) {
+      return Fail(kExitFailure, "this node is a read replica of " + config->institution + " (" +
+                                    config->tls_cert.string() + " has the replica role), but " +
+                                    config->signing_key.string() +
+                                    " exists: a replica must hold no signing key; move it off "
+                                    "this machine");
+    }
     // It follows its institution's node only: any other entry could never be spoken to.
     if (config->network.peers.empty()) {
       return Fail(node::ConfigExitCodeFor(ErrorKind::kInvalidInput),

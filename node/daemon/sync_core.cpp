@@ -1474,18 +1474,12 @@ void SyncCore::OnOpen(const std::shared_ptr<PeerLink>& c) {
   }
   if (impl.Banned(PenaltyKey(*c))) return refuse(PenaltyKey(*c) + " is penalised for misbehaving");
   if (c->replica()) {
-    // One link per replica (per certificate): a replica that restarts before its old session
-    // timed out replaces it rather than being refused.
+    // One link per replica (per certificate, as its penalties are kept): a replica that
+    // restarts before its old session timed out replaces it rather than being refused.
+    impl.CloseLinksOf(PenaltyKey(*c), "replaced by a newer connection of the same replica");
     size_t replicas = 0;
-    for (auto& [conn, other] : impl.peers) {
-      if (!conn->replica() || other.refused) continue;
-      if (conn->certificate_serial() == c->certificate_serial()) {
-        other.refused = true;
-        impl.DropWantsOf(other);
-        conn->Close("replaced by a newer connection of the same replica");
-      } else {
-        ++replicas;
-      }
+    for (const auto& [conn, other] : impl.peers) {
+      replicas += conn->replica() && !other.refused ? 1 : 0;
     }
     const uint32_t limit = impl.options.limits.max_replicas;
     if (limit == 0) return refuse("this node serves no read replicas (limits.max_replicas = 0)");

@@ -65,6 +65,26 @@ class OwnFeedRestoreTest : public ::testing::Test {
     return std::move(*conn);
   }
 
+  // A rogue session that has claimed BANKA's feed up to kFalseHead (a made-up hash filled with
+  // `fill`), been sent a want for it, and seen `node` keep the claim; nullptr, with a test
+  // failure, if any step did not happen.
+  std::unique_ptr<RogueConnection> LiarClaimingOurFeed(const Node& node, uint8_t fill) {
+    std::unique_ptr<RogueConnection> liar = Greeted(node);
+    if (liar == nullptr) {
+      ADD_FAILURE() << "no rogue session: " << c_.LogText(node);
+      return nullptr;
+    }
+    crypto::Hash256 made_up;
+    made_up.bytes.fill(fill);
+    if (!liar->Send(msg::Heads{{msg::Head{"BANKA", kFalseHead, made_up, false}}}) ||
+        !liar->ReadUntil<msg::Want>(kAnswerDeadline) ||
+        !Eventually([&] { return SeenHead(node) == kFalseHead; })) {
+      ADD_FAILURE() << "the false claim was not taken: " << c_.LogText(node);
+      return nullptr;
+    }
+    return liar;
+  }
+
   // The seen head of BANKA in `node`'s store (0: none).
   uint64_t SeenHead(const Node& node) {
     uint64_t seq = 0;
@@ -172,14 +192,8 @@ TEST_F(OwnFeedRestoreTest, AFalseClaimIsForgottenWhenItsPeerServesNothing) {
   Node& a = c_.Add("BANKA");
   ASSERT_TRUE(c_.Start(a));
   ASSERT_EQ(ReportAt(a, "63001").exit_code, 0);
-  std::unique_ptr<RogueConnection> liar = Greeted(a);
-  ASSERT_NE(liar, nullptr) << c_.Log(a);
-  crypto::Hash256 made_up;
-  made_up.bytes.fill(0x5a);
-  ASSERT_TRUE(liar->Send(msg::Heads{{msg::Head{"BANKA", kFalseHead, made_up, false}}}));
-  std::optional<msg::Want> want = liar->ReadUntil<msg::Want>(kAnswerDeadline);
-  ASSERT_TRUE(want) << c_.Log(a);
-  ASSERT_TRUE(Eventually([&] { return SeenHead(a) == kFalseHead; })) << c_.Log(a);
+  std::unique_ptr<RogueConnection> liar = LiarClaimingOurFeed(a, 0x5a);
+  ASSERT_NE(liar, nullptr);
   ExpectRefused(ReportAt(a, "63002"), kFalseHead, 1);
 
   // It serves nothing of what it claimed: penalised, and its claim forgotten.
@@ -200,13 +214,8 @@ TEST_F(OwnFeedRestoreTest, AClaimFromAPeerPenalisedForGarbageIsForgotten) {
   Node& a = c_.Add("BANKA");
   ASSERT_TRUE(c_.Start(a));
   ASSERT_EQ(ReportAt(a, "64001").exit_code, 0);
-  std::unique_ptr<RogueConnection> liar = Greeted(a);
-  ASSERT_NE(liar, nullptr) << c_.Log(a);
-  crypto::Hash256 made_up;
-  made_up.bytes.fill(0x5b);
-  ASSERT_TRUE(liar->Send(msg::Heads{{msg::Head{"BANKA", kFalseHead, made_up, false}}}));
-  ASSERT_TRUE(liar->ReadUntil<msg::Want>(kAnswerDeadline)) << c_.Log(a);
-  ASSERT_TRUE(Eventually([&] { return SeenHead(a) == kFalseHead; })) << c_.Log(a);
+  std::unique_ptr<RogueConnection> liar = LiarClaimingOurFeed(a, 0x5b);
+  ASSERT_NE(liar, nullptr);
 
   ASSERT_TRUE(liar->SendRaw(std::string(64, '\xff')));
   EXPECT_TRUE(liar->WaitClosed(kAnswerDeadline));

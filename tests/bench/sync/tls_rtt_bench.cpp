@@ -384,30 +384,29 @@ int main(int argc, char** argv) {
   using duanka::kMaxBytes;
   using duanka::kMaxRoundTrips;
   duanka::Options o;
+  struct Flag {
+    const char* name;
+    uint64_t max;
+    uint64_t* value;
+  };
+  const Flag flags[] = {{"--round-trips", kMaxRoundTrips, &o.round_trips},
+                        {"--bytes", kMaxBytes, &o.bytes}};
   for (int i = 1; i < argc; ++i) {
     const char* value = i + 1 < argc ? argv[i + 1] : nullptr;
-    if (std::strcmp(argv[i], "--round-trips") == 0) {
-      std::optional<uint64_t> n = duanka::Number(value, 1, kMaxRoundTrips);
-      if (!n) {
-        std::fprintf(stderr, "tls_rtt_bench: --round-trips expects a whole number 1..%llu\n",
-                     static_cast<unsigned long long>(kMaxRoundTrips));
-        return 2;
-      }
-      o.round_trips = *n;
-      ++i;
-    } else if (std::strcmp(argv[i], "--bytes") == 0) {
-      std::optional<uint64_t> n = duanka::Number(value, 1, kMaxBytes);
-      if (!n) {
-        std::fprintf(stderr, "tls_rtt_bench: --bytes expects a whole number 1..%llu\n",
-                     static_cast<unsigned long long>(kMaxBytes));
-        return 2;
-      }
-      o.bytes = *n;
-      ++i;
-    } else {
+    const Flag* flag = nullptr;
+    for (const Flag& f : flags) flag = std::strcmp(argv[i], f.name) == 0 ? &f : flag;
+    if (flag == nullptr) {
       std::fprintf(stderr, "usage: tls_rtt_bench [--round-trips N] [--bytes N]\n");
       return 2;
     }
+    std::optional<uint64_t> n = duanka::Number(value, 1, flag->max);
+    if (!n) {
+      std::fprintf(stderr, "tls_rtt_bench: %s expects a whole number 1..%llu\n", flag->name,
+                   static_cast<unsigned long long>(flag->max));
+      return 2;
+    }
+    *flag->value = *n;
+    ++i;
   }
   try {
     return duanka::Run(o);
