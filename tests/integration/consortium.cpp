@@ -75,11 +75,6 @@ std::map<std::string, std::string> FakeClock(int64_t offset_seconds) {
           {"FAKETIME_DONT_FAKE_MONOTONIC", "1"}};
 }
 
-std::string ReadAll(const std::filesystem::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
 std::optional<uint64_t> ResidentBytes(pid_t pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/status");
   for (std::string line; std::getline(in, line);) {

@@ -33,6 +33,7 @@
 #include "protocol/identifier.h"
 #include "store/store.h"
 #include "tests/support/process.h"
+#include "tests/support/read_file.h"
 #include "tests/support/temp_dir.h"
 
 namespace duanka::integration {
@@ -94,8 +95,7 @@ std::map<std::string, std::string> FakeClock(int64_t offset_seconds);
 // Calls `condition` every kPollInterval until it holds or `deadline` passes.
 bool Eventually(const std::function<bool()>& condition, Millis deadline = kEventually);
 
-// A file's whole contents ("" if it cannot be read).
-std::string ReadAll(const std::filesystem::path& p);
+using testing::ReadAll;
 
 // A process's anonymous resident memory (RssAnon of /proc/PID/status: its heap, stacks and, in the
 // sanitizer build, ASan's shadow) in bytes, or nullopt if it is gone. The store is a file mapping:

@@ -12,11 +12,13 @@
 #include "protocol/identifier.h"
 #include "store/store.h"
 #include "tests/support/process.h"
+#include "tests/support/read_file.h"
 #include "tests/support/temp_dir.h"
 
 namespace duanka {
 namespace {
 
+using testing::ReadAll;
 using testing::RunProgram;
 using testing::RunResult;
 
@@ -28,11 +30,6 @@ unsigned ModeOf(const std::filesystem::path& p) {
   struct stat st {};
   ::stat(p.c_str(), &st);
   return st.st_mode & 0777;
-}
-
-std::string ReadAll(const std::filesystem::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
 class AdminCliTest : public ::testing::Test {

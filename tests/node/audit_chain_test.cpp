@@ -20,6 +20,7 @@
 #include "crypto/crypto.h"
 #include "node/common/audit.h"
 #include "node/common/audit_verify.h"
+#include "tests/support/read_file.h"
 #include "tests/support/temp_dir.h"
 
 namespace duanka::node {
@@ -27,12 +28,7 @@ namespace {
 
 constexpr const char* kInstitution = "BANKA";
 
-std::string ReadAll(const std::filesystem::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+using testing::ReadAll;
 
 void WriteAll(const std::filesystem::path& p, const std::string& text) {
   std::ofstream(p, std::ios::binary | std::ios::trunc) << text;

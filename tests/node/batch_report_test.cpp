@@ -21,12 +21,14 @@
 #include "protocol/identifier.h"
 #include "store/store.h"
 #include "tests/support/process.h"
+#include "tests/support/read_file.h"
 #include "tests/support/temp_dir.h"
 
 namespace duanka {
 namespace {
 
 using testing::Lines;
+using testing::ReadAll;
 using testing::RunProgram;
 using testing::RunResult;
 
@@ -36,11 +38,6 @@ constexpr int kLongRunSeconds = 900;
 // As node/admin/batch_report.cpp's kLinesPerTransaction: a run of distinct valid lines commits
 // in steps of this many entries.
 constexpr uint64_t kLinesPerTransaction = 10'000;
-
-std::string ReadAll(const std::filesystem::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
 
 // Lines of distinct valid QQ numbers, cycling through the categories: "qq,100000000,sold".
 std::string QqLines(uint64_t count, uint64_t first = 100'000'000) {

@@ -18,12 +18,14 @@
 #include "node/common/config.h"
 #include "store/store.h"
 #include "tests/support/process.h"
+#include "tests/support/read_file.h"
 #include "tests/support/temp_dir.h"
 
 namespace duanka {
 namespace {
 
 using testing::Lines;
+using testing::ReadAll;
 using testing::RunProgram;
 using testing::RunResult;
 
@@ -31,11 +33,6 @@ const std::string kAdmin = DUANKA_ADMIN_BIN;
 constexpr int kLongRunSeconds = 900;
 // As node/admin/batch_report_limits.h's kLinesPerTransaction: revocations commit in steps of it.
 constexpr uint64_t kPerTransaction = 10'000;
-
-std::string ReadAll(const std::filesystem::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
 
 // "qq,N,sold" lines of distinct QQ numbers.
 std::string QqLines(uint64_t count, uint64_t first) {

@@ -12,21 +12,18 @@
 #include "protocol/evidence_file.h"
 #include "store/store.h"
 #include "tests/support/process.h"
+#include "tests/support/read_file.h"
 #include "tests/support/temp_dir.h"
 
 namespace duanka {
 namespace {
 
 namespace fs = std::filesystem;
+using testing::ReadAll;
 using testing::RunProgram;
 using testing::RunResult;
 
 const std::string kAdmin = DUANKA_ADMIN_BIN;
-
-std::string ReadAll(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
 
 void WriteAll(const fs::path& p, const std::string& bytes) {
   std::ofstream(p, std::ios::binary | std::ios::trunc) << bytes;

@@ -10,12 +10,14 @@
 #include <thread>
 
 #include "tests/support/process.h"
+#include "tests/support/read_file.h"
 #include "tests/support/temp_dir.h"
 
 namespace duanka {
 namespace {
 
 using testing::Lines;
+using testing::ReadAll;
 using testing::RunProgram;
 using testing::RunResult;
 
@@ -37,11 +39,6 @@ const std::string kUnlistedPhone = "13700137000";
 const std::vector<std::string> kSecrets = {kPhoneCanonical, kPhoneDigits,   "1234 5678",
                                            kCnId,           kWechatRevoked, kQqExpired,
                                            kCardDigits,     kUnlistedPhone};
-
-std::string ReadAll(const std::filesystem::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
 
 void WriteFile(const std::filesystem::path& p, const std::string& text) {
   std::ofstream out(p, std::ios::binary);

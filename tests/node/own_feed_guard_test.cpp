@@ -13,12 +13,14 @@
 #include "node/common/config.h"
 #include "store/store.h"
 #include "tests/support/process.h"
+#include "tests/support/read_file.h"
 #include "tests/support/temp_dir.h"
 
 namespace duanka {
 namespace {
 
 namespace fs = std::filesystem;
+using testing::ReadAll;
 using testing::RunProgram;
 using testing::RunResult;
 
@@ -30,11 +32,6 @@ constexpr uint64_t kNetworkHead = kBeforeBackup + kAfterBackup;
 // The exit codes the refusal is documented with (node/admin/README.md).
 constexpr int kRefusedExit = 2;
 constexpr int kBatchRefusedExit = 3;
-
-std::string ReadAll(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
 
 class OwnFeedGuardTest : public ::testing::Test {
  protected:

@@ -10,6 +10,7 @@
 #include "crypto/crypto.h"
 #include "node/common/config.h"
 #include "tests/support/process.h"
+#include "tests/support/read_file.h"
 #include "tests/support/temp_dir.h"
 
 namespace duanka {
@@ -17,6 +18,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using testing::Lines;
+using testing::ReadAll;
 using testing::RunProgram;
 using testing::RunResult;
 
@@ -29,11 +31,6 @@ constexpr int kDaemonRefusalTimeoutSeconds = 20;
 
 constexpr int kExitInvalid = 2;
 constexpr int kExitFailure = 3;
-
-std::string ReadAll(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
 
 unsigned ModeOf(const fs::path& p) {
   struct stat st {};

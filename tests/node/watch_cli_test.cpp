@@ -15,12 +15,14 @@
 
 #include "node/common/config.h"
 #include "tests/support/process.h"
+#include "tests/support/read_file.h"
 #include "tests/support/temp_dir.h"
 
 namespace duanka {
 namespace {
 
 using testing::Lines;
+using testing::ReadAll;
 using testing::RunProgram;
 using testing::RunResult;
 
@@ -31,11 +33,6 @@ const std::string kLookup = DUANKA_BIN;
 constexpr auto kFollowDeadline = std::chrono::seconds(60);
 // Generous: the large file runs under sanitizers and on a machine busy with other builds.
 constexpr int kRunSeconds = 600;
-
-std::string ReadAll(const std::filesystem::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
 
 std::vector<nlohmann::json> JsonLines(const std::string& text) {
   std::vector<nlohmann::json> out;
