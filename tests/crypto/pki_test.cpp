@@ -18,6 +18,8 @@
 #include <string>
 #include <vector>
 
+#include "tests/support/read_file.h"
+
 namespace duanka::crypto {
 namespace {
 
@@ -50,12 +52,7 @@ class TempDir {
   fs::path path_;
 };
 
-std::string ReadText(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
+using testing::ReadAll;
 
 void WriteText(const fs::path& path, const std::string& text) {
   std::ofstream(path, std::ios::binary) << text;
@@ -244,7 +241,7 @@ TEST(PkiKeysTest, KeyFromOpensslGenpkeyIsRead) {
   ASSERT_TRUE(key.ok()) << key.error().message;
   EXPECT_EQ(PublicKeyPem(key->public_key()),
             OpensslOutput("pkey -in " + Quote(key_path) + " -pubout"));
-  EXPECT_EQ(PrivateKeyPem(*key), ReadText(key_path));
+  EXPECT_EQ(PrivateKeyPem(*key), ReadAll(key_path));
 }
 
 TEST(PkiKeysTest, EcKeyIsRefusedAsNotEd25519) {
@@ -273,11 +270,11 @@ TEST_F(PkiTest, ConsortiumIsTheCaOrganizationAndTheStoreIsExposed) {
 }
 
 TEST_F(PkiTest, SecondCaInTheSameDirectoryIsRefused) {
-  std::string before = ReadText(ca_dir_ / "ca.key");
+  std::string before = ReadAll(ca_dir_ / "ca.key");
   Status again = CreateCa(ca_dir_, CaOptions{.consortium = "Other"});
   ASSERT_FALSE(again.ok());
   EXPECT_EQ(again.error().kind, ErrorKind::kConflict);
-  EXPECT_EQ(ReadText(ca_dir_ / "ca.key"), before);
+  EXPECT_EQ(ReadAll(ca_dir_ / "ca.key"), before);
 }
 
 TEST(PkiCaTest, BadConsortiumNamesAreRefused) {
@@ -422,7 +419,7 @@ TEST_F(PkiTest, IssuedLedgerRecordsSerialAndInstitution) {
   std::string der = IssueDer(Options("BANKB", CertKind::kTls));
   auto info = store().Verify(der, CertKind::kTls, Now());
   ASSERT_TRUE(info.ok());
-  std::string ledger = ReadText(ca_dir_ / "issued.txt");
+  std::string ledger = ReadAll(ca_dir_ / "issued.txt");
   EXPECT_NE(ledger.find(info->serial_hex + " BANKB member tls "), std::string::npos) << ledger;
 }
 
@@ -507,7 +504,7 @@ TEST_F(PkiTest, RevokedCertificateRefusedWithCrlAcceptedWithout) {
   for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   auto crl = CreateCrl(ca_dir_, {lower});
   ASSERT_TRUE(crl.ok()) << crl.error().message;
-  EXPECT_EQ(ReadText(ca_dir_ / "crl.pem"), *crl);
+  EXPECT_EQ(ReadAll(ca_dir_ / "crl.pem"), *crl);
 
   auto with_crl = TrustStore::Load(ca_dir_ / "ca.pem", ca_dir_ / "crl.pem");
   ASSERT_TRUE(with_crl.ok()) << with_crl.error().message;
@@ -549,7 +546,7 @@ TEST_F(PkiTest, CrlSignedByAnotherCaRefusedAtCreate) {
   ASSERT_TRUE(CreateCa(other_ca, CaOptions{.consortium = kConsortium}).ok());
   auto foreign_crl = CreateCrl(other_ca, {});
   ASSERT_TRUE(foreign_crl.ok()) << foreign_crl.error().message;
-  auto refused = TrustStore::Create(ReadText(ca_dir_ / "ca.pem"), *foreign_crl);
+  auto refused = TrustStore::Create(ReadAll(ca_dir_ / "ca.pem"), *foreign_crl);
   ASSERT_FALSE(refused.ok());
   EXPECT_EQ(refused.error().kind, ErrorKind::kInvalidInput);
   EXPECT_NE(refused.error().message.find("not signed by the consortium CA"), std::string::npos);
@@ -568,7 +565,7 @@ TEST_F(PkiTest, CrlOfUnknownOrMalformedSerialIsRefused) {
 }
 
 TEST_F(PkiTest, GarbageCrlIsRefusedAtCreate) {
-  std::string ca_pem = ReadText(ca_dir_ / "ca.pem");
+  std::string ca_pem = ReadAll(ca_dir_ / "ca.pem");
   auto refused = TrustStore::Create(ca_pem, std::string_view("not a CRL"));
   ASSERT_FALSE(refused.ok());
   EXPECT_EQ(refused.error().kind, ErrorKind::kInvalidInput);
@@ -591,7 +588,7 @@ TEST_F(PkiTest, TlsCertificatePresentedAsSigningIsRefused) {
 }
 
 TEST_F(PkiTest, CaCertificatePresentedAsMemberIsRefused) {
-  std::string ca_der = OnlyDer(ReadText(ca_dir_ / "ca.pem"));
+  std::string ca_der = OnlyDer(ReadAll(ca_dir_ / "ca.pem"));
   for (CertKind kind : {CertKind::kSigning, CertKind::kTls}) {
     auto info = store().Verify(ca_der, kind, Now());
     ASSERT_FALSE(info.ok());
@@ -719,7 +716,7 @@ TEST(PkiPemTest, PemWithoutCertificatesIsInvalidInput) {
 
 TEST_F(PkiTest, TrustStoreRefusesMemberCertificateAndGarbageAsCa) {
   std::string member = IssuePem(Options("BANKA", CertKind::kSigning));
-  std::string ca = ReadText(ca_dir_ / "ca.pem");
+  std::string ca = ReadAll(ca_dir_ / "ca.pem");
   for (const std::string& text : {member, std::string("garbage"), ca + ca}) {
     auto refused = TrustStore::Create(text, std::nullopt);
     ASSERT_FALSE(refused.ok());
@@ -747,7 +744,7 @@ TEST_F(PkiTest, ErrorMessagesAreOneLine) {
   collect(store().Verify(IssueDer(Options("BANKA", CertKind::kTls)), CertKind::kSigning, Now()));
   collect(TrustStore::Create("-----BEGIN CERTIFICATE-----\n@@@@\n-----END CERTIFICATE-----\n",
                              std::nullopt));
-  collect(TrustStore::Create(ReadText(ca_dir_ / "ca.pem"), std::string_view("x")));
+  collect(TrustStore::Create(ReadAll(ca_dir_ / "ca.pem"), std::string_view("x")));
   collect(ParsePrivateKeyPem("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"));
   collect(IssueCertificate(ca_dir_, Options("bank\na", CertKind::kSigning)));
   collect(CreateCrl(ca_dir_, {"12\n34"}));

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "node/common/config.h"
+#include "tests/support/read_file.h"
 #include "tests/support/temp_dir.h"
 
 namespace duanka {
@@ -21,9 +22,8 @@ const std::filesystem::path kConfigSource = DUANKA_CONFIG_SOURCE;
 const std::string kInstitution = "BANKA";
 
 std::string ReadAll(const std::filesystem::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  EXPECT_TRUE(in.good()) << "cannot read " << p;
-  return std::string(std::istreambuf_iterator<char>(in), {});
+  EXPECT_TRUE(std::ifstream(p).good()) << "cannot read " << p;
+  return testing::ReadAll(p);
 }
 
 // "table.key" for every value in the file, as config.cpp names them.

@@ -30,6 +30,7 @@
 #include "node/daemon/rate_limit.h"
 #include "protocol/identifier.h"
 #include "tests/api/api_record.h"
+#include "tests/support/read_file.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/test_feed.h"
 
@@ -117,12 +118,7 @@ std::string LookupBody(std::string_view type, std::string_view value,
   return json{{"type", type}, {"value", value}, {"purpose", purpose}}.dump();
 }
 
-std::string ReadFile(const std::filesystem::path& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+using testing::ReadAll;
 
 class HttpApiTest : public ::testing::Test {
  protected:
@@ -416,7 +412,7 @@ TEST_F(HttpApiTest, BatchAnswersInOrderWithInvalidItemsInPlace) {
   EXPECT_EQ(r.body.find(kInvalidPhone), std::string::npos);
 
   // One audit line for the listed item, then one with the batch's counts.
-  std::string audit = ReadFile(dir_ / "audit.log");
+  std::string audit = ReadAll(dir_ / "audit.log");
   ASSERT_EQ(std::count(audit.begin(), audit.end(), '\n'), 2);
   json line = json::parse(audit.substr(audit.find('\n') + 1));
   EXPECT_EQ(line["action"], "lookup-batch");
@@ -442,7 +438,7 @@ TEST_F(HttpApiTest, BatchLeavesOneAuditLineForEveryListedItemAsASingleLookupDoes
   Response r = Post(port, "/v1/lookup/batch", body.dump());
   ASSERT_EQ(r.status, 200u) << r.body;
 
-  std::string audit = ReadFile(dir_ / "audit.log");
+  std::string audit = ReadAll(dir_ / "audit.log");
   std::istringstream text(audit);
   std::vector<json> lines;
   for (std::string line; std::getline(text, line);) lines.push_back(json::parse(line));
@@ -472,7 +468,7 @@ TEST_F(HttpApiTest, BatchLeavesOneAuditLineForEveryListedItemAsASingleLookupDoes
   // The same fields as a single lookup's line, field for field, plus the item's place.
   ASSERT_EQ(Post(port, "/v1/lookup", LookupBody("phone", kListedPhone, "investigation")).status,
             200u);
-  std::string after = ReadFile(dir_ / "audit.log");
+  std::string after = ReadAll(dir_ / "audit.log");
   json single = json::parse(after.substr(audit.size()));
   json item = lines[0];
   item.erase("batch_line");
@@ -523,7 +519,7 @@ TEST_F(HttpApiTest, BearerTokenRequiredAcceptedAndWrongOneRefused) {
   EXPECT_EQ(ok.status, 200u);
   EXPECT_EQ(ok.Json()["listed"], true);
   // With a token the audit log names the client "token".
-  EXPECT_EQ(json::parse(ReadFile(dir_ / "audit.log"))["user"], "token");
+  EXPECT_EQ(json::parse(ReadAll(dir_ / "audit.log"))["user"], "token");
   // GET endpoints need it too.
   EXPECT_EQ(Get(port, "/metrics").status, 401u);
 }
@@ -579,7 +575,7 @@ ApiClient CertificateClient(const std::string& name) {
 // The `user` of every audit line so far, in order.
 std::vector<std::string> AuditUsers(const std::filesystem::path& log) {
   std::vector<std::string> users;
-  std::istringstream lines(ReadFile(log));
+  std::istringstream lines(ReadAll(log));
   for (std::string line; std::getline(lines, line);) {
     users.push_back(json::parse(line)["user"].get<std::string>());
   }
@@ -752,7 +748,7 @@ TEST(ApiClientsFileTest, SavedClientsLoadBackAndNoTokenIsStored) {
   ASSERT_TRUE(SaveApiClients(dir / "api-clients.toml", clients).ok());
   EXPECT_EQ(std::filesystem::status(dir / "api-clients.toml").permissions(),
             std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
-  const std::string text = ReadFile(dir / "api-clients.toml");
+  const std::string text = ReadAll(dir / "api-clients.toml");
   EXPECT_EQ(text.find(token.substr(kApiTokenPrefix.size())), std::string::npos) << text;
   Result<ApiClients> loaded = LoadApiClients(dir / "api-clients.toml");
   ASSERT_TRUE(loaded.ok()) << loaded.error().message;
@@ -1073,7 +1069,7 @@ TEST_F(HttpApiTest, AuditLinesHavePurposeAndSubject8AndNeverTheValue) {
   ASSERT_EQ(Post(port, "/v1/lookup", LookupBody("phone", kListedPhone, "appeal")).status, 200u);
   ASSERT_EQ(Post(port, "/v1/lookup", LookupBody("phone", kListedPhoneOtherSpelling)).status, 200u);
   ASSERT_EQ(Post(port, "/v1/lookup", LookupBody("phone", kUnknownPhone)).status, 200u);
-  std::string audit = ReadFile(dir_ / "audit.log");
+  std::string audit = ReadAll(dir_ / "audit.log");
   EXPECT_EQ(audit.find(kListedPhone), std::string::npos);
   EXPECT_EQ(audit.find("138-0013"), std::string::npos);
   EXPECT_EQ(audit.find(kUnknownPhone), std::string::npos);
