@@ -42,7 +42,7 @@ namespace msg = protocol::msg;
 constexpr Millis kPropagation{2000};
 // What the issue demands of the victim's resident memory under attack, with default memory limits.
 constexpr uint64_t kMaxDaemonResidentBytes = 256ULL << 20;
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(DUANKA_SANITIZED_PRODUCT)
 // ASan's runtime adds a shadow byte per 8 bytes, red zones around every block and a quarantine of
 // freed ones: about twice the memory, by its own documentation. The release build asserts the bound
 // itself; the sanitizer build, which runs these attacks for memory errors, asserts it with ASan's
