@@ -9,12 +9,12 @@
 namespace duanka::node {
 namespace {
 
-struct Words {
+struct Bilingual {
   std::string_view zh, en;
 };
 
 // In the order of protocol::Category / protocol::Basis, from 1.
-constexpr std::array<Words, 7> kCategoryWords{{
+constexpr std::array<Bilingual, 7> kCategoryWords{{
     {"出租本人的账户、银行卡或电话卡给他人使用",
      "renting out your own account, bank card or phone card for others to use"},
     {"出借本人的账户、银行卡或电话卡给他人使用",
@@ -30,13 +30,13 @@ constexpr std::array<Words, 7> kCategoryWords{{
      "an account, bank card or phone card used in telecom or online fraud"},
 }};
 
-constexpr std::array<Words, 3> kBasisWords{{
+constexpr std::array<Bilingual, 3> kBasisWords{{
     {"经公安机关认定", "identified by the public security authorities (the police)"},
     {"经人民法院生效判决认定", "found by a final judgment of a people's court"},
     {"由该机构根据其自身的风险核查决定", "decided by the institution from its own risk checks"},
 }};
 
-std::string_view Pick(const Words& w, Language lang) {
+std::string_view Pick(const Bilingual& w, Language lang) {
   return lang == Language::kZh ? w.zh : w.en;
 }
 

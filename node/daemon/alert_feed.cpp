@@ -20,10 +20,6 @@ namespace {
 
 namespace net = boost::asio;
 
-constexpr unsigned kBadRequest = 400;
-constexpr unsigned kInternalError = 500;
-constexpr unsigned kUnavailable = 503;
-
 // An alert id has at most 20 digits (uint64); a longer run of digits is refused before parsing.
 constexpr size_t kMaxIdDigits = 20;
 

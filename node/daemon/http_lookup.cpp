@@ -12,11 +12,6 @@ namespace {
 
 using nlohmann::json;
 
-constexpr unsigned kBadRequest = 400;
-constexpr unsigned kPayloadTooLarge = 413;
-constexpr unsigned kInternalError = 500;
-constexpr unsigned kUnavailable = 503;
-
 const std::string& TypeExpectation() {
   static const std::string text = [] {
     std::string names;

@@ -12,17 +12,6 @@
 namespace duanka::daemon {
 namespace {
 
-constexpr unsigned kOk = 200;
-constexpr unsigned kBadRequest = 400;
-constexpr unsigned kUnauthorized = 401;
-constexpr unsigned kForbidden = 403;
-constexpr unsigned kNotFound = 404;
-constexpr unsigned kMethodNotAllowed = 405;
-constexpr unsigned kMisdirected = 421;
-constexpr unsigned kTooManyRequests = 429;
-constexpr unsigned kInternalError = 500;
-constexpr unsigned kUnavailable = 503;
-
 constexpr std::string_view kBearerScheme = "bearer ";  // compared case-insensitively
 
 bool StartsWithNoCase(std::string_view s, std::string_view prefix) {

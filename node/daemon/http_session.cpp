@@ -11,6 +11,7 @@
 #include <boost/beast/http/write.hpp>
 
 #include "node/daemon/api_tls.h"
+#include "node/daemon/http_types.h"
 
 namespace duanka::daemon {
 namespace {
@@ -37,10 +38,6 @@ constexpr std::chrono::milliseconds kTlsCloseTimeout{1000};
 
 // The interim reply to "Expect: 100-continue".
 constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-
-constexpr unsigned kBadRequest = 400;
-constexpr unsigned kPayloadTooLarge = 413;
-constexpr unsigned kHeadersTooLarge = 431;
 
 std::string_view View(beast::string_view s) {
   return std::string_view(s.data(), s.size());

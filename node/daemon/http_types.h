@@ -29,8 +29,22 @@ inline constexpr std::string_view kContentTypeText = "text/plain; charset=utf-8"
 // The Prometheus text exposition format's own content type.
 inline constexpr std::string_view kContentTypeMetrics = "text/plain; version=0.0.4; charset=utf-8";
 
+// The HTTP status codes the API answers with.
+inline constexpr unsigned kOk = 200;
+inline constexpr unsigned kBadRequest = 400;
+inline constexpr unsigned kUnauthorized = 401;
+inline constexpr unsigned kForbidden = 403;
+inline constexpr unsigned kNotFound = 404;
+inline constexpr unsigned kMethodNotAllowed = 405;
+inline constexpr unsigned kPayloadTooLarge = 413;
+inline constexpr unsigned kMisdirected = 421;
+inline constexpr unsigned kTooManyRequests = 429;
+inline constexpr unsigned kHeadersTooLarge = 431;
+inline constexpr unsigned kInternalError = 500;
+inline constexpr unsigned kUnavailable = 503;
+
 struct ApiReply {
-  unsigned status = 200;
+  unsigned status = kOk;
   std::string_view content_type = kContentTypeJson;  // static storage
   std::string body;
   std::string_view allow;         // the Allow header of a 405, static storage

@@ -46,8 +46,8 @@ using node::kExitOk;
 // /v1/status and /metrics count expired entries with a pass over the index; a scrape every few
 // seconds must not turn into a full scan each time.
 constexpr int64_t kStatsCacheSeconds = 5;
-// A bearer token file holds one line; anything longer is not a token.
-constexpr size_t kMaxTokenFileBytes = 4096;
+// A PEM file of a certificate chain: a few certificates of a few KiB each.
+constexpr size_t kMaxCertificateFileBytes = 64 * 1024;
 // A stop checks this often whether every peer is closed.
 constexpr std::chrono::milliseconds kStopPollInterval{20};
 // Beyond shutdown_timeout_ms, for the connections' own watchdogs to cut off the slow peers.
@@ -219,7 +219,7 @@ Status CheckCertificateInstitution(const node::Config& config, const std::filesy
 
 // The DER certificates of a PEM file.
 Result<std::vector<std::string>> ReadCertificates(const std::filesystem::path& file) {
-  Result<std::string> pem = base::ReadFile(file, kMaxTokenFileBytes * 16);
+  Result<std::string> pem = base::ReadFile(file, kMaxCertificateFileBytes);
   if (!pem) return std::move(pem).error();
   Result<std::vector<std::string>> der = crypto::PemCertificatesToDer(*pem);
   if (!der) return MakeError(der.error().kind, file.string() + ": " + der.error().message);
