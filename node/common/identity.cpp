@@ -17,13 +17,20 @@ protocol::Signer SigningIdentity::signer() const {
 }
 
 namespace {
+// A PEM file of a certificate chain: a few certificates of a few KiB each.
 constexpr size_t kMaxCertificateFileBytes = 64 * 1024;
 }  // namespace
 
-std::optional<std::string> ReplicaOf(const Config& config) {
-  Result<std::string> pem = base::ReadFile(config.tls_cert, kMaxCertificateFileBytes);
-  if (!pem) return std::nullopt;
+Result<std::vector<std::string>> ReadCertificates(const std::filesystem::path& file) {
+  Result<std::string> pem = base::ReadFile(file, kMaxCertificateFileBytes);
+  if (!pem) return std::move(pem).error();
   Result<std::vector<std::string>> ders = crypto::PemCertificatesToDer(*pem);
+  if (!ders) return MakeError(ders.error().kind, file.string() + ": " + ders.error().message);
+  return ders;
+}
+
+std::optional<std::string> ReplicaOf(const Config& config) {
+  Result<std::vector<std::string>> ders = ReadCertificates(config.tls_cert);
   if (!ders) return std::nullopt;
   return ReplicaOfCertificate(ders->front());
 }
@@ -45,13 +52,8 @@ Result<SigningIdentity> LoadSigningIdentity(const Config& config, const crypto::
   }
   Result<crypto::SigningKey> key = crypto::LoadPrivateKey(config.signing_key);
   if (!key) return std::move(key).error();
-  Result<std::string> pem = base::ReadFile(config.signing_cert, kMaxCertificateFileBytes);
-  if (!pem) return std::move(pem).error();
-  Result<std::vector<std::string>> ders = crypto::PemCertificatesToDer(*pem);
-  if (!ders) {
-    return MakeError(ErrorKind::kInvalidInput,
-                     config.signing_cert.string() + ": " + ders.error().message);
-  }
+  Result<std::vector<std::string>> ders = ReadCertificates(config.signing_cert);
+  if (!ders) return std::move(ders).error();
   Result<crypto::CertificateInfo> cert =
       ca.Verify(ders->front(), crypto::CertKind::kSigning, SystemNow());
   if (!cert) {

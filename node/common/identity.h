@@ -3,6 +3,7 @@
 // The lookup CLI never includes this.
 #pragma once
 
+#include <filesystem>
 #include <optional>
 #include <span>
 #include <string>
@@ -23,6 +24,10 @@ struct SigningIdentity {
   crypto::CertificateInfo certificate;  // verified against the CA, CN = config.institution
   protocol::Signer signer() const;
 };
+
+// The DER certificates of a PEM file of at most 64 KiB: kIo when it cannot be read,
+// kInvalidInput naming the file when it holds no valid certificate.
+Result<std::vector<std::string>> ReadCertificates(const std::filesystem::path& file);
 
 // The institution this node is a read replica of, when its TLS certificate (files.tls_cert) has
 // the replica role; nullopt for an institution's own node, or when the file does not read as a

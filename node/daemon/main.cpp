@@ -46,8 +46,6 @@ using node::kExitOk;
 // /v1/status and /metrics count expired entries with a pass over the index; a scrape every few
 // seconds must not turn into a full scan each time.
 constexpr int64_t kStatsCacheSeconds = 5;
-// A PEM file of a certificate chain: a few certificates of a few KiB each.
-constexpr size_t kMaxCertificateFileBytes = 64 * 1024;
 // A stop checks this often whether every peer is closed.
 constexpr std::chrono::milliseconds kStopPollInterval{20};
 // Beyond shutdown_timeout_ms, for the connections' own watchdogs to cut off the slow peers.
@@ -217,15 +215,6 @@ Status CheckCertificateInstitution(const node::Config& config, const std::filesy
                        "'s certificates, or correct institution in duanka.toml");
 }
 
-// The DER certificates of a PEM file.
-Result<std::vector<std::string>> ReadCertificates(const std::filesystem::path& file) {
-  Result<std::string> pem = base::ReadFile(file, kMaxCertificateFileBytes);
-  if (!pem) return std::move(pem).error();
-  Result<std::vector<std::string>> der = crypto::PemCertificatesToDer(*pem);
-  if (!der) return MakeError(der.error().kind, file.string() + ": " + der.error().message);
-  return der;
-}
-
 // Loads and checks what the start needs before the store: kExitOk with `out` set, or the exit
 // code after logging the one-line reason.
 int LoadForStart(const std::filesystem::path& home, std::optional<Loaded>& out) {
@@ -247,7 +236,7 @@ int LoadForStart(const std::filesystem::path& home, std::optional<Loaded>& out) 
   if (!tls_native) return Fail(kExitFailure, tls_native.error().message);
   boost::asio::ssl::context tls(*tls_native);
   // Read once more for its name: CreateTlsContext has just read the same file.
-  Result<std::vector<std::string>> tls_ders = ReadCertificates(config->tls_cert);
+  Result<std::vector<std::string>> tls_ders = node::ReadCertificates(config->tls_cert);
   if (!tls_ders) return Fail(kExitFailure, tls_ders.error().message);
   if (Status s = CheckCertificateInstitution(*config, config->tls_cert, tls_ders->front()); !s) {
     return Fail(node::ExitCodeFor(s.error().kind), s.error().message);
@@ -286,7 +275,7 @@ int LoadForStart(const std::filesystem::path& home, std::optional<Loaded>& out) 
   }
   std::vector<std::string> signing_ders;
   if (std::filesystem::exists(config->signing_cert)) {
-    Result<std::vector<std::string>> der = ReadCertificates(config->signing_cert);
+    Result<std::vector<std::string>> der = node::ReadCertificates(config->signing_cert);
     if (der) {
       Status s = CheckCertificateInstitution(*config, config->signing_cert, der->front());
       if (!s) return Fail(node::ExitCodeFor(s.error().kind), s.error().message);
