@@ -68,6 +68,7 @@ std::span<const std::string_view> KnownKeys() {
       "limits.max_frame_bytes",
       "limits.records_per_want",
       "limits.wants_in_flight",
+      "limits.max_uncommitted_records",
       "limits.handshake_timeout_ms",
       "limits.idle_timeout_ms",
       "limits.ping_interval_ms",
@@ -591,6 +592,8 @@ Result<Config> LoadConfig(const std::filesystem::path& home) {
   c.local_grading = std::move(*grading);
   DaemonLimits& l = c.limits;
   constexpr int64_t kMs = 1, kDayMs = 24LL * 3600 * 1000;
+  // About 1 GiB of records held in memory: more would not make a catch-up's commits any cheaper.
+  constexpr int64_t kMaxUncommittedRecords = 1 << 20;
   for (Status s : {
            // Below the default, a full `records` answer of honest peers would not fit.
            r.Int("limits.max_frame_bytes", 8LL << 20, 256LL << 20, l.max_frame_bytes),
@@ -598,6 +601,8 @@ Result<Config> LoadConfig(const std::filesystem::path& home) {
            r.Int("limits.records_per_want", 1, protocol::MessageLimits{}.max_want_count,
                  l.records_per_want),
            r.Int("limits.wants_in_flight", 1, 64, l.wants_in_flight),
+           r.Int("limits.max_uncommitted_records", 0, kMaxUncommittedRecords,
+                 l.max_uncommitted_records),
            r.Int("limits.handshake_timeout_ms", 100 * kMs, kDayMs, l.handshake_timeout_ms),
            r.Int("limits.idle_timeout_ms", 100 * kMs, kDayMs, l.idle_timeout_ms),
            r.Int("limits.ping_interval_ms", 50 * kMs, kDayMs, l.ping_interval_ms),

@@ -138,6 +138,8 @@ struct SyncCore::Impl {
 
   std::map<PeerLink*, Peer> peers;
   std::map<std::string, Feed> feeds;
+  // Records answered to this node's wants and not yet committed, all feeds together.
+  uint64_t uncommitted_records = 0;
   std::map<std::string, Penalty> penalties;
   // Institutions with a signing certificate the CA vouches for: the only feeds peers may name.
   std::set<std::string> certified;
@@ -514,9 +516,18 @@ struct SyncCore::Impl {
     const uint64_t stop_before = f.frozen ? f.fork_seq : UINT64_MAX;
     // Wants at or below the head (a fork probe: a record this node holds, asked for because a
     // peer's head names another hash) do not fetch anything new and do not count.
-    size_t active = f.committing.size();
-    for (const Want& w : f.wants) active += Fresh(w, at) && w.last() > f.seq ? 1 : 0;
-    while (active < l.wants_in_flight) {
+    size_t asking = 0;
+    for (const Want& w : f.wants) asking += Fresh(w, at) && w.last() > f.seq ? 1 : 0;
+    // A feed's share: wants_in_flight wants, answered or not, until committed. Beyond it the
+    // node keeps asking while earlier answers commit, within the budget of uncommitted records,
+    // so that a catch-up's commits grow as large as the store's pace needs (a bulk load: fewer
+    // pages rewritten per record) instead of the fetch waiting for every commit.
+    auto may_ask = [&] {
+      if (asking >= l.wants_in_flight) return false;
+      return asking + f.committing.size() < l.wants_in_flight ||
+             uncommitted_records + l.records_per_want <= l.max_uncommitted_records;
+    };
+    while (may_ask()) {
       auto [from, gap_last] = FirstUncovered(f, at);
       if (from >= stop_before) break;
       Peer* best = nullptr;
@@ -541,7 +552,7 @@ struct SyncCore::Impl {
       uint64_t last =
           std::min({best_seq, from + l.records_per_want - 1, stop_before - 1, gap_last});
       SendWant(*best, issuer, f, from, static_cast<uint32_t>(last - from + 1), best_seq);
-      ++active;
+      ++asking;
     }
   }
 
@@ -946,6 +957,7 @@ struct SyncCore::Impl {
     ++p.answers;
     const uint64_t last = want.from + r.records.size() - 1;
     feeds[issuer].committing.emplace_back(want.from, last);
+    uncommitted_records += r.records.size();
     metrics.CountRecordsReceived(r.records.size());
     std::weak_ptr<PeerLink> from = p.conn;
     std::pair<uint64_t, uint64_t> range{want.from, last};
@@ -960,7 +972,10 @@ struct SyncCore::Impl {
                       const std::weak_ptr<PeerLink>& from, const BatchOutcome& outcome) {
     Feed& f = feeds[issuer];
     auto it = std::find(f.committing.begin(), f.committing.end(), range);
-    if (it != f.committing.end()) f.committing.erase(it);
+    if (it != f.committing.end()) {
+      f.committing.erase(it);
+      uncommitted_records -= range.second - range.first + 1;
+    }
     dirty.insert(issuer);
     if (stopped) return;
     if (outcome.refused) {

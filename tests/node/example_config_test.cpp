@@ -168,6 +168,7 @@ TEST_F(ExampleConfigTest, ExampleLoadsWithEveryValueAtItsDefault) {
   EXPECT_EQ(l.max_frame_bytes, dl.max_frame_bytes);
   EXPECT_EQ(l.records_per_want, dl.records_per_want);
   EXPECT_EQ(l.wants_in_flight, dl.wants_in_flight);
+  EXPECT_EQ(l.max_uncommitted_records, dl.max_uncommitted_records);
   EXPECT_EQ(l.handshake_timeout_ms, dl.handshake_timeout_ms);
   EXPECT_EQ(l.idle_timeout_ms, dl.idle_timeout_ms);
   EXPECT_EQ(l.ping_interval_ms, dl.ping_interval_ms);

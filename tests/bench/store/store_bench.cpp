@@ -9,6 +9,8 @@
 //
 //   build/tests/bench/store/store_bench                               # N = 100,000, under a minute
 //   DUANKA_BENCH_ENTRIES=1000000 build/tests/bench/store/store_bench  # or --entries=1000000
+//   store_bench --entries=1000000 --benchmark_filter=VerifyAndAppend --catch-up-commit=32000
+//                                    # the catch-up's records per commit (default 1,000)
 //
 // The store is built once per process (N entries signed by N / 250,000 issuers in parallel, then
 // loaded feed by feed in seq order, as a node catching up would) in a temporary directory removed
@@ -59,8 +61,9 @@ constexpr size_t kAppendBatch = 1'000;
 constexpr size_t kAppendFeedRecords = 100'000;
 // Catch-up verifies on both cores while one thread appends.
 constexpr int kVerifierThreads = 2;
-// How many batches the verifiers may run ahead of the appender (bounds memory, as the daemon must).
-constexpr size_t kVerifyWindow = 8;
+// How many commits' worth of batches the verifiers may run ahead of the appender (bounds memory,
+// as the daemon must).
+constexpr size_t kVerifyWindowCommits = 8;
 // Subjects probed by the lookup benchmarks, cycled; a power of two keeps the index a mask. Random
 // over the whole store so that most probes miss the CPU caches, as real lookups do.
 constexpr size_t kProbes = 1 << 16;
@@ -81,6 +84,10 @@ uint64_t EntriesFromEnvironment() {
 }
 
 uint64_t g_entries = 0;  // set in main() before any benchmark runs
+// --catch-up-commit=N: records per commit in BM_VerifyAndAppendFeed (whole batches of 1,000), as
+// a daemon's writer commits what arrived while it committed the last round (the daemon's
+// limits.max_uncommitted_records lets that grow).
+size_t g_catch_up_commit_batches = 1;
 // --lmdb=default|nordahead|writemap|both: the store's LMDB flags (store::Options), to compare
 // what each writes per record on this kernel. The store's own default is what Options says.
 bool g_no_readahead = Options{}.no_readahead;
@@ -503,11 +510,13 @@ BENCHMARK(BM_RawRandomPutFloor)
 
 // Catch-up of a whole feed: two verifier threads run VerifyChain over batches of 1,000 (each
 // batch's newest signature vouches for the rest through the hash links) while this thread appends
-// the verified batches in order. Items are records.
+// the verified batches in order, --catch-up-commit records per commit. Items are records.
 void BM_VerifyAndAppendFeed(benchmark::State& state) {
   Fixture& f = GetFixture();
   const std::vector<SignedRecord>& feed = f.catch_up_feed;
   const size_t batches = feed.size() / kAppendBatch;
+  const size_t per_commit = g_catch_up_commit_batches;
+  const size_t window = kVerifyWindowCommits * per_commit;
   const uint64_t written_before = DiskWriteBytes();
   for (auto _ : state) {
     std::vector<std::optional<std::vector<VerifiedRecord>>> verified(batches);
@@ -520,7 +529,7 @@ void BM_VerifyAndAppendFeed(benchmark::State& state) {
         size_t b;
         {
           std::unique_lock<std::mutex> lock(mutex);
-          cv.wait(lock, [&] { return next >= batches || next < appended + kVerifyWindow; });
+          cv.wait(lock, [&] { return next >= batches || next < appended + window; });
           if (next >= batches) return;
           b = next++;
         }
@@ -535,19 +544,20 @@ void BM_VerifyAndAppendFeed(benchmark::State& state) {
     };
     std::vector<std::thread> verifiers;
     for (int t = 0; t < kVerifierThreads; ++t) verifiers.emplace_back(verify);
-    for (size_t b = 0; b < batches; ++b) {
-      std::vector<VerifiedRecord> batch;
-      {
+    for (size_t first = 0; first < batches; first += per_commit) {
+      const size_t end = std::min(batches, first + per_commit);
+      std::vector<VerifiedRecord> commit;
+      for (size_t b = first; b < end; ++b) {
         std::unique_lock<std::mutex> lock(mutex);
         cv.wait(lock, [&] { return verified[b].has_value(); });
         if (failed) Die("catch-up: a batch did not verify");
-        batch = std::move(*verified[b]);
+        for (VerifiedRecord& v : *verified[b]) commit.push_back(std::move(v));
         verified[b]->clear();
       }
-      Result<AppendResult> r = f.store->Append(batch, kTestNow);
-      if (!r || r->appended != batch.size()) Die("catch-up: append failed");
+      Result<AppendResult> r = f.store->Append(commit, kTestNow);
+      if (!r || r->appended != commit.size()) Die("catch-up: append failed");
       std::lock_guard<std::mutex> lock(mutex);
-      appended = b + 1;
+      appended = end;
       cv.notify_all();
     }
     for (std::thread& t : verifiers) t.join();
@@ -577,6 +587,17 @@ int main(int argc, char** argv) {
       }
       duanka::store::g_no_readahead = mode == "nordahead" || mode == "both";
       duanka::store::g_write_map = mode == "writemap" || mode == "both";
+    } else if (a.rfind("--catch-up-commit=", 0) == 0) {
+      const uint64_t records =
+          std::strtoull(argv[i] + std::strlen("--catch-up-commit="), nullptr, 10);
+      if (records < duanka::store::kAppendBatch || records % duanka::store::kAppendBatch != 0 ||
+          records > duanka::store::kAppendFeedRecords) {
+        std::fprintf(stderr,
+                     "store_bench: --catch-up-commit takes a multiple of %zu records up to %zu\n",
+                     duanka::store::kAppendBatch, duanka::store::kAppendFeedRecords);
+        return 2;
+      }
+      duanka::store::g_catch_up_commit_batches = records / duanka::store::kAppendBatch;
     } else if (a.rfind("--entries=", 0) == 0) {
       duanka::store::g_entries =
           std::max<uint64_t>(1, std::strtoull(argv[i] + std::strlen("--entries="), nullptr, 10));

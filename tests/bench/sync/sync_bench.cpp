@@ -42,6 +42,7 @@ struct Options {
   // The fresh node's [limits] for the catch-up, when given (0: the config's default).
   uint64_t wants_in_flight = 0;
   uint64_t records_per_want = 0;
+  std::optional<uint64_t> max_uncommitted_records;
 };
 
 // How often the far end's store is re-read while waiting: far below the figures measured, so
@@ -150,6 +151,9 @@ int CatchUp(const Options& o) {
   if (o.records_per_want != 0) {
     limits["records_per_want"] = static_cast<int64_t>(o.records_per_want);
   }
+  if (o.max_uncommitted_records) {
+    limits["max_uncommitted_records"] = static_cast<int64_t>(*o.max_uncommitted_records);
+  }
   Node& fresh = c.Add("BANKB", limits);
   c.Dial(fresh, source);
   if (!c.Start(source)) return 1;
@@ -202,6 +206,8 @@ int main(int argc, char** argv) {
       o.wants_in_flight = value();
     } else if (std::strcmp(argv[i], "--records-per-want") == 0) {
       o.records_per_want = value();
+    } else if (std::strcmp(argv[i], "--max-uncommitted-records") == 0) {
+      o.max_uncommitted_records = value();
     } else if (std::strcmp(argv[i], "--skip-catch-up") == 0) {
       o.catch_up = false;
     } else if (std::strcmp(argv[i], "--skip-propagation") == 0) {
@@ -209,8 +215,8 @@ int main(int argc, char** argv) {
     } else {
       std::fprintf(stderr,
                    "usage: sync_bench [--nodes N] [--reports N] [--records N] "
-                   "[--wants-in-flight N] [--records-per-want N] [--skip-propagation] "
-                   "[--skip-catch-up]\n");
+                   "[--wants-in-flight N] [--records-per-want N] "
+                   "[--max-uncommitted-records N] [--skip-propagation] [--skip-catch-up]\n");
       return 2;
     }
   }
