@@ -75,8 +75,10 @@ struct HmacKey::State {
   ~State() { sodium_memzero(&prepared, sizeof prepared); }
 };
 
+// No sodium_init here: nettle needs none, and sodium_memzero none either. The lookup CLI derives
+// subjects and nothing else of libsodium's, and sodium_init's CPU probes (cpuid traps to the
+// hypervisor on a VM) were a measurable part of its start.
 HmacKey::HmacKey(ByteView key) : state_(std::make_unique<State>()) {
-  EnsureInitialized();
   hmac_sha256_set_key(&state_->prepared, key.size(), key.data());
 }
 HmacKey::HmacKey(HmacKey&&) noexcept = default;
