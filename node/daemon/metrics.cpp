@@ -271,6 +271,10 @@ std::string Metrics::Render(const store::Stats& stats) const {
   AppendFamily(out, "duanka_records_appended_total", "counter",
                "Records received from peers that extended a feed.");
   AppendSample(out, "duanka_records_appended_total", {}, Load(records_appended_));
+  AppendFamily(out, "duanka_records_uncommitted", "gauge",
+               "Records received from peers and not yet committed (a catch-up holds up to each "
+               "feed's share plus limits.max_uncommitted_records).");
+  AppendSample(out, "duanka_records_uncommitted", {}, Load(records_uncommitted_));
   AppendFamily(out, "duanka_records_rejected_total", "counter",
                "Records from peers refused, by reason.");
   for (size_t i = 0; i < kRejectReasons; ++i) {

@@ -41,6 +41,10 @@ class Metrics {
   void CountRecordsAppended(uint64_t n) {
     records_appended_.fetch_add(n, std::memory_order_relaxed);
   }
+  // Records received from peers and not yet committed (limits.max_uncommitted_records).
+  void SetRecordsUncommitted(uint64_t n) {
+    records_uncommitted_.store(n, std::memory_order_relaxed);
+  }
   void CountRejected(RejectReason reason, uint64_t n);
   void CountFork() { forks_.fetch_add(1, std::memory_order_relaxed); }
   void CountFloodCrossing() { flood_crossings_.fetch_add(1, std::memory_order_relaxed); }
@@ -102,7 +106,7 @@ class Metrics {
   MinuteRate lookups_recent_;
   std::array<std::atomic<uint64_t>, kLookupLatencyBuckets.size() + 1> latency_buckets_{};
   std::atomic<uint64_t> latency_sum_ns_{0};
-  std::atomic<uint64_t> records_received_{0}, records_appended_{0};
+  std::atomic<uint64_t> records_received_{0}, records_appended_{0}, records_uncommitted_{0};
   std::array<std::atomic<uint64_t>, kRejectReasons> rejected_{};
   std::atomic<uint64_t> forks_{0}, audit_failures_{0}, peers_refused_{0}, flood_crossings_{0};
   std::atomic<int64_t> peers_connected_{0}, peer_connections_{0};

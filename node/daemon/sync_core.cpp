@@ -958,6 +958,7 @@ struct SyncCore::Impl {
     const uint64_t last = want.from + r.records.size() - 1;
     feeds[issuer].committing.emplace_back(want.from, last);
     uncommitted_records += r.records.size();
+    metrics.SetRecordsUncommitted(uncommitted_records);
     metrics.CountRecordsReceived(r.records.size());
     std::weak_ptr<PeerLink> from = p.conn;
     std::pair<uint64_t, uint64_t> range{want.from, last};
@@ -975,6 +976,7 @@ struct SyncCore::Impl {
     if (it != f.committing.end()) {
       f.committing.erase(it);
       uncommitted_records -= range.second - range.first + 1;
+      metrics.SetRecordsUncommitted(uncommitted_records);
     }
     dirty.insert(issuer);
     if (stopped) return;

@@ -908,8 +908,9 @@ TEST_F(HttpApiTest, MetricsNameEveryFamilyAndCountLookups) {
         "duanka_feed_last_grew_timestamp_seconds", "duanka_pending_revocations", "duanka_evidence",
         "duanka_store_bytes", "duanka_lookups_total", "duanka_lookup_duration_seconds",
         "duanka_peers_connected", "duanka_peer_connections", "duanka_records_received_total",
-        "duanka_records_appended_total", "duanka_records_rejected_total", "duanka_sync_lag_records",
-        "duanka_forks_total", "duanka_audit_write_failures_total", "duanka_peers_refused_total"}) {
+        "duanka_records_appended_total", "duanka_records_uncommitted",
+        "duanka_records_rejected_total", "duanka_sync_lag_records", "duanka_forks_total",
+        "duanka_audit_write_failures_total", "duanka_peers_refused_total"}) {
     EXPECT_NE(r.body.find(std::string("# TYPE ") + name + " "), std::string::npos) << name;
   }
   EXPECT_NE(r.body.find("duanka_lookups_total{result=\"listed\"} 1\n"), std::string::npos);

@@ -134,7 +134,19 @@ struct CatchUp {
   uint64_t peak_uncommitted = 0;  // records handed to the ingest and not yet committed
   uint64_t head = 0;              // the fresh store's head of the source's feed at the end
   std::string closed;             // why the core closed the link, if it did
+  // The duanka_records_uncommitted gauge when the ingest held the most, and at the end.
+  std::string gauge_at_peak, gauge_end;
 };
+
+// The value of the duanka_records_uncommitted sample, as /metrics renders it.
+std::string UncommittedGauge(const daemon::Metrics& metrics) {
+  const std::string text = metrics.Render(store::Stats{});
+  const std::string name = "\nduanka_records_uncommitted ";
+  const size_t at = text.find(name);
+  if (at == std::string::npos) return "absent";
+  const size_t begin = at + name.size();
+  return text.substr(begin, text.find('\n', begin) - begin);
+}
 
 // A fresh node catches up on the source's whole feed. The source answers each want at once; the
 // ingest commits one batch only when the core has stopped asking.
@@ -190,13 +202,17 @@ CatchUp RunCatchUp(uint32_t max_uncommitted_records) {
       answer.records.assign(feed.begin() + static_cast<ptrdiff_t>(want.from_seq - 1),
                             feed.begin() + static_cast<ptrdiff_t>(last));
       core.OnFrame(*link, protocol::EncodeMessage(answer));
-      result.peak_uncommitted = std::max(result.peak_uncommitted, ingest.held_records());
+      if (ingest.held_records() > result.peak_uncommitted) {
+        result.peak_uncommitted = ingest.held_records();
+        result.gauge_at_peak = UncommittedGauge(metrics);
+      }
     }
     if (!ingest.CommitOldest()) break;  // nothing asked, nothing held: done or stuck
   }
   Result<std::optional<store::Head>> head = store.GetHead(kSource);
   if (head && *head) result.head = (*head)->seq;
   result.closed = link->closed;
+  result.gauge_end = UncommittedGauge(metrics);
   core.Stop();
   return result;
 }
@@ -220,6 +236,9 @@ TEST_F(CatchUpBudgetTest, WithABudgetItKeepsAskingWhileCommitsLagButNoFurther) {
   EXPECT_GT(c.peak_uncommitted, kShareRecords);
   // Wants go out only while the budget has room for one more answer; those already asked land.
   EXPECT_LE(c.peak_uncommitted, kBudget + kShareRecords);
+  // The gauge operators watch says the same.
+  EXPECT_EQ(c.gauge_at_peak, std::to_string(c.peak_uncommitted));
+  EXPECT_EQ(c.gauge_end, "0");
 }
 
 }  // namespace
