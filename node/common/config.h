@@ -95,11 +95,11 @@ struct NetworkSettings {
 struct DaemonLimits {
   // A frame over this ends the connection.
   size_t max_frame_bytes = protocol::kDefaultMaxFrameBytes;
-  uint32_t records_per_want = 2048;        // records asked for in one `want`
-  uint32_t wants_in_flight = 4;            // per feed, across peers: bounds memory in catch-up
+  uint32_t records_per_want = 2048;  // records asked for in one `want`
+  uint32_t wants_in_flight = 4;      // per feed, across peers: bounds memory in catch-up
   // Received and not yet committed, all feeds together: beyond a feed's share of wants_in_flight
   // (answered or not), further wants are sent only within this. Bounds a catch-up's memory
-  // (about 1 KiB per record) and lets its commits grow to what the store's pace needs.
+  // (about 1.2 KiB per record) and lets its commits grow to what the store's pace needs.
   uint32_t max_uncommitted_records = 65536;
   uint32_t handshake_timeout_ms = 10000;   // TCP connect + TLS handshake + hello
   uint32_t idle_timeout_ms = 45000;        // nothing received for this long: the peer is gone

@@ -411,6 +411,13 @@ TEST_F(ExampleConfigTest, OutOfRangeValueRefusedByName) {
       std::regex_replace(example_, std::regex(R"(\nverify_threads = 2)"), "\nverify_threads = 0");
   ASSERT_TRUE(zero_threads != example_) << "no verify_threads = 2 line in " << kExample;
   ExpectRefused(zero_threads, "limits.verify_threads", "expected a number from 1 to 64");
+  for (const char* value : {"-1", "1048577"}) {
+    const std::string budget =
+        std::regex_replace(example_, std::regex(R"(\nmax_uncommitted_records = 65536)"),
+                           std::string("\nmax_uncommitted_records = ") + value);
+    ASSERT_TRUE(budget != example_) << "no max_uncommitted_records = 65536 line in " << kExample;
+    ExpectRefused(budget, "limits.max_uncommitted_records", "expected a number from 0 to 1048576");
+  }
 }
 
 }  // namespace

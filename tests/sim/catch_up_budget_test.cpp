@@ -29,36 +29,7 @@ constexpr uint32_t kWantsInFlight = 2;
 // A feed's share: wants in flight, answered or not, until committed.
 constexpr uint64_t kShareRecords = uint64_t{kWantsInFlight} * kRecordsPerWant;
 constexpr int64_t kNow = kSimWallBase + 60;
-constexpr int64_t kYear = 365LL * 24 * 3600;
 constexpr uint64_t kMapBytes = 4 << 20;
-
-// The source's feed: kFeedRecords entries, chained and signed by its simulated certificate.
-std::vector<protocol::SignedRecord> SignFeed(const SimIdentity& id) {
-  std::vector<protocol::SignedRecord> feed;
-  crypto::Hash256 prev{};
-  for (uint64_t seq = 1; seq <= kFeedRecords; ++seq) {
-    protocol::Record r;
-    r.issuer = kSource;
-    r.seq = seq;
-    r.prev = prev;
-    r.issued_at = kSimWallBase;
-    r.signer_key_id = id.key_id;
-    protocol::EntryBody e;
-    const std::string subject = std::string(kSource) + "/" + std::to_string(seq);
-    e.subject = crypto::Sha256(crypto::AsBytes(subject));
-    e.id_type = protocol::IdType::kPhone;
-    e.pepper_epoch = 1;
-    e.category = protocol::Category::kRentedOut;
-    e.basis = protocol::Basis::kInstitution;
-    e.expires_at = kSimWallBase + kYear;
-    r.body = e;
-    Result<protocol::SignedRecord> s = protocol::SignRecord(r, id.key);
-    if (!s) throw std::runtime_error("sign: " + s.error().message);
-    prev = protocol::RecordHash(*s);
-    feed.push_back(std::move(*s));
-  }
-  return feed;
-}
 
 // The source as the core sees it: what the core sends is kept, decoded.
 class ScriptedLink : public daemon::PeerLink {
@@ -153,7 +124,9 @@ std::string UncommittedGauge(const daemon::Metrics& metrics) {
 CatchUp RunCatchUp(uint32_t max_uncommitted_records) {
   SimPki& pki = SimPki::Get();
   const SimIdentity& source = pki.Identity(kSource);
-  const std::vector<protocol::SignedRecord> feed = SignFeed(source);
+  // The source's whole feed, chained and signed by its simulated certificate.
+  const std::vector<protocol::SignedRecord> feed =
+      SignRun(source, 1, crypto::Hash256{}, kFeedRecords, /*variant=*/0);
 
   testing::TempDir dir;
   store::Options options;

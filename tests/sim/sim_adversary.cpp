@@ -12,42 +12,10 @@ namespace msg = protocol::msg;
 
 namespace {
 
-constexpr int64_t kYear = 365 * 24 * 3600;
-
 crypto::Hash256 RandomHash(std::mt19937_64& rng) {
   crypto::Hash256 h;
   for (uint8_t& b : h.bytes) b = static_cast<uint8_t>(rng());
   return h;
-}
-
-// A run of `count` entries of `issuer` from `first_seq` after `prev`, signed; `variant` makes two
-// runs at one seq differ.
-std::vector<protocol::SignedRecord> SignRun(const SimIdentity& id, uint64_t first_seq,
-                                            crypto::Hash256 prev, size_t count, int variant) {
-  std::vector<protocol::SignedRecord> out;
-  for (size_t i = 0; i < count; ++i) {
-    protocol::Record r;
-    r.issuer = id.institution;
-    r.seq = first_seq + i;
-    r.prev = prev;
-    r.issued_at = kSimWallBase;
-    r.signer_key_id = id.key_id;
-    protocol::EntryBody e;
-    const std::string subject =
-        id.institution + "/" + std::to_string(variant) + "/" + std::to_string(r.seq);
-    e.subject = crypto::Sha256(crypto::AsBytes(subject));
-    e.id_type = protocol::IdType::kPhone;
-    e.pepper_epoch = 1;
-    e.category = protocol::Category::kFraudUse;
-    e.basis = protocol::Basis::kInstitution;
-    e.expires_at = kSimWallBase + kYear;
-    r.body = e;
-    Result<protocol::SignedRecord> s = protocol::SignRecord(r, id.key);
-    if (!s) throw std::runtime_error("cannot sign: " + s.error().message);
-    prev = protocol::RecordHash(*s);
-    out.push_back(std::move(*s));
-  }
-  return out;
 }
 
 std::vector<protocol::SignedRecord> Slice(const std::vector<protocol::SignedRecord>& chain,

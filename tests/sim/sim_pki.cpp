@@ -13,6 +13,8 @@ constexpr int64_t kDay = 24 * 3600;
 // well inside UTCTime (before 2050), so that every certificate encodes to the same size.
 constexpr int64_t kValidFromBeforeBase = 365 * kDay;
 constexpr int kValidityDays = 5 * 365;
+// How long after the simulated clock's start the entries SignRun makes expire.
+constexpr int64_t kEntryLifetime = 365 * kDay;
 
 template <typename T>
 T Must(Result<T> r, const std::string& what) {
@@ -21,6 +23,34 @@ T Must(Result<T> r, const std::string& what) {
 }
 
 }  // namespace
+
+std::vector<protocol::SignedRecord> SignRun(const SimIdentity& id, uint64_t first_seq,
+                                            crypto::Hash256 prev, size_t count, int variant) {
+  std::vector<protocol::SignedRecord> out;
+  for (size_t i = 0; i < count; ++i) {
+    protocol::Record r;
+    r.issuer = id.institution;
+    r.seq = first_seq + i;
+    r.prev = prev;
+    r.issued_at = kSimWallBase;
+    r.signer_key_id = id.key_id;
+    protocol::EntryBody e;
+    const std::string subject =
+        id.institution + "/" + std::to_string(variant) + "/" + std::to_string(r.seq);
+    e.subject = crypto::Sha256(crypto::AsBytes(subject));
+    e.id_type = protocol::IdType::kPhone;
+    e.pepper_epoch = 1;
+    e.category = protocol::Category::kFraudUse;
+    e.basis = protocol::Basis::kInstitution;
+    e.expires_at = kSimWallBase + kEntryLifetime;
+    r.body = e;
+    Result<protocol::SignedRecord> s = protocol::SignRecord(r, id.key);
+    if (!s) throw std::runtime_error("cannot sign: " + s.error().message);
+    prev = protocol::RecordHash(*s);
+    out.push_back(std::move(*s));
+  }
+  return out;
+}
 
 SimPki& SimPki::Get() {
   static SimPki pki;

@@ -9,6 +9,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "crypto/pki.h"
 #include "protocol/record.h"
@@ -47,5 +48,10 @@ class SimPki {
   std::mutex mutex_;
   std::map<std::string, std::unique_ptr<SimIdentity>> identities_;
 };
+
+// A run of `count` entries of `id`'s institution from `first_seq` after `prev`, signed with its key
+// and chained; `variant` makes two runs at one seq differ.
+std::vector<protocol::SignedRecord> SignRun(const SimIdentity& id, uint64_t first_seq,
+                                            crypto::Hash256 prev, size_t count, int variant);
 
 }  // namespace duanka::sim
