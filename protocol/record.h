@@ -163,6 +163,13 @@ Hash256 KeyId(const crypto::PublicKey& key);
 // REQUIRES: record.signer_key_id == KeyId(key.public_key()), else kInvalidInput.
 Result<SignedRecord> SignRecord(const Record& record, const crypto::SigningKey& key);
 
+// A record's canonical bytes in Cap'n Proto's packed form (zero bytes run-length coded), for
+// storage: UnpackRecordBytes gives back exactly the bytes packed, so hashes and signatures over
+// them are untouched. REQUIRES: canonical.size() is a multiple of 8 (canonical bytes always are).
+std::string PackRecordBytes(std::string_view canonical);
+// nullopt when `packed` is not one packed segment of at most kMaxRecordBytes and nothing more.
+std::optional<std::string> UnpackRecordBytes(std::string_view packed);
+
 // Decodes and range-checks without checking the signature: for display of stored records only.
 // kMalformed names the problem.
 Result<Record> DecodeRecord(std::string_view bytes);

@@ -149,13 +149,28 @@ std::string EntryKey(const std::string& issuer, uint64_t seq) {
 }
 
 std::string EncodeSignedRecord(const SignedRecord& record) {
-  return record.bytes + record.signature;
+  std::string out(1, static_cast<char>(kPackedRecordTag));
+  out += protocol::PackRecordBytes(record.bytes);
+  out += record.signature;
+  return out;
 }
 
 std::optional<SignedRecord> DecodeSignedRecord(std::string_view bytes) {
   if (bytes.size() <= crypto::kSignatureSize) return std::nullopt;
-  size_t split = bytes.size() - crypto::kSignatureSize;
-  return SignedRecord{std::string(bytes.substr(0, split)), std::string(bytes.substr(split))};
+  const size_t split = bytes.size() - crypto::kSignatureSize;
+  std::string signature(bytes.substr(split));
+  const std::string_view body = bytes.substr(0, split);
+  switch (static_cast<uint8_t>(body.front())) {
+    case kRawRecordTag:  // schema 1: the canonical bytes as they are
+      return SignedRecord{std::string(body), std::move(signature)};
+    case kPackedRecordTag:
+      if (std::optional<std::string> unpacked = protocol::UnpackRecordBytes(body.substr(1))) {
+        return SignedRecord{std::move(*unpacked), std::move(signature)};
+      }
+      return std::nullopt;
+    default:
+      return std::nullopt;
+  }
 }
 
 std::string EncodeEvidence(const SignedRecord& first, const SignedRecord& second) {

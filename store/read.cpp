@@ -149,7 +149,7 @@ Result<std::vector<SignedRecord>> Store::Range(const std::string& issuer, uint64
         break;
       }
       std::optional<SignedRecord> r = detail::DecodeSignedRecord(View(v));
-      if (!r) throw LmdbError{MDB_CORRUPTED, "a stored record is truncated"};
+      if (!r) throw LmdbError{MDB_CORRUPTED, "a stored record does not decode"};
       out.push_back(std::move(*r));
       ++expected;
       rc = mdb_cursor_get(c.get(), &k, &v, MDB_NEXT);

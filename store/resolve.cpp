@@ -232,7 +232,9 @@ std::optional<SignedRecord> BatchWriter::ReadLosing(uint32_t issuer_id, uint64_t
   if (!Found(mdb_get(txn_, impl_.losing, &k, &v), "cannot read a losing record")) {
     return std::nullopt;
   }
-  return DecodeSignedRecord(View(v));
+  std::optional<SignedRecord> record = DecodeSignedRecord(View(v));
+  if (!record) throw LmdbError{MDB_CORRUPTED, "a losing record does not decode"};
+  return record;
 }
 
 void BatchWriter::RefreezeAtLaterForks(const std::string& issuer, HeadValue& head,
@@ -356,7 +358,7 @@ Result<std::vector<SignedRecord>> Store::LosingRecords(const std::string& issuer
     while (Found(rc, "cannot read losing records") && k.mv_size == from.size() &&
            std::memcmp(k.mv_data, from.data(), 4) == 0) {
       std::optional<SignedRecord> r = detail::DecodeSignedRecord(View(v));
-      if (!r) throw LmdbError{MDB_CORRUPTED, "a losing record is truncated"};
+      if (!r) throw LmdbError{MDB_CORRUPTED, "a losing record does not decode"};
       out.push_back(std::move(*r));
       rc = mdb_cursor_get(c.get(), &k, &v, MDB_NEXT);
     }

@@ -266,7 +266,9 @@ std::optional<SignedRecord> Store::Impl::ReadRecord(MDB_txn* txn, uint32_t issue
   auto key = detail::RecordKey(issuer_id, seq);
   MDB_val k = Val(key.data(), key.size()), v;
   if (!Found(mdb_get(txn, records, &k, &v), "cannot read a record")) return std::nullopt;
-  return detail::DecodeSignedRecord(View(v));
+  std::optional<SignedRecord> record = detail::DecodeSignedRecord(View(v));
+  if (!record) throw LmdbError{MDB_CORRUPTED, "a stored record does not decode"};
+  return record;
 }
 
 namespace {
@@ -395,12 +397,21 @@ Status CheckOrWriteSchema(Store::Impl& impl, MDB_txn* txn, bool writable) {
     return Ok();
   }
   uint32_t version = v.mv_size == 4 ? detail::GetU32(static_cast<const char*>(v.mv_data)) : 0;
-  if (version != kSchemaVersion) {
+  if (version < kOldestReadableSchemaVersion || version > kSchemaVersion) {
     return MakeError(ErrorKind::kIo,
                      "store " + impl.options.path.string() + " has schema version " +
-                         std::to_string(version) + "; this duanka reads version " +
+                         std::to_string(version) + "; this duanka reads versions " +
+                         std::to_string(kOldestReadableSchemaVersion) + " to " +
                          std::to_string(kSchemaVersion) +
                          (version > kSchemaVersion ? " (upgrade duanka)" : " (unknown layout)"));
+  }
+  if (version < kSchemaVersion && writable) {
+    // Before anything of the newer layout is written: an older duanka then refuses the store
+    // rather than misread it.
+    char current[4];
+    detail::PutU32(current, kSchemaVersion);
+    MDB_val vv = Val(current, sizeof current);
+    Check(mdb_put(txn, impl.meta, &k, &vv, 0), "cannot write the schema version");
   }
   return Ok();
 }

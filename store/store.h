@@ -31,7 +31,10 @@ using protocol::EntryId;
 using protocol::SignedRecord;
 using protocol::VerifiedRecord;
 
-inline constexpr uint32_t kSchemaVersion = 1;
+// 2: signed records are stored packed (store/README.md). A writable open of a schema 1 store
+// marks it 2 (its records stay as they are and read as before); a read-only open leaves it.
+inline constexpr uint32_t kSchemaVersion = 2;
+inline constexpr uint32_t kOldestReadableSchemaVersion = 1;
 // Fork evidence pairs kept per feed (the earliest forks): one proves the equivocation; a cap keeps
 // an issuer that forks at every seq from filling the store and every peer's evidence exchange.
 inline constexpr size_t kMaxEvidencePerFeed = 4;

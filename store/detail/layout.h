@@ -131,6 +131,12 @@ std::string EntryKey(const std::string& issuer, uint64_t seq);
 std::string DayKey(const std::string& issuer, uint32_t day);
 std::string HeldKey(const std::string& issuer, uint32_t day, uint64_t seq);
 
+// A stored signed record (records, losing, evidence): kPackedRecordTag ‖ the canonical bytes
+// packed (protocol::PackRecordBytes) ‖ 64-byte signature. Schema 1 stored the canonical bytes as
+// they are; those begin with a zero byte (the root pointer's offset is 0 in canonical form), and
+// DecodeSignedRecord reads both.
+inline constexpr uint8_t kRawRecordTag = 0x00;
+inline constexpr uint8_t kPackedRecordTag = 0x01;
 std::string EncodeSignedRecord(const SignedRecord& record);
 std::optional<SignedRecord> DecodeSignedRecord(std::string_view bytes);
 

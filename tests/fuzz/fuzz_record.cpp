@@ -6,6 +6,7 @@
 // leak or trip a sanitizer, and these properties must hold (abort otherwise):
 //   - decoding does not depend on where the bytes sit in memory (aligned or not);
 //   - Verify and a one-record VerifyChain agree, and accept only what DecodeRecord accepts;
+//   - packing: word-aligned bytes unpack to themselves, and what unpacks packs back (CheckPacking);
 //   - every record DecodeRecord accepts survives SignRecord with the fixed key (signer key id set
 //     to it): the new bytes decode to the same Record, and verify when the issuer's signer is
 //     trusted and the issue time is not in the future.
@@ -19,6 +20,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <limits>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -116,6 +118,26 @@ void CheckRoundTrip(Record record, std::string_view original_bytes) {
   }
 }
 
+// The store keeps records packed: whatever word-aligned bytes are packed unpack to exactly
+// themselves, and unpacking arbitrary bytes (a damaged store) gives bytes that pack back to them.
+void CheckPacking(std::string_view bytes) {
+  const std::string_view words = bytes.substr(0, bytes.size() - bytes.size() % 8);
+  if (words.size() <= kMaxRecordBytes) {
+    std::optional<std::string> unpacked = UnpackRecordBytes(PackRecordBytes(words));
+    if (words.empty() ? unpacked.has_value() : unpacked != words) {
+      Fail("packed bytes do not unpack to themselves");
+    }
+  }
+  if (std::optional<std::string> unpacked = UnpackRecordBytes(bytes)) {
+    if (unpacked->empty() || unpacked->size() % 8 != 0 || unpacked->size() > kMaxRecordBytes) {
+      Fail("unpacking gave what no record can be");
+    }
+    if (UnpackRecordBytes(PackRecordBytes(*unpacked)) != unpacked) {
+      Fail("unpacked bytes do not survive packing again");
+    }
+  }
+}
+
 void FuzzOne(std::span<const uint8_t> input) {
   const size_t signature_size = std::min(input.size(), crypto::kSignatureSize);
   const std::string_view all(reinterpret_cast<const char*>(input.data()), input.size());
@@ -143,6 +165,7 @@ void FuzzOne(std::span<const uint8_t> input) {
   }
 
   if (decoded) CheckRoundTrip(std::move(*decoded), in.bytes);
+  CheckPacking(in.bytes);
 }
 
 }  // namespace

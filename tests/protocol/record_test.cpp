@@ -182,6 +182,47 @@ TEST_F(RecordTest, TruncatedOrPaddedBytesRefused) {
   ExpectRefused(short_sig, ErrorKind::kMalformed, "signature");
 }
 
+TEST_F(RecordTest, PackedBytesUnpackToExactlyTheSignedBytes) {
+  for (const SignedRecord& s : Feed(bank_a_, 20)) {
+    const std::string packed = PackRecordBytes(s.bytes);
+    EXPECT_LT(packed.size(), s.bytes.size());  // a record has runs of zero bytes to code away
+    std::optional<std::string> unpacked = UnpackRecordBytes(packed);
+    ASSERT_TRUE(unpacked.has_value());
+    EXPECT_EQ(*unpacked, s.bytes);
+    EXPECT_TRUE(Check(SignedRecord{*unpacked, s.signature}).ok());
+  }
+  // Any word-aligned bytes round-trip, all-zero and incompressible alike.
+  for (const std::string& words : {std::string(64, '\0'), std::string(64, '\xff')}) {
+    EXPECT_EQ(UnpackRecordBytes(PackRecordBytes(words)), words);
+  }
+}
+
+TEST_F(RecordTest, UnpackRefusesWhatPackDidNotWrite) {
+  const SignedRecord s = Sign(Entry(bank_a_, 1, Hash256{}), bank_a_);
+  const std::string packed = PackRecordBytes(s.bytes);
+  EXPECT_FALSE(UnpackRecordBytes("").has_value());
+  EXPECT_FALSE(UnpackRecordBytes(packed + packed).has_value()) << "bytes after the segment";
+  EXPECT_FALSE(UnpackRecordBytes(packed.substr(0, packed.size() - 1)).has_value()) << "cut short";
+  // A segment table announcing more than a record can be.
+  EXPECT_FALSE(
+      UnpackRecordBytes(PackRecordBytes(std::string(kMaxRecordBytes + 16, '\1'))).has_value());
+  // Two segments.
+  std::string two(16, '\0');
+  two[0] = 1;  // segment count - 1
+  two[4] = 1;  // first segment: one word
+  two[8] = 1;  // second segment: one word
+  two += std::string(16, '\7');
+  std::string packed_two;
+  for (size_t at = 0; at < two.size(); at += 8) {  // pack by hand: every word's bytes, tag 0xff
+    packed_two += '\xff';
+    packed_two += two.substr(at, 8);
+    packed_two += '\0';  // no uncompressed words follow
+  }
+  EXPECT_FALSE(UnpackRecordBytes(packed_two).has_value());
+  std::string garbage(64, '\xff');
+  EXPECT_FALSE(UnpackRecordBytes(garbage).has_value());
+}
+
 TEST_F(RecordTest, GarbageBytesRefusedWithoutCrash) {
   std::string garbage(256, '\xff');
   ExpectRefused(SignedRecord{garbage, std::string(64, 'x')}, ErrorKind::kMalformed, "record");

@@ -498,7 +498,8 @@ TEST_F(StoreTest, NewerSchemaRefusedWithClearMessage) {
   ASSERT_EQ(mdb_txn_begin(env, nullptr, 0, &txn), 0);
   MDB_dbi meta;
   ASSERT_EQ(mdb_dbi_open(txn, "meta", 0, &meta), 0);
-  char version[4] = {0, 0, 0, 2};
+  const uint32_t future = kSchemaVersion + 1;
+  char version[4] = {0, 0, 0, static_cast<char>(future)};
   MDB_val k{6, const_cast<char*>("schema")}, v{4, version};
   ASSERT_EQ(mdb_put(txn, meta, &k, &v, 0), 0);
   ASSERT_EQ(mdb_txn_commit(txn), 0);
@@ -508,8 +509,165 @@ TEST_F(StoreTest, NewerSchemaRefusedWithClearMessage) {
   Result<std::unique_ptr<Store>> s = Store::Open(o);
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.error().kind, ErrorKind::kIo);
-  EXPECT_NE(s.error().message.find("schema version 2"), std::string::npos) << s.error().message;
+  EXPECT_NE(s.error().message.find("schema version " + std::to_string(future)), std::string::npos)
+      << s.error().message;
   EXPECT_NE(s.error().message.find("upgrade"), std::string::npos);
+}
+
+// The raw LMDB side of the schema tests: the store's file as another duanka would leave it.
+class RawStore {
+ public:
+  explicit RawStore(const std::filesystem::path& path) {
+    EXPECT_EQ(mdb_env_create(&env_), 0);
+    mdb_env_set_maxdbs(env_, 32);
+    EXPECT_EQ(mdb_env_open(env_, path.c_str(), 0, 0600), 0);
+    EXPECT_EQ(mdb_txn_begin(env_, nullptr, 0, &txn_), 0);
+  }
+  ~RawStore() {
+    if (txn_ != nullptr) mdb_txn_abort(txn_);
+    mdb_env_close(env_);
+  }
+  MDB_dbi Table(const char* name) {
+    MDB_dbi dbi = 0;
+    EXPECT_EQ(mdb_dbi_open(txn_, name, 0, &dbi), 0) << name;
+    return dbi;
+  }
+  uint32_t Schema() {
+    MDB_val k{6, const_cast<char*>("schema")}, v;
+    if (mdb_get(txn_, Table("meta"), &k, &v) != 0 || v.mv_size != 4) return 0;
+    const auto* b = static_cast<const unsigned char*>(v.mv_data);
+    return uint32_t{b[0]} << 24 | uint32_t{b[1]} << 16 | uint32_t{b[2]} << 8 | b[3];
+  }
+  void SetSchema(uint32_t version) {
+    char b[4] = {static_cast<char>(version >> 24), static_cast<char>(version >> 16),
+                 static_cast<char>(version >> 8), static_cast<char>(version)};
+    MDB_val k{6, const_cast<char*>("schema")}, v{4, b};
+    EXPECT_EQ(mdb_put(txn_, Table("meta"), &k, &v, 0), 0);
+  }
+  // Every value of the records table, in key order (one feed: seq order).
+  std::vector<std::string> Records() {
+    std::vector<std::string> out;
+    MDB_cursor* c = nullptr;
+    EXPECT_EQ(mdb_cursor_open(txn_, Table("records"), &c), 0);
+    MDB_val k, v;
+    for (int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+      out.emplace_back(static_cast<const char*>(v.mv_data), v.mv_size);
+    }
+    mdb_cursor_close(c);
+    return out;
+  }
+  // Replaces the i-th value (key order) of the records table.
+  void SetRecord(size_t i, const std::string& value) {
+    MDB_cursor* c = nullptr;
+    EXPECT_EQ(mdb_cursor_open(txn_, Table("records"), &c), 0);
+    MDB_val k, v;
+    int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
+    for (size_t at = 0; rc == 0 && at < i; ++at) rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+    EXPECT_EQ(rc, 0);
+    // The key as a copy: k points into the page, which the put rewrites.
+    std::string key(static_cast<const char*>(k.mv_data), k.mv_size);
+    MDB_val kk{key.size(), key.data()};
+    MDB_val nv{value.size(), const_cast<char*>(value.data())};
+    EXPECT_EQ(mdb_cursor_put(c, &kk, &nv, MDB_CURRENT), 0);
+    mdb_cursor_close(c);
+  }
+  void Commit() {
+    EXPECT_EQ(mdb_txn_commit(txn_), 0);
+    txn_ = nullptr;
+  }
+
+ private:
+  MDB_env* env_ = nullptr;
+  MDB_txn* txn_ = nullptr;
+};
+
+void ExpectSame(const std::vector<protocol::SignedRecord>& got,
+                const std::vector<protocol::SignedRecord>& want) {
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t i = 0; i < want.size(); ++i) {
+    EXPECT_EQ(got[i].bytes, want[i].bytes) << "record " << i + 1;
+    EXPECT_EQ(got[i].signature, want[i].signature) << "record " << i + 1;
+  }
+}
+
+TEST_F(StoreTest, RecordsAreStoredPackedAndReadBackExactly) {
+  std::vector<protocol::SignedRecord> feed;
+  for (int i = 1; i <= 3; ++i) feed.push_back(bank_a_.Entry(TestSubject(i)));
+  Append(feed);
+  ExpectSame(*store_->Range("BANKA", 1, 3), feed);
+  store_.reset();
+  RawStore raw(dir_ / "store");
+  EXPECT_EQ(raw.Schema(), kSchemaVersion);
+  std::vector<std::string> stored = raw.Records();
+  ASSERT_EQ(stored.size(), feed.size());
+  for (size_t i = 0; i < feed.size(); ++i) {
+    EXPECT_EQ(stored[i].front(), '\x01') << "the packed form's tag";
+    EXPECT_LT(stored[i].size(), feed[i].bytes.size() + feed[i].signature.size());
+  }
+}
+
+TEST_F(StoreTest, SchemaOneStoreIsReadAsItIsAndMarkedTwoByTheFirstWriter) {
+  std::vector<protocol::SignedRecord> feed;
+  for (int i = 1; i <= 3; ++i) feed.push_back(bank_a_.Entry(TestSubject(i)));
+  Append(feed);
+  store_.reset();
+  {
+    // As schema 1 wrote it: the canonical bytes and the signature, unpacked.
+    RawStore raw(dir_ / "store");
+    raw.SetSchema(1);
+    for (size_t i = 0; i < feed.size(); ++i) raw.SetRecord(i, feed[i].bytes + feed[i].signature);
+    raw.Commit();
+  }
+  Options read_only;
+  read_only.read_only = true;
+  store_ = OpenStore(read_only);
+  ASSERT_NE(store_, nullptr);
+  ExpectSame(*store_->Range("BANKA", 1, 3), feed);
+  std::vector<Listing> found = Find(TestSubject(2), kTestNow, true);
+  ASSERT_EQ(found.size(), 1u);
+  EXPECT_EQ(found[0].case_ref, "case-2");  // read from the unpacked record
+  store_.reset();
+  EXPECT_EQ(RawStore(dir_ / "store").Schema(), 1u) << "a reader changes nothing";
+
+  store_ = OpenStore();
+  ASSERT_NE(store_, nullptr);
+  feed.push_back(bank_a_.Entry(TestSubject(4)));
+  EXPECT_EQ(Append({feed.back()}).appended, 1u);
+  ExpectSame(*store_->Range("BANKA", 1, 4), feed);
+  store_.reset();
+  RawStore raw(dir_ / "store");
+  EXPECT_EQ(raw.Schema(), kSchemaVersion);
+  std::vector<std::string> stored = raw.Records();
+  ASSERT_EQ(stored.size(), 4u);
+  EXPECT_EQ(stored[0], feed[0].bytes + feed[0].signature) << "schema 1's records stay as they are";
+  EXPECT_EQ(stored[3].front(), '\x01');
+}
+
+TEST_F(StoreTest, ADamagedStoredRecordIsAnErrorNotARecord) {
+  std::vector<protocol::SignedRecord> feed;
+  for (int i = 1; i <= 2; ++i) feed.push_back(bank_a_.Entry(TestSubject(i)));
+  Append(feed);
+  store_.reset();
+  {
+    RawStore raw(dir_ / "store");
+    std::string damaged = raw.Records()[1];
+    damaged[0] = '\x02';  // a tag no schema wrote
+    raw.SetRecord(1, damaged);
+    raw.Commit();
+  }
+  store_ = OpenStore();
+  ASSERT_NE(store_, nullptr);
+  Result<std::vector<protocol::SignedRecord>> r = store_->Range("BANKA", 1, 2);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("does not decode"), std::string::npos) << r.error().message;
+  Result<std::optional<protocol::SignedRecord>> first = store_->Get(EntryId{"BANKA", 1});
+  ASSERT_TRUE(first.ok() && first->has_value());
+  EXPECT_EQ((*first)->bytes, feed[0].bytes);
+  Result<std::optional<protocol::SignedRecord>> second = store_->Get(EntryId{"BANKA", 2});
+  ASSERT_FALSE(second.ok()) << "a damaged record is not a missing one";
+  EXPECT_NE(second.error().message.find("does not decode"), std::string::npos)
+      << second.error().message;
 }
 
 TEST_F(StoreTest, MissingStoreReadOnlyIsNotFound) {
