@@ -2,6 +2,7 @@
 #include <cstring>
 
 #include "store/detail/layout.h"
+#include "store/detail/lmdb.h"
 
 namespace duanka::store::detail {
 
@@ -149,6 +150,11 @@ std::string EntryKey(const std::string& issuer, uint64_t seq) {
 }
 
 std::string EncodeSignedRecord(const SignedRecord& record) {
+  // Only verified records are stored, and canonical bytes are whole words; packing anything else
+  // would not give it back.
+  if (record.bytes.empty() || record.bytes.size() % 8 != 0) {
+    throw LmdbError{MDB_BAD_VALSIZE, "a record to store is not whole 8-byte words"};
+  }
   std::string out(1, static_cast<char>(kPackedRecordTag));
   out += protocol::PackRecordBytes(record.bytes);
   out += record.signature;
