@@ -402,6 +402,75 @@ void BM_BytesOnDisk(benchmark::State& state) {
 }
 BENCHMARK(BM_BytesOnDisk)->Iterations(1);
 
+// The records table when feeds grow side by side, as a catch-up from many peers has them: kFeeds
+// feeds of N / kFeeds entries (at most kInterleavedEntries in all), appended in turn, 1,000 records
+// of one feed per commit, into a store of their own. Only the feed with the highest issuer id
+// appends at the table's end; the others insert inside it. BM_BytesOnDisk's fixture, loaded feed
+// after feed, is the in-order case to read it beside.
+constexpr uint64_t kInterleavedFeeds = 4;
+constexpr uint64_t kInterleavedEntries = 200'000;
+
+void BM_BytesOnDiskInterleaved(benchmark::State& state) {
+  const uint64_t per_feed = std::max<uint64_t>(
+      kAppendBatch, std::min(g_entries, kInterleavedEntries) / kInterleavedFeeds);
+  duanka::testing::TempDir dir;
+  protocol::Trust trust;
+  std::vector<std::unique_ptr<TestIssuer>> issuers;
+  for (uint64_t i = 0; i < kInterleavedFeeds; ++i) {
+    issuers.push_back(std::make_unique<TestIssuer>(FeedCode("SIDE", i)));
+    trust.Add(issuers.back()->signer());
+  }
+  // One feed per thread: a feed signs in sequence.
+  std::vector<std::vector<std::vector<VerifiedRecord>>> feeds(kInterleavedFeeds);
+  std::vector<std::thread> signers;
+  for (uint64_t i = 0; i < kInterleavedFeeds; ++i) {
+    signers.emplace_back([&, i] {
+      feeds[i] = SignFeed(*issuers[i], (4ULL << 40) + i * per_feed, per_feed, kAppendBatch, trust);
+    });
+  }
+  for (std::thread& t : signers) t.join();
+  Options o;
+  o.path = dir.path() / "store";
+  o.no_readahead = g_no_readahead;
+  o.write_map = g_write_map;
+  double records_bytes = 0, bytes_on_disk = 0;
+  for (auto _ : state) {
+    Result<std::unique_ptr<Store>> s = Store::Open(o);
+    if (!s) Die("open: " + s.error().message);
+    for (size_t batch = 0; batch < feeds[0].size(); ++batch) {
+      for (uint64_t i = 0; i < kInterleavedFeeds; ++i) {
+        Result<AppendResult> r = (*s)->Append(feeds[i][batch], kTestNow);
+        if (!r || r->appended != feeds[i][batch].size()) Die("interleaved append failed");
+      }
+    }
+    Result<Stats> stats = (*s)->GetStats(kTestNow);
+    if (!stats) Die("stats: " + stats.error().message);
+    bytes_on_disk = static_cast<double>(stats->bytes_on_disk);
+    s->reset();
+    MDB_env* env = nullptr;
+    MDB_txn* txn = nullptr;
+    MDB_dbi dbi = 0;
+    MDB_stat st{};
+    if (mdb_env_create(&env) != 0 || mdb_env_set_maxdbs(env, kMaxTables) != 0 ||
+        mdb_env_open(env, o.path.c_str(), MDB_RDONLY, 0600) != 0 ||
+        mdb_txn_begin(env, nullptr, MDB_RDONLY, &txn) != 0 ||
+        mdb_dbi_open(txn, "records", 0, &dbi) != 0 || mdb_stat(txn, dbi, &st) != 0) {
+      Die("interleaved: cannot read the records table's size");
+    }
+    records_bytes =
+        static_cast<double>(st.ms_branch_pages + st.ms_leaf_pages + st.ms_overflow_pages) *
+        st.ms_psize;
+    mdb_txn_abort(txn);
+    mdb_env_close(env);
+  }
+  const double n = static_cast<double>(per_feed * kInterleavedFeeds);
+  state.counters["entries"] = n;
+  state.counters["feeds"] = static_cast<double>(kInterleavedFeeds);
+  state.counters["bytes_per_entry"] = bytes_on_disk / n;
+  state.counters["records_table_B_per_entry"] = records_bytes / n;
+}
+BENCHMARK(BM_BytesOnDiskInterleaved)->Iterations(1)->Unit(benchmark::kSecond);
+
 // ---- Appends ------------------------------------------------------------------------------
 
 // The append feed continues where an earlier append benchmark stopped.
