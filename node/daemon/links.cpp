@@ -395,13 +395,22 @@ struct Dialer::Impl : std::enable_shared_from_this<Dialer::Impl> {
     socket.set_option(tcp::no_delay(true), ec);
     auto conn = std::make_shared<Connection>(std::move(socket), ctx.tls, ctx.trust, ctx.options,
                                              Connection::Side::kClient, ctx.handler);
+    // The connection's callbacks hold this dialer weakly: it holds the connection (`current`),
+    // and a strong hold back would keep both alive for ever if the daemon stops before this
+    // coroutine resumes to let go (LeakSanitizer saw that once at SIGTERM).
+    std::weak_ptr<Impl> weak = self;
     // Wake this loop when the connection ends.
     asio::steady_timer ended(strand, std::chrono::steady_clock::time_point::max());
-    conn->SetOnTerminated(
-        [this, self, &ended] { asio::post(strand, [&ended] { ended.cancel(); }); });
+    conn->SetOnTerminated([weak, &ended] {
+      if (std::shared_ptr<Impl> impl = weak.lock()) {
+        asio::post(impl->strand, [&ended] { ended.cancel(); });
+      }
+    });
     // Any member's certificate verifies; only the one the entry names may be spoken to here.
     conn->SetAdmission(
-        [this, self, expected](const crypto::CertificateInfo& peer) -> std::optional<std::string> {
+        [weak, expected](const crypto::CertificateInfo& peer) -> std::optional<std::string> {
+          std::shared_ptr<Impl> impl = weak.lock();
+          if (!impl) return std::string("the dialer has stopped: closed before any frame");
           // A replica serves no one: whoever dials it has mistaken it for its institution's node.
           if (peer.role == crypto::Role::kReplica) {
             return "the certificate is a read replica's (of " + peer.institution +
@@ -409,17 +418,19 @@ struct Dialer::Impl : std::enable_shared_from_this<Dialer::Impl> {
                    "'s own node; closed before any frame";
           }
           if (peer.institution == expected) {
-            SetState(DialerStatus::State::kConnected);
+            impl->SetState(DialerStatus::State::kConnected);
             return std::nullopt;
           }
           return "the certificate is of " + peer.institution + ", not of " + expected +
                  " as expected: closed before any frame";
         });
     current = conn;
-    conn->Start([this, self](const HandshakeFailure& f) {
-      ctx.metrics.CountPeerRefused();
-      LogWarn("peer {}: {}", address, f.reason);
-      SetState(DialerStatus::State::kConnecting, f.reason);
+    conn->Start([weak](const HandshakeFailure& f) {
+      std::shared_ptr<Impl> impl = weak.lock();
+      if (!impl) return;
+      impl->ctx.metrics.CountPeerRefused();
+      LogWarn("peer {}: {}", impl->address, f.reason);
+      impl->SetState(DialerStatus::State::kConnecting, f.reason);
     });
     co_await ended.async_wait(asio::redirect_error(asio::use_awaitable, ec));
     {
