@@ -45,6 +45,14 @@ class StoreTest : public ::testing::Test {
     return r.ok() ? *r : AppendResult{};
   }
 
+  // BANKA's entries about TestSubject(1) to (n), appended; returns them as signed.
+  std::vector<protocol::SignedRecord> AppendEntries(int n) {
+    std::vector<protocol::SignedRecord> feed;
+    for (int i = 1; i <= n; ++i) feed.push_back(bank_a_.Entry(TestSubject(i)));
+    Append(feed);
+    return feed;
+  }
+
   std::vector<Listing> Find(const crypto::Hash256& subject, int64_t now = kTestNow,
                             bool details = false) {
     std::vector<Listing> out;
@@ -592,9 +600,7 @@ void ExpectSame(const std::vector<protocol::SignedRecord>& got,
 }
 
 TEST_F(StoreTest, RecordsAreStoredPackedAndReadBackExactly) {
-  std::vector<protocol::SignedRecord> feed;
-  for (int i = 1; i <= 3; ++i) feed.push_back(bank_a_.Entry(TestSubject(i)));
-  Append(feed);
+  std::vector<protocol::SignedRecord> feed = AppendEntries(3);
   ExpectSame(*store_->Range("BANKA", 1, 3), feed);
   store_.reset();
   RawStore raw(dir_ / "store");
@@ -608,9 +614,7 @@ TEST_F(StoreTest, RecordsAreStoredPackedAndReadBackExactly) {
 }
 
 TEST_F(StoreTest, SchemaOneStoreIsReadAsItIsAndMarkedTwoByTheFirstWriter) {
-  std::vector<protocol::SignedRecord> feed;
-  for (int i = 1; i <= 3; ++i) feed.push_back(bank_a_.Entry(TestSubject(i)));
-  Append(feed);
+  std::vector<protocol::SignedRecord> feed = AppendEntries(3);
   store_.reset();
   {
     // As schema 1 wrote it: the canonical bytes and the signature, unpacked.
@@ -645,9 +649,7 @@ TEST_F(StoreTest, SchemaOneStoreIsReadAsItIsAndMarkedTwoByTheFirstWriter) {
 }
 
 TEST_F(StoreTest, ADamagedStoredRecordIsAnErrorNotARecord) {
-  std::vector<protocol::SignedRecord> feed;
-  for (int i = 1; i <= 2; ++i) feed.push_back(bank_a_.Entry(TestSubject(i)));
-  Append(feed);
+  std::vector<protocol::SignedRecord> feed = AppendEntries(2);
   store_.reset();
   {
     RawStore raw(dir_ / "store");
