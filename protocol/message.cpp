@@ -12,6 +12,7 @@
 #include <cstring>
 #include <set>
 #include "protocol/detail/text.h"
+#include "protocol/detail/words.h"
 
 #include "protocol/frame.h"
 #include "protocol/schema/messages.capnp.h"
@@ -451,16 +452,8 @@ Result<Message> DecodeMessage(std::string_view payload, const MessageLimits& lim
                      " bytes, not a whole number of 8-byte words");
   }
   const size_t word_count = payload.size() / sizeof(capnp::word);
-  // Cap'n Proto reads words in place; copy into aligned storage when the caller's bytes are not.
   kj::Array<capnp::word> aligned;
-  kj::ArrayPtr<const capnp::word> words;
-  if (reinterpret_cast<uintptr_t>(payload.data()) % alignof(capnp::word) == 0) {
-    words = kj::arrayPtr(reinterpret_cast<const capnp::word*>(payload.data()), word_count);
-  } else {
-    aligned = kj::heapArray<capnp::word>(word_count);
-    std::memcpy(aligned.begin(), payload.data(), payload.size());
-    words = aligned.asPtr();
-  }
+  kj::ArrayPtr<const capnp::word> words = detail::AlignedWords(payload, aligned);
   capnp::ReaderOptions options;
   options.traversalLimitInWords = kTraversalWordsPerPayloadWord * word_count;
   options.nestingLimit = kMessageNestingLimit;

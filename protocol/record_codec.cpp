@@ -8,6 +8,7 @@
 
 #include "protocol/detail/record_codec.h"
 #include "protocol/detail/text.h"
+#include "protocol/detail/words.h"
 #include "protocol/schema/record.capnp.h"
 #include "protocol/text.h"
 
@@ -257,17 +258,8 @@ Result<Record> DecodeRecord(std::string_view bytes) {
   if (bytes.size() % sizeof(capnp::word) != 0) {
     return Malformed("record is not a whole number of 8-byte words");
   }
-  // Cap'n Proto reads words in place; copy into aligned storage when the caller's bytes are not.
   kj::Array<capnp::word> aligned;
-  kj::ArrayPtr<const capnp::word> words;
-  if (reinterpret_cast<uintptr_t>(bytes.data()) % alignof(capnp::word) == 0) {
-    words = kj::arrayPtr(reinterpret_cast<const capnp::word*>(bytes.data()),
-                         bytes.size() / sizeof(capnp::word));
-  } else {
-    aligned = kj::heapArray<capnp::word>(bytes.size() / sizeof(capnp::word));
-    std::memcpy(aligned.begin(), bytes.data(), bytes.size());
-    words = aligned.asPtr();
-  }
+  kj::ArrayPtr<const capnp::word> words = detail::AlignedWords(bytes, aligned);
   capnp::ReaderOptions options;
   options.traversalLimitInWords = kRecordTraversalLimitWords;
   options.nestingLimit = kRecordNestingLimit;

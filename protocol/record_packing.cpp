@@ -6,6 +6,7 @@
 
 #include <cstring>
 
+#include "protocol/detail/words.h"
 #include "protocol/record.h"
 
 namespace duanka::protocol {
@@ -17,10 +18,8 @@ constexpr uint64_t kUnpackLimitWords = kMaxRecordBytes / sizeof(capnp::word) + 1
 }  // namespace
 
 std::string PackRecordBytes(std::string_view canonical) {
-  // Cap'n Proto reads words in place: copy into aligned storage (a record is a few hundred bytes).
-  kj::Array<capnp::word> words = kj::heapArray<capnp::word>(canonical.size() / sizeof(capnp::word));
-  std::memcpy(words.begin(), canonical.data(), words.size() * sizeof(capnp::word));
-  kj::ArrayPtr<const capnp::word> segments[1] = {words.asPtr()};
+  kj::Array<capnp::word> aligned;
+  kj::ArrayPtr<const capnp::word> segments[1] = {detail::AlignedWords(canonical, aligned)};
   kj::VectorOutputStream out(canonical.size() + sizeof(capnp::word));
   capnp::writePackedMessage(out, kj::arrayPtr(segments, 1));
   kj::ArrayPtr<kj::byte> packed = out.getArray();
