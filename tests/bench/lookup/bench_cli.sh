@@ -3,7 +3,7 @@
 # nothing: speed is shown, never tested.
 #
 #   bench_cli.sh --duanka PATH --fixture PATH [--work DIR] [--entries N] [--lines N] [--big]
-#                [--runs N] [--epochs N] [--noop PATH]
+#                [--runs N] [--epochs N] [--noop PATH] [--floor PATH]
 #
 #  1. one `duanka lookup` (not listed, and listed with --json): whole-process time, median of
 #     --runs runs (default 300) with hyperfine, beside the floor of the same process refusing
@@ -17,9 +17,12 @@
 # --noop PATH adds a second floor in the same hyperfine loop: a static process that does nothing
 # (ops/bench builds one with gcc -static). Each figure is also printed once as
 # `figure<TAB>key<TAB>value<TAB>unit` for ops/bench, and the CLI's peak RSS (/usr/bin/time -f %M).
+# --floor PATH (lmdb_probe_floor) adds the batch's floor, measured right after it on one core: raw
+# LMDB reading as many sorted random keys through the same store's subjects index, in a fresh
+# process.
 set -euo pipefail
 
-duanka= fixture= work=./lookup-bench entries=1000000 lines=1000000 runs=300 epochs=1 noop=
+duanka= fixture= work=./lookup-bench entries=1000000 lines=1000000 runs=300 epochs=1 noop= floor=
 while [[ $# -gt 0 ]]; do
   case $1 in
     --duanka) duanka=$2; shift 2 ;;
@@ -31,11 +34,13 @@ while [[ $# -gt 0 ]]; do
     --runs) runs=$2; shift 2 ;;
     --epochs) epochs=$2; shift 2 ;;
     --noop) noop=$2; shift 2 ;;
+    --floor) floor=$2; shift 2 ;;
     *) echo "bench_cli.sh: unknown argument $1 (see the comment at the top)" >&2; exit 2 ;;
   esac
 done
 [[ -x $duanka && -x $fixture ]] || { echo "bench_cli.sh: --duanka and --fixture are required" >&2; exit 2; }
 [[ -z $noop || -x $noop ]] || { echo "bench_cli.sh: --noop must name an executable" >&2; exit 2; }
+[[ -z $floor || -x $floor ]] || { echo "bench_cli.sh: --floor must name an executable" >&2; exit 2; }
 command -v hyperfine > /dev/null || { echo "bench_cli.sh: needs hyperfine (apt-get install hyperfine)" >&2; exit 2; }
 
 mkdir -p "$work"
@@ -133,6 +138,14 @@ for mode in two-threads one-core; do
     printf "figure\tbatch_%s_lines_per_cpu_s\t%.0f\tlines/CPU-s\n", k, n / (u + s) }'
 done
 printf 'figure\tbatch_lines\t%s\tlines\nfigure\tbatch_entries\t%s\tentries\n' "$lines" "$entries"
+if [[ -n $floor ]]; then
+  # Pass 1 is the floor; pass 2 reads the same keys with the index's pages already mapped.
+  out=$(taskset -c 0 "$floor" --store "$home/store" --keys "$lines" --passes 2)
+  awk -F'\t' '$1 == "figure" {
+    if ($2 ~ /pass1/) printf "  raw floor    %8.0f keys/s  (lmdb_probe_floor, one core: as many sorted random keys, MDB_SET through the subjects index, first touch of each page)\n", $3
+    else printf "               %8.0f keys/s  (the same keys again in that process, the pages mapped)\n", $3
+    print }' <<< "$out"
+fi
 if [[ -x /usr/bin/time ]]; then
   /usr/bin/time -f %M -o "$work/rss" "$duanka" --home "$home" lookup --batch "$batch" > /dev/null 2>&1 || true
   rss=$(tail -n1 "$work/rss")

@@ -153,7 +153,9 @@ struct Fixture {
   std::vector<crypto::Hash256> hits, misses;
   // Measured right after the ordered load, before any benchmark appends.
   double bytes_per_entry = 0, records_bytes_per_entry = 0, subjects_bytes_per_entry = 0;
-  double record_bytes = 0;  // a stored signed record's mean size
+  double free_bytes_per_entry = 0;          // pages on LMDB's free list, counted in bytes_on_disk
+  double compact_copy_bytes_per_entry = 0;  // the store copied with MDB_CP_COMPACT
+  double record_bytes = 0;                  // a stored signed record's mean size
   // Feeds for the append benchmarks, signed up front.
   std::vector<VerifiedRecord> append_feed;
   std::vector<SignedRecord> catch_up_feed;
@@ -255,6 +257,24 @@ void LoadFixture(Fixture& f) {
                load_written / static_cast<double>(f.entries), Seconds(started));
 }
 
+// Pages on LMDB's free list (table 0: txn id → a page-number list whose first word is its length),
+// as `mdb_stat -f` counts them: the file's high-water mark holds them until later commits reuse
+// them.
+double FreePages(MDB_txn* txn) {
+  MDB_cursor* cursor = nullptr;
+  if (mdb_cursor_open(txn, 0, &cursor) != 0) Die("free list cursor");
+  MDB_val key, value;
+  double pages = 0;
+  for (int rc = mdb_cursor_get(cursor, &key, &value, MDB_FIRST); rc == 0;
+       rc = mdb_cursor_get(cursor, &key, &value, MDB_NEXT)) {
+    size_t count = 0;
+    std::memcpy(&count, value.mv_data, sizeof count);
+    pages += static_cast<double>(count);
+  }
+  mdb_cursor_close(cursor);
+  return pages;
+}
+
 void MeasureSize(Fixture& f) {
   Result<Stats> stats = f.store->GetStats(kTestNow);
   if (!stats) Die("stats: " + stats.error().message);
@@ -271,7 +291,17 @@ void MeasureSize(Fixture& f) {
   };
   f.records_bytes_per_entry = table_bytes("records") / n;
   f.subjects_bytes_per_entry = table_bytes("subjects") / n;
+  MDB_stat env_stat;
+  if (mdb_env_stat(f.raw_env, &env_stat) != 0) Die("env stat");
+  f.free_bytes_per_entry = FreePages(txn) * env_stat.ms_psize / n;
   mdb_txn_abort(txn);
+  // What the operations guide's backup (`mdb_copy -c`) writes: the live pages, renumbered.
+  duanka::testing::TempDir copy;
+  if (int rc = mdb_env_copy2(f.raw_env, copy.path().c_str(), MDB_CP_COMPACT); rc != 0) {
+    Die(std::string("compact copy: ") + mdb_strerror(rc));
+  }
+  f.compact_copy_bytes_per_entry =
+      static_cast<double>(std::filesystem::file_size(copy.path() / "data.mdb")) / n;
   Result<std::vector<SignedRecord>> sample = f.store->Range(FeedCode("FEED", 0), 1, 1000);
   if (!sample || sample->empty()) Die("range");
   double total = 0;
@@ -398,6 +428,8 @@ void BM_BytesOnDisk(benchmark::State& state) {
   state.counters["bytes_per_entry"] = f.bytes_per_entry;
   state.counters["records_table_B_per_entry"] = f.records_bytes_per_entry;
   state.counters["subjects_table_B_per_entry"] = f.subjects_bytes_per_entry;
+  state.counters["free_pages_B_per_entry"] = f.free_bytes_per_entry;
+  state.counters["compact_copy_B_per_entry"] = f.compact_copy_bytes_per_entry;
   state.counters["signed_record_B"] = f.record_bytes;
 }
 BENCHMARK(BM_BytesOnDisk)->Iterations(1);

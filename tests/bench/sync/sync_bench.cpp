@@ -26,6 +26,8 @@
 #include <thread>
 #include <vector>
 
+#include <sys/stat.h>
+
 #include "tests/integration/consortium.h"
 
 namespace duanka::integration {
@@ -179,9 +181,40 @@ int CatchUp(const Options& o) {
   std::printf("  %.2f s from the fresh daemon's start = %.0f records/s\n", seconds,
               static_cast<double>(held) / seconds);
   if (rss) std::printf("  the fresh daemon's RssAnon after it: %.1f MiB\n", *rss / 1048576.0);
+  // A store's pages in use (those the last commits freed included: LMDB keeps them for the next
+  // ones), and the disk its file takes: the map, allocated in full (store/store.h, write_map).
+  struct Disk {
+    double in_use = 0, allocated = 0;  // bytes per record
+  };
+  auto disk = [&](const Node& n) -> std::optional<Disk> {
+    store::Options so;
+    so.path = n.store_dir();
+    so.read_only = true;
+    so.create_if_missing = false;
+    Result<std::unique_ptr<store::Store>> s = store::Store::Open(so);
+    if (!s) return std::nullopt;
+    Result<store::Stats> stats = (*s)->GetStats(0);
+    struct stat st {};
+    if (!stats || ::stat((n.store_dir() / "data.mdb").c_str(), &st) != 0) return std::nullopt;
+    const double records = static_cast<double>(held);
+    return Disk{static_cast<double>(stats->bytes_on_disk) / records,
+                static_cast<double>(st.st_blocks) * 512 / records};
+  };
+  const std::optional<Disk> fresh_disk = disk(fresh), source_disk = disk(source);
+  if (fresh_disk && source_disk) {
+    std::printf(
+        "  per record: the fresh store's pages in use %.0f B, its file %.0f B on disk; "
+        "the source's (report --batch) %.0f B and %.0f B\n",
+        fresh_disk->in_use, fresh_disk->allocated, source_disk->in_use, source_disk->allocated);
+  }
   std::printf("figure\tcatch_up_records\t%llu\trecords\n", static_cast<unsigned long long>(held));
   std::printf("figure\tcatch_up_records_per_s\t%.0f\trecords/s\n",
               static_cast<double>(held) / seconds);
+  if (fresh_disk && source_disk) {
+    std::printf("figure\tcatch_up_fresh_in_use_B_per_record\t%.0f\tB\n", fresh_disk->in_use);
+    std::printf("figure\tcatch_up_fresh_file_B_per_record\t%.0f\tB\n", fresh_disk->allocated);
+    std::printf("figure\tcatch_up_source_in_use_B_per_record\t%.0f\tB\n", source_disk->in_use);
+  }
   if (rss) {
     std::printf("figure\tcatch_up_daemon_rss_anon_kib\t%llu\tKiB\n",
                 static_cast<unsigned long long>(*rss / 1024));
