@@ -208,6 +208,10 @@ void IngestPipeline::CommitRound(std::vector<std::unique_ptr<Verified>>& round) 
       store::AppendStatus s = appended->statuses[j];
       if (s == store::AppendStatus::kAppended) ++outcome.appended;
       if (s == store::AppendStatus::kDuplicate) ++outcome.duplicates;
+      if ((s == store::AppendStatus::kAppended || s == store::AppendStatus::kDuplicate) &&
+          all[j].signature_checked()) {
+        outcome.signature_checked.push_back(all[j].hash());
+      }
       if (s == store::AppendStatus::kForked) {
         ++outcome.forks;
         metrics_.CountFork();

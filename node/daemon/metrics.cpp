@@ -303,6 +303,10 @@ std::string Metrics::Render(const store::Stats& stats) const {
   AppendFamily(out, "duanka_peer_broken_claims_total", "counter",
                "Peers penalised for claiming a head and then serving nothing of it.");
   AppendSample(out, "duanka_peer_broken_claims_total", {}, Load(broken_claims_));
+  AppendFamily(out, "duanka_serve_signature_checks_total", "counter",
+               "Signatures checked to answer peers' wants (records that arrived checked are not "
+               "checked again).");
+  AppendSample(out, "duanka_serve_signature_checks_total", {}, Load(serve_signature_checks_));
   AppendFamily(out, "duanka_notices_applied_total", "counter",
                "Consortium notices (key withdrawals, fork resolutions) put in force here.");
   AppendSample(out, "duanka_notices_applied_total", {}, Load(notices_));

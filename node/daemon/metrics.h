@@ -64,6 +64,10 @@ class Metrics {
   // Peers penalised for a head they claimed and then did not serve.
   void CountBrokenClaim() { broken_claims_.fetch_add(1, std::memory_order_relaxed); }
   void CountNotice() { notices_.fetch_add(1, std::memory_order_relaxed); }
+  // Signatures checked to end an answer to a peer's want on a record checked on its own.
+  void CountServeSignatureCheck() {
+    serve_signature_checks_.fetch_add(1, std::memory_order_relaxed);
+  }
   // The CRL in force: its number, and its thisUpdate and nextUpdate (Unix seconds).
   void SetCrl(int64_t number, int64_t this_update, int64_t next_update) {
     crl_number_.store(number, std::memory_order_relaxed);
@@ -114,6 +118,7 @@ class Metrics {
   std::map<std::string, uint64_t> sync_lag_;
   std::map<std::string, int64_t> clock_skew_;
   std::atomic<uint64_t> unknown_feeds_{0}, broken_claims_{0}, records_not_yet_{0}, notices_{0};
+  std::atomic<uint64_t> serve_signature_checks_{0};
   std::atomic<int64_t> crl_number_{0}, crl_this_update_{0}, crl_next_update_{0};
   std::atomic<int64_t> pepper_epochs_missing_{0};
   std::atomic<bool> webhook_enabled_{false};

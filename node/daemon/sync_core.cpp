@@ -32,8 +32,8 @@ constexpr std::chrono::milliseconds kSnapshotInterval{250};
 constexpr uint64_t kUntrustedNoticesLoggedPerPeer = 16;
 // A batch dated ahead of this node's clock is asked for again after this long.
 constexpr std::chrono::milliseconds kNotYetRetry{1000};
-// Record hashes whose own signature was checked when serving them as the end of a range; cleared
-// when full (a cache: re-checking costs one verification).
+// Record hashes whose own signature was checked, when serving them as the end of a range or on
+// their way in (ingest); cleared when full (a cache: re-checking costs one verification).
 constexpr size_t kServedSignatureCache = 4096;
 // Certificates refused here that one connection may pass on (a member revoked here but not yet at
 // the relay): more is not a relay's honest mistake.
@@ -881,12 +881,17 @@ struct SyncCore::Impl {
     crypto::Hash256 hash = protocol::RecordHash(last);
     if (served_signature_ok.count(hash)) return true;
     std::shared_ptr<const protocol::Trust> signers = trust.Get();
+    metrics.CountServeSignatureCheck();
     if (!protocol::Verify(last, *signers, protocol::VerifyOptions{now(), INT64_MAX / 4})) {
       return false;
     }
+    NoteSignatureChecked(hash);
+    return true;
+  }
+
+  void NoteSignatureChecked(const crypto::Hash256& hash) {
     if (served_signature_ok.size() >= kServedSignatureCache) served_signature_ok.clear();
     served_signature_ok.insert(hash);
-    return true;
   }
 
   void On(Peer& p, msg::Want& w) {
@@ -972,6 +977,8 @@ struct SyncCore::Impl {
   void BatchCommitted(const std::string& issuer, std::pair<uint64_t, uint64_t> range,
                       const std::weak_ptr<PeerLink>& from, const BatchOutcome& outcome) {
     Feed& f = feeds[issuer];
+    // A relay serves what it just took in: its ingest checked these signatures already.
+    for (const crypto::Hash256& hash : outcome.signature_checked) NoteSignatureChecked(hash);
     auto it = std::find(f.committing.begin(), f.committing.end(), range);
     if (it != f.committing.end()) {
       f.committing.erase(it);

@@ -70,6 +70,9 @@ struct BatchOutcome {
   // Records of a branch a fork resolution discarded (refused as kConflict): the sender lacks the
   // resolution, and is sent it rather than probed for a fork.
   bool losing = false;
+  // Hashes of the batch's records now held (appended, or held already) whose own signatures were
+  // checked on the way in: serving them on, the core need not check them again.
+  std::vector<crypto::Hash256> signature_checked;
 };
 
 // Verifies and commits records and evidence from peers. `done` runs once the batch is committed

@@ -8,6 +8,7 @@
 
 #include "node/common/audit.h"
 #include "tests/integration/consortium.h"
+#include "tests/integration/http_probe.h"
 
 namespace duanka::integration {
 namespace {
@@ -99,6 +100,38 @@ TEST(PeerSyncTest, RingOfFourConvergesOnEveryFeed) {
   EXPECT_TRUE(Eventually([&] { return bool(c.SameHeads(ring)); })) << c.SameHeads(ring);
   EXPECT_EQ(c.HeadSeq(*ring[3], "BANKC"), 2u);
   EXPECT_TRUE(NoPenalties(c, ring));
+}
+
+// The signatures a node checks to answer wants (metrics: duanka_serve_signature_checks_total).
+std::optional<double> ServeSignatureChecks(const Node& n) {
+  std::optional<std::string> metrics = HttpGet(n.api_port, "/metrics");
+  if (!metrics) return std::nullopt;
+  return MetricValue(*metrics, "duanka_serve_signature_checks_total");
+}
+
+// An answer must end on a record whose own signature is checked. The origin checks its own new
+// records once to serve them (its admin tool wrote them); a relay serves what its ingest checked
+// on the way in, and checks nothing again: one signature check less per hop.
+TEST(PeerSyncTest, RelayServesWhatItCheckedOnTheWayInWithoutCheckingAgain) {
+  Consortium c;
+  std::vector<Node*> line = c.Line({"BANKA", "BANKB", "BANKC"});
+  ASSERT_TRUE(c.StartAll());
+  Node& origin = *line[0];
+  Node& relay = *line[1];
+  Node& far = *line[2];
+  constexpr int kReports = 3;
+  for (int i = 0; i < kReports; ++i) {
+    const std::string value = std::to_string(20001 + i);
+    ASSERT_FALSE(c.Report(origin, "qq", value).empty());
+    // One at a time: each record is its own want at each hop.
+    ASSERT_TRUE(Eventually([&] { return c.Listed(far, IdType::kQq, value); })) << Logs(c, line);
+  }
+  std::optional<double> at_origin = ServeSignatureChecks(origin);
+  std::optional<double> at_relay = ServeSignatureChecks(relay);
+  ASSERT_TRUE(at_origin.has_value() && at_relay.has_value());
+  EXPECT_GE(*at_origin, 1.0);
+  EXPECT_EQ(*at_relay, 0.0);
+  EXPECT_TRUE(NoPenalties(c, line));
 }
 
 TEST(PeerSyncTest, StoppedNodeCatchesUpAfterRestart) {

@@ -33,6 +33,10 @@ daemon::BatchOutcome OutcomeOf(const store::AppendResult& appended,
     if (s == store::AppendStatus::kAppended) ++outcome.appended;
     if (s == store::AppendStatus::kDuplicate) ++outcome.duplicates;
     if (s == store::AppendStatus::kForked) ++outcome.forks;
+    if ((s == store::AppendStatus::kAppended || s == store::AppendStatus::kDuplicate) &&
+        records[j].signature_checked()) {
+      outcome.signature_checked.push_back(records[j].hash());
+    }
     if (outcome.refused) continue;
     const protocol::Record& r = records[j].record();
     if (s == store::AppendStatus::kGap) {
