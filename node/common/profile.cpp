@@ -194,15 +194,34 @@ bool SameSkipped(const auto& a, const auto& b) {
 
 Status SaveProfileScans(store::Store& store, const std::vector<std::string>& issuers) {
   const ProfileReader reader(store);
+  return SaveProfileScans(store, reader, issuers);
+}
+
+Status SaveProfileScans(store::Store& store, const ProfileReader& reader,
+                        const std::vector<std::string>& issuers) {
   for (const std::string& issuer : issuers) {
     Result<std::optional<store::Head>> head = store.GetHead(issuer);
     if (!head) return std::move(head).error();
     if (!*head) continue;  // no feed
     Result<std::optional<ProfileReader::Scanned>> saved = reader.Saved(issuer);
     if (!saved) return std::move(saved).error();
-    // Read from the saved scan itself: the one this compares with, read once.
-    Result<ProfileReader::Scanned> read = reader.Read(issuer, **head, *saved);
+    // From this reader's own last scan when it reached further than the saved one (Read checks
+    // that the record it reached is unchanged and its answer still holds), else from the saved
+    // scan.
+    std::optional<ProfileReader::Scanned> start = *saved;
+    {
+      std::lock_guard<std::mutex> lock(reader.mu_);
+      auto it = reader.scanned_.find(issuer);
+      if (it != reader.scanned_.end() && (!start || it->second.seq > start->seq)) {
+        start = it->second;
+      }
+    }
+    Result<ProfileReader::Scanned> read = reader.Read(issuer, **head, std::move(start));
     if (!read) return std::move(read).error();
+    {
+      std::lock_guard<std::mutex> lock(reader.mu_);
+      reader.scanned_[issuer] = *read;
+    }
     const ProfileReader::Scanned& now = *read;
     const uint64_t profile_seq = now.profile ? now.profile->id.seq : 0;
     const bool same_answer = *saved &&

@@ -72,7 +72,8 @@ class ProfileReader {
   // The scan saved in the store for `issuer`, if it is readable and still names a profile whose
   // key is not withdrawn.
   Result<std::optional<Scanned>> Saved(const std::string& issuer) const;
-  friend Status SaveProfileScans(store::Store& store, const std::vector<std::string>& issuers);
+  friend Status SaveProfileScans(store::Store& store, const ProfileReader& reader,
+                                 const std::vector<std::string>& issuers);
   // The newest usable profile among seqs [low, high] of the feed, newest first, into `out`
   // (profile, key and the withdrawn ones passed over).
   Status Scan(const std::string& issuer, uint64_t low, uint64_t high, Scanned& out) const;
@@ -93,6 +94,12 @@ class ProfileReader {
 // writers of the store (duankad after an ingest, duanka-admin after it publishes or imports). kIo
 // from the store.
 Status SaveProfileScans(store::Store& store, const std::vector<std::string>& issuers);
+// The same through a reader kept by the caller (over the same store) across calls: each feed is
+// scanned from where this reader's last scan of it reached, when that is past the saved scan, so
+// a writer that saves after every commit (duankad's ingest) reads only what each commit added
+// instead of everything since the last save (up to kProfileScanSaveEvery records per commit).
+Status SaveProfileScans(store::Store& store, const ProfileReader& reader,
+                        const std::vector<std::string>& issuers);
 
 // "BANKA (示例银行 / Example Bank)", or "BANKA" when it has published no profile. Control
 // characters cannot occur: the record's checks refuse them.

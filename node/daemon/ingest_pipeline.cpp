@@ -189,7 +189,7 @@ void IngestPipeline::CommitRound(std::vector<std::unique_ptr<Verified>>& round) 
         grown.push_back(issuer);
       }
     }
-    if (Status saved = node::SaveProfileScans(store_, grown); !saved) {
+    if (Status saved = node::SaveProfileScans(store_, profile_scans_, grown); !saved) {
       // Only a start for readers: without it they read the feeds themselves.
       LogWarn("cannot save where the issuers' profiles are: {}", saved.error().message);
     }

@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "node/common/profile.h"
 #include "node/daemon/metrics.h"
 #include "node/daemon/sync_env.h"
 #include "store/store.h"
@@ -70,6 +71,9 @@ class IngestPipeline : public Ingest {
   std::thread writer_;
   // Writer thread only.
   std::vector<std::unique_ptr<Verified>> waiting_;  // out-of-order batches (gap), oldest first
+  // Remembers how far each feed's profile scan reached, so that each commit scans only what it
+  // added (node::SaveProfileScans).
+  node::ProfileReader profile_scans_{store_};
 };
 
 }  // namespace duanka::daemon

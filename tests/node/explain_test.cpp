@@ -331,6 +331,53 @@ TEST_F(ProfileReaderTest, AProfileSignedWithAWithdrawnKeyIsNoProfile) {
   }
 }
 
+// duankad saves after every commit through one reader kept across commits, which scans each feed
+// from where it last reached rather than from the saved scan (up to kProfileScanSaveEvery records
+// behind). Its answers stay those of a fresh reader: a withdrawal since is seen.
+TEST_F(ProfileReaderTest, AKeptReaderSavesFromItsOwnScanAndStillSeesWithdrawals) {
+  ASSERT_NE(store_, nullptr);
+  const int64_t compromised = kTestNow - 100;
+  protocol::ProfileBody forged = BankAProfile();
+  forged.appeal_phone = "400-000-0000";
+  Append({bank_a_.Profile(BankAProfile(), compromised - 50),
+          bank_a_.Profile(forged, compromised + 10)});
+  for (uint64_t i = 0; i < 10; ++i) Append({bank_a_.Entry(duanka::testing::TestSubject(i))});
+  const ProfileReader kept(*store_);
+  ASSERT_TRUE(SaveProfileScans(*store_, kept, {"BANKA"}).ok());
+  const std::string name = std::string(kProfileScanObjectPrefix) + "BANKA";
+  EXPECT_EQ(*store_->GetObject(name).value(), "12 " + bank_a_.head_hash().Hex() + " 2");
+
+  // A saved scan further back that names the older profile (as if the newer one were not
+  // there), and a feed grown since: a reader starting from it scans seqs 4..13, finds nothing
+  // newer and keeps profile 1. The kept reader starts from its own scan at 12 and keeps 2.
+  Result<std::vector<protocol::SignedRecord>> third = store_->Range("BANKA", 3, 1);
+  ASSERT_TRUE(third.ok() && third->size() == 1u);
+  ASSERT_TRUE(
+      store_->PutObject(name, "3 " + protocol::RecordHash(third->front()).Hex() + " 1").ok());
+  Append({bank_a_.Entry(duanka::testing::TestSubject(20))});
+  ASSERT_TRUE(SaveProfileScans(*store_, kept, {"BANKA"}).ok());
+  EXPECT_EQ(*store_->GetObject(name).value(), "13 " + bank_a_.head_hash().Hex() + " 2")
+      << "the kept reader started from its own scan";
+  // A fresh reader starts from the saved scan: it finds nothing newer than seq 3, so the same
+  // answer stands and nothing is written.
+  const std::string stale = "3 " + protocol::RecordHash(third->front()).Hex() + " 1";
+  ASSERT_TRUE(store_->PutObject(name, stale).ok());
+  ASSERT_TRUE(SaveProfileScans(*store_, {"BANKA"}).ok());
+  EXPECT_EQ(*store_->GetObject(name).value(), stale) << "a fresh reader starts from the saved scan";
+
+  // The key is withdrawn since before the forged profile: the kept reader's remembered answer
+  // no longer holds, and it saves the genuine one.
+  const crypto::Hash256 key = protocol::KeyId(bank_a_.key().public_key());
+  ASSERT_TRUE(store_->WithdrawKey(key, "BANKA", compromised, kTestNow).ok());
+  Append({bank_a_.Entry(duanka::testing::TestSubject(21))});
+  ASSERT_TRUE(SaveProfileScans(*store_, kept, {"BANKA"}).ok());
+  EXPECT_EQ(*store_->GetObject(name).value(), "14 " + bank_a_.head_hash().Hex() + " 1 " +
+                                                  key.Hex() + ":" + std::to_string(compromised));
+  Result<std::optional<IssuerProfile>> p = kept.Latest("BANKA");
+  ASSERT_TRUE(p.ok() && p->has_value());
+  EXPECT_EQ((*p)->body.appeal_phone, BankAProfile().appeal_phone);
+}
+
 TEST_F(ProfileReaderTest, AProfileExtendsTheFeedButIsNeitherAnEntryNorARevocation) {
   ASSERT_NE(store_, nullptr);
   Append({bank_b_.Entry(duanka::testing::TestSubject(1)), bank_b_.Profile(BankAProfile())});
