@@ -250,6 +250,24 @@ void WriteRecord(const Record& r, wire::Record::Builder out) {
 
 }  // namespace
 
+bool IsProfileRecord(std::string_view bytes) {
+  if (bytes.empty() || bytes.size() > kMaxRecordBytes || bytes.size() % sizeof(capnp::word) != 0) {
+    return false;
+  }
+  kj::Array<capnp::word> aligned;
+  kj::ArrayPtr<const capnp::word> words = detail::AlignedWords(bytes, aligned);
+  capnp::ReaderOptions options;
+  options.traversalLimitInWords = kRecordTraversalLimitWords;
+  options.nestingLimit = kRecordNestingLimit;
+  kj::ArrayPtr<const capnp::word> segments[1] = {words};
+  try {
+    capnp::SegmentArrayMessageReader reader(kj::arrayPtr(segments, 1), options);
+    return reader.getRoot<wire::Record>().getBody().which() == wire::Record::Body::PROFILE;
+  } catch (const kj::Exception&) {
+    return false;
+  }
+}
+
 Result<Record> DecodeRecord(std::string_view bytes) {
   if (bytes.empty() || bytes.size() > kMaxRecordBytes) {
     return Malformed("record is " + std::to_string(bytes.size()) + " bytes; expected 1 to " +

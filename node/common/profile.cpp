@@ -14,6 +14,8 @@ Status ProfileReader::Scan(const std::string& issuer, uint64_t low, uint64_t hig
     if (!records) return std::move(records).error();
     for (auto it = records->rbegin(); it != records->rend(); ++it) {
       // Stored records were verified on the way in; one that no longer decodes is no profile.
+      // Most records are entries: only a profile is worth decoding in full.
+      if (!protocol::IsProfileRecord(it->bytes)) continue;
       Result<protocol::Record> r = protocol::DecodeRecord(it->bytes);
       if (!r || r->seq > high || r->profile() == nullptr) continue;
       Result<std::optional<int64_t>> since = store_.WithdrawnSince(r->signer_key_id);

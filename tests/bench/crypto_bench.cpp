@@ -589,6 +589,19 @@ void BM_Record_Decode(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 
+// What a profile scan pays for each stored record that is no profile (node/common/profile.cpp).
+void BM_Record_IsProfile(benchmark::State& state) {
+  if (!Ready(state)) return;
+  const auto& f = F();
+  size_t i = 0;
+  for (auto _ : state) {
+    const bool profile = protocol::IsProfileRecord(f.feed[i++ % f.feed.size()].bytes);
+    if (profile) return state.SkipWithError("an entry read as a profile");
+    benchmark::DoNotOptimize(profile);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+
 // Decode, range checks, signer lookup, one Ed25519 verify and the record hash, per record.
 void BM_Record_Verify(benchmark::State& state) {
   if (!Ready(state)) return;
@@ -651,6 +664,7 @@ void BM_Record_Unpack(benchmark::State& state) {
 }
 
 BENCHMARK(BM_Record_Decode);
+BENCHMARK(BM_Record_IsProfile);
 BENCHMARK(BM_Record_Pack);
 BENCHMARK(BM_Record_Unpack);
 BENCHMARK(BM_Record_Verify);
