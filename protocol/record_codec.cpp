@@ -248,21 +248,29 @@ void WriteRecord(const Record& r, wire::Record::Builder out) {
   }
 }
 
+// Runs body(reader) over `bytes` read in place as one segment under the record limits.
+// REQUIRES: bytes.size() is a whole number of words. kj::Exception from a malformed message.
+template <typename Body>
+auto WithRecordMessage(std::string_view bytes, Body&& body) {
+  kj::Array<capnp::word> aligned;
+  kj::ArrayPtr<const capnp::word> segments[1] = {detail::AlignedWords(bytes, aligned)};
+  capnp::ReaderOptions options;
+  options.traversalLimitInWords = kRecordTraversalLimitWords;
+  options.nestingLimit = kRecordNestingLimit;
+  capnp::SegmentArrayMessageReader reader(kj::arrayPtr(segments, 1), options);
+  return body(reader);
+}
+
 }  // namespace
 
 bool IsProfileRecord(std::string_view bytes) {
   if (bytes.empty() || bytes.size() > kMaxRecordBytes || bytes.size() % sizeof(capnp::word) != 0) {
     return false;
   }
-  kj::Array<capnp::word> aligned;
-  kj::ArrayPtr<const capnp::word> words = detail::AlignedWords(bytes, aligned);
-  capnp::ReaderOptions options;
-  options.traversalLimitInWords = kRecordTraversalLimitWords;
-  options.nestingLimit = kRecordNestingLimit;
-  kj::ArrayPtr<const capnp::word> segments[1] = {words};
   try {
-    capnp::SegmentArrayMessageReader reader(kj::arrayPtr(segments, 1), options);
-    return reader.getRoot<wire::Record>().getBody().which() == wire::Record::Body::PROFILE;
+    return WithRecordMessage(bytes, [](capnp::MessageReader& reader) {
+      return reader.getRoot<wire::Record>().getBody().which() == wire::Record::Body::PROFILE;
+    });
   } catch (const kj::Exception&) {
     return false;
   }
@@ -276,27 +284,22 @@ Result<Record> DecodeRecord(std::string_view bytes) {
   if (bytes.size() % sizeof(capnp::word) != 0) {
     return Malformed("record is not a whole number of 8-byte words");
   }
-  kj::Array<capnp::word> aligned;
-  kj::ArrayPtr<const capnp::word> words = detail::AlignedWords(bytes, aligned);
-  capnp::ReaderOptions options;
-  options.traversalLimitInWords = kRecordTraversalLimitWords;
-  options.nestingLimit = kRecordNestingLimit;
-  kj::ArrayPtr<const capnp::word> segments[1] = {words};
   try {
-    capnp::SegmentArrayMessageReader reader(kj::arrayPtr(segments, 1), options);
-    // Only the canonical encoding is accepted, so that one record has exactly one byte string
-    // and so one hash: no padding, no reordered pointers, no far pointers.
-    if (!reader.isCanonical()) return Malformed("record is not in canonical Cap'n Proto form");
-    Result<Record> record = ReadRecord(reader.getRoot<wire::Record>());
-    if (!record) return record;
-    // Canonical form does not cover bits version 1 does not use (padding inside a used word,
-    // words past the known fields): an issuer could give one record many byte strings and so
-    // many hashes. Only the exact encoding of the fields read is accepted.
-    Result<std::string> again = EncodeRecord(*record);
-    if (!again || *again != bytes) {
-      return Malformed("record carries bytes outside its version-1 fields");
-    }
-    return record;
+    return WithRecordMessage(bytes, [&](capnp::MessageReader& reader) -> Result<Record> {
+      // Only the canonical encoding is accepted, so that one record has exactly one byte string
+      // and so one hash: no padding, no reordered pointers, no far pointers.
+      if (!reader.isCanonical()) return Malformed("record is not in canonical Cap'n Proto form");
+      Result<Record> record = ReadRecord(reader.getRoot<wire::Record>());
+      if (!record) return record;
+      // Canonical form does not cover bits version 1 does not use (padding inside a used word,
+      // words past the known fields): an issuer could give one record many byte strings and so
+      // many hashes. Only the exact encoding of the fields read is accepted.
+      Result<std::string> again = EncodeRecord(*record);
+      if (!again || *again != bytes) {
+        return Malformed("record carries bytes outside its version-1 fields");
+      }
+      return record;
+    });
   } catch (const kj::Exception& e) {
     return Malformed("record does not decode: " + detail::OneLine(e.getDescription().cStr()));
   }
